@@ -1,0 +1,51 @@
+import type { Plan } from './plan.ts'
+
+// A plain-text table: columns padded to their widest cell.
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd()
+  return [line(header), ...rows.map(line)].join('\n') + '\n'
+}
+
+export function planJson(plan: Plan) {
+  return {
+    config: plan.file,
+    proxy: plan.proxy.type === 'none' ? null : { type: plan.proxy.type, listen: `${plan.proxy.host}:${plan.proxy.port}` },
+    processes: plan.processes.map((p) => ({
+      id: p.id,
+      server: p.server,
+      instance: p.instance,
+      port: p.port ?? null,
+      command: p.command,
+      cwd: p.cwd,
+      env: p.env,
+      readiness: p.readiness.kind === 'http' ? `http ${p.readiness.path}` : p.readiness.kind,
+      depends_on: p.dependsOn,
+    })),
+    routes: plan.routes.map((r) => ({
+      path: r.path,
+      websocket: r.websocket,
+      upstream: r.upstream,
+      ports: plan.upstreams.find((u) => u.name === r.upstream)!.ports,
+    })),
+  }
+}
+
+export function formatPlan(plan: Plan): string {
+  const json = planJson(plan)
+  const processes = table(
+    ['PROCESS', 'PORT', 'READY WHEN', 'COMMAND', 'ENV'],
+    json.processes.map((p) => [
+      p.id,
+      p.port === null ? '-' : String(p.port),
+      p.readiness,
+      p.command,
+      Object.entries(p.env).map(([k, v]) => `${k}=${v}`).join(' '),
+    ]),
+  )
+  const proxy = json.proxy ? `${json.proxy.type} on ${json.proxy.listen}` : 'none'
+  const routes = json.routes.length
+    ? table(['PATH', 'KIND', 'UPSTREAM', 'PORTS'], json.routes.map((r) => [r.path, r.websocket ? 'websocket' : 'http', r.upstream, r.ports.join(',')]))
+    : '(no routes)\n'
+  return `Config: ${plan.file}\n\nProcesses (start order):\n${processes}\nProxy: ${proxy}\n${json.proxy ? `\nRoutes:\n${routes}` : ''}`
+}

@@ -1,0 +1,160 @@
+import type { Config, LogsConfig, Protocol, ProxyConfig, RestartPolicy, ServerConfig } from './config.ts'
+import { BackendManagerError } from './errors.ts'
+
+export type Readiness = { kind: 'http'; path: string } | { kind: 'tcp' } | { kind: 'none' }
+
+// One OS process the supervisor runs: an instance of a server.
+export interface ProcessSpec {
+  id: string
+  server: string
+  instance: number
+  port?: number
+  host: string
+  argv: string[]
+  command: string
+  cwd: string
+  // Only what the manager adds to (or overrides in) the inherited environment.
+  env: Record<string, string>
+  readiness: Readiness
+  readyTimeoutMs: number
+  stopTimeoutMs: number
+  restart: RestartPolicy
+  maxRestarts: number
+  dependsOn: string[]
+  protocol: Protocol
+}
+
+export interface Upstream {
+  name: string
+  host: string
+  ports: number[]
+  protocol: Protocol
+}
+
+export interface Route {
+  path: string
+  upstream: string
+  websocket: boolean
+}
+
+export interface Plan {
+  file: string
+  proxy: ProxyConfig
+  logs: LogsConfig
+  // In start order: dependencies first, config order otherwise.
+  processes: ProcessSpec[]
+  upstreams: Upstream[]
+  routes: Route[]
+}
+
+export function instanceId(server: string, instance: number): string {
+  return `${server}-${instance}`
+}
+
+function substitute(text: string, values: Record<string, string>): string {
+  return text.replace(/\{(port|instance|name)\}/g, (_, key: string) => values[key])
+}
+
+function readinessOf(server: ServerConfig): Readiness {
+  if (server.health === 'none') return { kind: 'none' }
+  if (server.health === 'tcp' || server.protocol === 'grpc') return { kind: 'tcp' }
+  return { kind: 'http', path: server.health }
+}
+
+// Servers ordered so each comes after what it depends on; ties keep config order.
+export function startOrder(servers: ServerConfig[]): ServerConfig[] {
+  const done = new Set<string>()
+  const ordered: ServerConfig[] = []
+  while (ordered.length < servers.length) {
+    const next = servers.find((s) => !done.has(s.name) && s.depends_on.every((d) => done.has(d)))
+    if (!next) throw new BackendManagerError('CONFIG', 'dependency cycle among servers')
+    done.add(next.name)
+    ordered.push(next)
+  }
+  return ordered
+}
+
+// The servers named by --only, plus everything they depend on.
+export function selectServers(servers: ServerConfig[], only: string[] | undefined, file: string): ServerConfig[] {
+  if (!only || only.length === 0) return servers
+  const byName = new Map(servers.map((s) => [s.name, s]))
+  const wanted = new Set<string>()
+  const add = (name: string) => {
+    if (wanted.has(name)) return
+    wanted.add(name)
+    byName.get(name)!.depends_on.forEach(add)
+  }
+  for (const name of only) {
+    if (!byName.has(name)) throw new BackendManagerError('USAGE', `--only: unknown server "${name}" in ${file}; expected one of ${[...byName.keys()].join(', ')}`)
+    add(name)
+  }
+  return servers.filter((s) => wanted.has(s.name))
+}
+
+export function resolveProcesses(server: ServerConfig, proxy: ProxyConfig): ProcessSpec[] {
+  return Array.from({ length: server.instances }, (_, instance) => {
+    const port = server.port === undefined ? undefined : server.port + instance
+    const values = { port: String(port ?? ''), instance: String(instance), name: server.name }
+    const argv = Array.isArray(server.command)
+      ? server.command.map((arg) => substitute(arg, values))
+      : ['/bin/sh', '-c', substitute(server.command, values)]
+    const env: Record<string, string> = {
+      ...Object.fromEntries(Object.entries(server.env).map(([k, v]) => [k, substitute(v, values)])),
+      HOST: server.host,
+      SERVER_NAME: server.name,
+      INSTANCE: String(instance),
+      ENABLED_MODULES: server.modules.join(','),
+      API_PREFIX: proxy.api_prefix,
+    }
+    if (port !== undefined) env.PORT = String(port)
+    return {
+      id: instanceId(server.name, instance),
+      server: server.name,
+      instance,
+      port,
+      host: server.host,
+      argv,
+      command: Array.isArray(server.command) ? argv.join(' ') : argv[2],
+      cwd: server.cwd,
+      env,
+      readiness: readinessOf(server),
+      readyTimeoutMs: server.ready_timeout * 1000,
+      stopTimeoutMs: server.stop_timeout * 1000,
+      restart: server.restart,
+      maxRestarts: server.max_restarts,
+      dependsOn: server.depends_on,
+      protocol: server.protocol,
+    }
+  })
+}
+
+export function resolveRoutes(servers: ServerConfig[], proxy: ProxyConfig): { upstreams: Upstream[]; routes: Route[] } {
+  const routed = servers.filter((s) => s.port !== undefined)
+  const upstreams = routed.map((s) => ({
+    name: s.name,
+    host: s.host,
+    ports: Array.from({ length: s.instances }, (_, i) => s.port! + i),
+    protocol: s.protocol,
+  }))
+  const routes: Route[] = []
+  for (const s of routed.filter((r) => r.protocol === 'http')) {
+    for (const m of s.modules) {
+      routes.push({ path: `${proxy.api_prefix}/${m}/ws`, upstream: s.name, websocket: true })
+      routes.push({ path: `${proxy.api_prefix}/${m}/`, upstream: s.name, websocket: false })
+    }
+  }
+  const root = routed.find((s) => s.modules.length === 0 && s.protocol === 'http')
+  if (root) routes.push({ path: '/', upstream: root.name, websocket: false })
+  return { upstreams, routes }
+}
+
+export function resolvePlan(config: Config, only?: string[]): Plan {
+  const servers = startOrder(selectServers(config.servers, only, config.file))
+  return {
+    file: config.file,
+    proxy: config.proxy,
+    logs: config.logs,
+    processes: servers.flatMap((s) => resolveProcesses(s, config.proxy)),
+    ...resolveRoutes(servers, config.proxy),
+  }
+}

@@ -1,0 +1,81 @@
+// The single entry point: global flags, then the command's own module (loaded lazily, so a quick
+// command like `status` never pays for what `start` needs).
+import { usageError, isKnownError } from '../lib/errors.ts'
+import { resolveHome } from '../lib/home.ts'
+import type { CommandModule, Context } from '../lib/cli.ts'
+
+const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+  start: { summary: 'start the stack detached; returns once every server is healthy', load: () => import('./commands/start.ts') },
+  stop: { summary: 'stop everything, wait until every port is released', load: () => import('./commands/stop.ts') },
+  restart: { summary: 'stop, wait for port release, start', load: () => import('./commands/restart.ts') },
+  status: { summary: 'a row per process: pid, port, state, health, uptime, cpu, memory', load: () => import('./commands/status.ts') },
+  health: { summary: 'probe every health endpoint directly and through the proxy', load: () => import('./commands/health.ts') },
+  logs: { summary: 'show or follow the unified log, one server, or nginx; "logs clean" truncates', load: () => import('./commands/logs.ts') },
+  plan: { summary: 'show what start would run: processes, ports, env, routes', load: () => import('./commands/plan.ts') },
+  'gen-nginx-conf': { summary: 'render the nginx config (--validate runs nginx -t)', load: () => import('./commands/gen-nginx-conf.ts') },
+  'install-nginx': { summary: 'install nginx into the state dir (no sudo)', load: () => import('./commands/install-nginx.ts') },
+  'check-nginx': { summary: 'say which nginx will be used and its version', load: () => import('./commands/check-nginx.ts') },
+  simple: { summary: 'N identical workers on consecutive ports, no config file', load: () => import('./commands/simple.ts') },
+  supervise: { summary: '(internal) the detached supervisor', load: () => import('./commands/supervise.ts') },
+}
+
+function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((c) => c.length))
+  const rows = Object.entries(commands)
+    .filter(([name]) => name !== 'supervise')
+    .map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
+  return [
+    'Usage: backend-manager [--home DIR] <command> [options]',
+    '',
+    'Commands:',
+    ...rows,
+    '',
+    'Global options:',
+    '  --home DIR   runtime state folder (default: $BACKEND_MANAGER_HOME or ./.local)',
+    '  -h, --help   show help for backend-manager or a command',
+  ].join('\n')
+}
+
+async function main(argv: string[]): Promise<number> {
+  let homeFlag: string | undefined
+  while (argv[0] === '--home' || argv[0]?.startsWith('--home=')) {
+    const arg = argv.shift()!
+    homeFlag = arg.includes('=') ? arg.slice('--home='.length) : argv.shift()
+    if (!homeFlag) throw usageError('--home: expected a folder path')
+  }
+  const name = argv.shift()
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    ;(name === undefined ? process.stderr : process.stdout).write(usage() + '\n')
+    return name === undefined ? 2 : 0
+  }
+  const command = commands[name]
+  if (!command) throw usageError(`unknown command "${name}"\n\n${usage()}`)
+  const mod = await command.load()
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(mod.usage.trimEnd() + '\n')
+    return 0
+  }
+  const ctx: Context = {
+    env: process.env,
+    cwd: process.cwd(),
+    home: resolveHome(process.env, process.cwd(), homeFlag),
+    stdout: process.stdout,
+    stderr: process.stderr,
+  }
+  return (await mod.run(argv, ctx)) ?? 0
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (error: unknown) => {
+    if (isKnownError(error)) {
+      process.stderr.write(`Error: ${error.message}\n`)
+      process.exitCode = error.exitCode
+    } else {
+      process.stderr.write(`Unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+      process.exitCode = 1
+    }
+  },
+)

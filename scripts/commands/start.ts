@@ -1,0 +1,8 @@
+import type { Context } from '../../lib/cli.ts'
+import { BackendManagerError } from '../../lib/errors.ts'
+
+export const usage = 'Usage: backend-manager start'
+
+export async function run(_args: string[], _ctx: Context): Promise<number> {
+  throw new BackendManagerError('USAGE', 'start: not available yet')
+}
