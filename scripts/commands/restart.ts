@@ -1,8 +1,33 @@
-import type { Context } from '../../lib/cli.ts'
-import { BackendManagerError } from '../../lib/errors.ts'
+import { DEFAULT_CONFIG, csv, parseFlags, type Context } from '../../lib/cli.ts'
+import { loadConfig } from '../../lib/config.ts'
+import { restartOnly, startDetached, stopStack } from '../../lib/lifecycle.ts'
+import { resolvePlan } from '../../lib/plan.ts'
+import { progressPrinter, printStopReport } from '../../lib/progress.ts'
+import { readState } from '../../lib/state.ts'
 
-export const usage = 'Usage: backend-manager restart'
+export const usage = `Usage: backend-manager restart [CONFIG] [--only a,b]
 
-export async function run(_args: string[], _ctx: Context): Promise<number> {
-  throw new BackendManagerError('USAGE', 'restart: not available yet')
+Stops, waits until every port is released, and starts again. With --only, restarts just those
+servers and leaves everything else running. CONFIG defaults to ${DEFAULT_CONFIG}.`
+
+export async function run(args: string[], ctx: Context): Promise<number> {
+  const { values, positionals } = parseFlags('restart', args, { only: { type: 'string' } })
+  const config = loadConfig(positionals[0] ?? DEFAULT_CONFIG)
+  const only = csv(values.only)
+  const started = Date.now()
+  const io = { home: ctx.home, env: ctx.env, progress: progressPrinter(ctx.stdout, ctx.env), notice: (l: string) => ctx.stderr.write(`${l}\n`) }
+  const onWait = (what: string) => ctx.stderr.write(`waiting for ${what}\n`)
+  if (only) {
+    const running = new Set(readState(ctx.home)?.plan.processes.map((p) => p.server) ?? [])
+    const plan = resolvePlan(config, [...new Set([...running, ...resolvePlan(config, only).processes.map((p) => p.server)])])
+    await restartOnly(plan, resolvePlan(config, only).processes.map((p) => p.server), io, onWait)
+    ctx.stdout.write(`restarted ${only.join(', ')} in ${Date.now() - started} ms\n`)
+    return 0
+  }
+  const plan = resolvePlan(config)
+  const stopped = await stopStack(io, onWait)
+  if (stopped.wasRunning && printStopReport(stopped, ctx.stdout, ctx.stderr) !== 0) return 1
+  await startDetached({ plan }, io)
+  ctx.stdout.write(`restarted ${plan.processes.length} processes in ${Date.now() - started} ms\n`)
+  return 0
 }

@@ -1,8 +1,52 @@
-import type { Context } from '../../lib/cli.ts'
-import { BackendManagerError } from '../../lib/errors.ts'
+import { DEFAULT_CONFIG, csv, parseFlags, type Context } from '../../lib/cli.ts'
+import { loadConfig } from '../../lib/config.ts'
+import { bringUpHere, startDetached } from '../../lib/lifecycle.ts'
+import { resolvePlan } from '../../lib/plan.ts'
+import { progressPrinter, printStopReport } from '../../lib/progress.ts'
+import { acquireLock } from '../../lib/lock.ts'
+import { readState, removeState } from '../../lib/state.ts'
 
-export const usage = 'Usage: backend-manager start'
+export const usage = `Usage: backend-manager start [CONFIG] [--only a,b] [--foreground] [--no-wait]
 
-export async function run(_args: string[], _ctx: Context): Promise<number> {
-  throw new BackendManagerError('USAGE', 'start: not available yet')
+Checks the config and every port, starts the servers (each once what it depends_on is ready),
+waits until each is healthy, starts the proxy last, and returns with everything running in the
+background. On failure it names the process, shows its last log lines, stops what it started
+and exits 1. CONFIG defaults to ${DEFAULT_CONFIG}.
+
+  --only a,b      start only these servers (and what they depend on)
+  --foreground    stay in the terminal; Ctrl+C stops everything
+  --no-wait       return at once; the background supervisor starts everything`
+
+export async function run(args: string[], ctx: Context): Promise<number> {
+  const { values, positionals } = parseFlags('start', args, {
+    only: { type: 'string' },
+    foreground: { type: 'boolean' },
+    'no-wait': { type: 'boolean' },
+  })
+  const plan = resolvePlan(loadConfig(positionals[0] ?? DEFAULT_CONFIG), csv(values.only))
+  const started = Date.now()
+  const io = { home: ctx.home, env: ctx.env, progress: progressPrinter(ctx.stdout, ctx.env), notice: (l: string) => ctx.stderr.write(`${l}\n`) }
+  if (values.foreground) return runForeground(plan, io, ctx)
+  const { supervisorPid } = await startDetached({ plan, noWait: values['no-wait'] }, io)
+  ctx.stdout.write(
+    values['no-wait']
+      ? `starting in the background (supervisor pid ${supervisorPid}); see "backend-manager status"\n`
+      : `all ${plan.processes.length} processes ready in ${Date.now() - started} ms${plan.proxy.type === 'none' ? '' : `; ${plan.proxy.type} on http://${plan.proxy.host}:${plan.proxy.port}`} (supervisor pid ${supervisorPid})\n`,
+  )
+  return 0
+}
+
+async function runForeground(plan: ReturnType<typeof resolvePlan>, io: Parameters<typeof bringUpHere>[1], ctx: Context): Promise<number> {
+  const lock = acquireLock(ctx.home, 'start --foreground')
+  const stack = await bringUpHere(plan, io, readState(ctx.home)).finally(() => lock.release())
+  ctx.stdout.write(`all ${plan.processes.length} processes ready; Ctrl+C stops everything\n`)
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve)
+    process.once('SIGTERM', resolve)
+  })
+  ctx.stdout.write('\nstopping...\n')
+  const started = Date.now()
+  const report = await stack.stopAll({ onWait: (what) => ctx.stderr.write(`waiting for ${what}\n`) })
+  if (report.survivors.length === 0) removeState(ctx.home)
+  return printStopReport({ wasRunning: true, report, ms: Date.now() - started }, ctx.stdout, ctx.stderr)
 }

@@ -1,8 +1,15 @@
-import type { Context } from '../../lib/cli.ts'
-import { BackendManagerError } from '../../lib/errors.ts'
+import { parseFlags, type Context } from '../../lib/cli.ts'
+import { stopStack } from '../../lib/lifecycle.ts'
+import { printStopReport } from '../../lib/progress.ts'
 
-export const usage = 'Usage: backend-manager stop'
+export const usage = `Usage: backend-manager stop
 
-export async function run(_args: string[], _ctx: Context): Promise<number> {
-  throw new BackendManagerError('USAGE', 'stop: not available yet')
+Stops the proxy first, then the servers in reverse dependency order: SIGTERM to each process
+group, SIGKILL after its stop_timeout, then waits until every port is released and no process
+of the stack is left. Works from any shell, also when the supervisor has died.`
+
+export async function run(args: string[], ctx: Context): Promise<number> {
+  parseFlags('stop', args, {}, 0)
+  const result = await stopStack({ home: ctx.home, env: ctx.env }, (what) => ctx.stderr.write(`waiting for ${what}\n`))
+  return printStopReport(result, ctx.stdout, ctx.stderr)
 }

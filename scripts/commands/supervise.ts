@@ -1,8 +1,58 @@
+// The detached supervisor: adopts what the state file lists (starting whatever is missing), then
+// restarts crashed processes and builds the unified log until a stop or a handover.
 import type { Context } from '../../lib/cli.ts'
 import { BackendManagerError } from '../../lib/errors.ts'
+import { makeProxy } from '../../lib/proxy.ts'
+import { sleep } from '../../lib/readiness.ts'
+import { readState, removeState } from '../../lib/state.ts'
+import { Stack } from '../../lib/supervisor.ts'
 
-export const usage = 'Usage: backend-manager supervise'
+export const usage = `Usage: backend-manager supervise
 
-export async function run(_args: string[], _ctx: Context): Promise<number> {
-  throw new BackendManagerError('USAGE', 'supervise: not available yet')
+Internal: started by "start"; runs detached and supervises the stack recorded in the state file.`
+
+export async function run(_args: string[], ctx: Context): Promise<number> {
+  const log = (line: string) => ctx.stdout.write(`${new Date().toISOString()} ${line}\n`)
+  const previous = readState(ctx.home)
+  if (!previous) throw new BackendManagerError('NOT_FOUND', `no state file at ${ctx.home.state}; nothing to supervise`)
+  const stack = new Stack({
+    home: ctx.home,
+    plan: previous.plan,
+    env: ctx.env,
+    runId: previous.runId,
+    proxy: makeProxy(ctx.home, previous.plan, ctx.env),
+    previous,
+    log,
+    progress: (e) => log(`${e.id}: ${e.type}${'reason' in e ? ` (${e.reason})` : ''}`),
+  })
+  let mode: 'run' | 'stop' | 'handover' = 'run'
+  // SIGTERM: a stop command is taking everything down; keep collecting logs until it is all gone.
+  process.on('SIGTERM', () => {
+    mode = 'stop'
+    stack.beginStopping()
+  })
+  // SIGUSR2: another command takes over (restart --only); leave every process running.
+  process.on('SIGUSR2', () => {
+    mode = 'handover'
+  })
+  process.on('SIGINT', () => {})
+  process.on('SIGHUP', () => {})
+  log(`supervisor ${process.pid} taking over ${previous.processes.length} recorded processes`)
+  try {
+    await stack.bringUp()
+  } catch (error) {
+    log(`start failed: ${error instanceof Error ? error.message : String(error)}`)
+    await stack.stopAll()
+    removeState(ctx.home)
+    return 1
+  }
+  log('all processes ready')
+  while (mode === 'run') await sleep(100)
+  if (mode === 'stop') {
+    const deadline = Date.now() + 60_000
+    while (!stack.allGone() && Date.now() < deadline) await sleep(20)
+  }
+  stack.close()
+  log(`supervisor exiting (${mode})`)
+  return 0
 }

@@ -1,0 +1,179 @@
+import fs from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { spawn } from 'node:child_process'
+import path from 'node:path'
+import { BackendManagerError } from './errors.ts'
+import { packageRoot, type Home } from './home.ts'
+import { acquireLock } from './lock.ts'
+import { offsetsPath } from './logs.ts'
+import type { Plan } from './plan.ts'
+import { busyPorts, describeBusy } from './ports.ts'
+import { isSameProcess, startTimeOf } from './procfs.ts'
+import { makeProxy, proxyPorts } from './proxy.ts'
+import { sleep } from './readiness.ts'
+import { readState, removeState, writeState, type StackState } from './state.ts'
+import { stopProcesses, type StopReport } from './stop.ts'
+import { Stack, type ProgressEvent } from './supervisor.ts'
+
+export interface LifecycleIO {
+  home: Home
+  env: NodeJS.ProcessEnv
+  // Progress for humans; the commands decide how it looks.
+  progress?: (event: ProgressEvent) => void
+  notice?: (line: string) => void
+}
+
+export const newRunId = () => randomBytes(6).toString('hex')
+
+export function supervisorAlive(state: StackState): boolean {
+  return state.supervisor.pid > 0 && isSameProcess(state.supervisor.pid, state.supervisor.startTime)
+}
+
+function refuseIfRunning(home: Home, state: StackState | undefined): void {
+  if (state && supervisorAlive(state))
+    throw new BackendManagerError('START_FAILED', `a stack is already running from ${home.root} (supervisor pid ${state.supervisor.pid}, config ${state.plan.file}); use "restart" or "stop" first`)
+}
+
+// Every port the plan binds is free, except those held by processes this start will adopt.
+async function checkPorts(plan: Plan, previous: StackState | undefined): Promise<void> {
+  const adopted = new Set(
+    (previous?.processes ?? []).filter((p) => p.port !== undefined && isSameProcess(p.pid, p.startTime)).map((p) => p.port!),
+  )
+  const wanted = [...plan.processes.flatMap((p) => (p.port === undefined ? [] : [p.port])), ...proxyPorts(plan)].filter((p) => !adopted.has(p))
+  const busy = await busyPorts(wanted, plan.proxy.host)
+  if (busy.length) throw new BackendManagerError('PORT_BUSY', `${busy.map(describeBusy).join('\n')}\nnothing was started`)
+}
+
+// Runs the whole start in this process; the caller then hands over to a detached supervisor or stays (--foreground).
+export async function bringUpHere(plan: Plan, io: LifecycleIO, previous?: StackState): Promise<Stack> {
+  const stack = new Stack({ home: io.home, plan, env: io.env, runId: previous?.runId ?? newRunId(), proxy: makeProxy(io.home, plan, io.env), previous, progress: io.progress, log: io.notice })
+  try {
+    await stack.bringUp()
+  } catch (error) {
+    io.notice?.('stopping what was started')
+    await stack.stopAll()
+    removeState(io.home)
+    throw error
+  }
+  return stack
+}
+
+export function spawnSupervisor(home: Home, env: NodeJS.ProcessEnv): number {
+  fs.mkdirSync(home.logs, { recursive: true })
+  const out = fs.openSync(home.supervisorLog, 'a')
+  const child = spawn(process.execPath, [path.join(packageRoot, 'bin', 'backend-manager.js'), '--home', home.root, 'supervise'], {
+    detached: true,
+    stdio: ['ignore', out, out],
+    env,
+    cwd: home.root,
+  })
+  fs.closeSync(out)
+  child.unref()
+  return child.pid!
+}
+
+export interface StartRequest {
+  plan: Plan
+  noWait?: boolean
+}
+
+// start: validate, lock, refuse a second stack, check ports, bring up, hand over to a detached supervisor.
+export async function startDetached(req: StartRequest, io: LifecycleIO): Promise<{ supervisorPid: number }> {
+  const lock = acquireLock(io.home, 'start')
+  try {
+    const previous = readState(io.home)
+    refuseIfRunning(io.home, previous)
+    await checkPorts(req.plan, previous)
+    if (req.noWait) {
+      // The supervisor brings everything up itself, from the plan in the state file.
+      writeState(io.home, { ...(previous ?? emptyState(req.plan)), plan: req.plan, phase: 'starting', supervisor: { pid: 0, startTime: '' } })
+      return { supervisorPid: spawnSupervisor(io.home, io.env) }
+    }
+    const stack = await bringUpHere(req.plan, io, previous)
+    stack.close()
+    const pid = spawnSupervisor(io.home, io.env)
+    stack.state.supervisor = { pid, startTime: startTimeOf(pid) ?? 'unknown' }
+    stack.save()
+    return { supervisorPid: pid }
+  } finally {
+    lock.release()
+  }
+}
+
+function emptyState(plan: Plan): StackState {
+  return { version: 1, runId: newRunId(), phase: 'starting', startedAt: Date.now(), supervisor: { pid: 0, startTime: '' }, plan, ports: [], processes: [] }
+}
+
+// Tells a live supervisor to stop restarting, and waits (briefly) until it says so in the state file.
+async function quietSupervisor(home: Home, state: StackState, signal: 'SIGTERM' | 'SIGUSR2'): Promise<StackState> {
+  if (!supervisorAlive(state)) return state
+  process.kill(state.supervisor.pid, signal)
+  const deadline = Date.now() + 1000
+  while (Date.now() < deadline) {
+    const now = readState(home)
+    if (!now || now.phase === 'stopping' || !supervisorAlive(state)) return now ?? state
+    await sleep(5)
+  }
+  return readState(home) ?? state
+}
+
+async function waitSupervisorExit(state: StackState): Promise<void> {
+  const deadline = Date.now() + 2000
+  while (supervisorAlive(state) && Date.now() < deadline) await sleep(10)
+  if (supervisorAlive(state)) process.kill(state.supervisor.pid, 'SIGKILL')
+}
+
+function targetsOf(state: StackState, servers?: Set<string>) {
+  const specs = new Map(state.plan.processes.map((p) => [p.id, p]))
+  return state.processes
+    .filter((r) => !servers || servers.has(r.server))
+    .map((record) => ({ record, stopTimeoutMs: specs.get(record.id)?.stopTimeoutMs ?? 3000, dependsOn: specs.get(record.id)?.dependsOn ?? [] }))
+}
+
+export interface StopResult {
+  wasRunning: boolean
+  report?: StopReport
+  ms: number
+}
+
+// stop: works with or without a live supervisor; the state is removed only once everything is gone.
+export async function stopStack(io: LifecycleIO, onWait?: (what: string) => void): Promise<StopResult> {
+  const started = Date.now()
+  const lock = acquireLock(io.home, 'stop')
+  try {
+    const before = readState(io.home)
+    if (!before) return { wasRunning: false, ms: Date.now() - started }
+    const state = await quietSupervisor(io.home, before, 'SIGTERM')
+    const report = await stopProcesses(targetsOf(state), { runId: state.runId, onWait })
+    await waitSupervisorExit(state)
+    if (report.survivors.length === 0) {
+      removeState(io.home)
+      fs.rmSync(offsetsPath(io.home), { force: true })
+      fs.rmSync(io.home.nginxPid, { force: true })
+    }
+    return { wasRunning: true, report, ms: Date.now() - started }
+  } finally {
+    lock.release()
+  }
+}
+
+// restart --only: hand the supervisor's watch over, stop just those servers, then start again adopting the rest.
+export async function restartOnly(plan: Plan, servers: string[], io: LifecycleIO, onWait?: (what: string) => void): Promise<{ supervisorPid: number }> {
+  const lock = acquireLock(io.home, 'restart')
+  let state: StackState
+  try {
+    const before = readState(io.home)
+    if (!before) throw new BackendManagerError('NOT_FOUND', `nothing is running from ${io.home.root}; use "start"`)
+    state = await quietSupervisor(io.home, before, 'SIGUSR2')
+    await waitSupervisorExit(state)
+    const report = await stopProcesses(targetsOf(state, new Set(servers)), { runId: state.runId, onWait })
+    if (report.survivors.length) throw new BackendManagerError('STOP_FAILED', `could not stop:\n${report.survivors.join('\n')}`)
+    state = readState(io.home) ?? state
+    state.processes = state.processes.filter((p) => !servers.includes(p.server))
+    state.supervisor = { pid: 0, startTime: '' }
+    writeState(io.home, state)
+  } finally {
+    lock.release()
+  }
+  return startDetached({ plan }, io)
+}

@@ -1,0 +1,33 @@
+import { useColour } from './cli.ts'
+import type { StopResult } from './lifecycle.ts'
+import type { ProgressEvent } from './supervisor.ts'
+
+const paint = (on: boolean, code: number, text: string) => (on ? `\x1b[${code}m${text}\x1b[0m` : text)
+
+// One line per process as it becomes ready (or is adopted), aligned on the process name.
+export function progressPrinter(out: NodeJS.WritableStream & { isTTY?: boolean }, env: NodeJS.ProcessEnv) {
+  const colour = useColour(out, env)
+  return (e: ProgressEvent) => {
+    const name = e.id.padEnd(20)
+    if (e.type === 'ready') out.write(`${paint(colour, 32, 'ready')}    ${name} pid ${e.pid}${e.port ? ` port ${e.port}` : ''} in ${e.ms} ms (${e.detail})\n`)
+    else if (e.type === 'adopted') out.write(`${paint(colour, 36, 'adopted')}  ${name} pid ${e.pid} (already running)\n`)
+    else if (e.type === 'restarting') out.write(`${paint(colour, 33, 'restart')}  ${name} ${e.reason}; again in ${e.delayMs} ms\n`)
+    else if (e.type === 'crashed') out.write(`${paint(colour, 31, 'crashed')}  ${name} ${e.reason}\n`)
+  }
+}
+
+export function printStopReport(result: StopResult, out: NodeJS.WritableStream, err: NodeJS.WritableStream): number {
+  if (!result.wasRunning || !result.report) {
+    out.write('nothing is running\n')
+    return 0
+  }
+  const r = result.report
+  if (r.killed.length) err.write(`killed after stop_timeout: ${r.killed.join(', ')}\n`)
+  for (const e of r.escaped) err.write(`stopped an escaped process: ${e}\n`)
+  if (r.survivors.length) {
+    err.write(`Error: not everything stopped; the state file is kept so "stop" can try again:\n${r.survivors.map((s) => `  ${s}`).join('\n')}\n`)
+    return 1
+  }
+  out.write(`stopped ${r.stopped.length} processes in ${result.ms} ms; all ports released\n`)
+  return 0
+}

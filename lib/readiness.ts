@@ -1,0 +1,82 @@
+import http from 'node:http'
+import net from 'node:net'
+import type { Readiness } from './plan.ts'
+
+export type ProbeResult = { ok: true; detail: string } | { ok: false; detail: string }
+
+// Connecting to 0.0.0.0 or :: means "this machine"; probe loopback instead.
+export function probeHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1'
+  if (host === '::' || host === '[::]') return '::1'
+  return host.replace(/^\[|\]$/g, '')
+}
+
+export function probeTcp(host: string, port: number, timeoutMs: number): Promise<ProbeResult> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: probeHost(host), port })
+    const done = (result: ProbeResult) => {
+      socket.destroy()
+      resolve(result)
+    }
+    socket.setTimeout(timeoutMs, () => done({ ok: false, detail: `no TCP answer within ${timeoutMs} ms` }))
+    socket.once('connect', () => done({ ok: true, detail: 'tcp ok' }))
+    socket.once('error', (error: NodeJS.ErrnoException) => done({ ok: false, detail: error.code ?? error.message }))
+  })
+}
+
+export function probeHttp(host: string, port: number, path: string, timeoutMs: number): Promise<ProbeResult> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: probeHost(host), port, path, agent: false, timeout: timeoutMs, headers: { connection: 'close' } }, (res) => {
+      res.resume()
+      const status = res.statusCode ?? 0
+      resolve(status >= 200 && status < 400 ? { ok: true, detail: `HTTP ${status}` } : { ok: false, detail: `HTTP ${status}` })
+    })
+    req.once('timeout', () => {
+      req.destroy()
+      resolve({ ok: false, detail: `no HTTP answer within ${timeoutMs} ms` })
+    })
+    req.once('error', (error: NodeJS.ErrnoException) => resolve({ ok: false, detail: error.code ?? error.message }))
+  })
+}
+
+export function probe(readiness: Readiness, host: string, port: number | undefined, timeoutMs = 1000): Promise<ProbeResult> {
+  if (readiness.kind === 'none' || port === undefined) return Promise.resolve({ ok: true, detail: 'no check' })
+  if (readiness.kind === 'tcp') return probeTcp(host, port, timeoutMs)
+  return probeHttp(host, port, readiness.path, timeoutMs)
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+// How long a portless process must stay up to count as started.
+export const PORTLESS_SETTLE_MS = 300
+
+// Polls until ready, the deadline passes, or `aborted()` says the process is gone. Short intervals first,
+// since most dev servers are ready within a few hundred milliseconds.
+export async function waitReady(
+  readiness: Readiness,
+  host: string,
+  port: number | undefined,
+  timeoutMs: number,
+  aborted: () => string | undefined,
+): Promise<ProbeResult> {
+  const started = Date.now()
+  if (readiness.kind === 'none' || port === undefined) {
+    while (Date.now() - started < Math.min(PORTLESS_SETTLE_MS, timeoutMs)) {
+      const why = aborted()
+      if (why) return { ok: false, detail: why }
+      await sleep(20)
+    }
+    const why = aborted()
+    return why ? { ok: false, detail: why } : { ok: true, detail: 'alive' }
+  }
+  let last: ProbeResult = { ok: false, detail: 'not probed yet' }
+  for (let attempt = 0; ; attempt++) {
+    const why = aborted()
+    if (why) return { ok: false, detail: why }
+    const left = timeoutMs - (Date.now() - started)
+    if (left <= 0) return { ok: false, detail: `not ready within ${timeoutMs / 1000} s (last check: ${last.detail})` }
+    last = await probe(readiness, host, port, Math.min(1000, left))
+    if (last.ok) return last
+    await sleep(attempt < 50 ? 10 : 50)
+  }
+}

@@ -1,0 +1,87 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import { BackendManagerError } from './errors.ts'
+import type { Home } from './home.ts'
+import type { Plan } from './plan.ts'
+
+export type ProcessState = 'starting' | 'running' | 'restarting' | 'stopped' | 'crashed'
+
+// What the state file records of one OS process the stack runs (a server instance or the proxy).
+export interface ProcessRecord {
+  id: string
+  kind: 'server' | 'proxy'
+  server: string
+  port?: number
+  pid: number
+  pgid: number
+  startTime: string
+  startedAt: number
+  state: ProcessState
+  restarts: number
+  // Why it is not running, in words: "exited with code 1", "killed by SIGKILL".
+  lastExit?: string
+  logFile: string
+}
+
+export interface StackState {
+  version: 1
+  // Unique per start; every managed process carries it in its environment, so escaped descendants can be found.
+  runId: string
+  phase: 'starting' | 'running' | 'stopping'
+  startedAt: number
+  supervisor: { pid: number; startTime: string }
+  plan: Plan
+  // Every port the stack listens on: instances and proxy.
+  ports: number[]
+  processes: ProcessRecord[]
+}
+
+export const RUN_ENV = 'BACKEND_MANAGER_RUN'
+
+export function writeJsonAtomic(file: string, value: unknown): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true })
+  const tmp = `${file}.${process.pid}.tmp`
+  fs.writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n')
+  fs.renameSync(tmp, file)
+}
+
+export function writeState(home: Home, state: StackState): void {
+  writeJsonAtomic(home.state, state)
+}
+
+function problem(home: Home, message: string): BackendManagerError {
+  return new BackendManagerError('STATE', `${home.state}: ${message}; the stack may still be running: check with "ps", then remove the file`)
+}
+
+// undefined when no stack was started here; a clear error when the file is damaged.
+export function readState(home: Home): StackState | undefined {
+  let text: string
+  try {
+    text = fs.readFileSync(home.state, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw problem(home, `cannot read (${(error as NodeJS.ErrnoException).code})`)
+  }
+  let state: StackState
+  try {
+    state = JSON.parse(text)
+  } catch (error) {
+    throw problem(home, `not valid JSON (${(error as Error).message})`)
+  }
+  if (state?.version !== 1 || !Array.isArray(state.processes) || typeof state.supervisor?.pid !== 'number' || typeof state.plan !== 'object')
+    throw problem(home, 'expected a state file written by this version of backend-manager (version 1 with supervisor, plan and processes)')
+  for (const [i, p] of state.processes.entries()) {
+    if (!Number.isInteger(p.pid) || p.pid <= 1 || !Number.isInteger(p.pgid) || p.pgid <= 1 || typeof p.startTime !== 'string')
+      throw problem(home, `processes[${i}] expected a pid and pgid above 1 and a start time, got pid ${JSON.stringify(p.pid)}, pgid ${JSON.stringify(p.pgid)}`)
+  }
+  return state
+}
+
+export function removeState(home: Home): void {
+  fs.rmSync(home.state, { force: true })
+}
+
+export function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+  if (signal) return `killed by ${signal}`
+  return `exited with code ${code}`
+}

@@ -1,0 +1,124 @@
+import { stillListening, busyPorts, describeBusy } from './ports.ts'
+import { escapedProcesses, groupMembers, killPid } from './procs.ts'
+import { commandLine, hasProcfs, isSameProcess, processTable, type ProcStat } from './procfs.ts'
+import { sleep } from './readiness.ts'
+import type { ProcessRecord } from './state.ts'
+
+export interface StopTarget {
+  record: ProcessRecord
+  stopTimeoutMs: number
+  // Server names this process's server depends on: they stop after it.
+  dependsOn: string[]
+}
+
+export interface StopReport {
+  stopped: string[]
+  // Needed SIGKILL after their stop_timeout.
+  killed: string[]
+  // Descendants that had left their process group, found by the run tag and stopped too.
+  escaped: string[]
+  // Still alive or still holding a port after everything: the stop failed.
+  survivors: string[]
+}
+
+export interface StopOptions {
+  runId: string
+  pollMs?: number
+  // Called about once a second while something is slow to go, with what it waits on.
+  onWait?: (what: string) => void
+  // Called as soon as a process and its whole group are gone.
+  onStopped?: (id: string) => void
+}
+
+const PORT_RELEASE_MS = 2000
+const AFTER_KILL_MS = 2000
+
+// Waves: the proxy first, then servers nothing else depends on, then what they depended on.
+export function stopWaves(targets: StopTarget[]): StopTarget[][] {
+  const waves: StopTarget[][] = []
+  const proxy = targets.filter((t) => t.record.kind === 'proxy')
+  if (proxy.length) waves.push(proxy)
+  let left = targets.filter((t) => t.record.kind !== 'proxy')
+  while (left.length) {
+    const needed = new Set(left.flatMap((t) => t.dependsOn))
+    let wave = left.filter((t) => !needed.has(t.record.server))
+    // A cycle cannot pass config validation; stop the rest together rather than hang.
+    if (wave.length === 0) wave = left
+    waves.push(wave)
+    left = left.filter((t) => !wave.includes(t))
+  }
+  return waves
+}
+
+function signalMembers(record: ProcessRecord, sig: NodeJS.Signals, table: ProcStat[]): boolean {
+  if (!hasProcfs) return isSameProcess(record.pid, record.startTime) && killPid(-record.pgid, sig)
+  return groupMembers(record, table).length > 0 && killPid(-record.pgid, sig)
+}
+
+function alive(record: ProcessRecord, table: ProcStat[]): ProcStat[] {
+  if (!hasProcfs) return isSameProcess(record.pid, record.startTime) ? [{ pid: record.pid } as ProcStat] : []
+  return groupMembers(record, table)
+}
+
+async function stopWave(wave: StopTarget[], report: StopReport, opts: StopOptions): Promise<void> {
+  const pollMs = opts.pollMs ?? 10
+  const started = Date.now()
+  let table = hasProcfs ? processTable() : []
+  for (const t of wave) signalMembers(t.record, 'SIGTERM', table)
+  const pending = new Set(wave)
+  const killedAt = new Map<StopTarget, number>()
+  let lastNotice = started
+  while (pending.size) {
+    await sleep(pollMs)
+    table = hasProcfs ? processTable() : []
+    const now = Date.now()
+    for (const t of [...pending]) {
+      const members = alive(t.record, table)
+      if (members.length === 0) {
+        pending.delete(t)
+        report.stopped.push(t.record.id)
+        opts.onStopped?.(t.record.id)
+      } else if (!killedAt.has(t) && now - started >= t.stopTimeoutMs) {
+        signalMembers(t.record, 'SIGKILL', table)
+        killedAt.set(t, now)
+        report.killed.push(t.record.id)
+      } else if (killedAt.has(t) && now - killedAt.get(t)! > AFTER_KILL_MS) {
+        pending.delete(t)
+        report.survivors.push(`${t.record.id}: ${members.map((m) => `pid ${m.pid} (${commandLine(m.pid)})`).join(', ')} still alive after SIGKILL`)
+      }
+    }
+    if (pending.size && now - lastNotice >= 1000) {
+      lastNotice = now
+      opts.onWait?.([...pending].map((t) => `${t.record.id} (pid ${t.record.pid}${killedAt.has(t) ? ', killed' : `, SIGKILL in ${Math.max(0, Math.ceil((t.stopTimeoutMs - (now - started)) / 1000))} s`})`).join(', '))
+    }
+  }
+}
+
+// Descendants that escaped their group (setsid) but carry this run's tag: TERM, then KILL.
+async function stopEscaped(runId: string, ids: Set<string>, report: StopReport, pollMs: number): Promise<void> {
+  let escaped = escapedProcesses(runId, new Set(), processTable()).filter((e) => ids.has(e.tag.slice(runId.length + 1)))
+  if (escaped.length === 0) return
+  for (const e of escaped) {
+    report.escaped.push(`pid ${e.stat.pid} (${commandLine(e.stat.pid)}) started by ${e.tag.slice(runId.length + 1)}`)
+    killPid(e.stat.pid, 'SIGTERM')
+  }
+  const deadline = Date.now() + 1000
+  while (escaped.length && Date.now() < deadline) {
+    await sleep(pollMs)
+    const table = processTable()
+    escaped = escaped.filter((e) => table.some((p) => p.pid === e.stat.pid && p.startTime === e.stat.startTime))
+  }
+  for (const e of escaped) killPid(e.stat.pid, 'SIGKILL')
+}
+
+// Stops the given processes in dependency order, then waits until their ports are released.
+export async function stopProcesses(targets: StopTarget[], opts: StopOptions): Promise<StopReport> {
+  const report: StopReport = { stopped: [], killed: [], escaped: [], survivors: [] }
+  for (const wave of stopWaves(targets)) await stopWave(wave, report, opts)
+  if (hasProcfs) await stopEscaped(opts.runId, new Set(targets.map((t) => t.record.id)), report, opts.pollMs ?? 10)
+  const ports = targets.flatMap((t) => (t.record.port === undefined ? [] : [t.record.port]))
+  const deadline = Date.now() + PORT_RELEASE_MS
+  while (stillListening(ports).length && Date.now() < deadline) await sleep(opts.pollMs ?? 10)
+  for (const busy of await busyPorts(stillListening(ports))) report.survivors.push(`${describeBusy(busy)} after stop`)
+  return report
+}

@@ -1,0 +1,253 @@
+import fs from 'node:fs'
+import type { ChildProcess } from 'node:child_process'
+import { BackendManagerError } from './errors.ts'
+import type { Home } from './home.ts'
+import { UnifiedLog, processLogPath } from './logs.ts'
+import type { Plan, ProcessSpec } from './plan.ts'
+import { isSameProcess, processTable, startTimeOf } from './procfs.ts'
+import { groupMembers, spawnManaged } from './procs.ts'
+import { waitReady } from './readiness.ts'
+import { describeExit, writeState, type ProcessRecord, type StackState } from './state.ts'
+import { stopProcesses, type StopOptions, type StopReport } from './stop.ts'
+import { tailLines } from './tail.ts'
+
+export type ProgressEvent =
+  | { type: 'spawned'; id: string; pid: number }
+  | { type: 'adopted'; id: string; pid: number }
+  | { type: 'ready'; id: string; pid: number; port?: number; ms: number; detail: string }
+  | { type: 'restarting'; id: string; reason: string; delayMs: number }
+  | { type: 'crashed'; id: string; reason: string }
+
+// The proxy runs like any other managed process; the caller renders its config in `prepare`.
+export interface ProxyProcess {
+  spec: ProcessSpec
+  logFile: string
+  prepare(): { changed: boolean }
+  reload(pid: number): void
+}
+
+export interface StackOptions {
+  home: Home
+  plan: Plan
+  env: NodeJS.ProcessEnv
+  runId: string
+  proxy?: ProxyProcess
+  // A state left by an earlier supervisor: its live processes are adopted, not started again.
+  previous?: StackState
+  progress?: (event: ProgressEvent) => void
+  log?: (line: string) => void
+}
+
+interface Managed {
+  spec: ProcessSpec
+  kind: 'server' | 'proxy'
+  record: ProcessRecord
+  child?: ChildProcess
+  exitReason?: string
+  unstable: number
+}
+
+const STABLE_AFTER_MS = 10_000
+const MAX_BACKOFF_MS = 10_000
+const ADOPTED_POLL_MS = 200
+const LOG_POLL_MS = 50
+const TAIL_LINES = 20
+
+export class Stack {
+  readonly state: StackState
+  private readonly managed: Managed[] = []
+  private readonly unified: UnifiedLog
+  private timers: NodeJS.Timeout[] = []
+  private stopping = false
+  private firstError?: BackendManagerError
+
+  constructor(private readonly opts: StackOptions) {
+    const procs = [...opts.plan.processes]
+    this.state = {
+      version: 1,
+      runId: opts.runId,
+      phase: 'starting',
+      startedAt: opts.previous?.startedAt ?? Date.now(),
+      supervisor: { pid: process.pid, startTime: startTimeOf(process.pid) ?? 'unknown' },
+      plan: opts.plan,
+      ports: [...procs.flatMap((p) => (p.port === undefined ? [] : [p.port])), ...(opts.proxy?.spec.port ? [opts.proxy.spec.port] : [])],
+      processes: [],
+    }
+    fs.mkdirSync(opts.home.logs, { recursive: true })
+    this.unified = new UnifiedLog(opts.home)
+  }
+
+  // Starts (or adopts) every server once its dependencies are ready, then the proxy; throws on the first failure.
+  async bringUp(): Promise<void> {
+    this.timers.push(setInterval(() => this.unified.poll(), LOG_POLL_MS))
+    this.timers.push(setInterval(() => this.pollAdopted(), ADOPTED_POLL_MS))
+    const byServer = new Map<string, ProcessSpec[]>()
+    for (const p of this.opts.plan.processes) byServer.set(p.server, [...(byServer.get(p.server) ?? []), p])
+    const ready = new Map<string, Promise<void>>()
+    for (const [server, specs] of byServer) {
+      const deps = specs[0].dependsOn.map((d) => ready.get(d)).filter((p): p is Promise<void> => p !== undefined)
+      ready.set(server, Promise.all(deps).then(() => Promise.all(specs.map((s) => this.launch(s, 'server')))).then(() => undefined))
+    }
+    const results = await Promise.allSettled(ready.values())
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+    if (failed) throw this.firstError ?? failed.reason
+    if (this.opts.proxy) {
+      const { changed } = this.opts.proxy.prepare()
+      await this.launch(this.opts.proxy.spec, 'proxy', changed)
+    }
+    this.state.phase = 'running'
+    this.save()
+  }
+
+  private async launch(spec: ProcessSpec, kind: 'server' | 'proxy', configChanged = false): Promise<void> {
+    if (this.firstError) throw this.firstError
+    const logFile = kind === 'proxy' ? this.opts.proxy!.logFile : processLogPath(this.opts.home, spec.id)
+    const old = this.opts.previous?.processes.find((p) => p.id === spec.id)
+    const m: Managed = { spec, kind, unstable: 0, record: { id: spec.id, kind, server: spec.server, port: spec.port, pid: 0, pgid: 0, startTime: '', startedAt: 0, state: 'starting', restarts: old?.restarts ?? 0, logFile } }
+    this.managed.push(m)
+    this.unified.follow(spec.id, logFile, !old)
+    if (old && isSameProcess(old.pid, old.startTime)) {
+      Object.assign(m.record, { pid: old.pid, pgid: old.pgid, startTime: old.startTime, startedAt: old.startedAt, state: 'running' })
+      this.state.processes.push(m.record)
+      this.save()
+      if (configChanged) this.opts.proxy?.reload(old.pid)
+      this.opts.progress?.({ type: 'adopted', id: spec.id, pid: old.pid })
+      return
+    }
+    this.state.processes.push(m.record)
+    const started = Date.now()
+    this.spawn(m)
+    const result = await waitReady(spec.readiness, spec.host, spec.port, spec.readyTimeoutMs, () => m.exitReason ?? (this.firstError ? 'start aborted' : undefined))
+    if (!result.ok) {
+      // A failure elsewhere aborted this wait: report the first failure, not this echo of it.
+      if (this.firstError) throw this.firstError
+      this.firstError = this.failure(spec, result.detail, logFile)
+      throw this.firstError
+    }
+    m.record.state = 'running'
+    this.save()
+    this.opts.progress?.({ type: 'ready', id: spec.id, pid: m.record.pid, port: spec.port, ms: Date.now() - started, detail: result.detail })
+  }
+
+  private failure(spec: ProcessSpec, reason: string, logFile: string): BackendManagerError {
+    const tail = tailLines(logFile, TAIL_LINES)
+    const shown = tail.length ? `\nlast ${tail.length} lines of ${logFile}:\n${tail.map((l) => `  | ${l}`).join('\n')}` : ''
+    return new BackendManagerError('START_FAILED', `${spec.id} did not become ready: ${reason}${shown}`)
+  }
+
+  private spawn(m: Managed): void {
+    m.exitReason = undefined
+    const { child, pid, startTime } = spawnManaged(
+      { argv: m.spec.argv, cwd: m.spec.cwd, env: m.spec.env, logFile: m.record.logFile, runTag: `${this.state.runId}/${m.spec.id}` },
+      this.opts.env,
+    )
+    m.child = child
+    Object.assign(m.record, { pid, pgid: pid, startTime, startedAt: Date.now(), lastExit: undefined })
+    child.once('error', (error) => this.onExit(m, `could not start: ${error.message}`))
+    child.once('exit', (code, signal) => this.onExit(m, describeExit(code, signal)))
+    this.save()
+    this.opts.progress?.({ type: 'spawned', id: m.spec.id, pid })
+  }
+
+  // Processes adopted from an earlier supervisor are not our children: watch them by pid and start time.
+  private pollAdopted(): void {
+    for (const m of this.managed) {
+      if (!m.child && m.record.pid > 0 && m.exitReason === undefined && !isSameProcess(m.record.pid, m.record.startTime))
+        this.onExit(m, 'exited (exit status unknown: started by an earlier supervisor)')
+    }
+  }
+
+  private onExit(m: Managed, reason: string): void {
+    if (m.exitReason !== undefined) return
+    m.exitReason = reason
+    m.record.lastExit = reason
+    this.unified.flush(m.record.logFile)
+    if (this.stopping || m.record.state === 'starting') {
+      m.record.state = 'stopped'
+      return this.save()
+    }
+    const uptime = Date.now() - m.record.startedAt
+    if (uptime > STABLE_AFTER_MS) m.unstable = 0
+    const policy = m.spec.restart
+    if (policy === 'no' || (policy === 'on-failure' && reason === 'exited with code 0')) {
+      m.record.state = reason === 'exited with code 0' ? 'stopped' : 'crashed'
+    } else if (m.unstable >= m.spec.maxRestarts) {
+      m.record.state = 'crashed'
+      m.record.lastExit = `${reason}; gave up after ${m.unstable} restart${m.unstable === 1 ? '' : 's'} (max_restarts ${m.spec.maxRestarts})`
+    } else {
+      const delayMs = Math.min(100 * 2 ** m.unstable, MAX_BACKOFF_MS)
+      m.unstable++
+      m.record.state = 'restarting'
+      this.opts.progress?.({ type: 'restarting', id: m.spec.id, reason, delayMs })
+      this.timers.push(setTimeout(() => void this.respawn(m), delayMs))
+    }
+    if (m.record.state === 'crashed') this.opts.progress?.({ type: 'crashed', id: m.spec.id, reason: m.record.lastExit! })
+    this.save()
+  }
+
+  private async respawn(m: Managed): Promise<void> {
+    if (this.stopping) return
+    // Whatever the dead leader left in its group would hold the port or duplicate work.
+    const leftovers = groupMembers(m.record, processTable())
+    if (leftovers.length) {
+      try {
+        process.kill(-m.record.pgid, 'SIGKILL')
+      } catch {
+        // Gone in the meantime.
+      }
+    }
+    m.record.restarts++
+    this.spawn(m)
+    const result = await waitReady(m.spec.readiness, m.spec.host, m.spec.port, m.spec.readyTimeoutMs, () => m.exitReason ?? (this.stopping ? 'stopping' : undefined))
+    if (this.stopping || m.exitReason !== undefined) return
+    if (result.ok) {
+      m.record.state = 'running'
+      this.save()
+    } else {
+      this.opts.log?.(`${m.spec.id}: ${result.detail}; killing it to restart`)
+      try {
+        process.kill(-m.record.pgid, 'SIGKILL')
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+
+  // Stops everything this stack runs; used when a start fails and by --foreground on Ctrl+C.
+  async stopAll(opts: Omit<StopOptions, 'runId'> = {}): Promise<StopReport> {
+    this.stopping = true
+    this.state.phase = 'stopping'
+    this.save()
+    const targets = this.managed
+      .filter((m) => m.record.pid > 0)
+      .map((m) => ({ record: m.record, stopTimeoutMs: m.spec.stopTimeoutMs, dependsOn: m.spec.dependsOn }))
+    const report = await stopProcesses(targets, { ...opts, runId: this.state.runId })
+    this.close()
+    return report
+  }
+
+  // Stop watching: used on handover to a detached supervisor and on stop.
+  close(): void {
+    this.stopping = true
+    for (const t of this.timers) clearInterval(t)
+    this.timers = []
+    for (const m of this.managed) m.child?.unref()
+    this.unified.close()
+  }
+
+  // Stop restarting (a stop command is taking everything down) but keep collecting logs until all is gone.
+  beginStopping(): void {
+    this.stopping = true
+    this.state.phase = 'stopping'
+    this.save()
+  }
+
+  allGone(): boolean {
+    const table = processTable()
+    return this.managed.every((m) => m.record.pid <= 0 || groupMembers(m.record, table).length === 0)
+  }
+
+  save(): void {
+    writeState(this.opts.home, this.state)
+  }
+}
