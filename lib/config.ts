@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { YAML } from 'zx'
 import { BackendManagerError } from './errors.ts'
-import { checkShape, type Problem } from './schema.ts'
+import { checkShape, show, type Problem } from './schema.ts'
 import { checkSemantics } from './validators.ts'
 
 export type ProxyType = 'nginx' | 'envoy' | 'none'
@@ -65,18 +65,26 @@ export const proxyDefaults: ProxyConfig = {
 
 export const logsDefaults: LogsConfig = { max_size: 50 * 1024 * 1024, keep: 3 }
 
-function serverDefaults(raw: Record<string, unknown>, proxy: ProxyConfig, dir: string): ServerConfig {
+// `key:` with no value parses as null; it means "use the default", like leaving the key out.
+function present(raw: unknown): Record<string, unknown> {
+  return Object.fromEntries(Object.entries((raw as Record<string, unknown> | null | undefined) ?? {}).filter(([, v]) => v !== null))
+}
+
+function serverDefaults(given: Record<string, unknown>, proxy: ProxyConfig, dir: string): ServerConfig {
+  const raw = present(given)
   const hasPort = raw.port !== undefined
   const protocol = (raw.protocol as Protocol | undefined) ?? 'http'
   return {
     name: raw.name as string,
-    command: raw.command as string | string[],
+    // YAML reads `[sleep, 100]` with a number in it; every argument is a string by the time it runs.
+    command: Array.isArray(raw.command) ? raw.command.map(String) : (raw.command as string),
     port: raw.port as number | undefined,
     host: (raw.host as string | undefined) ?? proxy.host,
     instances: (raw.instances as number | undefined) ?? 1,
     modules: (raw.modules as string[] | undefined) ?? [],
     health: (raw.health as string | undefined) ?? (hasPort ? 'tcp' : 'none'),
-    env: Object.fromEntries(Object.entries((raw.env as Record<string, unknown>) ?? {}).map(([k, v]) => [k, String(v)])),
+    // `NAME:` with no value parses as null and means an empty value.
+    env: Object.fromEntries(Object.entries((raw.env as Record<string, unknown>) ?? {}).map(([k, v]) => [k, v === null ? '' : String(v)])),
     cwd: path.resolve(dir, (raw.cwd as string | undefined) ?? '.'),
     ready_timeout: (raw.ready_timeout as number | undefined) ?? 30,
     stop_timeout: (raw.stop_timeout as number | undefined) ?? 3,
@@ -90,8 +98,8 @@ function serverDefaults(raw: Record<string, unknown>, proxy: ProxyConfig, dir: s
 // Defaults are applied only after the shape check, so every cast above is to a checked type.
 export function applyDefaults(raw: Record<string, unknown>, file: string): Config {
   const dir = path.dirname(path.resolve(file))
-  const proxy = { ...proxyDefaults, ...((raw.proxy as Partial<ProxyConfig> | undefined) ?? {}) }
-  const logs = { ...logsDefaults, ...((raw.logs as Partial<LogsConfig> | undefined) ?? {}) }
+  const proxy: ProxyConfig = { ...proxyDefaults, ...present(raw.proxy) }
+  const logs: LogsConfig = { ...logsDefaults, ...present(raw.logs) }
   const servers = ((raw.servers as Record<string, unknown>[] | undefined) ?? []).map((s) => serverDefaults(s, proxy, dir))
   return { file, dir, proxy, servers, logs }
 }
@@ -100,17 +108,34 @@ export function formatProblems(file: string, problems: Problem[]): string {
   return problems.map((p) => `${file}: ${p.path ? `${p.path}: ` : ''}${p.message}`).join('\n')
 }
 
+// What the top of the file holds, for the message when it is not a mapping.
+function describeTop(raw: unknown): string {
+  if (raw === null || raw === undefined) return 'the file is empty'
+  if (Array.isArray(raw)) return 'the file holds a list'
+  return `the file holds a single value ${show(raw)}`
+}
+
+// A YAML syntax error as `line L, column C: invalid YAML: <reason>`, without the library's code excerpt.
+function yamlProblem(error: unknown): Problem {
+  const e = error as { message?: string; code?: string; linePos?: { line: number; col: number }[] }
+  const where = e.linePos?.[0] ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : ''
+  let reason = String(e.message ?? error).split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')
+  if (e.code === 'MULTIPLE_DOCS') reason = 'the file holds several documents, expected one'
+  else if (e.code === 'DUPLICATE_KEY') reason = 'a key appears twice in one mapping, expected each key once'
+  else reason = reason.charAt(0).toLowerCase() + reason.slice(1)
+  return { path: where, message: `invalid YAML: ${reason}` }
+}
+
 // Parse, check the shape, apply defaults, then run the semantic validators; throw all problems at once.
 export function parseConfig(text: string, file: string): Config {
   let raw: unknown
   try {
-    raw = (YAML.parse as (src: string, options: object) => unknown)(text, { prettyErrors: true, uniqueKeys: true })
+    raw = (YAML.parse as (src: string, options: object) => unknown)(text, { prettyErrors: true, uniqueKeys: true, logLevel: 'error' })
   } catch (error) {
-    const detail = error instanceof Error ? error.message.split('\n')[0] : String(error)
-    throw new BackendManagerError('CONFIG', `${file}: invalid YAML: ${detail}`)
+    throw new BackendManagerError('CONFIG', formatProblems(file, [yamlProblem(error)]))
   }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new BackendManagerError('CONFIG', `${file}: expected a mapping with "servers" (and optionally "proxy", "logs"), got ${raw === null ? 'an empty file' : typeof raw}`)
+  if (raw === null || raw === undefined || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new BackendManagerError('CONFIG', `${file}: ${describeTop(raw)}, expected a mapping with "servers" (and optionally "proxy", "logs")`)
   }
   const shapeProblems = checkShape(raw as Record<string, unknown>)
   if (shapeProblems.length > 0) throw new BackendManagerError('CONFIG', formatProblems(file, shapeProblems))
@@ -126,7 +151,8 @@ export function loadConfig(file: string): Config {
     text = fs.readFileSync(file, 'utf8')
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
-    throw new BackendManagerError('CONFIG', `${file}: cannot read config file (${code === 'ENOENT' ? 'no such file' : code})`)
+    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : `error ${code}`
+    throw new BackendManagerError('CONFIG', `${file}: cannot read the config file (${reason}), expected a readable YAML file`)
   }
   return parseConfig(text, file)
 }

@@ -1,5 +1,6 @@
 import type { Config, LogsConfig, Protocol, ProxyConfig, RestartPolicy, ServerConfig } from './config.ts'
 import { BackendManagerError } from './errors.ts'
+import { didYouMean } from './schema.ts'
 
 export type Readiness = { kind: 'http'; path: string } | { kind: 'tcp' } | { kind: 'none' }
 
@@ -51,8 +52,20 @@ export function instanceId(server: string, instance: number): string {
   return `${server}-${instance}`
 }
 
+// An argument as a shell would need it, so a list command shown as one line reads unambiguously.
+export function shellQuote(arg: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`
+}
+
 function substitute(text: string, values: Record<string, string>): string {
   return text.replace(/\{(port|instance|name)\}/g, (_, key: string) => values[key])
+}
+
+// A plain command runs as `exec COMMAND`, so the recorded pid is the server itself rather than a shell.
+// Anything with shell syntax (lists, pipes, substitutions, leading assignments) keeps its shell.
+export function shellArgv(command: string): string[] {
+  const simple = !/[;&|`$()<>\n]/.test(command) && !/^\s*[A-Za-z_][A-Za-z0-9_]*=/.test(command) && !/^\s*exec\s/.test(command)
+  return ['/bin/sh', '-c', simple ? `exec ${command}` : command]
 }
 
 function readinessOf(server: ServerConfig): Readiness {
@@ -76,7 +89,9 @@ export function startOrder(servers: ServerConfig[]): ServerConfig[] {
 
 // The servers named by --only, plus everything they depend on.
 export function selectServers(servers: ServerConfig[], only: string[] | undefined, file: string): ServerConfig[] {
-  if (!only || only.length === 0) return servers
+  if (only === undefined) return servers
+  const known = servers.map((s) => s.name).join(', ')
+  if (only.length === 0) throw new BackendManagerError('USAGE', `--only: no server named, expected a comma list of servers from ${file}: ${known}`)
   const byName = new Map(servers.map((s) => [s.name, s]))
   const wanted = new Set<string>()
   const add = (name: string) => {
@@ -85,7 +100,8 @@ export function selectServers(servers: ServerConfig[], only: string[] | undefine
     byName.get(name)!.depends_on.forEach(add)
   }
   for (const name of only) {
-    if (!byName.has(name)) throw new BackendManagerError('USAGE', `--only: unknown server "${name}" in ${file}; expected one of ${[...byName.keys()].join(', ')}`)
+    if (!byName.has(name))
+      throw new BackendManagerError('USAGE', `--only: unknown server ${JSON.stringify(name)}${didYouMean(name, [...byName.keys()])}, expected one of the servers in ${file}: ${known}`)
     add(name)
   }
   return servers.filter((s) => wanted.has(s.name))
@@ -97,7 +113,7 @@ export function resolveProcesses(server: ServerConfig, proxy: ProxyConfig): Proc
     const values = { port: String(port ?? ''), instance: String(instance), name: server.name }
     const argv = Array.isArray(server.command)
       ? server.command.map((arg) => substitute(arg, values))
-      : ['/bin/sh', '-c', substitute(server.command, values)]
+      : shellArgv(substitute(server.command, values))
     const env: Record<string, string> = {
       ...Object.fromEntries(Object.entries(server.env).map(([k, v]) => [k, substitute(v, values)])),
       HOST: server.host,
@@ -114,7 +130,7 @@ export function resolveProcesses(server: ServerConfig, proxy: ProxyConfig): Proc
       port,
       host: server.host,
       argv,
-      command: Array.isArray(server.command) ? argv.join(' ') : argv[2],
+      command: Array.isArray(server.command) ? argv.map(shellQuote).join(' ') : substitute(server.command, values),
       cwd: server.cwd,
       env,
       readiness: readinessOf(server),

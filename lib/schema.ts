@@ -1,127 +1,147 @@
-
+// The shape check: types, required keys and unknown keys, before any default is applied.
+// Every message reads `<what is wrong>, expected <what>`; the caller prefixes file and key path.
 export interface Problem {
   path: string
   message: string
 }
 
-type Rule =
-  | { kind: 'string'; required?: boolean }
-  | { kind: 'int'; min: number; max: number; required?: boolean }
+type Rule = { expect?: string; required?: boolean } & (
+  | { kind: 'string' }
+  | { kind: 'int'; min: number; max: number }
   | { kind: 'number'; min: number; max: number }
   | { kind: 'enum'; values: string[] }
   | { kind: 'list' }
   | { kind: 'map' }
-  | { kind: 'command'; required: true }
-  | { kind: 'object'; schema: Schema; required?: boolean }
+  | { kind: 'command' }
+  | { kind: 'object'; schema: Schema }
   | { kind: 'servers' }
+)
 
 type Schema = Record<string, Rule>
 
-const port: Rule = { kind: 'int', min: 1, max: 65535 }
+const port: Rule = { kind: 'int', min: 1, max: 65535, expect: 'a port number from 1 to 65535' }
+const seconds = (min: number): Rule => ({ kind: 'number', min, max: 3600, expect: `a number of seconds from ${min} to 3600` })
 
 const proxySchema: Schema = {
   type: { kind: 'enum', values: ['nginx', 'envoy', 'none'] },
-  host: { kind: 'string' },
+  host: { kind: 'string', expect: 'a host name or IP address' },
   port,
   routing_strategy: { kind: 'enum', values: ['path'] },
-  api_prefix: { kind: 'string' },
+  api_prefix: { kind: 'string', expect: 'a URL path like "/api/v1"' },
   admin_port: port,
   grpc_port: port,
 }
 
 export const serverSchema: Schema = {
-  name: { kind: 'string', required: true },
-  command: { kind: 'command', required: true },
+  name: { kind: 'string', required: true, expect: 'a server name (lowercase letters, digits, "-" and "_")' },
+  command: { kind: 'command', required: true, expect: 'a command string or a non-empty list of arguments' },
   port,
-  host: { kind: 'string' },
+  host: { kind: 'string', expect: 'a host name or IP address' },
   instances: { kind: 'int', min: 1, max: 256 },
-  modules: { kind: 'list' },
-  health: { kind: 'string' },
-  env: { kind: 'map' },
-  cwd: { kind: 'string' },
-  ready_timeout: { kind: 'number', min: 0.1, max: 3600 },
-  stop_timeout: { kind: 'number', min: 0, max: 3600 },
+  modules: { kind: 'list', expect: 'a list of module names' },
+  health: { kind: 'string', expect: 'an HTTP path like "/health", "tcp" or "none"' },
+  env: { kind: 'map', expect: 'a mapping of NAME: value' },
+  cwd: { kind: 'string', expect: 'a folder path' },
+  ready_timeout: seconds(0.1),
+  stop_timeout: seconds(0),
   restart: { kind: 'enum', values: ['no', 'on-failure', 'always'] },
   max_restarts: { kind: 'int', min: 0, max: 1000 },
-  depends_on: { kind: 'list' },
+  depends_on: { kind: 'list', expect: 'a list of server names' },
   protocol: { kind: 'enum', values: ['http', 'grpc'] },
 }
 
 const logsSchema: Schema = {
-  max_size: { kind: 'int', min: 0, max: Number.MAX_SAFE_INTEGER },
+  max_size: { kind: 'int', min: 0, max: Number.MAX_SAFE_INTEGER, expect: 'a size in bytes (0 turns rotation off)' },
   keep: { kind: 'int', min: 1, max: 100 },
 }
 
 const topSchema: Schema = {
-  proxy: { kind: 'object', schema: proxySchema },
-  servers: { kind: 'servers' },
-  logs: { kind: 'object', schema: logsSchema },
+  proxy: { kind: 'object', schema: proxySchema, expect: 'a mapping of proxy settings' },
+  servers: { kind: 'servers', required: true, expect: 'a non-empty list of servers' },
+  logs: { kind: 'object', schema: logsSchema, expect: 'a mapping of log settings' },
 }
 
-const show = (value: unknown) => JSON.stringify(value) ?? String(value)
-const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
+// A value as the user wrote it, shortened so one bad value cannot flood the report.
+export function show(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value)
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text
+}
 
+const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
+const isScalar = (v: unknown) => (typeof v === 'string' && v !== '') || (typeof v === 'number' && Number.isFinite(v))
+
+// Edits (insert, delete, substitute, swap two neighbours) between two words.
 function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j)
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)))
   for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0]
-    row[0] = i
     for (let j = 1; j <= b.length; j++) {
-      const above = row[j]
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1))
-      diagonal = above
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1)
     }
   }
-  return row[b.length]
+  return d[a.length][b.length]
 }
 
+// ' (did you mean "x"?)' for the closest candidate, or '' when nothing is close enough to be a typo.
 export function didYouMean(word: string, candidates: string[]): string {
   const best = candidates
-    .map((c) => ({ c, d: editDistance(word.toLowerCase(), c) }))
+    .map((c) => ({ c, d: editDistance(word.toLowerCase(), c.toLowerCase()) }))
     .sort((x, y) => x.d - y.d)[0]
-  return best && best.d <= Math.max(2, Math.floor(word.length / 3)) ? ` (did you mean "${best.c}"?)` : ''
+  return best && best.d <= Math.max(1, Math.floor(word.length / 3)) ? ` (did you mean "${best.c}"?)` : ''
 }
 
-function checkRule(rule: Rule, value: unknown, at: string, out: Problem[]): void {
-  const expect = (what: string): void => {
-    out.push({ path: at, message: `expected ${what}, got ${show(value)}` })
-  }
+function expectation(rule: Rule): string {
+  if (rule.expect) return rule.expect
+  if (rule.kind === 'int') return `a whole number from ${rule.min} to ${rule.max}`
+  if (rule.kind === 'enum') return `one of ${rule.values.join(', ')}`
+  return 'a value'
+}
+
+// What is wrong with a value, or undefined when it fits the rule; nested problems go to out.
+function wrong(rule: Rule, value: unknown, at: string, out: Problem[]): string | undefined {
+  const v = show(value)
   switch (rule.kind) {
     case 'string':
-      if (typeof value !== 'string' || value === '') expect('a non-empty string')
-      return
+      return typeof value !== 'string' ? `${v} is not a string` : value === '' ? `${v} is empty` : undefined
     case 'int':
-      if (!Number.isInteger(value) || (value as number) < rule.min || (value as number) > rule.max)
-        expect(rule === port ? 'a port number from 1 to 65535' : `a whole number from ${rule.min} to ${rule.max}`)
-      return
     case 'number':
-      if (typeof value !== 'number' || !(value >= rule.min && value <= rule.max)) expect(`a number of seconds from ${rule.min} to ${rule.max}`)
-      return
+      if (typeof value !== 'number') return `${v} is not a number`
+      if (rule.kind === 'int' && !Number.isInteger(value)) return `${v} is not a whole number`
+      return value >= rule.min && value <= rule.max ? undefined : `${v} is out of range`
     case 'enum':
-      if (typeof value !== 'string' || !rule.values.includes(value))
-        expect(`one of ${rule.values.join(', ')}${typeof value === 'string' ? didYouMean(value, rule.values) : ''}`)
-      return
+      if (typeof value === 'string' && rule.values.includes(value)) return undefined
+      return `${v} is not a valid choice${typeof value === 'string' ? didYouMean(value, rule.values) : ''}`
     case 'list':
-      if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v === '')) expect('a list of names')
-      return
+      if (!Array.isArray(value)) return `${v} is not a list`
+      value.forEach((item, k) => {
+        if (typeof item !== 'string' || item === '') out.push({ path: `${at}[${k}]`, message: `${show(item)} is not a name, expected a non-empty string` })
+      })
+      return undefined
     case 'map':
-      if (!isPlainObject(value) || Object.values(value).some((v) => v !== null && typeof v === 'object'))
-        expect('a mapping of NAME: value (strings or numbers)')
-      return
+      if (!isPlainObject(value)) return `${v} is not a mapping`
+      for (const [key, item] of Object.entries(value))
+        if (item !== null && typeof item === 'object') out.push({ path: `${at}.${key}`, message: `${show(item)} is not a plain value, expected a string or a number` })
+      return undefined
     case 'command':
-      if (!(typeof value === 'string' && value.trim() !== '') && !(Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'string' && v !== '')))
-        expect('a command string or a non-empty list of arguments')
-      return
+      if (typeof value === 'string') return value.trim() === '' ? `${v} is empty` : undefined
+      if (!Array.isArray(value)) return `${v} is not a command`
+      if (value.length === 0) return `${v} is empty`
+      value.forEach((arg, k) => {
+        if (!isScalar(arg)) out.push({ path: `${at}[${k}]`, message: `${show(arg)} is not an argument, expected a non-empty string or a number` })
+      })
+      return undefined
     case 'object':
-      if (!isPlainObject(value)) return expect('a mapping')
+      if (!isPlainObject(value)) return `${v} is not a mapping`
       checkObject(rule.schema, value, at, out)
-      return
+      return undefined
     case 'servers':
-      if (!Array.isArray(value) || value.length === 0) return expect('a non-empty list of servers')
+      if (!Array.isArray(value)) return `${v} is not a list`
+      if (value.length === 0) return `${v} is empty`
       value.forEach((server, i) => {
-        if (!isPlainObject(server)) out.push({ path: `servers[${i}]`, message: `expected a mapping with name and command, got ${show(server)}` })
+        if (!isPlainObject(server)) out.push({ path: `servers[${i}]`, message: `${show(server)} is not a mapping, expected a mapping with name and command` })
         else checkObject(serverSchema, server, `servers[${i}]`, out)
       })
+      return undefined
   }
 }
 
@@ -129,16 +149,19 @@ function checkObject(schema: Schema, value: Record<string, unknown>, at: string,
   const keys = Object.keys(schema)
   const join = (key: string) => (at ? `${at}.${key}` : key)
   for (const key of Object.keys(value)) {
-    if (!(key in schema)) out.push({ path: join(key), message: `unknown key${didYouMean(key, keys)}; expected one of ${keys.join(', ')}` })
-    else if (value[key] !== undefined && value[key] !== null) checkRule(schema[key], value[key], join(key), out)
+    const rule = schema[key]
+    if (!Object.hasOwn(schema, key)) {
+      out.push({ path: join(key), message: `unknown key${didYouMean(key, keys)}, expected one of ${keys.join(', ')}` })
+    } else if (value[key] !== undefined && value[key] !== null) {
+      const problem = wrong(rule, value[key], join(key), out)
+      if (problem) out.push({ path: join(key), message: `${problem}, expected ${expectation(rule)}` })
+    }
   }
-  for (const [key, rule] of Object.entries(schema)) {
-    const required = rule.kind === 'servers' || ('required' in rule && rule.required)
-    if (required && (value[key] === undefined || value[key] === null)) out.push({ path: join(key), message: 'is required' })
-  }
+  for (const [key, rule] of Object.entries(schema))
+    if (rule.required && (value[key] === undefined || value[key] === null)) out.push({ path: join(key), message: `missing, expected ${expectation(rule)}` })
 }
 
-// Types, required keys and unknown keys, before any default is applied.
+// Types, required keys and unknown keys of the raw parsed file.
 export function checkShape(raw: Record<string, unknown>): Problem[] {
   const out: Problem[] = []
   checkObject(topSchema, raw, '', out)

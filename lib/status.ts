@@ -1,0 +1,99 @@
+import type { Home } from './home.ts'
+import type { Readiness } from './plan.ts'
+import { bootTimeMs, CLOCK_TICKS, hasProcfs, isSameProcess, PAGE_SIZE, processTable, treeOf, type ProcStat } from './procfs.ts'
+import { probe } from './readiness.ts'
+import { readState, type ProcessRecord, type ProcessState, type StackState } from './state.ts'
+
+export interface ProcessStatus {
+  id: string
+  kind: 'server' | 'proxy' | 'supervisor'
+  pid: number
+  port: number | null
+  state: ProcessState | 'gone'
+  health: string
+  healthy: boolean
+  uptimeMs: number | null
+  restarts: number
+  cpuPercent: number | null
+  rssBytes: number | null
+  lastExit: string | null
+}
+
+export interface StackStatus {
+  running: boolean
+  home: string
+  config: string | null
+  processes: ProcessStatus[]
+  healthy: boolean
+}
+
+const PROBE_TIMEOUT_MS = 500
+
+// CPU over the process's lifetime (as ps reports it) and RSS, both summed over its whole tree.
+function usage(pid: number, table: ProcStat[], boot: number, now: number, wholeTree = true) {
+  const tree = wholeTree ? treeOf(pid, table) : table.filter((p) => p.pid === pid)
+  const root = tree[0]
+  if (!root) return { cpuPercent: null, rssBytes: null, uptimeMs: null }
+  const startedMs = boot + (Number(root.startTime) * 1000) / CLOCK_TICKS
+  const uptimeMs = Math.max(1, now - startedMs)
+  const cpuMs = (tree.reduce((sum, p) => sum + p.cpuTicks, 0) * 1000) / CLOCK_TICKS
+  return { cpuPercent: Math.round((cpuMs / uptimeMs) * 1000) / 10, rssBytes: tree.reduce((sum, p) => sum + p.rssPages * PAGE_SIZE, 0), uptimeMs }
+}
+
+function readinessOf(state: StackState, record: ProcessRecord): Readiness {
+  if (record.kind === 'proxy') return { kind: 'tcp' }
+  return state.plan.processes.find((p) => p.id === record.id)?.readiness ?? { kind: 'tcp' }
+}
+
+function hostOf(state: StackState, record: ProcessRecord): string {
+  return record.kind === 'proxy' ? state.plan.proxy.host : (state.plan.processes.find((p) => p.id === record.id)?.host ?? '127.0.0.1')
+}
+
+export async function collectStatus(home: Home, now = Date.now()): Promise<StackStatus> {
+  const state = readState(home)
+  if (!state) return { running: false, home: home.root, config: null, processes: [], healthy: false }
+  const table = hasProcfs ? processTable() : []
+  const boot = hasProcfs ? bootTimeMs() : 0
+  const supervisorUp = state.supervisor.pid > 0 && isSameProcess(state.supervisor.pid, state.supervisor.startTime)
+  const rows = await Promise.all(
+    state.processes.map(async (record): Promise<ProcessStatus> => {
+      const alive = record.pid > 0 && isSameProcess(record.pid, record.startTime)
+      const readiness = readinessOf(state, record)
+      const checked = alive ? await probe(readiness, hostOf(state, record), record.port, PROBE_TIMEOUT_MS) : undefined
+      // Without a live supervisor nobody updates the recorded state, so a dead process is just gone.
+      const shown: ProcessStatus['state'] = alive ? record.state : record.state === 'crashed' || (supervisorUp && record.state !== 'running') ? record.state : 'gone'
+      return {
+        id: record.id,
+        kind: record.kind,
+        pid: record.pid,
+        port: record.port ?? null,
+        state: shown,
+        health: checked ? (checked.ok ? (readiness.kind === 'none' ? 'alive' : 'ok') : checked.detail) : '-',
+        healthy: Boolean(checked?.ok) && record.state === 'running',
+        restarts: record.restarts,
+        lastExit: record.lastExit ?? null,
+        ...(alive && hasProcfs ? usage(record.pid, table, boot, now) : { cpuPercent: null, rssBytes: null, uptimeMs: alive ? now - record.startedAt : null }),
+      }
+    }),
+  )
+  const supervisor: ProcessStatus = {
+    id: 'supervisor',
+    kind: 'supervisor',
+    pid: state.supervisor.pid,
+    port: null,
+    state: supervisorUp ? 'running' : 'gone',
+    health: supervisorUp ? 'alive' : 'gone',
+    healthy: supervisorUp,
+    restarts: 0,
+    lastExit: supervisorUp ? null : 'the supervisor is gone: servers keep running but crashes are not restarted; "start" re-adopts them, "stop" stops them',
+    // Its own memory only: servers it restarted are its children but are shown on their own rows.
+    ...(supervisorUp && hasProcfs ? usage(state.supervisor.pid, table, boot, now, false) : { cpuPercent: null, rssBytes: null, uptimeMs: null }),
+  }
+  const processes = [supervisor, ...rows]
+  return { running: true, home: home.root, config: state.plan.file, processes, healthy: processes.every((p) => p.healthy) }
+}
+
+export function statusExitCode(status: StackStatus): number {
+  if (!status.running) return 3
+  return status.healthy ? 0 : 1
+}
