@@ -4,6 +4,7 @@ config ?= dev-config.yaml
 BM := node bin/backend-manager.js
 DEPS := node_modules/.installed
 
+.PHONY: build
 .PHONY: install deps system-deps nginx install-nginx check-nginx verify-nginx test typecheck \
 	backend-manager-start backend-manager-stop backend-manager-restart backend-manager-status \
 	backend-manager-plan backend-manager-gen-nginx-conf logs-tail logs-tail-nginx logs-clean \
@@ -13,7 +14,16 @@ $(DEPS): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-deps: $(DEPS)
+# The CLI runs from this build when it is current (fast start-up); bin/ falls back to tsx otherwise.
+SOURCES := $(shell find lib scripts -name '*.ts' 2>/dev/null)
+dist/.stamp: $(DEPS) $(SOURCES) tsconfig.json tsconfig.build.json
+	rm -rf dist
+	npx tsc -p tsconfig.build.json
+	@touch $@
+
+build: dist/.stamp
+
+deps: $(DEPS) dist/.stamp
 
 # Debian packages the end-to-end tests use (redis-server for the queue-worker stack); needs root.
 system-deps:
@@ -21,13 +31,13 @@ system-deps:
 
 install: deps nginx
 
-nginx install-nginx: $(DEPS)
+nginx install-nginx: deps
 	$(BM) install-nginx
 
-check-nginx: $(DEPS)
+check-nginx: deps
 	$(BM) check-nginx
 
-verify-nginx: $(DEPS)
+verify-nginx: deps
 	$(BM) check-nginx --verify
 
 typecheck: $(DEPS)
@@ -39,28 +49,28 @@ test: install system-deps typecheck
 backend-manager-start: install
 	$(BM) start $(config)
 
-backend-manager-stop: $(DEPS)
+backend-manager-stop: deps
 	$(BM) stop
 
 backend-manager-restart: install
 	$(BM) restart $(config)
 
-backend-manager-status: $(DEPS)
+backend-manager-status: deps
 	$(BM) status
 
-backend-manager-plan: $(DEPS)
+backend-manager-plan: deps
 	$(BM) plan $(config)
 
-backend-manager-gen-nginx-conf: $(DEPS)
+backend-manager-gen-nginx-conf: deps
 	$(BM) gen-nginx-conf $(config) --validate
 
-logs-tail: $(DEPS)
+logs-tail: deps
 	$(BM) logs -f
 
-logs-tail-nginx: $(DEPS)
+logs-tail-nginx: deps
 	$(BM) logs nginx -f
 
-logs-clean: $(DEPS)
+logs-clean: deps
 	$(BM) logs clean
 
 workers ?= 4
@@ -68,10 +78,10 @@ base_port ?= 50051
 simple-start: install
 	$(BM) simple start --workers $(workers) --base-port $(base_port)
 
-simple-status: $(DEPS)
+simple-status: deps
 	$(BM) simple status
 
-simple-stop: $(DEPS)
+simple-stop: deps
 	$(BM) simple stop
 
 bench: install

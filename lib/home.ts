@@ -1,8 +1,17 @@
+import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-// The repository (or installed package) root: bundled templates and the shared nginx install live here.
-export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+// The repository (or installed package) root, found from the sources or from their build in dist/:
+// bundled templates and the shared nginx install live here.
+function findPackageRoot(from: string): string {
+  for (let dir = from; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'templates'))) return dir
+  }
+  return path.resolve(from, '..')
+}
+
+export const packageRoot = findPackageRoot(path.dirname(fileURLToPath(import.meta.url)))
 
 export interface Home {
   root: string
