@@ -1,8 +1,46 @@
-import type { Context } from '../../lib/cli.ts'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { parseFlags, type Context } from '../../lib/cli.ts'
+import { parseConfig } from '../../lib/config.ts'
 import { BackendManagerError } from '../../lib/errors.ts'
+import { findNginx, mimeTypesFor, SHARED_NGINX, SYSTEM_NGINX, testPlanInTempHome } from '../../lib/nginx-install.ts'
+import { resolvePlan } from '../../lib/plan.ts'
 
-export const usage = 'Usage: backend-manager check-nginx'
+export const usage = `Usage: backend-manager check-nginx [--verify]
 
-export async function run(_args: string[], _ctx: Context): Promise<number> {
-  throw new BackendManagerError('USAGE', 'check-nginx: not available yet')
+Says which nginx "start" will use, its version and the mime.types file the config includes.
+Looks in this order: <home>/bin/nginx, the repository's .local/bin/nginx, nginx on PATH,
+/usr/sbin/nginx. Exit 1 when there is none ("backend-manager install-nginx" installs one).
+
+Options:
+  --verify   also run "nginx -t" on a small generated config in a temporary folder`
+
+// Small but complete: a root server, a module with its WebSocket route, two instances.
+const VERIFY_CONFIG = `proxy: { host: 127.0.0.1, port: 18000 }
+servers:
+  - { name: core, command: "true", port: 18001 }
+  - { name: api, command: "true", port: 18002, instances: 2, modules: [api] }
+`
+
+export async function run(args: string[], ctx: Context): Promise<number> {
+  const { values } = parseFlags('check-nginx', args, { verify: { type: 'boolean' } }, 0)
+  const nginx = findNginx(ctx.home, ctx.env)
+  if (!nginx) {
+    const looked = [...new Set([path.join(ctx.home.bin, 'nginx'), SHARED_NGINX])].concat('nginx on PATH', SYSTEM_NGINX)
+    throw new BackendManagerError('NGINX', `no working nginx found (looked at ${looked.join(', ')}); run "backend-manager install-nginx" or "make install-nginx"`)
+  }
+  const mime = mimeTypesFor(nginx.path)
+  ctx.stdout.write(`nginx:      ${nginx.path}\nsource:     ${nginx.source}\nversion:    ${nginx.version}\nmime.types: ${mime ?? '(none; the config uses a small built-in table)'}\n`)
+  if (!values.verify) return 0
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'backend-manager-verify-'))
+  try {
+    const plan = resolvePlan(parseConfig(VERIFY_CONFIG, path.join(dir, 'verify.yaml')))
+    const result = testPlanInTempHome(nginx, plan, ctx.env)
+    if (!result.ok) throw new BackendManagerError('NGINX', `nginx -t rejected a generated config:\n${result.output}`)
+    ctx.stdout.write('nginx -t:   ok\n')
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+  return 0
 }

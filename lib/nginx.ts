@@ -1,0 +1,197 @@
+// The nginx config for a plan: rendered from templates/nginx.conf, without touching the filesystem.
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { BackendManagerError } from './errors.ts'
+import type { Home } from './home.ts'
+import type { Plan, Upstream } from './plan.ts'
+import { fillTemplate, indentLines as indent, loadTemplate } from './template.ts'
+import { PROXY_HEALTH_PREFIX } from './health.ts'
+
+export interface RenderOptions {
+  // A mime.types file to include (see mimeTypesFor in nginx-install.ts); else a small inline table.
+  mimeTypes?: string
+  // The worker user; undefined picks defaultWorkerUser(), null writes no user directive.
+  user?: string | null
+}
+
+// Enough for a proxy that serves no files itself; also written as mime.types when nginx came without one.
+export const MINIMAL_MIME_TYPES = `types {
+    text/html html htm;
+    text/plain txt;
+    text/css css;
+    application/javascript js mjs;
+    application/json json;
+    image/svg+xml svg;
+    image/png png;
+    image/x-icon ico;
+}
+`
+
+// Characters that could end a directive, open a block, start a comment, or expand a variable.
+const UNSAFE_TOKEN = /[\s;{}'"#$\\]/
+// Filesystem paths may hold plain spaces (they are quoted); any other whitespace or special is refused.
+const UNSAFE_PATH = /[^\S ]|[;{}'"#$\\]/
+
+const refuse = (what: string, value: string, rule: string) =>
+  new BackendManagerError('CONFIG', `${what} ${JSON.stringify(value)} cannot go into the nginx config: ${rule}`)
+
+export function safeToken(what: string, value: string): string {
+  if (value === '' || UNSAFE_TOKEN.test(value))
+    throw refuse(what, value, 'it must be non-empty, without whitespace, ";", "{", "}", quotes, "#", "$" or "\\"')
+  return value
+}
+
+export function safePath(what: string, value: string): string {
+  if (!path.isAbsolute(value) || UNSAFE_PATH.test(value))
+    throw refuse(what, value, 'expected an absolute path without tabs, newlines, ";", "{", "}", quotes, "#", "$" or "\\"')
+  return value.includes(' ') ? `"${value}"` : value
+}
+
+// IPv6 literals need brackets before ":port"; a host given already bracketed is kept as is.
+export function hostPort(host: string, port: number): string {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw refuse('port', String(port), 'expected 1-65535')
+  const bare = safeToken('host', host).replace(/^\[(.*)\]$/, '$1')
+  return bare.includes(':') ? `[${bare}]:${port}` : `${bare}:${port}`
+}
+
+export function nginxPaths(home: Home) {
+  const temp = path.join(home.run, 'nginx-temp')
+  return {
+    conf: home.nginxConf,
+    pid: home.nginxPid,
+    lockFile: path.join(home.run, 'nginx.lock'),
+    errorLog: path.join(home.logs, 'nginx-error.log'),
+    accessLog: path.join(home.logs, 'nginx-access.log'),
+    temp: {
+      client_body: path.join(temp, 'client_body'),
+      proxy: path.join(temp, 'proxy'),
+      fastcgi: path.join(temp, 'fastcgi'),
+      uwsgi: path.join(temp, 'uwsgi'),
+      scgi: path.join(temp, 'scgi'),
+    },
+  }
+}
+
+// nginx creates only the last level of each temp path and needs the log folder to exist.
+export function prepareNginxDirs(home: Home): void {
+  const paths = nginxPaths(home)
+  for (const dir of [home.run, home.logs, ...Object.values(paths.temp)]) fs.mkdirSync(dir, { recursive: true })
+}
+
+// As root, nginx would switch workers to "nobody", who cannot enter a private state folder (and
+// whose default group may not exist); keep them as the invoking user instead.
+export function defaultWorkerUser(): string | null {
+  return process.getuid?.() === 0 ? os.userInfo().username : null
+}
+
+export function versionAtLeast(version: string, minimum: string): boolean {
+  const a = version.split('.').map(Number)
+  const b = minimum.split('.').map(Number)
+  for (let i = 0; i < b.length; i++) if ((a[i] ?? 0) !== b[i]) return (a[i] ?? 0) > b[i]
+  return true
+}
+
+// `-p` makes every relative path resolve in the state folder; `-e` (nginx 1.19.5+) also sends the
+// errors logged before the config is read there, instead of to a system path we may not write.
+export function nginxArgs(home: Home, opts: { version?: string; conf?: string } = {}): string[] {
+  const args = ['-p', path.resolve(home.root), '-c', path.resolve(opts.conf ?? home.nginxConf)]
+  if (opts.version === undefined || versionAtLeast(opts.version, '1.19.5')) args.push('-e', nginxPaths(home).errorLog)
+  return args
+}
+
+function upstreamBlock(u: Upstream): string[] {
+  const servers = u.ports.map((port) => `server ${hostPort(u.host, port)} max_fails=1 fail_timeout=2s;`)
+  return [`upstream ${safeToken('server name', u.name)} {`, ...indent([...servers, 'keepalive 32;', 'keepalive_timeout 4s;']), '}']
+}
+
+// Set at server level and repeated in WebSocket locations: one proxy_set_header drops all inherited ones.
+const forwardedHeaders = [
+  'proxy_set_header Host $backend_host;',
+  'proxy_set_header X-Real-IP $remote_addr;',
+  'proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+  'proxy_set_header X-Forwarded-Proto $scheme;',
+  'proxy_set_header X-Forwarded-Host $backend_host;',
+]
+
+function plainLocation(match: string, upstream: string): string[] {
+  return [`location ${match} {`, ...indent([`proxy_pass http://${upstream};`]), '}']
+}
+
+function websocketLocation(match: string, upstream: string): string[] {
+  const body = [
+    `proxy_pass http://${upstream};`,
+    ...forwardedHeaders,
+    'proxy_set_header Upgrade $http_upgrade;',
+    'proxy_set_header Connection "upgrade";',
+    '# A quiet socket is not a dead one.',
+    'proxy_read_timeout 1h;',
+    'proxy_send_timeout 1h;',
+    'proxy_buffering off;',
+  ]
+  return [`location ${match} {`, ...indent(body), '}']
+}
+
+// `health` asks nginx for each server's health path, proving the proxy (not just the port) reaches it.
+function healthLocation(upstream: string, healthPath: string): string[] {
+  return [`location = ${PROXY_HEALTH_PREFIX}${upstream} {`, ...indent(['access_log off;', `proxy_pass http://${upstream}${healthPath};`]), '}']
+}
+
+function notFoundLocation(apiPrefix: string): string[] {
+  const body = `{"error":"not found","message":"no server owns this path; modules are served under ${apiPrefix}/<module>/"}\\n`
+  return ['# No server without modules: only module routes are served.', 'location / {', ...indent(['default_type application/json;', `return 404 '${body}';`]), '}']
+}
+
+function renderUpstreams(plan: Plan): string {
+  // gRPC servers need an HTTP/2 listener on proxy.grpc_port with grpc_pass; that block goes here.
+  const grpc = plan.upstreams.filter((u) => u.protocol === 'grpc').map((u) => safeToken('server name', u.name))
+  const http = plan.upstreams.filter((u) => u.protocol === 'http')
+  const lines: string[] = []
+  if (http.length > 0) lines.push('# Instances return to rotation 2 s after a failure; idle connections close before Node\'s 5 s default.')
+  for (const u of http) lines.push(...upstreamBlock(u), '')
+  if (grpc.length > 0) lines.push(`# Not proxied by nginx (protocol: grpc): ${grpc.join(', ')}`)
+  return lines.join('\n').trimEnd()
+}
+
+function renderLocations(plan: Plan): string {
+  const httpUpstreams = new Set(plan.upstreams.filter((u) => u.protocol === 'http').map((u) => u.name))
+  const blocks: string[][] = []
+  for (const route of plan.routes) {
+    if (!httpUpstreams.has(route.upstream)) throw new BackendManagerError('CONFIG', `route ${route.path} points at "${route.upstream}", which is not an HTTP upstream`)
+    const upstream = safeToken('server name', route.upstream)
+    const where = safeToken('route path', route.path)
+    if (!where.startsWith('/')) throw refuse('route path', where, 'expected a path starting with "/"')
+    // Exact match: the contract's WebSocket endpoint is the path itself, everything below it is plain HTTP.
+    if (route.websocket) blocks.push(websocketLocation(`= ${where}`, upstream))
+    else blocks.push(plainLocation(where, upstream))
+  }
+  for (const u of plan.upstreams.filter((up) => up.protocol === 'http' && up.healthPath))
+    blocks.push(healthLocation(safeToken('server name', u.name), safeToken('health path', u.healthPath!)))
+  if (!plan.routes.some((r) => r.path === '/')) blocks.push(notFoundLocation(safeToken('api_prefix', plan.proxy.api_prefix)))
+  return blocks.map((b) => b.join('\n')).join('\n\n')
+}
+
+export function renderNginxConf(plan: Plan, home: Home, opts: RenderOptions = {}): string {
+  const paths = nginxPaths(home)
+  const user = opts.user === undefined ? defaultWorkerUser() : opts.user
+  const mime = opts.mimeTypes === undefined ? `# No mime.types file next to this nginx; nginx serves no files here.\n${MINIMAL_MIME_TYPES.trimEnd()}` : `include ${safePath('mime.types', opts.mimeTypes)};`
+  return fillTemplate(loadTemplate('nginx.conf'), {
+    // Only a line break could escape the comment this name sits in.
+    config_name: path.basename(plan.file).replace(/[\r\n]/g, ' '),
+    user_directive: user ? `# Workers run as this user; a root master would otherwise switch them to "nobody".\nuser ${safeToken('user', user)};` : '',
+    pid: safePath('pid file', paths.pid),
+    lock_file: safePath('lock file', paths.lockFile),
+    error_log: safePath('error log', paths.errorLog),
+    access_log: safePath('access log', paths.accessLog),
+    mime_types: mime,
+    client_body_temp: safePath('temp folder', paths.temp.client_body),
+    proxy_temp: safePath('temp folder', paths.temp.proxy),
+    fastcgi_temp: safePath('temp folder', paths.temp.fastcgi),
+    uwsgi_temp: safePath('temp folder', paths.temp.uwsgi),
+    scgi_temp: safePath('temp folder', paths.temp.scgi),
+    upstreams: renderUpstreams(plan),
+    listen: hostPort(plan.proxy.host, plan.proxy.port),
+    forwarded_headers: forwardedHeaders.join('\n'),
+    locations: renderLocations(plan),
+  })
+}
