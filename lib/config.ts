@@ -37,6 +37,8 @@ export interface ServerConfig {
   max_restarts: number
   depends_on: string[]
   protocol: Protocol
+  // false keeps a server with a port (a database, a cache) out of the proxy's upstreams and routes.
+  behind_proxy: boolean
 }
 
 export interface LogsConfig {
@@ -92,6 +94,7 @@ function serverDefaults(given: Record<string, unknown>, proxy: ProxyConfig, dir:
     max_restarts: (raw.max_restarts as number | undefined) ?? 5,
     depends_on: (raw.depends_on as string[] | undefined) ?? [],
     protocol,
+    behind_proxy: (raw.behind_proxy as boolean | undefined) ?? true,
   }
 }
 
@@ -137,9 +140,14 @@ export function parseConfig(text: string, file: string): Config {
   if (raw === null || raw === undefined || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new BackendManagerError('CONFIG', `${file}: ${describeTop(raw)}, expected a mapping with "servers" (and optionally "proxy", "logs")`)
   }
-  const shapeProblems = checkShape(raw as Record<string, unknown>)
+  return configFromObject(raw as Record<string, unknown>, file)
+}
+
+// The shape check, defaults and validators, for YAML already parsed or a config built in code (simple mode).
+export function configFromObject(raw: Record<string, unknown>, file: string): Config {
+  const shapeProblems = checkShape(raw)
   if (shapeProblems.length > 0) throw new BackendManagerError('CONFIG', formatProblems(file, shapeProblems))
-  const config = applyDefaults(raw as Record<string, unknown>, file)
+  const config = applyDefaults(raw, file)
   const problems = checkSemantics(config)
   if (problems.length > 0) throw new BackendManagerError('CONFIG', formatProblems(file, problems))
   return config

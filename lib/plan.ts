@@ -27,6 +27,8 @@ export interface ProcessSpec {
 
 export interface Upstream {
   name: string
+  // The server's HTTP health path, probed through the proxy by `health`.
+  healthPath?: string
   host: string
   ports: number[]
   protocol: Protocol
@@ -145,9 +147,10 @@ export function resolveProcesses(server: ServerConfig, proxy: ProxyConfig): Proc
 }
 
 export function resolveRoutes(servers: ServerConfig[], proxy: ProxyConfig): { upstreams: Upstream[]; routes: Route[] } {
-  const routed = servers.filter((s) => s.port !== undefined)
+  const routed = servers.filter((s) => s.port !== undefined && s.behind_proxy)
   const upstreams = routed.map((s) => ({
     name: s.name,
+    ...(s.health.startsWith('/') ? { healthPath: s.health } : {}),
     host: s.host,
     ports: Array.from({ length: s.instances }, (_, i) => s.port! + i),
     protocol: s.protocol,

@@ -11,6 +11,7 @@ type Rule = { expect?: string; required?: boolean } & (
   | { kind: 'number'; min: number; max: number }
   | { kind: 'enum'; values: string[] }
   | { kind: 'list' }
+  | { kind: 'bool' }
   | { kind: 'map' }
   | { kind: 'command' }
   | { kind: 'object'; schema: Schema }
@@ -48,6 +49,7 @@ export const serverSchema: Schema = {
   max_restarts: { kind: 'int', min: 0, max: 1000 },
   depends_on: { kind: 'list', expect: 'a list of server names' },
   protocol: { kind: 'enum', values: ['http', 'grpc'] },
+  behind_proxy: { kind: 'bool' },
 }
 
 const logsSchema: Schema = {
@@ -117,6 +119,8 @@ function wrong(rule: Rule, value: unknown, at: string, out: Problem[]): string |
         if (typeof item !== 'string' || item === '') out.push({ path: `${at}[${k}]`, message: `${show(item)} is not a name, expected a non-empty string` })
       })
       return undefined
+    case 'bool':
+      return typeof value === 'boolean' ? undefined : `${v} is not true or false`
     case 'map':
       if (!isPlainObject(value)) return `${v} is not a mapping`
       for (const [key, item] of Object.entries(value))

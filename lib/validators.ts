@@ -78,7 +78,7 @@ const modules: Validator = ({ servers, proxy }) => {
       out.push({ path: at(i, 'modules'), message: `"${s.name}" has modules but no port, expected a port (the proxy routes modules to it) or no modules` })
   })
   if (proxy.type !== 'none') {
-    const rootOwners = servers.filter((s) => s.port !== undefined && s.modules.length === 0 && s.protocol === 'http')
+    const rootOwners = servers.filter((s) => s.port !== undefined && s.behind_proxy && s.modules.length === 0 && s.protocol === 'http')
     if (rootOwners.length > 1) {
       const [first, second] = rootOwners
       out.push({ path: at(servers.indexOf(second), 'modules'), message: `"${first.name}" and "${second.name}" both have no modules, expected only one server without modules (it owns "/" behind the proxy)` })

@@ -278,3 +278,17 @@ test('formatPlan leaves out routes when there is no proxy', () => {
   assert.doesNotMatch(text, /Routes:/)
   assert.match(text, /^web-0 +9000 +tcp +x +/m)
 })
+
+test('behind_proxy: false keeps a server with a port out of upstreams and routes, and out of the "/" contest', () => {
+  const p = plan(
+    [
+      'servers:',
+      '  - { name: api, command: run, port: 9600, health: /health }',
+      '  - { name: redis, command: redis-server, port: 9610, behind_proxy: false }',
+    ].join('\n') + '\n',
+  )
+  assert.deepEqual(p.upstreams.map((u) => u.name), ['api'])
+  assert.deepEqual(p.routes.map((r) => `${r.path}->${r.upstream}`), ['/->api'])
+  assert.equal(p.upstreams[0].healthPath, '/health')
+  assert.deepEqual(p.processes.map((x) => x.id), ['api-0', 'redis-0'])
+})

@@ -1,8 +1,25 @@
-import type { Context } from '../../lib/cli.ts'
-import { BackendManagerError } from '../../lib/errors.ts'
+import { parseFlags, useColour, type Context } from '../../lib/cli.ts'
+import { checkHealth, planOfRunningStack } from '../../lib/health.ts'
+import { table } from '../../lib/plan-format.ts'
 
-export const usage = 'Usage: backend-manager health'
+export const usage = `Usage: backend-manager health [--json]
 
-export async function run(_args: string[], _ctx: Context): Promise<number> {
-  throw new BackendManagerError('USAGE', 'health: not available yet')
+Probes every server instance's health check directly on its port, and every server through the
+proxy, and prints what answered. Exit 0 when everything answered, 1 otherwise, 3 when nothing runs.`
+
+export async function run(args: string[], ctx: Context): Promise<number> {
+  const { values } = parseFlags('health', args, { json: { type: 'boolean' } }, 0)
+  const plan = planOfRunningStack(ctx.home)
+  if (!plan) {
+    ctx.stdout.write(values.json ? '[]\n' : `not running (no stack in ${ctx.home.root})\n`)
+    return 3
+  }
+  const rows = await checkHealth(plan)
+  if (values.json) ctx.stdout.write(JSON.stringify(rows, null, 2) + '\n')
+  else {
+    const colour = useColour(ctx.stdout, ctx.env)
+    const mark = (ok: boolean) => (colour ? (ok ? '\x1b[32mok\x1b[0m' : '\x1b[31mFAIL\x1b[0m') : ok ? 'ok' : 'FAIL')
+    ctx.stdout.write(table(['TARGET', 'VIA', 'RESULT', 'DETAIL', 'URL'], rows.map((r) => [r.target, r.via, mark(r.result.ok), r.result.detail, r.url])))
+  }
+  return rows.every((r) => r.result.ok) ? 0 : 1
 }
