@@ -47,6 +47,10 @@ async function checkPorts(plan: Plan, previous: StackState | undefined): Promise
 // Runs the whole start in this process; the caller then hands over to a detached supervisor or stays (--foreground).
 export async function bringUpHere(plan: Plan, io: LifecycleIO, previous?: StackState): Promise<Stack> {
   const stack = new Stack({ home: io.home, plan, env: io.env, runId: previous?.runId ?? newRunId(), proxy: makeProxy(io.home, plan, io.env), previous, progress: io.progress, log: io.notice })
+  // Ctrl+C while waiting must not leave half a stack running with nobody watching it.
+  const interrupt = () => stack.abort('start interrupted; nothing is left running')
+  process.once('SIGINT', interrupt)
+  process.once('SIGTERM', interrupt)
   try {
     await stack.bringUp()
   } catch (error) {
@@ -54,6 +58,9 @@ export async function bringUpHere(plan: Plan, io: LifecycleIO, previous?: StackS
     await stack.stopAll()
     removeState(io.home)
     throw error
+  } finally {
+    process.off('SIGINT', interrupt)
+    process.off('SIGTERM', interrupt)
   }
   return stack
 }

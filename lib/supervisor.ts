@@ -235,6 +235,11 @@ export class Stack {
     this.unified.close()
   }
 
+  // Ends a bring-up in progress (Ctrl+C during start): every wait fails with this reason.
+  abort(reason: string): void {
+    this.firstError ??= new BackendManagerError('START_FAILED', reason)
+  }
+
   // Stop restarting (a stop command is taking everything down) but keep collecting logs until all is gone.
   beginStopping(): void {
     this.stopping = true
