@@ -8,7 +8,8 @@ DEPS := node_modules/.installed
 .PHONY: install deps system-deps nginx install-nginx check-nginx verify-nginx test typecheck \
 	backend-manager-start backend-manager-stop backend-manager-restart backend-manager-status \
 	backend-manager-plan backend-manager-gen-nginx-conf logs-tail logs-tail-nginx logs-clean \
-	simple-start simple-status simple-stop bench
+	simple-start simple-status simple-stop simple-restart simple-logs \
+	backend-manager-gen-envoy-conf check-envoy bench
 
 $(DEPS): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -64,6 +65,13 @@ backend-manager-plan: deps
 backend-manager-gen-nginx-conf: deps
 	$(BM) gen-nginx-conf $(config) --validate
 
+# Envoy is not installed by make (no verifiable standalone build); check-envoy says where to get it.
+backend-manager-gen-envoy-conf: deps
+	$(BM) gen-envoy-conf $(config) --validate
+
+check-envoy: deps
+	$(BM) check-envoy
+
 logs-tail: deps
 	$(BM) logs -f
 
@@ -75,8 +83,17 @@ logs-clean: deps
 
 workers ?= 4
 base_port ?= 50051
+# proxy=nginx|envoy, protocol=grpc and front_port=F are passed on only when given.
+SIMPLE_OPTS = $(if $(proxy),--proxy $(proxy)) $(if $(protocol),--protocol $(protocol)) $(if $(front_port),--port $(front_port))
 simple-start: install
-	$(BM) simple start --workers $(workers) --base-port $(base_port)
+	$(BM) simple start --workers $(workers) --base-port $(base_port) $(SIMPLE_OPTS)
+
+# Without workers=N the pool restarts with as many workers as it has.
+simple-restart: install
+	$(BM) simple restart $(if $(filter file,$(origin workers)),,--workers $(workers))
+
+simple-logs: deps
+	$(BM) simple logs -f
 
 simple-status: deps
 	$(BM) simple status

@@ -1,6 +1,6 @@
 import fs from 'node:fs'
+import { createRequire } from 'node:module'
 import path from 'node:path'
-import { YAML } from 'zx'
 import { BackendManagerError } from './errors.ts'
 import { checkShape, show, type Problem } from './schema.ts'
 import { checkSemantics } from './validators.ts'
@@ -129,11 +129,18 @@ function yamlProblem(error: unknown): Problem {
   return { path: where, message: `invalid YAML: ${reason}` }
 }
 
+// zx (for its YAML) costs ~60 ms and ~17 MB to load: loaded only when a config is parsed, so stop,
+// status and the supervisor, which import this module for its types and defaults, never pay for it.
+function parseYaml(text: string, options: object): unknown {
+  const { YAML } = createRequire(import.meta.url)('zx') as typeof import('zx')
+  return (YAML.parse as (src: string, options: object) => unknown)(text, options)
+}
+
 // Parse, check the shape, apply defaults, then run the semantic validators; throw all problems at once.
 export function parseConfig(text: string, file: string): Config {
   let raw: unknown
   try {
-    raw = (YAML.parse as (src: string, options: object) => unknown)(text, { prettyErrors: true, uniqueKeys: true, logLevel: 'error' })
+    raw = parseYaml(text, { prettyErrors: true, uniqueKeys: true, logLevel: 'error' })
   } catch (error) {
     throw new BackendManagerError('CONFIG', formatProblems(file, [yamlProblem(error)]))
   }

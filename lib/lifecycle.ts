@@ -5,7 +5,7 @@ import path from 'node:path'
 import { BackendManagerError } from './errors.ts'
 import { packageRoot, type Home } from './home.ts'
 import { acquireLock } from './lock.ts'
-import { offsetsPath } from './logs.ts'
+import { offsetsPath, resumePaused } from './logs.ts'
 import type { Plan } from './plan.ts'
 import { busyPorts, describeBusy } from './ports.ts'
 import { isSameProcess, startTimeOf } from './procfs.ts'
@@ -36,12 +36,19 @@ function refuseIfRunning(home: Home, state: StackState | undefined): void {
 
 // Every port the plan binds is free, except those held by processes this start will adopt.
 async function checkPorts(plan: Plan, previous: StackState | undefined): Promise<void> {
-  const adopted = new Set(
-    (previous?.processes ?? []).filter((p) => p.port !== undefined && isSameProcess(p.pid, p.startTime)).map((p) => p.port!),
-  )
-  const wanted = [...plan.processes.flatMap((p) => (p.port === undefined ? [] : [p.port])), ...proxyPorts(plan)].filter((p) => !adopted.has(p))
+  const live = (previous?.processes ?? []).filter((p) => p.port !== undefined && isSameProcess(p.pid, p.startTime))
+  const adopted = new Set(live.map((p) => p.port!))
+  // An adopted proxy holds all its ports (gRPC, Envoy admin), not only the one it is recorded with.
+  const proxy = live.some((p) => p.kind === 'proxy') ? [] : proxyPorts(plan)
+  const wanted = [...plan.processes.flatMap((p) => (p.port === undefined ? [] : [p.port])), ...proxy].filter((p) => !adopted.has(p))
   const busy = await busyPorts(wanted, plan.proxy.host)
   if (busy.length) throw new BackendManagerError('PORT_BUSY', `${busy.map(describeBusy).join('\n')}\nnothing was started`)
+}
+
+// What every start checks under the lock before it starts anything (detached or --foreground).
+export async function preflight(home: Home, plan: Plan, previous: StackState | undefined): Promise<void> {
+  refuseIfRunning(home, previous)
+  await checkPorts(plan, previous)
 }
 
 // Runs the whole start in this process; the caller then hands over to a detached supervisor or stays (--foreground).
@@ -89,12 +96,17 @@ export async function startDetached(req: StartRequest, io: LifecycleIO): Promise
   const lock = acquireLock(io.home, 'start')
   try {
     const previous = readState(io.home)
-    refuseIfRunning(io.home, previous)
-    await checkPorts(req.plan, previous)
+    await preflight(io.home, req.plan, previous)
     if (req.noWait) {
+      // A missing proxy binary (nginx, envoy) is reported now, not later by the background supervisor.
+      makeProxy(io.home, req.plan, io.env)
       // The supervisor brings everything up itself, from the plan in the state file.
-      writeState(io.home, { ...(previous ?? emptyState(req.plan)), plan: req.plan, phase: 'starting', supervisor: { pid: 0, startTime: '' } })
-      return { supervisorPid: spawnSupervisor(io.home, io.env) }
+      const state: StackState = { ...(previous ?? emptyState(req.plan)), plan: req.plan, phase: 'starting', supervisor: { pid: 0, startTime: '' } }
+      writeState(io.home, state)
+      const pid = spawnSupervisor(io.home, io.env)
+      // Recorded before the lock is released: a start or stop right after this one must see the supervisor at work.
+      if (readState(io.home)?.supervisor.pid === 0) writeState(io.home, { ...state, supervisor: { pid, startTime: startTimeOf(pid) ?? 'unknown' } })
+      return { supervisorPid: pid }
     }
     const stack = await bringUpHere(req.plan, io, previous)
     stack.close()
@@ -151,6 +163,8 @@ export async function stopStack(io: LifecycleIO, onWait?: (what: string) => void
     const before = readState(io.home)
     if (!before) return { wasRunning: false, ms: Date.now() - started }
     const state = await quietSupervisor(io.home, before, 'SIGTERM')
+    // A writer killed mid-rotation may have left a process group stopped; a stopped process ignores SIGTERM.
+    resumePaused(io.home)
     const report = await stopProcesses(targetsOf(state), { runId: state.runId, onWait })
     await waitSupervisorExit(state)
     if (report.survivors.length === 0) {

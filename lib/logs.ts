@@ -1,60 +1,91 @@
+// The unified log: built by following every process's own log files from saved offsets, so a
+// supervisor that dies and is replaced (or hands over) continues exactly where the last one stopped.
 import fs from 'node:fs'
-import path from 'node:path'
+import { logsDefaults, type LogsConfig } from './config.ts'
 import type { Home } from './home.ts'
-import { writeJsonAtomic } from './state.ts'
+import { answerCleanRequest, resetSource, takeCleanRequest, truncateLogFiles } from './log-clean.ts'
+import { fileSize, proxyAccessLogs, unifiedLogPath } from './log-paths.ts'
+import { recover } from './log-recovery.ts'
+import { LogSource, type CopyPlan, type GroupRecord } from './log-source.ts'
+import { beginTruncation, endTruncation, writeLogState, type LogState, type TruncationFiles } from './log-state.ts'
+import { copyTruncate, pauseGroup, resumeGroup, shiftArchives } from './rotate.ts'
 
-export const PREFIX_WIDTH = 20
-const ANSI = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*(?:\x07|\x1b\\)/g
-const READ_CHUNK = 1 << 20
+export { PREFIX_WIDTH, cleanLine, prefixLine } from './log-line.ts'
+export { offsetsPath, processLogPath, stderrLogPath, unifiedLogPath } from './log-paths.ts'
+export { resumePaused } from './log-recovery.ts'
 
-export const unifiedLogPath = (home: Home) => path.join(home.logs, 'backend-unified.log')
-export const processLogPath = (home: Home, id: string) => path.join(home.logs, `${id}.log`)
-export const offsetsPath = (home: Home) => path.join(home.run, 'log-offsets.json')
+// Rounds of reading per poll: a burst is taken in slices so the supervisor's event loop stays responsive.
+const MAX_ROUNDS = 16
+const MAX_DRAIN_CYCLES = 4096
+const SLOW_CHECK_MS = 1000
+const RETRY_ROTATION_MS = 1000
 
-export function prefixLine(id: string, line: string): string {
-  return `${id.padEnd(PREFIX_WIDTH)}>> ${line}`
+export interface FollowOptions {
+  // The process's raw stderr file: its lines are appended to the log file and marked in the unified log.
+  stderrFile?: string
+  // The process writing the files, paused for the last bytes of a rotation.
+  group?: () => GroupRecord | undefined
+  // For a file with nothing saved: skip what an earlier run left in it.
+  fromEnd?: boolean
 }
 
-// What a line looks like in a file: no colour codes, and for progress output only its final state.
-export function cleanLine(raw: string): string {
-  const noColour = raw.replace(ANSI, '')
-  const trimmed = noColour.endsWith('\r') ? noColour.slice(0, -1) : noColour
-  const lastCr = trimmed.lastIndexOf('\r')
-  return lastCr >= 0 ? trimmed.slice(lastCr + 1) : trimmed
+// One write for the whole batch (writev); the rest again if the kernel took only part of it.
+function writeAll(fd: number, chunks: Buffer[], length: number): void {
+  const written = chunks.length <= 64 ? fs.writevSync(fd, chunks) : 0
+  if (written >= length) return
+  const rest = Buffer.concat(chunks).subarray(written)
+  for (let at = 0; at < rest.length; ) at += fs.writeSync(fd, rest, at)
 }
 
-interface Source {
-  id: string
-  file: string
-  offset: number
-}
-
-// Builds the unified log by following each process's own log file from a saved offset, so a
-// supervisor that restarts (or takes over) continues exactly where the last one stopped.
 export class UnifiedLog {
-  private readonly sources = new Map<string, Source>()
-  private readonly unifiedFd: number
-  private readonly saved: Record<string, number>
+  private readonly sources = new Map<string, LogSource>()
+  private state: LogState
+  private fd: number
+  private saved = ''
+  private lastSlowCheck = 0
+  private readonly rotationFailed = new Map<string, number>()
 
-  constructor(private readonly home: Home) {
+  private lastError = ''
+
+  constructor(
+    private readonly home: Home,
+    private readonly limits: LogsConfig = logsDefaults,
+    // Where a failed poll is reported (once per distinct error); the supervisor keeps running either way.
+    private readonly report: (line: string) => void = () => {},
+  ) {
     fs.mkdirSync(home.logs, { recursive: true })
-    this.unifiedFd = fs.openSync(unifiedLogPath(home), 'a')
-    this.saved = readOffsets(home)
+    this.state = recover(home)
+    this.commit()
+    this.fd = fs.openSync(unifiedLogPath(home), 'a')
   }
 
-  // Starts following a file at its saved offset, else at its start (or its end, for a file with old content).
-  follow(id: string, file: string, fromEnd = false): void {
+  follow(id: string, file: string, opts: FollowOptions | boolean = {}): void {
     if (this.sources.has(file)) return
-    const size = fileSize(file)
-    const offset = this.saved[file] !== undefined && this.saved[file] <= size ? this.saved[file] : fromEnd ? size : 0
-    this.sources.set(file, { id, file, offset })
+    const o = typeof opts === 'boolean' ? { fromEnd: opts } : opts
+    this.sources.set(file, new LogSource(id, file, o.stderrFile, o.group ?? (() => undefined), this.state.sources[file], o.fromEnd ?? false))
+    this.state.sources[file] = this.sources.get(file)!.snapshot()
+    this.commit()
   }
 
-  // Reads everything new from every file and appends it, prefixed, in one write per source.
+  // Reads everything new from every file and appends it, prefixed; returns the number of lines.
   poll(): number {
     let lines = 0
-    for (const source of this.sources.values()) lines += this.pollSource(source, false)
-    if (lines > 0) this.saveOffsets()
+    try {
+      this.serveCleanRequest()
+      this.reopenIfGone()
+      for (let round = 0; round < MAX_ROUNDS; round++) {
+        const r = this.cycle([...this.sources.values()], false)
+        lines += r.lines
+        if (!r.more) break
+      }
+      this.rotateIfNeeded()
+      this.lastError = ''
+    } catch (error) {
+      // A full disk or a removed folder must not take the supervisor (and the restarts it does) down.
+      const message = `unified log: ${error instanceof Error ? error.message : String(error)}`
+      if (message !== this.lastError) this.report(message)
+      this.lastError = message
+    }
     return lines
   }
 
@@ -62,70 +93,162 @@ export class UnifiedLog {
   flush(file: string): void {
     const source = this.sources.get(file)
     if (!source) return
-    this.pollSource(source, true)
-    this.saveOffsets()
+    this.drain([source])
+    this.cycle([source], true)
   }
 
   close(): void {
-    for (const source of this.sources.values()) this.pollSource(source, false)
-    this.saveOffsets()
-    fs.closeSync(this.unifiedFd)
+    const all = [...this.sources.values()]
+    this.drain(all)
+    this.commit()
+    for (const source of all) source.close()
+    fs.closeSync(this.fd)
   }
 
-  // Consumes whole lines only, so the saved offset always sits at a line start; `final` also takes
-  // an unterminated last line (the process has exited).
-  private pollSource(source: Source, final: boolean): number {
-    let size = fileSize(source.file)
-    // Truncated underneath us (logs clean): start again from the top.
-    if (size < source.offset) source.offset = 0
-    let count = 0
-    while (size > source.offset) {
-      const buffer = readAt(source.file, source.offset, Math.min(size - source.offset, READ_CHUNK))
-      let end = buffer.lastIndexOf(0x0a) + 1
-      if (end === 0) {
-        if (!final && buffer.length < READ_CHUNK) break
-        end = buffer.length
-      }
-      const lines = buffer.subarray(0, end).toString('utf8').split('\n')
-      if (lines[lines.length - 1] === '') lines.pop()
-      fs.writeSync(this.unifiedFd, lines.map((l) => prefixLine(source.id, cleanLine(l))).join('\n') + '\n')
-      source.offset += end
-      count += lines.length
-      size = fileSize(source.file)
+  // Truncates every log file in place and starts every offset over (see log-clean.ts).
+  clean(): number {
+    beginTruncation(this.home)
+    for (const source of this.sources.values()) {
+      source.restart('out')
+      source.restart('err')
     }
+    const { files, count } = truncateLogFiles(this.home)
+    for (const [file, source] of Object.entries(this.state.sources)) this.state.sources[file] = this.sources.get(file)?.snapshot() ?? resetSource(source)
+    this.commit()
+    endTruncation(this.home, files)
     return count
   }
 
-  private saveOffsets(): void {
-    const offsets: Record<string, number> = {}
-    for (const source of this.sources.values()) offsets[source.file] = source.offset
-    writeJsonAtomic(offsetsPath(this.home), offsets)
+  // One read of the given sources: stderr copies first (recorded as an intent), then one write.
+  private cycle(list: LogSource[], final: boolean, force = false): { lines: number; more: boolean } {
+    const plans: [LogSource, CopyPlan][] = []
+    for (const source of list) {
+      const plan = source.planCopy(final, force)
+      if (plan) plans.push([source, plan])
+    }
+    if (plans.length) {
+      this.state.copying = plans.map(([, p]) => p.intent)
+      this.commit()
+      for (const [source, plan] of plans) source.applyCopy(plan)
+    }
+    const prev = this.snapshotAll()
+    const chunks: Buffer[] = []
+    let count = 0
+    let more = false
+    for (const source of list) {
+      const r = source.readOut(final)
+      chunks.push(...r.chunks)
+      count += r.count
+      more ||= r.more || source.errBehind
+    }
+    this.state.sources = this.snapshotAll()
+    this.state.copying = undefined
+    if (count === 0) {
+      this.commit()
+      return { lines: 0, more }
+    }
+    const length = chunks.reduce((n, c) => n + c.length, 0)
+    const stat = fs.fstatSync(this.fd)
+    this.state.pending = { ino: stat.ino, before: stat.size, after: stat.size + length, prev }
+    this.commit()
+    writeAll(this.fd, chunks, length)
+    this.state.pending = undefined
+    return { lines: count, more }
   }
-}
 
-function readAt(file: string, offset: number, length: number): Buffer {
-  const buffer = Buffer.alloc(length)
-  const fd = fs.openSync(file, 'r')
-  try {
-    return buffer.subarray(0, fs.readSync(fd, buffer, 0, length, offset))
-  } finally {
-    fs.closeSync(fd)
+  // Reads until caught up; bounded, for a process that prints faster than it can be read.
+  private drain(list: LogSource[], force = false): void {
+    for (let i = 0; i < MAX_DRAIN_CYCLES && this.cycle(list, false, force).more; i++);
   }
-}
 
-function fileSize(file: string): number {
-  try {
-    return fs.statSync(file).size
-  } catch {
-    return 0
+  private snapshotAll(): LogState['sources'] {
+    const sources = { ...this.state.sources }
+    for (const [file, source] of this.sources) sources[file] = source.snapshot()
+    return sources
   }
-}
 
-function readOffsets(home: Home): Record<string, number> {
-  try {
-    const parsed = JSON.parse(fs.readFileSync(offsetsPath(home), 'utf8'))
-    return parsed && typeof parsed === 'object' ? parsed : {}
-  } catch {
-    return {}
+  // Written only when something changed: an idle stack costs a few stat calls per poll, no writes.
+  private commit(): void {
+    const text = JSON.stringify(this.state)
+    if (text === this.saved) return
+    writeLogState(this.home, this.state)
+    this.saved = text
+  }
+
+  private serveCleanRequest(): void {
+    const id = takeCleanRequest(this.home)
+    if (id !== undefined) answerCleanRequest(this.home, id, this.clean())
+  }
+
+  private rotateIfNeeded(): void {
+    const max = this.limits.max_size
+    if (!max) return
+    for (const source of this.sources.values()) {
+      const big = [source.out.file, source.err?.file].filter((f): f is string => f !== undefined && fileSize(f) > max)
+      if (big.length) this.rotateFiles(big, source)
+    }
+    if (fs.fstatSync(this.fd).size > max) this.rotateUnified()
+    if (Date.now() - this.lastSlowCheck < SLOW_CHECK_MS) return
+    this.lastSlowCheck = Date.now()
+    // Files no process log follows: the proxy's access log (the proxy writes it) and the supervisor's own notes.
+    for (const [proxy, access] of proxyAccessLogs(this.home)) {
+      const source = [...this.sources.values()].find((s) => s.id === proxy)
+      if (fileSize(access) > max) this.rotateFiles([access], source)
+    }
+    if (fileSize(this.home.supervisorLog) > max) this.rotateFiles([this.home.supervisorLog], undefined)
+  }
+
+  // Copy and truncate in place, with the writing process group paused for the last bytes.
+  private rotateFiles(files: string[], source: LogSource | undefined): void {
+    const key = files[0]
+    if (Date.now() - (this.rotationFailed.get(key) ?? 0) < RETRY_ROTATION_MS) return
+    const events: TruncationFiles = {}
+    const done = copyTruncate(files, this.limits.keep, {
+      pause: () =>
+        pauseGroup(source?.group(), (pgid) => {
+          this.state.paused = [pgid]
+          this.commit()
+        }),
+      resume: (pgid) => {
+        if (pgid !== undefined) resumeGroup(pgid)
+        this.state.paused = undefined
+        this.commit()
+      },
+      drain: () => {
+        // Every stderr line is copied before its file is cut, even into an unfinished stdout line.
+        if (source && files.some((f) => f === source.out.file || f === source.err?.file)) this.drain([source], true)
+      },
+      begin: () => beginTruncation(this.home),
+      truncated: (file, size) => {
+        events[file] = { kind: 'rotate', size }
+        if (source && file === source.out.file) source.restart('out', true)
+        if (source && file === source.err?.file) source.restart('err', true)
+      },
+      end: () => {
+        this.state.sources = this.snapshotAll()
+        this.commit()
+        endTruncation(this.home, events)
+      },
+    })
+    if (done) this.rotationFailed.delete(key)
+    else this.rotationFailed.set(key, Date.now())
+  }
+
+  // Someone deleted or moved the unified log: start a new one rather than write into a file nobody sees.
+  private reopenIfGone(): void {
+    const now = fs.statSync(unifiedLogPath(this.home), { throwIfNoEntry: false })
+    if (now && now.ino === fs.fstatSync(this.fd).ino) return
+    fs.mkdirSync(this.home.logs, { recursive: true })
+    fs.closeSync(this.fd)
+    this.fd = fs.openSync(unifiedLogPath(this.home), 'a')
+  }
+
+  // This process is the only writer of the unified log, so it simply moves the file aside.
+  private rotateUnified(): void {
+    const file = unifiedLogPath(this.home)
+    shiftArchives(file, this.limits.keep)
+    fs.renameSync(file, `${file}.1`)
+    fs.closeSync(this.fd)
+    this.fd = fs.openSync(file, 'a')
   }
 }

@@ -4,7 +4,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { BackendManagerError } from './errors.ts'
 import type { Home } from './home.ts'
-import type { Plan, Upstream } from './plan.ts'
+import { proxyListeners, type Plan, type Upstream } from './plan.ts'
 import { fillTemplate, indentLines as indent, loadTemplate } from './template.ts'
 import { PROXY_HEALTH_PREFIX } from './health.ts'
 
@@ -142,15 +142,28 @@ function notFoundLocation(apiPrefix: string): string[] {
   return ['# No server without modules: only module routes are served.', 'location / {', ...indent(['default_type application/json;', `return 404 '${body}';`]), '}']
 }
 
+// gRPC upstreams are plain upstreams too: grpc_pass speaks HTTP/2 to them and keeps connections alive.
 function renderUpstreams(plan: Plan): string {
-  // gRPC servers need an HTTP/2 listener on proxy.grpc_port with grpc_pass; that block goes here.
-  const grpc = plan.upstreams.filter((u) => u.protocol === 'grpc').map((u) => safeToken('server name', u.name))
-  const http = plan.upstreams.filter((u) => u.protocol === 'http')
   const lines: string[] = []
-  if (http.length > 0) lines.push('# Instances return to rotation 2 s after a failure; idle connections close before Node\'s 5 s default.')
-  for (const u of http) lines.push(...upstreamBlock(u), '')
-  if (grpc.length > 0) lines.push(`# Not proxied by nginx (protocol: grpc): ${grpc.join(', ')}`)
+  if (plan.upstreams.length > 0) lines.push('# Instances return to rotation 2 s after a failure; idle connections close before Node\'s 5 s default.')
+  for (const u of plan.upstreams) lines.push(...upstreamBlock(u), '')
   return lines.join('\n').trimEnd()
+}
+
+// One server block per front port: HTTP/1.1 on proxy.port, HTTP/2 for gRPC on proxy.grpc_port.
+function renderServers(plan: Plan): string {
+  const listeners = proxyListeners(plan.proxy, plan.upstreams)
+  const blocks: string[] = []
+  if (listeners.http !== undefined) {
+    const values = { listen: hostPort(plan.proxy.host, listeners.http), forwarded_headers: forwardedHeaders.join('\n'), locations: renderLocations(plan) }
+    blocks.push(fillTemplate(loadTemplate('nginx-http-server.conf'), values).trimEnd())
+  }
+  const grpc = plan.upstreams.find((u) => u.protocol === 'grpc')
+  if (listeners.grpc !== undefined && grpc) {
+    const values = { listen: hostPort(plan.proxy.host, listeners.grpc), upstream: safeToken('server name', grpc.name) }
+    blocks.push(fillTemplate(loadTemplate('nginx-grpc-server.conf'), values).trimEnd())
+  }
+  return blocks.join('\n\n')
 }
 
 function renderLocations(plan: Plan): string {
@@ -190,8 +203,6 @@ export function renderNginxConf(plan: Plan, home: Home, opts: RenderOptions = {}
     uwsgi_temp: safePath('temp folder', paths.temp.uwsgi),
     scgi_temp: safePath('temp folder', paths.temp.scgi),
     upstreams: renderUpstreams(plan),
-    listen: hostPort(plan.proxy.host, plan.proxy.port),
-    forwarded_headers: forwardedHeaders.join('\n'),
-    locations: renderLocations(plan),
+    servers: renderServers(plan),
   })
 }

@@ -1,4 +1,4 @@
-import type { Plan } from './plan.ts'
+import { proxyListeners, type Plan } from './plan.ts'
 
 // A plain-text table: columns padded to their widest cell.
 export function table(header: string[], rows: string[][]): string {
@@ -7,10 +7,18 @@ export function table(header: string[], rows: string[][]): string {
   return [line(header), ...rows.map(line)].join('\n') + '\n'
 }
 
+// The proxy's front ports: HTTP on `listen`, gRPC (HTTP/2) on `grpc_listen`.
+function proxyJson(plan: Plan) {
+  if (plan.proxy.type === 'none') return null
+  const { http, grpc } = proxyListeners(plan.proxy, plan.upstreams)
+  const at = (port: number) => `${plan.proxy.host}:${port}`
+  return { type: plan.proxy.type, ...(http === undefined ? {} : { listen: at(http) }), ...(grpc === undefined ? {} : { grpc_listen: at(grpc) }) }
+}
+
 export function planJson(plan: Plan) {
   return {
     config: plan.file,
-    proxy: plan.proxy.type === 'none' ? null : { type: plan.proxy.type, listen: `${plan.proxy.host}:${plan.proxy.port}` },
+    proxy: proxyJson(plan),
     processes: plan.processes.map((p) => ({
       id: p.id,
       server: p.server,
@@ -43,7 +51,8 @@ export function formatPlan(plan: Plan): string {
       Object.entries(p.env).map(([k, v]) => `${k}=${v}`).join(' '),
     ]),
   )
-  const proxy = json.proxy ? `${json.proxy.type} on ${json.proxy.listen}` : 'none'
+  const fronts = json.proxy ? [json.proxy.listen, json.proxy.grpc_listen && `${json.proxy.grpc_listen} (gRPC)`].filter(Boolean).join(' and ') : ''
+  const proxy = json.proxy ? `${json.proxy.type} on ${fronts}` : 'none'
   const routes = json.routes.length
     ? table(['PATH', 'KIND', 'UPSTREAM', 'PORTS'], json.routes.map((r) => [r.path, r.websocket ? 'websocket' : 'http', r.upstream, r.ports.join(',')]))
     : '(no routes)\n'

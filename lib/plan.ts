@@ -2,7 +2,8 @@ import type { Config, LogsConfig, Protocol, ProxyConfig, RestartPolicy, ServerCo
 import { BackendManagerError } from './errors.ts'
 import { didYouMean } from './schema.ts'
 
-export type Readiness = { kind: 'http'; path: string } | { kind: 'tcp' } | { kind: 'none' }
+// grpc: the standard grpc.health.v1 Check, or TCP when the server has no health service.
+export type Readiness = { kind: 'http'; path: string } | { kind: 'tcp' } | { kind: 'grpc' } | { kind: 'none' }
 
 // One OS process the supervisor runs: an instance of a server.
 export interface ProcessSpec {
@@ -70,10 +71,21 @@ export function shellArgv(command: string): string[] {
   return ['/bin/sh', '-c', simple ? `exec ${command}` : command]
 }
 
+// An HTTP GET means nothing to a gRPC server: it is asked through the gRPC health service instead.
 function readinessOf(server: ServerConfig): Readiness {
   if (server.health === 'none') return { kind: 'none' }
-  if (server.health === 'tcp' || server.protocol === 'grpc') return { kind: 'tcp' }
+  if (server.protocol === 'grpc') return { kind: 'grpc' }
+  if (server.health === 'tcp') return { kind: 'tcp' }
   return { kind: 'http', path: server.health }
+}
+
+// The proxy's front ports: HTTP/1.1 on proxy.port, and cleartext HTTP/2 on proxy.grpc_port when a
+// gRPC server is behind it. A stack of gRPC servers only has no HTTP listener at all.
+export function proxyListeners(proxy: ProxyConfig, routed: { protocol: Protocol }[]): { http?: number; grpc?: number } {
+  if (proxy.type === 'none') return {}
+  const grpc = routed.some((u) => u.protocol === 'grpc')
+  const http = !grpc || routed.some((u) => u.protocol === 'http')
+  return { ...(http ? { http: proxy.port } : {}), ...(grpc ? { grpc: proxy.grpc_port } : {}) }
 }
 
 // Servers ordered so each comes after what it depends on; ties keep config order.

@@ -8,6 +8,8 @@ export interface SpawnRequest {
   cwd: string
   env: Record<string, string>
   logFile: string
+  // Where stderr goes, when not into logFile with stdout.
+  stderrFile?: string
   // Written into the child's environment as RUN_ENV, inherited by everything it starts.
   runTag: string
 }
@@ -22,12 +24,14 @@ export interface Spawned {
 // (opened for append), so its output does not depend on the supervisor staying alive.
 export function spawnManaged(req: SpawnRequest, baseEnv: NodeJS.ProcessEnv): Spawned {
   const fd = fs.openSync(req.logFile, 'a')
+  // Own file so stderr lines can be told apart; the unified log's writer copies them into logFile too.
+  const errFd = req.stderrFile ? fs.openSync(req.stderrFile, 'a') : fd
   try {
     const child = spawn(req.argv[0], req.argv.slice(1), {
       cwd: req.cwd,
       env: { ...baseEnv, ...req.env, [RUN_ENV]: req.runTag },
       detached: true,
-      stdio: ['ignore', fd, fd],
+      stdio: ['ignore', fd, errFd],
     })
     if (child.pid === undefined) {
       // spawn reports ENOENT asynchronously; surface it as a normal exit for the caller.
@@ -36,6 +40,7 @@ export function spawnManaged(req: SpawnRequest, baseEnv: NodeJS.ProcessEnv): Spa
     return { child, pid: child.pid, startTime: startTimeOf(child.pid) ?? 'unknown' }
   } finally {
     fs.closeSync(fd)
+    if (errFd !== fd) fs.closeSync(errFd)
   }
 }
 

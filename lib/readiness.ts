@@ -1,5 +1,6 @@
 import http from 'node:http'
 import net from 'node:net'
+import { grpcHealthCheck, UNIMPLEMENTED } from './grpc.ts'
 import type { Readiness } from './plan.ts'
 
 export type ProbeResult = { ok: true; detail: string } | { ok: false; detail: string }
@@ -39,9 +40,24 @@ export function probeHttp(host: string, port: number, path: string, timeoutMs: n
   })
 }
 
+const GRPC_MIN_CALL_MS = 250
+
+// The gRPC health service when the server has one, else TCP. A closed port is told apart far more
+// cheaply by TCP, so the gRPC call is made only once the port accepts connections.
+export async function probeGrpc(host: string, port: number, timeoutMs: number): Promise<ProbeResult> {
+  const tcp = await probeTcp(host, port, timeoutMs)
+  if (!tcp.ok) return tcp
+  // A call needs a channel set up first; a sliver of time left would only ever report DEADLINE_EXCEEDED.
+  const answer = await grpcHealthCheck(probeHost(host), port, Math.max(timeoutMs, GRPC_MIN_CALL_MS))
+  if ('status' in answer) return { ok: answer.status === 'SERVING', detail: `grpc ${answer.status}` }
+  if (answer.code === UNIMPLEMENTED) return { ok: true, detail: 'tcp ok (no gRPC health service)' }
+  return { ok: false, detail: `grpc ${answer.error}` }
+}
+
 export function probe(readiness: Readiness, host: string, port: number | undefined, timeoutMs = 1000): Promise<ProbeResult> {
   if (readiness.kind === 'none' || port === undefined) return Promise.resolve({ ok: true, detail: 'no check' })
   if (readiness.kind === 'tcp') return probeTcp(host, port, timeoutMs)
+  if (readiness.kind === 'grpc') return probeGrpc(host, port, timeoutMs)
   return probeHttp(host, port, readiness.path, timeoutMs)
 }
 

@@ -1,6 +1,6 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import { configFromObject, type Config, type ProxyType } from './config.ts'
+import { configFromObject, proxyDefaults, type Config, type Protocol, type ProxyType } from './config.ts'
 import { usageError } from './errors.ts'
 import { packageRoot, resolveHome, type Home } from './home.ts'
 import { writeJsonAtomic } from './state.ts'
@@ -11,8 +11,10 @@ export interface PoolRequest {
   basePort: number
   host: string
   proxy: ProxyType
+  // grpc: the workers speak gRPC; the proxy serves them over HTTP/2 on the front port.
+  protocol?: Protocol
   frontPort: number
-  // Empty: the bundled demo server.
+  // Empty: the bundled demo server (HTTP or gRPC).
   command: string[]
   cwd: string
 }
@@ -20,7 +22,11 @@ export interface PoolRequest {
 export const POOL_NAME = 'worker'
 export const POOL_SOURCE = 'simple mode'
 export const DEFAULT_FRONT_PORT = 8000
-const DEMO_COMMAND = ['node', '--import', 'tsx', path.join(packageRoot, 'examples', 'server.ts')]
+export const DEFAULT_GRPC_FRONT_PORT = proxyDefaults.grpc_port
+const DEMO_COMMANDS: Record<Protocol, string[]> = {
+  http: ['node', '--import', 'tsx', path.join(packageRoot, 'examples', 'server.ts')],
+  grpc: ['node', '--import', 'tsx', path.join(packageRoot, 'examples', 'grpc-server.ts')],
+}
 
 // The pool keeps its own state folder, so it can run beside a config-file stack.
 export function poolHome(env: NodeJS.ProcessEnv, cwd: string, flag?: string): Home {
@@ -34,16 +40,22 @@ function checkRequest(req: PoolRequest): void {
   if (last > 65535) throw usageError(`--workers ${req.workers} from --base-port ${req.basePort} runs past port 65535`)
   if (req.proxy !== 'none' && req.frontPort >= req.basePort && req.frontPort <= last)
     throw usageError(`--port ${req.frontPort} overlaps the worker ports ${req.basePort}-${last}; pick a front port outside them`)
+  const admin = proxyDefaults.admin_port
+  if (req.proxy === 'envoy' && (admin === req.frontPort || (admin >= req.basePort && admin <= last)))
+    throw usageError(`--proxy envoy: its admin API port ${admin} is ${admin === req.frontPort ? '--port' : `among the worker ports ${req.basePort}-${last}`}; pick ports that leave ${admin} free`)
 }
 
 export function poolConfig(req: PoolRequest): Config {
   checkRequest(req)
   const demo = req.command.length === 0
+  const protocol = req.protocol ?? 'http'
   // One word runs through the shell (it may be a whole command line); several run as they are.
-  const command = demo ? [...DEMO_COMMAND] : req.command.length === 1 ? req.command[0] : req.command
+  const command = demo ? [...DEMO_COMMANDS[protocol]] : req.command.length === 1 ? req.command[0] : req.command
+  // gRPC workers are served on the proxy's gRPC port; with no HTTP server behind it, proxy.port goes unused.
+  const front = protocol === 'grpc' ? { grpc_port: req.frontPort } : {}
   return configFromObject(
     {
-      proxy: { type: req.proxy, host: req.host, port: req.frontPort },
+      proxy: { type: req.proxy, host: req.host, port: req.frontPort, ...front },
       servers: [
         {
           name: POOL_NAME,
@@ -51,7 +63,9 @@ export function poolConfig(req: PoolRequest): Config {
           port: req.basePort,
           instances: req.workers,
           host: req.host,
-          health: demo ? '/health' : 'tcp',
+          protocol,
+          // gRPC workers are asked through the gRPC health service (TCP when they have none).
+          ...(protocol === 'grpc' ? {} : { health: demo ? '/health' : 'tcp' }),
           cwd: demo ? packageRoot : req.cwd,
           ready_timeout: 30,
         },

@@ -118,7 +118,12 @@ export async function stopProcesses(targets: StopTarget[], opts: StopOptions): P
   if (hasProcfs) await stopEscaped(opts.runId, new Set(targets.map((t) => t.record.id)), report, opts.pollMs ?? 10)
   const ports = targets.flatMap((t) => (t.record.port === undefined ? [] : [t.record.port]))
   const deadline = Date.now() + PORT_RELEASE_MS
-  while (stillListening(ports).length && Date.now() < deadline) await sleep(opts.pollMs ?? 10)
-  for (const busy of await busyPorts(stillListening(ports))) report.survivors.push(`${describeBusy(busy)} after stop`)
+  // Reading /proc/net/tcp walks the kernel's whole socket table (several ms on some machines): once per poll, never twice.
+  let listening = stillListening(ports)
+  while (listening.length && Date.now() < deadline) {
+    await sleep(opts.pollMs ?? 10)
+    listening = stillListening(ports)
+  }
+  if (listening.length) for (const busy of await busyPorts(listening)) report.survivors.push(`${describeBusy(busy)} after stop`)
   return report
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import type { ChildProcess } from 'node:child_process'
 import { BackendManagerError } from './errors.ts'
 import type { Home } from './home.ts'
-import { UnifiedLog, processLogPath } from './logs.ts'
+import { UnifiedLog, processLogPath, stderrLogPath } from './logs.ts'
 import type { Plan, ProcessSpec } from './plan.ts'
 import { isSameProcess, processTable, startTimeOf } from './procfs.ts'
 import { groupMembers, spawnManaged } from './procs.ts'
@@ -59,6 +59,7 @@ export class Stack {
   private readonly unified: UnifiedLog
   private timers: NodeJS.Timeout[] = []
   private stopping = false
+  private closed = false
   private firstError?: BackendManagerError
 
   constructor(private readonly opts: StackOptions) {
@@ -74,7 +75,7 @@ export class Stack {
       processes: [],
     }
     fs.mkdirSync(opts.home.logs, { recursive: true })
-    this.unified = new UnifiedLog(opts.home)
+    this.unified = new UnifiedLog(opts.home, opts.plan.logs)
   }
 
   // Starts (or adopts) every server once its dependencies are ready, then the proxy; throws on the first failure.
@@ -95,6 +96,8 @@ export class Stack {
       const { changed } = this.opts.proxy.prepare()
       await this.launch(this.opts.proxy.spec, 'proxy', changed)
     }
+    // Aborted after the last wait succeeded: still a failed start, and the phase stays 'stopping'.
+    if (this.firstError) throw this.firstError
     this.state.phase = 'running'
     this.save()
   }
@@ -105,7 +108,7 @@ export class Stack {
     const old = this.opts.previous?.processes.find((p) => p.id === spec.id)
     const m: Managed = { spec, kind, unstable: 0, record: { id: spec.id, kind, server: spec.server, port: spec.port, pid: 0, pgid: 0, startTime: '', startedAt: 0, state: 'starting', restarts: old?.restarts ?? 0, logFile } }
     this.managed.push(m)
-    this.unified.follow(spec.id, logFile, !old)
+    this.unified.follow(spec.id, logFile, { stderrFile: this.stderrFile(m), group: () => m.record, fromEnd: !old })
     if (old && isSameProcess(old.pid, old.startTime)) {
       Object.assign(m.record, { pid: old.pid, pgid: old.pgid, startTime: old.startTime, startedAt: old.startedAt, state: 'running' })
       this.state.processes.push(m.record)
@@ -137,8 +140,10 @@ export class Stack {
 
   private spawn(m: Managed): void {
     m.exitReason = undefined
+    // An earlier process's unfinished last line (it died unwatched) stays a line of its own.
+    this.unified.flush(m.record.logFile)
     const { child, pid, startTime } = spawnManaged(
-      { argv: m.spec.argv, cwd: m.spec.cwd, env: m.spec.env, logFile: m.record.logFile, runTag: `${this.state.runId}/${m.spec.id}` },
+      { argv: m.spec.argv, cwd: m.spec.cwd, env: m.spec.env, logFile: m.record.logFile, stderrFile: this.stderrFile(m), runTag: `${this.state.runId}/${m.spec.id}` },
       this.opts.env,
     )
     m.child = child
@@ -147,6 +152,11 @@ export class Stack {
     child.once('exit', (code, signal) => this.onExit(m, describeExit(code, signal)))
     this.save()
     this.opts.progress?.({ type: 'spawned', id: m.spec.id, pid })
+  }
+
+  // Servers get a raw stderr file of their own; nginx writes its errors to its one log file.
+  private stderrFile(m: Managed): string | undefined {
+    return m.kind === 'server' ? stderrLogPath(this.opts.home, m.spec.id) : undefined
   }
 
   // Processes adopted from an earlier supervisor are not our children: watch them by pid and start time.
@@ -161,6 +171,8 @@ export class Stack {
     if (m.exitReason !== undefined) return
     m.exitReason = reason
     m.record.lastExit = reason
+    // After close the state file is no longer ours (handed over, or removed by a finished stop), nor is the log.
+    if (this.closed) return
     this.unified.flush(m.record.logFile)
     if (this.stopping || m.record.state === 'starting') {
       m.record.state = 'stopped'
@@ -229,6 +241,7 @@ export class Stack {
   // Stop watching: used on handover to a detached supervisor and on stop.
   close(): void {
     this.stopping = true
+    this.closed = true
     for (const t of this.timers) clearInterval(t)
     this.timers = []
     for (const m of this.managed) m.child?.unref()
@@ -242,6 +255,8 @@ export class Stack {
 
   // Stop restarting (a stop command is taking everything down) but keep collecting logs until all is gone.
   beginStopping(): void {
+    // A stop during bring-up: start nothing more (the stop command only knows what is recorded so far).
+    if (this.state.phase === 'starting') this.abort('start aborted: a stop was requested')
     this.stopping = true
     this.state.phase = 'stopping'
     this.save()

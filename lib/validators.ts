@@ -1,5 +1,6 @@
 import fs from 'node:fs'
 import type { Config, ServerConfig } from './config.ts'
+import { proxyListeners } from './plan.ts'
 import { didYouMean, type Problem } from './schema.ts'
 
 // A validator looks at the defaulted config and reports problems; it never throws.
@@ -51,9 +52,10 @@ const portOverlaps: Validator = ({ servers, proxy }) => {
     else owners.set(port, owner)
   }
   if (proxy.type !== 'none') {
-    owners.set(proxy.port, 'the proxy (proxy.port)')
+    const listeners = proxyListeners(proxy, servers.filter((s) => s.port !== undefined && s.behind_proxy))
+    if (listeners.http !== undefined) owners.set(proxy.port, 'the proxy (proxy.port)')
     if (proxy.type === 'envoy') claim(proxy.admin_port, 'the envoy admin (proxy.admin_port)', 'proxy.admin_port', `port ${proxy.admin_port} of the envoy admin`)
-    if (servers.some((s) => s.protocol === 'grpc')) claim(proxy.grpc_port, 'the gRPC proxy (proxy.grpc_port)', 'proxy.grpc_port', `port ${proxy.grpc_port} of the gRPC proxy`)
+    if (listeners.grpc !== undefined) claim(proxy.grpc_port, 'the gRPC proxy (proxy.grpc_port)', 'proxy.grpc_port', `port ${proxy.grpc_port} of the gRPC proxy`)
   }
   servers.forEach((s, i) => {
     if (s.port === undefined) return
@@ -78,6 +80,10 @@ const modules: Validator = ({ servers, proxy }) => {
       out.push({ path: at(i, 'modules'), message: `"${s.name}" has modules but no port, expected a port (the proxy routes modules to it) or no modules` })
   })
   if (proxy.type !== 'none') {
+    // The gRPC front port has one route ("/"): calls carry no module prefix to tell two servers apart.
+    const grpc = servers.filter((s) => s.port !== undefined && s.behind_proxy && s.protocol === 'grpc')
+    if (grpc.length > 1)
+      out.push({ path: at(servers.indexOf(grpc[1]), 'protocol'), message: `"${grpc[0].name}" and "${grpc[1].name}" are both gRPC servers behind the proxy, expected at most one (set behind_proxy: false on the others)` })
     const rootOwners = servers.filter((s) => s.port !== undefined && s.behind_proxy && s.modules.length === 0 && s.protocol === 'http')
     if (rootOwners.length > 1) {
       const [first, second] = rootOwners

@@ -15,6 +15,8 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
   'gen-nginx-conf': { summary: 'render the nginx config (--validate runs nginx -t)', load: () => import('./commands/gen-nginx-conf.ts') },
   'install-nginx': { summary: 'install nginx into the state dir (no sudo)', load: () => import('./commands/install-nginx.ts') },
   'check-nginx': { summary: 'say which nginx will be used and its version', load: () => import('./commands/check-nginx.ts') },
+  'gen-envoy-conf': { summary: 'render the Envoy config (--validate runs envoy --mode validate)', load: () => import('./commands/gen-envoy-conf.ts') },
+  'check-envoy': { summary: 'say which envoy will be used and where to get one', load: () => import('./commands/check-envoy.ts') },
   simple: { summary: 'N identical workers on consecutive ports, no config file', load: () => import('./commands/simple.ts') },
   supervise: { summary: '(internal) the detached supervisor', load: () => import('./commands/supervise.ts') },
 }

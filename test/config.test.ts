@@ -131,6 +131,11 @@ const bad: { name: string; yaml: string; error: string }[] = [
     yaml: 'servers:\n  - { name: core, command: x, port: 50051 }\n  - { name: rpc, command: x, port: 50100, protocol: grpc }\n',
     error: `${F}: servers[0].port: port 50051 of "core" overlaps 50051 of the gRPC proxy (proxy.grpc_port)`,
   },
+  {
+    name: 'two gRPC servers behind the proxy',
+    yaml: 'servers:\n  - { name: a, command: x, port: 9000, protocol: grpc }\n  - { name: b, command: x, port: 9100, protocol: grpc }\n',
+    error: `${F}: servers[1].protocol: "a" and "b" are both gRPC servers behind the proxy, expected at most one (set behind_proxy: false on the others)`,
+  },
 
   // Modules.
   {
@@ -272,6 +277,9 @@ const good: { name: string; yaml: string; file?: string; got: (c: Config) => unk
   { name: 'a portless worker may set PORT itself', yaml: 'servers:\n  - { name: w, command: run, env: { PORT: 1 } }\n', got: ({ servers: [s] }) => s.env, want: { PORT: '1' } },
   { name: 'the envoy admin port is free under nginx', yaml: 'servers:\n  - { name: a, command: run, port: 9901 }\n', got: ({ servers: [s] }) => s.port, want: 9901 },
   { name: 'the gRPC port is free without gRPC servers', yaml: 'servers:\n  - { name: a, command: run, port: 50051 }\n', got: ({ servers: [s] }) => s.port, want: 50051 },
+  { name: 'gRPC servers only: proxy.port is not bound, so a worker may use it', yaml: 'servers:\n  - { name: rpc, command: run, port: 8000, instances: 2, protocol: grpc }\n', got: ({ servers: [s] }) => s.port, want: 8000 },
+  { name: 'a gRPC server kept out of the proxy leaves grpc_port free', yaml: 'servers:\n  - { name: a, command: run, port: 50051 }\n  - { name: rpc, command: run, port: 50060, protocol: grpc, behind_proxy: false }\n', got: (c) => c.servers.map((s) => s.port), want: [50051, 50060] },
+  { name: 'two gRPC servers are fine without a proxy', yaml: 'proxy: { type: none }\nservers:\n  - { name: a, command: run, port: 9000, protocol: grpc }\n  - { name: b, command: run, port: 9100, protocol: grpc }\n', got: (c) => c.servers.length, want: 2 },
   { name: 'the proxy port is free with no proxy', yaml: 'proxy: { type: none }\nservers:\n  - { name: a, command: run, port: 8000 }\n  - { name: b, command: run, port: 8001 }\n', got: (c) => c.servers.map((s) => s.port), want: [8000, 8001] },
   { name: 'the last port may be 65535', yaml: 'servers:\n  - { name: a, command: run, port: 65534, instances: 2 }\n', got: ({ servers: [s] }) => s.instances, want: 2 },
   { name: 'logs defaults', yaml: 'servers:\n  - { name: a, command: run }\n', got: (c) => c.logs, want: { max_size: 50 * 1024 * 1024, keep: 3 } },

@@ -45,6 +45,18 @@ const SINGLE = `servers:
     port: 3001
 `
 
+// Only gRPC servers behind the proxy: an HTTP/2 listener on grpc_port and no HTTP/1.1 listener at all.
+const GRPC_ONLY = `proxy:
+  port: 8000
+  grpc_port: 50051
+servers:
+  - name: pricer
+    command: node pricer.js
+    port: 50055
+    instances: 3
+    protocol: grpc
+`
+
 const fromYaml = (text: string) => resolvePlan(parseConfig(text, path.join(packageRoot, 'test', 'golden-case.yaml')))
 
 const cases: { name: string; plan: () => Plan; home: Home; opts: RenderOptions }[] = [
@@ -56,6 +68,7 @@ const cases: { name: string; plan: () => Plan; home: Home; opts: RenderOptions }
   },
   { name: 'ipv6-no-root', plan: () => fromYaml(IPV6_NO_ROOT), home: fixedHome('/srv/backend-manager'), opts: { user: null } },
   { name: 'root-user-spaced-home', plan: () => fromYaml(SINGLE), home: fixedHome('/home/dev user/stack/.local'), opts: { user: 'root' } },
+  { name: 'grpc-only', plan: () => fromYaml(GRPC_ONLY), home: fixedHome('/srv/backend-manager'), opts: { user: null } },
 ]
 
 for (const c of cases) {
@@ -105,13 +118,24 @@ test('the dev-config render has every required piece', () => {
   assert.ok(!/^\s*user /m.test(text), 'user: null writes no user directive')
 })
 
-test('no server without modules: "/" answers 404 with JSON; gRPC upstreams are left out', () => {
+test('no server without modules: "/" answers 404 with JSON; the gRPC server gets its own HTTP/2 port', () => {
   const text = renderNginxConf(fromYaml(IPV6_NO_ROOT), fixedHome('/srv/bm'), { user: null })
   assert.match(text, /location \/ \{\n\s+default_type application\/json;\n\s+return 404 '\{"error":"not found"/)
   assert.match(text, /upstream orders \{\n(\s+server \[::1\]:910[123] max_fails=1 fail_timeout=2s;\n){3}/)
   assert.ok(text.includes('listen [::1]:9000;'))
-  assert.ok(!text.includes('upstream rpc'), 'gRPC servers are not nginx upstreams yet')
+  assert.match(text, /upstream rpc \{\n\s+server \[::1\]:9301 max_fails=1 fail_timeout=2s;\n\s+keepalive 32;/)
+  assert.match(text, /listen \[::1\]:50051 http2;[^}]*location \/ \{\n\s+grpc_pass grpc:\/\/rpc;/)
+  assert.ok(!/location [^{]*\{\n\s+proxy_pass http:\/\/rpc/.test(text), 'no HTTP route leads to the gRPC server')
   assert.ok(!text.includes('queue'), 'a portless worker is not behind the proxy')
+})
+
+test('gRPC only: one HTTP/2 server block with grpc_pass, timeouts and keepalive; no HTTP/1.1 listener', () => {
+  const text = renderNginxConf(fromYaml(GRPC_ONLY), fixedHome('/srv/bm'), { user: null })
+  assert.match(text, /upstream pricer \{\n(\s+server 127\.0\.0\.1:5005[567] max_fails=1 fail_timeout=2s;\n){3}\s+keepalive 32;/)
+  for (const piece of ['listen 127.0.0.1:50051 http2;', 'grpc_pass grpc://pricer;', 'grpc_connect_timeout 2s;', 'grpc_read_timeout 300s;', 'grpc_send_timeout 300s;', 'grpc_next_upstream error timeout;'])
+    assert.ok(text.includes(piece), `missing: ${piece}`)
+  assert.equal(text.match(/^\s+server \{/gm)?.length, 1, 'exactly one server block')
+  assert.ok(!text.includes('listen 127.0.0.1:8000'), 'proxy.port is not used without HTTP servers')
 })
 
 const bad = ['a b', 'a;b', 'a{b', 'a}b', 'a"b', "a'b", 'a#b', 'a$b', 'a\\b', 'a\nb', 'a\tb']

@@ -175,8 +175,8 @@ test('ports, readiness and timeouts per instance', () => {
       ['web-1', 9601, { kind: 'http', path: '/healthz' }, 2500, 200, 'on-failure', 5],
       ['web-2', 9602, { kind: 'http', path: '/healthz' }, 2500, 200, 'on-failure', 5],
       ['db-0', 9700, { kind: 'tcp' }, 30000, 3000, 'on-failure', 5],
-      // gRPC servers are probed by connecting: an HTTP GET means nothing to them.
-      ['rpc-0', 9800, { kind: 'tcp' }, 30000, 3000, 'on-failure', 5],
+      // gRPC servers are asked through the gRPC health service: an HTTP GET means nothing to them.
+      ['rpc-0', 9800, { kind: 'grpc' }, 30000, 3000, 'on-failure', 5],
       ['worker-0', undefined, { kind: 'none' }, 30000, 3000, 'always', 2],
     ],
   )

@@ -4,8 +4,11 @@ import { table } from '../../lib/plan-format.ts'
 
 export const usage = `Usage: backend-manager health [--json]
 
-Probes every server instance's health check directly on its port, and every server through the
-proxy, and prints what answered. Exit 0 when everything answered, 1 otherwise, 3 when nothing runs.`
+Probes every server instance's health check directly on its port (HTTP path, TCP, or the gRPC
+health service), and every server through the proxy (gRPC servers through its gRPC port), and
+prints what answered. Under Envoy it also shows each instance's health as Envoy's own active
+health checks see it (admin API /clusters). Exit 0 when everything answered, 1 otherwise, 3 when
+nothing runs.`
 
 export async function run(args: string[], ctx: Context): Promise<number> {
   const { values } = parseFlags('health', args, { json: { type: 'boolean' } }, 0)

@@ -1,8 +1,101 @@
-import type { Context } from '../../lib/cli.ts'
-import { BackendManagerError } from '../../lib/errors.ts'
+import path from 'node:path'
+import { parseFlags, positiveInt, type Context } from '../../lib/cli.ts'
+import { usageError } from '../../lib/errors.ts'
+import { cleanLogs } from '../../lib/log-clean.ts'
+import { FileFollower, followFiles } from '../../lib/log-follow.ts'
+import { lineOwner, serverOf } from '../../lib/log-line.ts'
+import { loggedIds, nginxAccessLogPath, nginxErrorLogPath, unifiedLogPath } from '../../lib/log-paths.ts'
+import { isSameProcess } from '../../lib/procfs.ts'
+import { readState } from '../../lib/state.ts'
+import { tailFile } from '../../lib/tail.ts'
 
-export const usage = 'Usage: backend-manager logs'
+export const usage = `Usage: backend-manager logs [NAME|nginx] [-f] [-n N]
+       backend-manager logs clean
 
-export async function run(_args: string[], _ctx: Context): Promise<number> {
-  throw new BackendManagerError('USAGE', 'logs: not available yet')
+Shows the last N lines (default 100) of the unified log (every process, each line prefixed with
+its name-instance; ">>" for stdout, "!>" for stderr). Only log lines go to stdout, so the output
+pipes into grep and wc; notes go to stderr.
+
+  NAME        only this server (all its instances) or this instance (name-instance)
+  nginx       nginx's error log, then its access log (JSON)
+  -f          keep following (across "logs clean" and rotation); Ctrl+C to stop
+  -n N        how many lines to show first (0: none)
+  clean       truncate every log file in place and remove rotated copies; safe while running`
+
+export async function run(args: string[], ctx: Context): Promise<number> {
+  const { values, positionals } = parseFlags('logs', args, { follow: { type: 'boolean', short: 'f' }, lines: { type: 'string', short: 'n' } })
+  const target = positionals[0]
+  if (target === 'clean') {
+    if (values.follow || values.lines !== undefined) throw usageError('logs clean: takes no flags')
+    const result = await cleanLogs(ctx.home)
+    ctx.stdout.write(`cleaned ${result.files} log files in ${ctx.home.logs}\n`)
+    return 0
+  }
+  const count = values.lines === undefined ? 100 : positiveInt('-n', values.lines, 0, 1_000_000)!
+  if (target === 'nginx') return show(ctx, [nginxErrorLogPath(ctx.home), nginxAccessLogPath(ctx.home)], count, values.follow)
+  const keep = target === undefined ? undefined : matcher(ctx, target)
+  noteIfBehind(ctx)
+  return show(ctx, [unifiedLogPath(ctx.home)], count, values.follow, keep)
+}
+
+// Lines of a server (every instance) or of one instance; anything else is a usage error naming what exists.
+function matcher(ctx: Context, name: string): (line: string) => boolean {
+  const state = readState(ctx.home)
+  const ids = new Set([...(state?.plan.processes.map((p) => p.id) ?? []), ...(state?.processes.map((p) => p.id) ?? []), ...loggedIds(ctx.home)])
+  const servers = new Map<string, string>()
+  for (const p of state?.plan.processes ?? []) servers.set(p.id, p.server)
+  const serverOfId = (id: string) => servers.get(id) ?? serverOf(id)
+  if (ids.has(name)) return (line) => lineOwner(line) === name
+  if ([...ids].some((id) => serverOfId(id) === name)) return (line) => {
+    const owner = lineOwner(line)
+    return owner !== undefined && serverOfId(owner) === name
+  }
+  const known = [...ids].sort()
+  const serverNames = [...new Set(known.map(serverOfId))]
+  const what = known.length ? `a server (${serverNames.join(', ')}) or an instance (${known.join(', ')})` : `a server or an instance, but there are no process logs in ${ctx.home.logs} yet`
+  throw usageError(`logs: unknown name "${name}"; expected "nginx", "clean", ${what}`)
+}
+
+// With no supervisor, nothing adds to the unified log; each process's own file still gets everything.
+function noteIfBehind(ctx: Context): void {
+  let state
+  try {
+    state = readState(ctx.home)
+  } catch {
+    return
+  }
+  if (!state || state.supervisor.pid <= 0 || isSameProcess(state.supervisor.pid, state.supervisor.startTime)) return
+  ctx.stderr.write(`note: the supervisor (pid ${state.supervisor.pid}) is not running, so ${path.basename(unifiedLogPath(ctx.home))} may be behind; each process's output is in ${ctx.home.logs}/<name>-<instance>.log, and "start" catches up\n`)
+}
+
+async function show(ctx: Context, files: string[], count: number, follow: boolean | undefined, keep?: (line: string) => boolean): Promise<number> {
+  const out = ctx.stdout
+  let closed = false
+  let loop: ReturnType<typeof followFiles> | undefined
+  // A reader that went away (| head) ends the command quietly.
+  out.on('error', () => {
+    closed = true
+    loop?.stop()
+  })
+  const write = (lines: string[]) => {
+    const shown = keep ? lines.filter(keep) : lines
+    if (shown.length && !closed) out.write(shown.join('\n') + '\n')
+  }
+  const followers: FileFollower[] = []
+  for (const file of files) {
+    const tail = tailFile(file, count, keep)
+    if (files.length > 1) ctx.stderr.write(`==> ${file} <==\n`)
+    if (tail.end === 0 && tail.lines.length === 0 && !follow) ctx.stderr.write(`note: ${file} is empty or does not exist yet\n`)
+    write(tail.lines)
+    followers.push(new FileFollower(file, tail.end))
+  }
+  if (!follow || closed) return 0
+  loop = followFiles(ctx.home, followers, (_file, lines) => write(lines))
+  const stop = () => loop?.stop()
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+  await loop.done
+  process.off('SIGINT', stop)
+  process.off('SIGTERM', stop)
+  return 0
 }

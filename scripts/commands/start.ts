@@ -1,7 +1,8 @@
 import { DEFAULT_CONFIG, csv, parseFlags, type Context } from '../../lib/cli.ts'
 import { loadConfig } from '../../lib/config.ts'
-import { bringUpHere, startDetached } from '../../lib/lifecycle.ts'
+import { bringUpHere, preflight, startDetached } from '../../lib/lifecycle.ts'
 import { resolvePlan } from '../../lib/plan.ts'
+import { describeProxy } from '../../lib/proxy.ts'
 import { progressPrinter, printStopReport } from '../../lib/progress.ts'
 import { acquireLock } from '../../lib/lock.ts'
 import { readState, removeState } from '../../lib/state.ts'
@@ -31,14 +32,22 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   ctx.stdout.write(
     values['no-wait']
       ? `starting in the background (supervisor pid ${supervisorPid}); see "backend-manager status"\n`
-      : `all ${plan.processes.length} processes ready in ${Date.now() - started} ms${plan.proxy.type === 'none' ? '' : `; ${plan.proxy.type} on http://${plan.proxy.host}:${plan.proxy.port}`} (supervisor pid ${supervisorPid})\n`,
+      : `all ${plan.processes.length} processes ready in ${Date.now() - started} ms${plan.proxy.type === 'none' ? '' : `; ${describeProxy(plan)}`} (supervisor pid ${supervisorPid})\n`,
   )
   return 0
 }
 
 async function runForeground(plan: ReturnType<typeof resolvePlan>, io: Parameters<typeof bringUpHere>[1], ctx: Context): Promise<number> {
   const lock = acquireLock(ctx.home, 'start --foreground')
-  const stack = await bringUpHere(plan, io, readState(ctx.home)).finally(() => lock.release())
+  let stack: Awaited<ReturnType<typeof bringUpHere>>
+  try {
+    // The same checks as a detached start: never adopt a stack another supervisor watches, never start onto a busy port.
+    const previous = readState(ctx.home)
+    await preflight(ctx.home, plan, previous)
+    stack = await bringUpHere(plan, io, previous)
+  } finally {
+    lock.release()
+  }
   ctx.stdout.write(`all ${plan.processes.length} processes ready; Ctrl+C stops everything\n`)
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve)

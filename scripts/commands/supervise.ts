@@ -23,17 +23,22 @@ export async function run(_args: string[], ctx: Context): Promise<number> {
     proxy: makeProxy(ctx.home, previous.plan, ctx.env),
     previous,
     log,
-    progress: (e) => log(`${e.id}: ${e.type}${'reason' in e ? ` (${e.reason})` : ''}`),
+    progress: (e) => log(`${e.id}: ${e.type}${'reason' in e ? ` (${e.reason})` : ''}${e.type === 'restarting' ? `; again in ${e.delayMs} ms` : ''}`),
   })
-  let mode: 'run' | 'stop' | 'handover' = 'run'
+  // Set by the signal handlers below, so the type is spelled out rather than narrowed to 'run'.
+  let mode = 'run' as 'run' | 'stop' | 'handover'
+  let wake = () => {}
+  const signalled = new Promise<void>((resolve) => (wake = resolve))
   // SIGTERM: a stop command is taking everything down; keep collecting logs until it is all gone.
   process.on('SIGTERM', () => {
     mode = 'stop'
     stack.beginStopping()
+    wake()
   })
   // SIGUSR2: another command takes over (restart --only); leave every process running.
   process.on('SIGUSR2', () => {
     mode = 'handover'
+    wake()
   })
   process.on('SIGINT', () => {})
   process.on('SIGHUP', () => {})
@@ -47,10 +52,16 @@ export async function run(_args: string[], ctx: Context): Promise<number> {
     return 1
   }
   log('all processes ready')
-  while (mode === 'run') await sleep(100)
+  if (mode === 'run') {
+    // Woken by the signal itself, not by a poll: the stop command waits for this process to exit.
+    // The interval only keeps the process alive until then; nothing is left to delay the exit.
+    const keepAlive = setInterval(() => {}, 1 << 30)
+    await signalled
+    clearInterval(keepAlive)
+  }
   if (mode === 'stop') {
     const deadline = Date.now() + 60_000
-    while (!stack.allGone() && Date.now() < deadline) await sleep(20)
+    while (!stack.allGone() && Date.now() < deadline) await sleep(10)
   }
   stack.close()
   log(`supervisor exiting (${mode})`)

@@ -1,0 +1,290 @@
+// make bench: backend-manager side by side with PM2 and supervisord on the same 8 demo servers, in
+// one run, tools alternated per iteration after a warm-up, so the ratios hold on a noisy machine.
+// Everything it starts (stacks, PM2's daemon, supervisord) is stopped at the end, also on failure.
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { benchDir, childrenOf, cpuMs, freePortRange, healthChecker, machineBusyMs, now, pidAlive, pollUntil, procStatus, repoRoot, run, sleep, stackGone } from './common.ts'
+import { load, loadTool, type LoadResult } from './load.ts'
+import { runBurst, runLogsBurstScript } from './logs-scenario.ts'
+import { programs } from './programs.ts'
+import { renderMarkdown, targets, type Results } from './report.ts'
+import { BackendManager, DirectSpawn, Pm2, Supervisord, type ProcSet, type Tool } from './tools.ts'
+
+const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 5)
+const STATUS_RUNS = 3
+const LOAD_SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 5)
+const BURST_LINES = 20_000
+const INSTANCES = 8
+// Precompiled by default: tsx's own start-up (~200 ms per process) would otherwise dominate every tool equally.
+const SERVER_MODE = process.env.BENCH_SERVER === 'tsx' ? 'tsx' : 'js'
+const REFERENCE = 'backend-manager'
+
+const log = (line: string) => process.stderr.write(`bench: ${line}\n`)
+const started = now()
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bm-bench-'))
+const teardowns: (() => Promise<void>)[] = []
+let cleaned = false
+
+// Stops everything every tool started, daemons included; runs once, on success, failure or Ctrl+C.
+async function cleanup(): Promise<void> {
+  if (cleaned) return
+  cleaned = true
+  for (const teardown of teardowns.reverse()) await teardown().catch((error) => log(`cleanup: ${error instanceof Error ? error.message : error}`))
+  if (process.env.BENCH_KEEP !== '1') fs.rmSync(tmp, { recursive: true, force: true })
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    log(`${signal}: stopping everything the bench started`)
+    void cleanup().finally(() => process.exit(130))
+  })
+
+function cliMode(): string {
+  const stamp = path.join(repoRoot, 'dist', '.stamp')
+  const newest = (dir: string): number =>
+    fs.readdirSync(dir, { withFileTypes: true }).reduce((m, e) => {
+      const full = path.join(dir, e.name)
+      return Math.max(m, e.isDirectory() ? newest(full) : e.name.endsWith('.ts') ? fs.statSync(full).mtimeMs : 0)
+    }, 0)
+  try {
+    const built = fs.statSync(stamp).mtimeMs
+    if (built >= newest(path.join(repoRoot, 'lib')) && built >= newest(path.join(repoRoot, 'scripts'))) return 'the compiled build in dist/'
+  } catch {
+    // No build yet.
+  }
+  return 'the TypeScript sources through tsx (dist/ missing or older than the sources: run "make build")'
+}
+
+async function machine(bm: BackendManager, serverLabel: string): Promise<string[]> {
+  const osName = (fs.readFileSync('/etc/os-release', 'utf8').match(/^PRETTY_NAME="?([^"\n]*)/m) ?? [])[1] ?? os.type()
+  const nginx = await run(process.execPath, [path.join(repoRoot, 'bin', 'backend-manager.js'), 'check-nginx'], { env: bm.env, ok: [0, 1] })
+  const supervisord = Supervisord.available() ? (await run('supervisord', ['--version'])).stdout.trim() : 'not installed'
+  const wrk = loadTool()
+  const cpus = os.cpus()
+  return [
+    `Date: ${new Date().toISOString()}`,
+    `Machine: ${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown CPU'}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GB RAM, ${osName}, Linux ${os.release()}`,
+    `Versions: node ${process.version}, nginx ${(nginx.stdout.match(/version:\s*(\S+)/) ?? [])[1] ?? 'n/a'}, PM2 ${Pm2.available() ? Pm2.version() : 'not installed'}, supervisord ${supervisord}, load from ${wrk ? `${wrk.name} ${wrk.version}` : 'n/a'}`,
+    `Servers: ${INSTANCES} x ${serverLabel} (identical argv and environment under every tool); backend-manager CLI: ${cliMode()}`,
+    `Method: ${ITERATIONS} iterations after 1 warm-up, the tool order rotated every iteration; min / median / max over the iterations (status: ${STATUS_RUNS} calls per iteration)`,
+    `Daemons kept running between iterations as their users would: PM2's God daemon and supervisord; backend-manager's supervisor starts with each start and exits with each stop (its cost is inside the timings)`,
+  ]
+}
+
+function record(results: Results, scenario: string, tool: string, value: number): void {
+  const byTool = results.timings.get(scenario) ?? new Map<string, number[]>()
+  results.timings.set(scenario, byTool)
+  byTool.set(tool, [...(byTool.get(tool) ?? []), value])
+}
+
+interface Subject {
+  tool: Tool
+  ports: number[]
+  processes: number
+}
+
+async function timeStart(s: Subject): Promise<number> {
+  const t0 = now()
+  await s.tool.start()
+  await pollUntil(`${s.tool.name}: every server healthy`, healthChecker(s.ports))
+  const ms = now() - t0
+  const pids = await s.tool.pids()
+  if (pids.length !== s.processes) throw new Error(`${s.tool.name}: expected ${s.processes} processes after start, found ${pids.length}`)
+  return ms
+}
+
+async function timeStop(s: Subject): Promise<number> {
+  const pids = await s.tool.pids()
+  const t0 = now()
+  await s.tool.stop()
+  await pollUntil(`${s.tool.name}: every port released and no process left`, () => stackGone(s.ports, pids))
+  return now() - t0
+}
+
+async function timeRestart(s: Subject): Promise<number> {
+  const old = await s.tool.pids()
+  const healthy = healthChecker(s.ports)
+  const t0 = now()
+  await s.tool.restart()
+  await pollUntil(`${s.tool.name}: restarted and healthy`, async () => old.every((p) => !pidAlive(p)) && (await healthy()))
+  return now() - t0
+}
+
+async function lifecycle(subjects: Subject[], results: Results): Promise<void> {
+  for (let iteration = 0; iteration <= ITERATIONS; iteration++) {
+    const warmUp = iteration === 0
+    const order = subjects.map((_, i) => subjects[(i + iteration) % subjects.length])
+    for (const s of order) {
+      const name = s.tool.name
+      const keep = (scenario: string, value: number) => !warmUp && record(results, scenario, name, value)
+      const start = await timeStart(s)
+      keep('start', start)
+      const status: number[] = []
+      if (!(s.tool instanceof DirectSpawn)) for (let i = 0; i < STATUS_RUNS; i++) status.push((await s.tool.status()).ms)
+      for (const v of status) keep('status', v)
+      const restart = await timeRestart(s)
+      keep('restart', restart)
+      const stop = await timeStop(s)
+      keep('stop', stop)
+      log(`${warmUp ? 'warm-up' : `iteration ${iteration}/${ITERATIONS}`} ${name}: start ${start.toFixed(0)} ms, restart ${restart.toFixed(0)} ms, stop ${stop.toFixed(0)} ms${status.length ? `, status ${status.map((v) => v.toFixed(0)).join('/')} ms` : ''}`)
+    }
+  }
+}
+
+// One load run, with the CPU each party spent on it: what the proxy costs, not only what it yields.
+async function measuredLoad(url: string, connections: number, servers: number[], nginx: number[]): Promise<LoadResult> {
+  const before = { servers: cpuMs(servers), nginx: cpuMs(nginx), machine: machineBusyMs() }
+  const result = await load(url, connections, LOAD_SECONDS, tmp)
+  const per1000 = 1000 / (result.requestsPerSecond * LOAD_SECONDS)
+  const s = cpuMs(servers) - before.servers
+  const n = cpuMs(nginx) - before.nginx
+  const m = machineBusyMs() - before.machine
+  return { ...result, cpuPer1000: { servers: s * per1000, nginx: n * per1000, rest: Math.max(0, m - s - n) * per1000 } }
+}
+
+async function proxyScenario(bm: BackendManager, base: number, proxyPort: number, results: Results): Promise<void> {
+  await bm.start()
+  await pollUntil('nginx stack healthy', healthChecker([base, base + 1, proxyPort]))
+  const direct = `http://127.0.0.1:${base}/`
+  const nginx = `http://127.0.0.1:${proxyPort}/`
+  const procs = bm.state()?.processes ?? []
+  const pidOf = (id: string) => procs.find((p) => p.id === id)?.pid ?? 0
+  const nginxPids = [pidOf('nginx'), ...childrenOf(pidOf('nginx'))]
+  const via = { direct: { url: direct, servers: [pidOf('web-0')] }, nginx: { url: nginx, servers: [pidOf('web-0'), pidOf('web-1')] } }
+  // Warm both paths (JIT, nginx's upstream keepalive pool) before anything is kept.
+  await load(direct, 16, 1, tmp)
+  await load(nginx, 16, 1, tmp)
+  const rows = {
+    direct16: { label: 'direct to one instance', target: 'direct' as const, connections: 16, runs: [] as LoadResult[] },
+    nginx16: { label: 'through nginx (2 instances)', target: 'nginx' as const, connections: 16, runs: [] as LoadResult[] },
+    direct1: { label: 'direct to one instance', target: 'direct' as const, connections: 1, runs: [] as LoadResult[] },
+    nginx1: { label: 'through nginx (2 instances)', target: 'nginx' as const, connections: 1, runs: [] as LoadResult[] },
+  }
+  for (let round = 0; round < 2; round++) {
+    const pair = round % 2 === 0 ? (['direct', 'nginx'] as const) : (['nginx', 'direct'] as const)
+    for (const which of pair) {
+      rows[`${which}16`].runs.push(await measuredLoad(via[which].url, 16, via[which].servers, nginxPids))
+      log(`proxy round ${round + 1}: ${which} 16 connections ${rows[`${which}16`].runs.at(-1)!.requestsPerSecond.toFixed(0)} req/s`)
+    }
+  }
+  for (const which of ['direct', 'nginx'] as const) rows[`${which}1`].runs.push(await measuredLoad(via[which].url, 1, via[which].servers, nginxPids))
+  results.proxy.push(rows.direct16, rows.nginx16, rows.direct1, rows.nginx1)
+  await bm.stop()
+}
+
+async function memoryScenario(subjects: Subject[], results: Results): Promise<void> {
+  for (const s of subjects) {
+    await s.tool.start()
+    await pollUntil(`${s.tool.name}: healthy`, healthChecker(s.ports))
+    // Idle: nothing is starting or logging any more.
+    await sleep(2000)
+    const pid = s.tool.daemonPid()
+    const what = s.tool instanceof BackendManager ? 'its supervisor' : s.tool instanceof Pm2 ? 'its God daemon' : 'supervisord'
+    results.memory.push({ tool: s.tool.name, what, rssBytes: pid !== undefined && pidAlive(pid) ? procStatus(pid, 'VmRSS') : undefined })
+    await timeStop(s)
+  }
+}
+
+// What each tool's command line costs before it does anything: the runtime's own start-up.
+async function bootCosts(results: Results, bm: BackendManager, pm2: Pm2 | undefined): Promise<void> {
+  const probes: [string, string, string[], NodeJS.ProcessEnv][] = [
+    ['node itself (`node -e 0`)', process.execPath, ['-e', '0'], process.env],
+    ['backend-manager CLI (`--help`)', process.execPath, [path.join(repoRoot, 'bin', 'backend-manager.js'), '--help'], bm.env],
+    ['backend-manager CLI through tsx (`--help`)', process.execPath, [path.join(repoRoot, 'bin', 'backend-manager.js'), '--help'], { ...bm.env, BACKEND_MANAGER_NO_BUILD: '1' }],
+    ...(pm2 ? [['PM2 CLI (`pm2 --version`)', process.execPath, [path.join(benchDir, 'node_modules', 'pm2', 'bin', 'pm2'), '--version'], pm2.env] as [string, string, string[], NodeJS.ProcessEnv]] : []),
+    ...(Supervisord.available() ? [['supervisorctl (`--help`)', 'supervisorctl', ['--help'], process.env] as [string, string, string[], NodeJS.ProcessEnv]] : []),
+  ]
+  for (let i = 0; i <= ITERATIONS; i++)
+    for (const [label, cmd, args, env] of probes) {
+      const r = await run(cmd, args, { env, ok: [0, 1, 2] })
+      if (i > 0) record(results, 'CLI start-up alone', label, r.ms)
+    }
+}
+
+async function main(): Promise<void> {
+  const progs = programs(SERVER_MODE)
+  const base = await freePortRange(INSTANCES + 1)
+  const proxyPort = base + INSTANCES
+  const ports = Array.from({ length: INSTANCES }, (_, i) => base + i)
+  log(`temp folder ${tmp}; ports ${base}-${base + INSTANCES - 1}, proxy ${proxyPort}; servers: ${progs.server.label}`)
+  const demo: ProcSet = { name: 'demo', count: INSTANCES, basePort: base, argv: progs.server.argv }
+  const go = path.join(tmp, 'go')
+  const burst: ProcSet = { name: 'burst', count: INSTANCES, argv: progs.writer.argv, env: { LW_MODE: 'burst', LW_LINES: String(BURST_LINES), LW_GO: go } }
+
+  const bm = new BackendManager(REFERENCE, path.join(tmp, 'bm'), { sets: [demo] })
+  const bmNginx = new BackendManager(`${REFERENCE} + nginx`, path.join(tmp, 'bm-nginx'), {
+    sets: [
+      { name: 'web', count: 2, basePort: base, argv: progs.server.argv },
+      { name: 'api', count: INSTANCES - 2, basePort: base + 2, argv: progs.server.argv },
+    ],
+    modules: { api: ['api'] },
+    proxyPort,
+  })
+  const floor = new DirectSpawn(demo)
+  const pm2 = Pm2.available() ? new Pm2(path.join(tmp, 'pm2'), [demo, burst]) : undefined
+  const sup = Supervisord.available() ? new Supervisord(path.join(tmp, 'supervisord'), [demo, burst]) : undefined
+  if (!pm2) log('PM2 is not installed in bench/node_modules: run "make -C bench deps"; comparing without it')
+  if (!sup) log('supervisord is not installed: run "make -C bench deps" as root; comparing without it')
+  const all: Tool[] = [bm, bmNginx, floor, ...(pm2 ? [pm2] : []), ...(sup ? [sup] : [])]
+  for (const tool of all) {
+    teardowns.push(() => tool.teardown())
+    await tool.setup()
+  }
+
+  const subjects: Subject[] = [
+    { tool: bm, ports, processes: INSTANCES },
+    { tool: bmNginx, ports: [...ports, proxyPort], processes: INSTANCES + 1 },
+    ...(pm2 ? [{ tool: pm2, ports, processes: INSTANCES }] : []),
+    ...(sup ? [{ tool: sup, ports, processes: INSTANCES }] : []),
+    { tool: floor, ports, processes: INSTANCES },
+  ]
+  const results: Results = {
+    machine: await machine(bm, progs.server.label),
+    timings: new Map(),
+    proxy: [],
+    bursts: [],
+    memory: [],
+    tools: subjects.map((s) => s.tool.name),
+    reference: REFERENCE,
+    floor: floor.name,
+  }
+  for (const scenario of ['start', 'stop', 'restart', 'status']) results.timings.set(scenario, new Map())
+
+  log('1-4: start, status, restart, stop')
+  await lifecycle(subjects, results)
+
+  log('5: proxy')
+  await proxyScenario(bmNginx, base, proxyPort, results)
+
+  log('6: logs burst')
+  const burstNames = Array.from({ length: INSTANCES }, (_, i) => `burst-${i}`)
+  const burstOpts = { writers: INSTANCES, linesEach: BURST_LINES, go }
+  results.bursts.push(await runLogsBurstScript(REFERENCE, burstOpts))
+  if (pm2) results.bursts.push(await runBurst(pm2.use('burst'), new Map(burstNames.map((n) => [path.join(pm2.home, 'logs', `${n}-out.log`), n])), burstOpts))
+  if (sup) results.bursts.push(await runBurst(sup.use('burst'), new Map(burstNames.map((n) => [path.join(sup.dir, `${n}.log`), n])), burstOpts))
+  pm2?.use('demo')
+  sup?.use('demo')
+  for (const b of results.bursts) log(`logs ${b.tool}: ${b.received}/${b.expected} lines in ${b.ms.toFixed(0)} ms, ${b.lost} lost, ${b.torn} torn`)
+
+  log('7: memory')
+  await memoryScenario(subjects.filter((s) => s.tool !== bmNginx && s.tool !== floor), results)
+
+  log('where the time goes: CLI start-up')
+  await bootCosts(results, bm, pm2)
+  results.tools.push(...[...results.timings.get('CLI start-up alone')!.keys()])
+
+  const markdown = renderMarkdown(results) + `\nTotal bench time: ${((now() - started) / 1000).toFixed(0)} s.\n`
+  process.stdout.write(markdown)
+  fs.writeFileSync(path.join(benchDir, 'RESULTS.md'), markdown)
+  const missed = targets(results).filter((t) => t.met === false)
+  log(missed.length ? `targets missed: ${missed.map((t) => t.what).join('; ')}` : 'every target met')
+}
+
+try {
+  await main()
+} finally {
+  await cleanup()
+  log(`done in ${((now() - started) / 1000).toFixed(0)} s`)
+}

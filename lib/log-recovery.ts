@@ -1,0 +1,44 @@
+// After a writer of the unified log died (even by SIGKILL): what the next one starts from.
+import fs from 'node:fs'
+import type { Home } from './home.ts'
+import { readAt, unifiedLogPath } from './log-paths.ts'
+import { cutCopy, locate } from './log-source.ts'
+import { fromBase64, readLogState, toBase64, type CopyIntent, type LogState, type SourceState } from './log-state.ts'
+import { resumeGroup } from './rotate.ts'
+
+// Crash recovery: a last write to the unified log that did not (fully) happen is undone and redone,
+// a stderr copy that did happen is found, and groups left paused by a rotation are resumed.
+export function recover(home: Home): LogState {
+  const state = readLogState(home)
+  for (const pgid of state.paused ?? []) resumeGroup(pgid)
+  const pending = state.pending
+  const unified = unifiedLogPath(home)
+  const stat = fs.statSync(unified, { throwIfNoEntry: false })
+  if (pending && stat && stat.ino === pending.ino && stat.size >= pending.before && stat.size < pending.after) {
+    if (stat.size > pending.before) fs.truncateSync(unified, pending.before)
+    state.sources = pending.prev
+  }
+  for (const intent of state.copying ?? []) {
+    const source = state.sources[intent.out]
+    if (source) recoverCopy(intent, source)
+  }
+  return { version: 2, sources: state.sources }
+}
+
+// SIGCONT for groups a dead writer left stopped mid-rotation; `stop` calls this before signalling.
+export function resumePaused(home: Home): void {
+  for (const pgid of readLogState(home).paused ?? []) resumeGroup(pgid)
+}
+
+// After a crash between planning a copy and recording it: find whether it reached the log file.
+function recoverCopy(intent: CopyIntent, state: SourceState): void {
+  if (!state.err || state.err.offset !== intent.errFrom) return
+  const data = readAt(state.err.file, intent.errFrom, intent.errTo - intent.errFrom)
+  const carry = fromBase64(intent.errCarry)
+  const cut = cutCopy(Buffer.concat([carry, data]), intent.final)
+  if (!cut || data.length !== intent.errTo - intent.errFrom) return
+  const end = locate(state.out.file, Math.max(intent.outBefore, state.out.offset), cut.bytes)
+  if (end === undefined) return
+  state.copies = [...(state.copies ?? []), [end - cut.bytes.length, end]]
+  state.err = { file: state.err.file, offset: intent.errTo, carry: toBase64(cut.rest) }
+}

@@ -1,0 +1,121 @@
+// Size-based rotation. A process holds its log file open for append, so its files rotate by copy
+// and truncate in place; the process group is paused for the last bytes so none is lost in between.
+import fs from 'node:fs'
+import { archivePath, fileSize } from './log-paths.ts'
+import type { GroupRecord } from './log-source.ts'
+import { hasProcfs, processTable, readStat } from './procfs.ts'
+import { groupMembers } from './procs.ts'
+
+const PAUSE_WAIT_MS = 200
+const COPY_CHUNK = 1 << 20
+
+// x.log.(keep-1) -> x.log.keep, ..., x.log.1 -> x.log.2: frees x.log.1 and drops the oldest.
+export function shiftArchives(file: string, keep: number): void {
+  fs.rmSync(archivePath(file, keep), { force: true })
+  for (let n = keep - 1; n >= 1; n--) {
+    try {
+      fs.renameSync(archivePath(file, n), archivePath(file, n + 1))
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+    }
+  }
+}
+
+// Appends src[from, to) to dst.
+export function copyRange(src: string, dst: string, from: number, to: number): void {
+  const input = fs.openSync(src, 'r')
+  const output = fs.openSync(dst, 'a')
+  try {
+    const buffer = Buffer.allocUnsafe(COPY_CHUNK)
+    for (let at = from; at < to; ) {
+      const got = fs.readSync(input, buffer, 0, Math.min(COPY_CHUNK, to - at), at)
+      if (got === 0) break
+      fs.writeSync(output, buffer, 0, got)
+      at += got
+    }
+  } finally {
+    fs.closeSync(input)
+    fs.closeSync(output)
+  }
+}
+
+const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+
+// Stops every live member of the group and waits until the kernel says they are stopped. Returns the
+// group to resume, undefined when there is nothing to pause, or false when they did not stop in time.
+export function pauseGroup(record: GroupRecord | undefined, beforeStop: (pgid: number) => void): number | undefined | false {
+  if (!record || record.pgid <= 1 || !hasProcfs) return undefined
+  const members = groupMembers(record, processTable())
+  if (members.length === 0) return undefined
+  beforeStop(record.pgid)
+  try {
+    process.kill(-record.pgid, 'SIGSTOP')
+  } catch {
+    return undefined
+  }
+  const deadline = Date.now() + PAUSE_WAIT_MS
+  for (;;) {
+    const running = members.filter((m) => {
+      const state = readStat(m.pid)?.state
+      return state !== undefined && state !== 'T' && state !== 't' && state !== 'Z' && state !== 'X'
+    })
+    if (running.length === 0) return record.pgid
+    if (Date.now() > deadline) {
+      resumeGroup(record.pgid)
+      return false
+    }
+    sleepSync(1)
+  }
+}
+
+export function resumeGroup(pgid: number): void {
+  if (pgid <= 1) return
+  try {
+    process.kill(-pgid, 'SIGCONT')
+  } catch {
+    // The group is gone.
+  }
+}
+
+export interface CopyTruncateSteps {
+  // Stop the writers (undefined: nothing to stop; false: could not, try again later).
+  pause(): number | undefined | false
+  resume(pgid: number | undefined): void
+  // Read everything written so far, with the writers stopped, so nothing is left behind in the old bytes.
+  drain(): void
+  begin(): void
+  // Called once per file right after it was truncated, with the size it had.
+  truncated(file: string, size: number): void
+  end(): void
+}
+
+// Rotates files that one process group writes: the bulk is copied while it runs, the rest while paused.
+export function copyTruncate(files: string[], keep: number, steps: CopyTruncateSteps): boolean {
+  const staged = files.map((file) => ({ file, tmp: `${file}.rotating`, copied: 0 }))
+  for (const s of staged) {
+    fs.rmSync(s.tmp, { force: true })
+    s.copied = fileSize(s.file)
+    copyRange(s.file, s.tmp, 0, s.copied)
+  }
+  const paused = steps.pause()
+  if (paused === false) {
+    for (const s of staged) fs.rmSync(s.tmp, { force: true })
+    return false
+  }
+  try {
+    steps.drain()
+    steps.begin()
+    for (const s of staged) {
+      const size = fileSize(s.file)
+      copyRange(s.file, s.tmp, s.copied, size)
+      shiftArchives(s.file, keep)
+      fs.renameSync(s.tmp, archivePath(s.file, 1))
+      fs.truncateSync(s.file, 0)
+      steps.truncated(s.file, size)
+    }
+    steps.end()
+  } finally {
+    steps.resume(paused)
+  }
+  return true
+}

@@ -1,0 +1,61 @@
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { DEFAULT_CONFIG, parseFlags, type Context } from '../../lib/cli.ts'
+import { loadConfig } from '../../lib/config.ts'
+import { BackendManagerError } from '../../lib/errors.ts'
+import { envoyPaths, renderEnvoyConf } from '../../lib/envoy.ts'
+import { requireEnvoy, validateEnvoyConf, type EnvoyCheck } from '../../lib/envoy-binary.ts'
+import { resolveHome } from '../../lib/home.ts'
+import { resolvePlan, type Plan } from '../../lib/plan.ts'
+
+export const usage = `Usage: backend-manager gen-envoy-conf [CONFIG] [-o FILE] [--validate]
+
+Renders the Envoy config "start" would use for CONFIG (default ${DEFAULT_CONFIG}) with
+proxy.type envoy, with the paths of the state folder (.local/ or $BACKEND_MANAGER_HOME).
+Prints it unless -o is given.
+
+Options:
+  -o, --output FILE   write the config to FILE instead of stdout
+  --validate          run "envoy --mode validate" on it (needs an envoy binary; see check-envoy)
+                      (with -o: on FILE; else on a copy rendered in a temp folder)`
+
+// Validation of the printed config happens in a throwaway state folder, leaving the real one alone.
+function validateInTempHome(plan: Plan, check: (conf: string) => EnvoyCheck): EnvoyCheck {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'backend-manager-envoy-validate-'))
+  try {
+    const home = resolveHome({}, root, root)
+    for (const dir of [home.run, home.logs]) fs.mkdirSync(dir, { recursive: true })
+    const conf = envoyPaths(home).conf
+    fs.writeFileSync(conf, renderEnvoyConf(plan, home))
+    return check(conf)
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true })
+  }
+}
+
+export async function run(args: string[], ctx: Context): Promise<number> {
+  const { values, positionals } = parseFlags('gen-envoy-conf', args, { output: { type: 'string', short: 'o' }, validate: { type: 'boolean' } })
+  const config = loadConfig(positionals[0] ?? DEFAULT_CONFIG)
+  if (config.proxy.type !== 'envoy') ctx.stderr.write(`note: ${config.file} has proxy.type "${config.proxy.type}"; "start" will not run this Envoy config\n`)
+  const plan = resolvePlan({ ...config, proxy: { ...config.proxy, type: 'envoy' } })
+  const envoy = values.validate ? requireEnvoy(ctx.home, ctx.env) : undefined
+  const text = renderEnvoyConf(plan, ctx.home)
+  let result: EnvoyCheck | undefined
+  if (values.output) {
+    const file = path.resolve(ctx.cwd, values.output)
+    fs.mkdirSync(path.dirname(file), { recursive: true })
+    fs.writeFileSync(file, text)
+    ctx.stderr.write(`wrote ${file}\n`)
+    if (envoy) {
+      fs.mkdirSync(ctx.home.logs, { recursive: true })
+      result = validateEnvoyConf(envoy, file, ctx.env)
+    }
+  } else {
+    ctx.stdout.write(text)
+    if (envoy) result = validateInTempHome(plan, (conf) => validateEnvoyConf(envoy, conf, ctx.env))
+  }
+  if (result && !result.ok) throw new BackendManagerError('CONFIG', `envoy --mode validate rejected the config for ${config.file}:\n${result.output}`)
+  if (result) ctx.stderr.write(`envoy --mode validate: configuration for ${config.file} is valid (envoy ${envoy!.version})\n`)
+  return 0
+}
