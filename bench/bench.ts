@@ -4,14 +4,14 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { benchDir, childrenOf, cpuMs, freePortRange, healthChecker, machineBusyMs, now, pidAlive, pollUntil, procStatus, repoRoot, run, sleep, stackGone } from './common.ts'
+import { benchDir, childrenOf, cpuMs, freePortRange, healthChecker, machineBusyMs, now, pidAlive, pollUntil, procStatus, repoRoot, run, sleep, stackGone, type RunResult } from './common.ts'
 import { load, loadTool, type LoadResult } from './load.ts'
 import { runBurst, runLogsBurstScript } from './logs-scenario.ts'
 import { programs } from './programs.ts'
 import { renderMarkdown, targets, type Results } from './report.ts'
 import { BackendManager, DirectSpawn, Pm2, Supervisord, type ProcSet, type Tool } from './tools.ts'
 
-const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 5)
+const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 7)
 const STATUS_RUNS = 3
 const LOAD_SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 5)
 const BURST_LINES = 20_000
@@ -73,9 +73,9 @@ async function machine(bm: BackendManager, serverLabel: string): Promise<string[
   ]
 }
 
-function record(results: Results, scenario: string, tool: string, value: number): void {
-  const byTool = results.timings.get(scenario) ?? new Map<string, number[]>()
-  results.timings.set(scenario, byTool)
+function record(table: Map<string, Map<string, number[]>>, scenario: string, tool: string, value: number): void {
+  const byTool = table.get(scenario) ?? new Map<string, number[]>()
+  table.set(scenario, byTool)
   byTool.set(tool, [...(byTool.get(tool) ?? []), value])
 }
 
@@ -85,31 +85,46 @@ interface Subject {
   processes: number
 }
 
-async function timeStart(s: Subject): Promise<number> {
+// backend-manager prints its own timing (start and restart from after the config is loaded, stop
+// from taking the lock): the rest of the wall time is node's start-up, module loading, config parsing.
+const OWN_TIMER: Record<string, RegExp> = { start: /ready in (\d+) ms/, stop: /processes in (\d+) ms; all ports released/, restart: /restarted \d+ processes in (\d+) ms/ }
+
+interface Timed {
+  ms: number
+  inside?: number
+}
+
+function inside(scenario: string, s: Subject, out: RunResult): number | undefined {
+  if (!(s.tool instanceof BackendManager)) return undefined
+  const m = OWN_TIMER[scenario].exec(out.stdout)
+  return m ? Number(m[1]) : undefined
+}
+
+async function timeStart(s: Subject): Promise<Timed> {
   const t0 = now()
-  await s.tool.start()
+  const out = await s.tool.start()
   await pollUntil(`${s.tool.name}: every server healthy`, healthChecker(s.ports))
   const ms = now() - t0
   const pids = await s.tool.pids()
   if (pids.length !== s.processes) throw new Error(`${s.tool.name}: expected ${s.processes} processes after start, found ${pids.length}`)
-  return ms
+  return { ms, inside: inside('start', s, out) }
 }
 
-async function timeStop(s: Subject): Promise<number> {
+async function timeStop(s: Subject): Promise<Timed> {
   const pids = await s.tool.pids()
   const t0 = now()
-  await s.tool.stop()
+  const out = await s.tool.stop()
   await pollUntil(`${s.tool.name}: every port released and no process left`, () => stackGone(s.ports, pids))
-  return now() - t0
+  return { ms: now() - t0, inside: inside('stop', s, out) }
 }
 
-async function timeRestart(s: Subject): Promise<number> {
+async function timeRestart(s: Subject): Promise<Timed> {
   const old = await s.tool.pids()
   const healthy = healthChecker(s.ports)
   const t0 = now()
-  await s.tool.restart()
+  const out = await s.tool.restart()
   await pollUntil(`${s.tool.name}: restarted and healthy`, async () => old.every((p) => !pidAlive(p)) && (await healthy()))
-  return now() - t0
+  return { ms: now() - t0, inside: inside('restart', s, out) }
 }
 
 async function lifecycle(subjects: Subject[], results: Results): Promise<void> {
@@ -118,7 +133,11 @@ async function lifecycle(subjects: Subject[], results: Results): Promise<void> {
     const order = subjects.map((_, i) => subjects[(i + iteration) % subjects.length])
     for (const s of order) {
       const name = s.tool.name
-      const keep = (scenario: string, value: number) => !warmUp && record(results, scenario, name, value)
+      const keep = (scenario: string, value: number | Timed) => {
+        if (warmUp) return
+        record(results.timings, scenario, name, typeof value === 'number' ? value : value.ms)
+        if (typeof value !== 'number' && value.inside !== undefined) record(results.inside, scenario, name, value.inside)
+      }
       const start = await timeStart(s)
       keep('start', start)
       const status: number[] = []
@@ -128,7 +147,7 @@ async function lifecycle(subjects: Subject[], results: Results): Promise<void> {
       keep('restart', restart)
       const stop = await timeStop(s)
       keep('stop', stop)
-      log(`${warmUp ? 'warm-up' : `iteration ${iteration}/${ITERATIONS}`} ${name}: start ${start.toFixed(0)} ms, restart ${restart.toFixed(0)} ms, stop ${stop.toFixed(0)} ms${status.length ? `, status ${status.map((v) => v.toFixed(0)).join('/')} ms` : ''}`)
+      log(`${warmUp ? 'warm-up' : `iteration ${iteration}/${ITERATIONS}`} ${name}: start ${start.ms.toFixed(0)} ms, restart ${restart.ms.toFixed(0)} ms, stop ${stop.ms.toFixed(0)} ms${status.length ? `, status ${status.map((v) => v.toFixed(0)).join('/')} ms` : ''}`)
     }
   }
 }
@@ -162,14 +181,17 @@ async function proxyScenario(bm: BackendManager, base: number, proxyPort: number
     direct1: { label: 'direct to one instance', target: 'direct' as const, connections: 1, runs: [] as LoadResult[] },
     nginx1: { label: 'through nginx (2 instances)', target: 'nginx' as const, connections: 1, runs: [] as LoadResult[] },
   }
+  // Alternated, so a burst of background noise does not land on one side only.
   for (let round = 0; round < 2; round++) {
     const pair = round % 2 === 0 ? (['direct', 'nginx'] as const) : (['nginx', 'direct'] as const)
-    for (const which of pair) {
-      rows[`${which}16`].runs.push(await measuredLoad(via[which].url, 16, via[which].servers, nginxPids))
-      log(`proxy round ${round + 1}: ${which} 16 connections ${rows[`${which}16`].runs.at(-1)!.requestsPerSecond.toFixed(0)} req/s`)
-    }
+    for (const connections of [16, 1] as const)
+      for (const which of pair) {
+        const row = rows[`${which}${connections}`]
+        row.runs.push(await measuredLoad(via[which].url, connections, via[which].servers, nginxPids))
+        const last = row.runs.at(-1)!
+        log(`proxy round ${round + 1}: ${which}, ${connections} connection(s): ${last.requestsPerSecond.toFixed(0)} req/s, p99 ${last.p99Ms.toFixed(2)} ms`)
+      }
   }
-  for (const which of ['direct', 'nginx'] as const) rows[`${which}1`].runs.push(await measuredLoad(via[which].url, 1, via[which].servers, nginxPids))
   results.proxy.push(rows.direct16, rows.nginx16, rows.direct1, rows.nginx1)
   await bm.stop()
 }
@@ -199,7 +221,7 @@ async function bootCosts(results: Results, bm: BackendManager, pm2: Pm2 | undefi
   for (let i = 0; i <= ITERATIONS; i++)
     for (const [label, cmd, args, env] of probes) {
       const r = await run(cmd, args, { env, ok: [0, 1, 2] })
-      if (i > 0) record(results, 'CLI start-up alone', label, r.ms)
+      if (i > 0) record(results.timings, 'CLI start-up alone', label, r.ms)
     }
 }
 
@@ -243,6 +265,7 @@ async function main(): Promise<void> {
   const results: Results = {
     machine: await machine(bm, progs.server.label),
     timings: new Map(),
+    inside: new Map(),
     proxy: [],
     bursts: [],
     memory: [],

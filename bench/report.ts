@@ -7,6 +7,8 @@ export interface Results {
   machine: string[]
   // scenario -> tool -> samples (ms)
   timings: Map<string, Map<string, number[]>>
+  // The same, as backend-manager's own timer reports it (no node start-up, module loading or config parsing).
+  inside: Map<string, Map<string, number[]>>
   proxy: { label: string; target: 'direct' | 'nginx'; connections: number; runs: LoadResult[] }[]
   bursts: BurstResult[]
   memory: { tool: string; what: string; rssBytes?: number }[]
@@ -35,6 +37,24 @@ function lifecycleTable(r: Results): string[] {
       const s = stats(byTool.get(tool) ?? [])
       if (!s) continue
       out.push(`| ${scenario} | ${tool} | ${triple(s)} | ${ref && tool !== r.reference ? ratio(ref.median, s.median) : ''} |`)
+    }
+  }
+  return out
+}
+
+// Where backend-manager's wall time goes: its own timer, the rest (node, modules, config), and the floor.
+function breakdownTable(r: Results): string[] {
+  const out = [
+    '| command | wall | inside the command (its own timer) | outside it: node start-up, module loading, config parsing, exit | the servers alone (floor) | wall beyond the floor |',
+    '|---|---|---|---|---|---|',
+  ]
+  for (const [scenario, byTool] of r.inside) {
+    for (const [tool, samples] of byTool) {
+      const wall = medianOf(r, scenario, tool)
+      const own = stats(samples)?.median
+      const floor = medianOf(r, scenario, r.floor)
+      if (wall === undefined || own === undefined) continue
+      out.push(`| ${tool} ${scenario} | ${ms(wall)} ms | ${ms(own)} ms | ${ms(wall - own)} ms | ${floor === undefined ? 'n/a' : `${ms(floor)} ms`} | ${floor === undefined ? 'n/a' : `+${ms(wall - floor)} ms`} |`)
     }
   }
   return out
@@ -141,6 +161,11 @@ export function renderMarkdown(r: Results): string {
     'status is the command itself (`status --json`, `pm2 jlist`, `supervisorctl status`).',
     '',
     ...lifecycleTable(r),
+    '',
+    "Where backend-manager's time goes (medians): the command's own timer against its wall time and the",
+    'floor (the bench spawning and signalling the same processes itself, no manager at all).',
+    '',
+    ...breakdownTable(r),
     '',
     '## Proxy (5): direct to one instance vs through the generated nginx (2-instance upstream)',
     '',

@@ -147,32 +147,46 @@ function catchUp(followers: FileFollower[], seen: Generation, now: Generation, e
   }
 }
 
-// Polls the followers, checking the truncation generation before and after each read (a seqlock):
-// a read that overlapped a truncation is thrown away and the files are taken from their new start.
+// One look at every follower, checking the truncation generation before and after the reads (a
+// seqlock): a read that overlapped a truncation is thrown away and taken again from the new start.
+export class FollowSet {
+  private seen: Generation
+
+  constructor(
+    private readonly home: Home,
+    readonly followers: FileFollower[],
+    private readonly emit: (file: string, lines: string[]) => void,
+  ) {
+    this.seen = readGeneration(home)
+  }
+
+  tick(): void {
+    const before = readGeneration(this.home)
+    if (before.gen % 2 === 1) return
+    if (before.gen !== this.seen.gen) {
+      catchUp(this.followers, this.seen, before, this.emit)
+      this.seen = before
+    }
+    const reads = this.followers.map((f) => ({ f, r: f.read() }))
+    if (readGeneration(this.home).gen !== before.gen) return
+    for (const { f, r } of reads) {
+      r.commit()
+      if (r.lines.length) this.emit(f.file, r.lines)
+    }
+  }
+}
+
+// Polls a FollowSet until stopped.
 export function followFiles(home: Home, followers: FileFollower[], emit: (file: string, lines: string[]) => void, intervalMs = 100): FollowLoop {
+  const set = new FollowSet(home, followers, emit)
   let stopped = false
   let timer: NodeJS.Timeout | undefined
   let wake: () => void = () => {}
-  let seen: Generation = readGeneration(home)
-  const tick = () => {
-    const before = readGeneration(home)
-    if (before.gen % 2 === 1) return
-    if (before.gen !== seen.gen) {
-      catchUp(followers, seen, before, emit)
-      seen = before
-    }
-    const reads = followers.map((f) => ({ f, r: f.read() }))
-    if (readGeneration(home).gen !== before.gen) return
-    for (const { f, r } of reads) {
-      r.commit()
-      if (r.lines.length) emit(f.file, r.lines)
-    }
-  }
   const done = new Promise<void>((resolve) => {
     wake = resolve
     const loop = () => {
       if (stopped) return resolve()
-      tick()
+      set.tick()
       timer = setTimeout(loop, intervalMs)
     }
     loop()

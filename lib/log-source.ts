@@ -192,10 +192,6 @@ export class LogSource {
     out.carry = Buffer.from(all)
   }
 
-  pendingBytes(): number {
-    return fileSize(this.out.file) - this.out.offset + (this.err ? fileSize(this.err.file) - this.err.offset : 0)
-  }
-
   // The file was emptied (clean, rotation, or someone else): read it again from its start.
   restart(which: 'out' | 'err', keepCarry = false): void {
     const r = which === 'out' ? this.out : this.err

@@ -75,7 +75,7 @@ export class Stack {
       processes: [],
     }
     fs.mkdirSync(opts.home.logs, { recursive: true })
-    this.unified = new UnifiedLog(opts.home, opts.plan.logs)
+    this.unified = new UnifiedLog(opts.home, opts.plan.logs, opts.log)
   }
 
   // Starts (or adopts) every server once its dependencies are ready, then the proxy; throws on the first failure.

@@ -112,7 +112,7 @@ test('start -> healthy -> requests -> stop leaves every port free and no process
   assert.ok(pidAlive(supervisor, state.supervisor.startTime), 'the detached supervisor is alive')
 
   const status = await home.statusUntilHealthy()
-  assert.equal(status.code, 0, status.stdout + status.stderr)
+  assert.equal(status.code, 0, status.stdout + status.stderr + home.readLog('supervisor.log'))
   assert.match(status.stdout, /all healthy/)
   assert.match(status.stdout, new RegExp(`^demo-1\\s+${state.processes[2].pid}\\s+${base + 2}\\s+running\\s+ok`, 'm'))
 
@@ -257,7 +257,7 @@ test('supervisor killed: servers keep answering, status says so, start re-adopts
   assert.ok(pidAlive(after.supervisor.pid, after.supervisor.startTime))
   // Two servers and one supervisor: nothing was started twice.
   assertOneStack(home, after)
-  assert.equal((await home.statusUntilHealthy()).code, 0)
+  assert.equal((await home.statusUntilHealthy()).code, 0, home.readLog('supervisor.log'))
 
   await stopOk(home)
   await assertStackGone(home, [base, base + 1], after.processes, after.supervisor.pid)
@@ -368,7 +368,7 @@ test('restart --only NAME restarts just that server and leaves the others runnin
   assert.ok(pidGone(before.supervisor.pid), 'the old supervisor is still alive')
   assert.ok(pidAlive(after.supervisor.pid, after.supervisor.startTime))
   assertOneStack(home, after)
-  assert.equal((await home.statusUntilHealthy()).code, 0)
+  assert.equal((await home.statusUntilHealthy()).code, 0, home.readLog('supervisor.log'))
 
   await stopOk(home)
   await assertStackGone(home, [base, base + 1, base + 2], after.processes, after.supervisor.pid)
@@ -494,7 +494,7 @@ test('start --no-wait records its supervisor at once, so a second start right af
   assert.equal(second.code, 1, second.stdout + second.stderr)
   assert.match(second.stderr, /a stack is already running/)
 
-  assert.equal((await home.statusUntilHealthy()).code, 0, 'the stack becomes healthy')
+  assert.equal((await home.statusUntilHealthy()).code, 0, home.readLog('supervisor.log'))
   const state = home.state()!
   assertOneStack(home, state)
   assert.equal(home.record('web-0').restarts, 0)
@@ -554,7 +554,7 @@ test('behind nginx: start -> requests through the proxy -> stop leaves every por
   // Round-robin over both instances.
   assert.deepEqual([...brokerAnswers].sort(), [0, 1])
   const status = await home.statusUntilHealthy()
-  assert.equal(status.code, 0, status.stdout)
+  assert.equal(status.code, 0, status.stdout + home.readLog('supervisor.log'))
   assert.match(status.stdout, new RegExp(`^nginx\\s+${proxy.pid}\\s+${base + 3}\\s+running`, 'm'))
 
   const stopped = await stopOk(home)

@@ -6,10 +6,11 @@ import os from 'node:os'
 import path from 'node:path'
 import { resolveHome, type Home } from '../lib/home.ts'
 import { truncateLogFiles } from '../lib/log-clean.ts'
-import { FileFollower, followFiles } from '../lib/log-follow.ts'
+import { FileFollower, FollowSet, followFiles } from '../lib/log-follow.ts'
 import { cleanLine, formatLines, linePrefix, parseLine, prefixLine, serverOf, utf8Boundary } from '../lib/log-line.ts'
 import { cutCopy, MAX_LINE } from '../lib/log-source.ts'
-import { beginTruncation, endTruncation, readLogState } from '../lib/log-state.ts'
+import { beginTruncation, endTruncation, readLogState, type TruncationFiles } from '../lib/log-state.ts'
+import { copyTruncate } from '../lib/rotate.ts'
 import { UnifiedLog, offsetsPath, processLogPath, stderrLogPath, unifiedLogPath } from '../lib/logs.ts'
 import { tailFile, tailLines } from '../lib/tail.ts'
 import { fixture, repoRoot, sleep, waitFor } from './helpers.ts'
@@ -350,4 +351,37 @@ test('followFiles: follows across a clean announced through the generation file'
   loop.stop()
   await loop.done
   assert.deepEqual(seen, ['x-0                 >> one', 'x-0                 >> two, longer than the line that was here before'])
+})
+
+test('FollowSet: two copy-truncate rotations between two looks are read from x.log.2, then x.log.1, then the file', (t) => {
+  const home = tempHome(t)
+  const file = path.join(home.logs, 'nginx-access.log')
+  fs.writeFileSync(file, '')
+  const seen: string[] = []
+  const set = new FollowSet(home, [new FileFollower(file, 0)], (_f, lines) => seen.push(...lines))
+  let n = 0
+  const write = (count: number) => {
+    for (let i = 0; i < count; i++) append(file, `request ${n++}\n`)
+  }
+  const rotate = () => {
+    const events: TruncationFiles = {}
+    copyTruncate([file], 3, {
+      pause: () => undefined,
+      resume: () => {},
+      drain: () => {},
+      begin: () => beginTruncation(home),
+      truncated: (f, size) => (events[f] = { kind: 'rotate', size }),
+      end: () => endTruncation(home, events),
+    })
+  }
+  write(5)
+  set.tick()
+  write(5)
+  rotate()
+  write(5)
+  rotate()
+  write(5)
+  set.tick()
+  assert.deepEqual(seen, Array.from({ length: 20 }, (_, i) => `request ${i}`))
+  assert.deepEqual(linesOf(`${file}.2`), Array.from({ length: 10 }, (_, i) => `request ${i}`))
 })

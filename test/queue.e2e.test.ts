@@ -25,7 +25,7 @@ test('a job pushed through the API is processed by a worker, and stop takes the 
   // The redis record is redis-server itself (a plain command runs through exec), not a shell around it.
   assert.match(commandLine(state.processes[0].pid), /^redis-server /)
   const status = await home.statusUntilHealthy()
-  assert.equal(status.code, 0, status.stdout)
+  assert.equal(status.code, 0, status.stdout + home.readLog('supervisor.log'))
 
   const workerPids = new Set(state.processes.filter((p) => p.server === 'worker').map((p) => p.pid))
   const jobs: { id: string; n: number }[] = []
