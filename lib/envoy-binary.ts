@@ -2,10 +2,10 @@
 // installer: Envoy ships no portable standalone build whose checksum we could verify here.
 import { createHash } from 'node:crypto'
 import { spawnSync } from 'node:child_process'
-import fs from 'node:fs'
 import path from 'node:path'
 import { BackendManagerError } from './errors.ts'
 import { packageRoot, type Home } from './home.ts'
+import { findOnPath, versionOutput } from './which.ts'
 import { envoyPaths } from './envoy.ts'
 
 export type EnvoySource = 'local' | 'shared' | 'path'
@@ -34,25 +34,11 @@ export function parseEnvoyVersion(text: string): string | undefined {
 
 // A binary counts only if `envoy --version` exits 0: present but unable to run is not usable.
 export function envoyVersion(bin: string, env: NodeJS.ProcessEnv): string | undefined {
-  if (!fs.existsSync(bin)) return undefined
-  const result = spawnSync(bin, ['--version'], { env, encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] })
-  if (result.status !== 0) return undefined
-  return parseEnvoyVersion(`${result.stdout}${result.stderr}`) ?? 'unknown'
+  const output = versionOutput(bin, ['--version'], env)
+  return output === undefined ? undefined : (parseEnvoyVersion(output) ?? 'unknown')
 }
 
-function onPath(env: NodeJS.ProcessEnv): string | undefined {
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
-    if (dir === '') continue
-    const candidate = path.resolve(dir, 'envoy')
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK)
-      if (fs.statSync(candidate).isFile()) return candidate
-    } catch {
-      // Not here; keep looking along PATH.
-    }
-  }
-  return undefined
-}
+const onPath = (env: NodeJS.ProcessEnv) => findOnPath('envoy', env)
 
 // The places `findEnvoy` looks, in order, for messages that say where nothing was found.
 export function envoyCandidates(home: Home, env: NodeJS.ProcessEnv): { path: string; source: EnvoySource }[] {

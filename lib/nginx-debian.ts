@@ -4,6 +4,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { BackendManagerError } from './errors.ts'
+import { findOnPath } from './which.ts'
 
 // Bookworm and later ship the binary in `nginx`; older releases made `nginx` a metapackage over
 // nginx-core/-light/-full, so those are tried in turn until one holds usr/sbin/nginx.
@@ -11,8 +12,7 @@ export const BINARY_PACKAGES = ['nginx', 'nginx-core', 'nginx-light', 'nginx-ful
 // Holds /etc/nginx/mime.types; the binary package does not.
 export const COMMON_PACKAGE = 'nginx-common'
 
-const onPath = (env: NodeJS.ProcessEnv, name: string) =>
-  (env.PATH ?? '').split(path.delimiter).some((dir) => dir !== '' && fs.existsSync(path.join(dir, name)))
+const onPath = (env: NodeJS.ProcessEnv, name: string) => findOnPath(name, env) !== undefined
 
 export function hasApt(env: NodeJS.ProcessEnv): boolean {
   return process.platform === 'linux' && onPath(env, 'apt-get') && onPath(env, 'dpkg-deb')

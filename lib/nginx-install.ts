@@ -5,6 +5,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { BackendManagerError } from './errors.ts'
 import { packageRoot, resolveHome, type Home } from './home.ts'
+import { findOnPath, versionOutput } from './which.ts'
 import { MINIMAL_MIME_TYPES, nginxArgs, prepareNginxDirs, renderNginxConf } from './nginx.ts'
 import type { Plan } from './plan.ts'
 import type { DownloadOptions } from './nginx-binaries.ts'
@@ -27,24 +28,12 @@ export function parseNginxVersion(text: string): string | undefined {
 
 // A binary counts only if `nginx -v` exits 0: present but missing shared libraries is not usable.
 export function nginxVersion(bin: string, env: NodeJS.ProcessEnv): string | undefined {
-  if (!fs.existsSync(bin)) return undefined
-  const result = spawnSync(bin, ['-v'], { env, encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] })
-  if (result.status !== 0) return undefined
-  return parseNginxVersion(`${result.stderr}${result.stdout}`) ?? 'unknown'
+  const output = versionOutput(bin, ['-v'], env)
+  return output === undefined ? undefined : (parseNginxVersion(output) ?? 'unknown')
 }
 
 export function whichNginx(env: NodeJS.ProcessEnv): string | undefined {
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
-    if (dir === '') continue
-    const candidate = path.resolve(dir, 'nginx')
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK)
-      if (fs.statSync(candidate).isFile()) return candidate
-    } catch {
-      // Not here; keep looking along PATH.
-    }
-  }
-  return undefined
+  return findOnPath('nginx', env)
 }
 
 export interface FindOptions {
