@@ -4,8 +4,8 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { benchDir, childrenOf, cpuMs, freePortRange, healthChecker, machineBusyMs, now, pidAlive, pollUntil, procStatus, repoRoot, run, sleep, stackGone, type RunResult } from './common.ts'
-import { load, loadTool, type LoadResult } from './load.ts'
+import { benchDir, childrenOf, cpuMs, freePortRange, healthChecker, machineBusyMs, now, pidAlive, pollUntil, procStatus, repoRoot, run, sleep, stackGone, stats, type RunResult } from './common.ts'
+import { load, loadTool, pacedLatency, type LoadResult } from './load.ts'
 import { runBurst, runLogsBurstScript } from './logs-scenario.ts'
 import { programs } from './programs.ts'
 import { renderMarkdown, targets, type Results } from './report.ts'
@@ -15,6 +15,7 @@ const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 7)
 const STATUS_RUNS = 3
 const LOAD_SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 5)
 const BURST_LINES = 20_000
+const BURST_ROUNDS = 3
 const INSTANCES = 8
 // Precompiled by default: tsx's own start-up (~200 ms per process) would otherwise dominate every tool equally.
 const SERVER_MODE = process.env.BENCH_SERVER === 'tsx' ? 'tsx' : 'js'
@@ -193,6 +194,12 @@ async function proxyScenario(bm: BackendManager, base: number, proxyPort: number
       }
   }
   results.proxy.push(rows.direct16, rows.nginx16, rows.direct1, rows.nginx1)
+  for (let round = 0; round < 2; round++)
+    for (const which of round % 2 === 0 ? (['direct', 'nginx'] as const) : (['nginx', 'direct'] as const)) {
+      results.latency[which].push(await pacedLatency(via[which].url, results.latency.rate, LOAD_SECONDS))
+      const last = results.latency[which].at(-1)!
+      log(`proxy latency round ${round + 1}: ${which}: p50 ${last.p50Ms.toFixed(3)} ms, p99 ${last.p99Ms.toFixed(3)} ms`)
+    }
   await bm.stop()
 }
 
@@ -200,11 +207,13 @@ async function memoryScenario(subjects: Subject[], results: Results): Promise<vo
   for (const s of subjects) {
     await s.tool.start()
     await pollUntil(`${s.tool.name}: healthy`, healthChecker(s.ports))
-    // Idle: nothing is starting or logging any more.
+    // Idle: nothing is starting or logging any more; then the median of a few samples.
     await sleep(2000)
     const pid = s.tool.daemonPid()
+    const samples: number[] = []
+    for (let i = 0; i < 5; i++, await sleep(250)) if (pid !== undefined && pidAlive(pid)) samples.push(procStatus(pid, 'VmRSS') ?? NaN)
     const what = s.tool instanceof BackendManager ? 'its supervisor' : s.tool instanceof Pm2 ? 'its God daemon' : 'supervisord'
-    results.memory.push({ tool: s.tool.name, what, rssBytes: pid !== undefined && pidAlive(pid) ? procStatus(pid, 'VmRSS') : undefined })
+    results.memory.push({ tool: s.tool.name, what, rssBytes: stats(samples.filter(Number.isFinite))?.median })
     await timeStop(s)
   }
 }
@@ -267,6 +276,7 @@ async function main(): Promise<void> {
     timings: new Map(),
     inside: new Map(),
     proxy: [],
+    latency: { rate: 500, direct: [], nginx: [] },
     bursts: [],
     memory: [],
     tools: subjects.map((s) => s.tool.name),
@@ -284,12 +294,19 @@ async function main(): Promise<void> {
   log('6: logs burst')
   const burstNames = Array.from({ length: INSTANCES }, (_, i) => `burst-${i}`)
   const burstOpts = { writers: INSTANCES, linesEach: BURST_LINES, go }
-  results.bursts.push(await runLogsBurstScript(REFERENCE, burstOpts))
-  if (pm2) results.bursts.push(await runBurst(pm2.use('burst'), new Map(burstNames.map((n) => [path.join(pm2.home, 'logs', `${n}-out.log`), n])), burstOpts))
-  if (sup) results.bursts.push(await runBurst(sup.use('burst'), new Map(burstNames.map((n) => [path.join(sup.dir, `${n}.log`), n])), burstOpts))
+  const bursts = [
+    () => runLogsBurstScript(REFERENCE, burstOpts),
+    ...(pm2 ? [() => runBurst(pm2.use('burst'), new Map(burstNames.map((n) => [path.join(pm2.home, 'logs', `${n}-out.log`), n])), burstOpts)] : []),
+    ...(sup ? [() => runBurst(sup.use('burst'), new Map(burstNames.map((n) => [path.join(sup.dir, `${n}.log`), n])), burstOpts)] : []),
+  ]
+  for (let round = 0; round < BURST_ROUNDS; round++)
+    for (let i = 0; i < bursts.length; i++) {
+      const b = await bursts[(i + round) % bursts.length]()
+      results.bursts.push(b)
+      log(`logs round ${round + 1} ${b.tool}: ${b.received}/${b.expected} lines in ${b.ms.toFixed(0)} ms, ${b.lost} lost, ${b.torn} torn, ${b.duplicated} duplicated`)
+    }
   pm2?.use('demo')
   sup?.use('demo')
-  for (const b of results.bursts) log(`logs ${b.tool}: ${b.received}/${b.expected} lines in ${b.ms.toFixed(0)} ms, ${b.lost} lost, ${b.torn} torn`)
 
   log('7: memory')
   await memoryScenario(subjects.filter((s) => s.tool !== bmNginx && s.tool !== floor), results)

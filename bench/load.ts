@@ -1,7 +1,9 @@
 // HTTP load against 127.0.0.1 only, keep-alive, bounded duration: wrk when installed, else autocannon.
+import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
+import http from 'node:http'
 import path from 'node:path'
-import { benchDir, run } from './common.ts'
+import { benchDir, now, run, sleep } from './common.ts'
 
 export interface LoadResult {
   requestsPerSecond: number
@@ -15,7 +17,9 @@ export interface LoadResult {
 const autocannonBin = path.join(benchDir, 'node_modules', 'autocannon', 'autocannon.js')
 
 export function loadTool(): { name: string; version: string } | undefined {
-  if (['/usr/bin/wrk', '/usr/local/bin/wrk'].some((f) => fs.existsSync(f))) return { name: 'wrk', version: '4.1.0' }
+  const wrk = spawnSync('wrk', ['-v'], { encoding: 'utf8' })
+  // `wrk -v` prints e.g. "wrk debian/4.1.0-3+b2 [epoll] ..." and exits 1.
+  if (!wrk.error) return { name: 'wrk', version: (/wrk (?:\S+\/)?(\d[\w.+-]*)/.exec(wrk.stdout + wrk.stderr) ?? [])[1] ?? 'unknown' }
   if (fs.existsSync(autocannonBin)) return { name: 'autocannon', version: JSON.parse(fs.readFileSync(path.join(benchDir, 'node_modules', 'autocannon', 'package.json'), 'utf8')).version }
   return undefined
 }
@@ -45,4 +49,40 @@ export async function load(url: string, connections: number, seconds: number, tm
   const out = await run(process.execPath, [autocannonBin, '-j', '-c', String(connections), '-d', String(seconds), url], { timeoutMs: (seconds + 10) * 1000 })
   const s = JSON.parse(out.stdout)
   return { requestsPerSecond: s.requests.average, p50Ms: s.latency.p50, p99Ms: s.latency.p99, errors: s.errors + s.non2xx }
+}
+
+export interface LatencyResult {
+  p50Ms: number
+  p99Ms: number
+  samples: number
+  errors: number
+}
+
+// Latency without saturating the machine: one keep-alive connection, one request every 1000/rate ms,
+// each timed from sending to the last byte. Flat-out load on 2 cores measures CPU contention instead.
+export async function pacedLatency(url: string, rate: number, seconds: number): Promise<LatencyResult> {
+  if (!/^http:\/\/127\.0\.0\.1:\d+\//.test(url)) throw new Error(`load only against 127.0.0.1, not ${url}`)
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+  const samples: number[] = []
+  let errors = 0
+  const t0 = now()
+  for (let i = 0; i < rate * seconds; i++) {
+    const wait = t0 + (i * 1000) / rate - now()
+    if (wait > 0) await sleep(wait)
+    const sent = now()
+    const ok = await new Promise<boolean>((resolve) => {
+      const req = http.get(url, { agent }, (res) => {
+        res.resume()
+        res.once('end', () => resolve(res.statusCode === 200))
+      })
+      req.once('error', () => resolve(false))
+      req.setTimeout(2000, () => req.destroy())
+    })
+    if (ok) samples.push(now() - sent)
+    else errors++
+  }
+  agent.destroy()
+  samples.sort((a, b) => a - b)
+  const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? NaN
+  return { p50Ms: at(0.5), p99Ms: at(0.99), samples: samples.length, errors }
 }
