@@ -1,9 +1,11 @@
 import fs from 'node:fs'
+import { createHash } from 'node:crypto'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import { BackendManagerError } from './errors.ts'
 import { checkShape, show, type Problem } from './schema.ts'
 import { checkSemantics } from './validators.ts'
+import { writeJsonAtomic } from './state.ts'
 
 export type ProxyType = 'nginx' | 'envoy' | 'none'
 export type RestartPolicy = 'no' | 'on-failure' | 'always'
@@ -138,6 +140,10 @@ function parseYaml(text: string, options: object): unknown {
 
 // Parse, check the shape, apply defaults, then run the semantic validators; throw all problems at once.
 export function parseConfig(text: string, file: string): Config {
+  return configFromObject(parseRaw(text, file), file)
+}
+
+function parseRaw(text: string, file: string): Record<string, unknown> {
   let raw: unknown
   try {
     raw = parseYaml(text, { prettyErrors: true, uniqueKeys: true, logLevel: 'error' })
@@ -147,7 +153,7 @@ export function parseConfig(text: string, file: string): Config {
   if (raw === null || raw === undefined || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new BackendManagerError('CONFIG', `${file}: ${describeTop(raw)}, expected a mapping with "servers" (and optionally "proxy", "logs")`)
   }
-  return configFromObject(raw as Record<string, unknown>, file)
+  return raw as Record<string, unknown>
 }
 
 // The shape check, defaults and validators, for YAML already parsed or a config built in code (simple mode).
@@ -160,7 +166,22 @@ export function configFromObject(raw: Record<string, unknown>, file: string): Co
   return config
 }
 
-export function loadConfig(file: string): Config {
+export interface LoadOptions {
+  // Where start and restart keep the last parsed YAML, keyed by the file's content hash: a repeated
+  // start skips loading the YAML parser (~50 ms). Only a config that validated is written there.
+  cacheFile?: string
+}
+
+function cachedRaw(cacheFile: string, key: string): Record<string, unknown> | undefined {
+  try {
+    const cached = JSON.parse(fs.readFileSync(cacheFile, 'utf8')) as { key?: string; raw?: Record<string, unknown> }
+    return cached.key === key && cached.raw && typeof cached.raw === 'object' ? cached.raw : undefined
+  } catch {
+    return undefined
+  }
+}
+
+export function loadConfig(file: string, opts: LoadOptions = {}): Config {
   let text: string
   try {
     text = fs.readFileSync(file, 'utf8')
@@ -169,5 +190,12 @@ export function loadConfig(file: string): Config {
     const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : `error ${code}`
     throw new BackendManagerError('CONFIG', `${file}: cannot read the config file (${reason}), expected a readable YAML file`)
   }
-  return parseConfig(text, file)
+  if (!opts.cacheFile) return parseConfig(text, file)
+  const key = createHash('sha256').update(text).digest('hex')
+  const hit = cachedRaw(opts.cacheFile, key)
+  if (hit) return configFromObject(hit, file)
+  const raw = parseRaw(text, file)
+  const config = configFromObject(raw, file)
+  writeJsonAtomic(opts.cacheFile, { key, raw })
+  return config
 }

@@ -23,6 +23,7 @@ export interface Home {
   nginxConf: string
   nginxPid: string
   supervisorLog: string
+  configCache: string
 }
 
 // Runtime state lives in BACKEND_MANAGER_HOME (or --home), else .local/ under the working directory.
@@ -40,5 +41,6 @@ export function resolveHome(env: NodeJS.ProcessEnv, cwd: string, flag?: string):
     nginxConf: path.join(run, 'nginx.conf'),
     nginxPid: path.join(run, 'nginx.pid'),
     supervisorLog: path.join(logs, 'supervisor.log'),
+    configCache: path.join(run, 'config-cache.json'),
   }
 }

@@ -5,15 +5,14 @@ import path from 'node:path'
 import { BackendManagerError } from './errors.ts'
 import { packageRoot, type Home } from './home.ts'
 import { acquireLock } from './lock.ts'
-import { offsetsPath, resumePaused } from './logs.ts'
 import type { Plan } from './plan.ts'
 import { busyPorts, describeBusy } from './ports.ts'
 import { isSameProcess, startTimeOf } from './procfs.ts'
 import { makeProxy, proxyPorts } from './proxy.ts'
-import { sleep } from './readiness.ts'
 import { readState, removeState, writeState, type StackState } from './state.ts'
-import { stopProcesses, type StopReport } from './stop.ts'
+import { stopProcesses } from './stop.ts'
 import { Stack, type ProgressEvent } from './supervisor.ts'
+import { quietSupervisor, supervisorAlive, targetsOf, waitSupervisorExit } from './teardown.ts'
 
 export interface LifecycleIO {
   home: Home
@@ -24,10 +23,6 @@ export interface LifecycleIO {
 }
 
 export const newRunId = () => randomBytes(6).toString('hex')
-
-export function supervisorAlive(state: StackState): boolean {
-  return state.supervisor.pid > 0 && isSameProcess(state.supervisor.pid, state.supervisor.startTime)
-}
 
 function refuseIfRunning(home: Home, state: StackState | undefined): void {
   if (state && supervisorAlive(state))
@@ -121,61 +116,6 @@ export async function startDetached(req: StartRequest, io: LifecycleIO): Promise
 
 function emptyState(plan: Plan): StackState {
   return { version: 1, runId: newRunId(), phase: 'starting', startedAt: Date.now(), supervisor: { pid: 0, startTime: '' }, plan, ports: [], processes: [] }
-}
-
-// Tells a live supervisor to stop restarting, and waits (briefly) until it says so in the state file.
-async function quietSupervisor(home: Home, state: StackState, signal: 'SIGTERM' | 'SIGUSR2'): Promise<StackState> {
-  if (!supervisorAlive(state)) return state
-  process.kill(state.supervisor.pid, signal)
-  const deadline = Date.now() + 1000
-  while (Date.now() < deadline) {
-    const now = readState(home)
-    if (!now || now.phase === 'stopping' || !supervisorAlive(state)) return now ?? state
-    await sleep(5)
-  }
-  return readState(home) ?? state
-}
-
-async function waitSupervisorExit(state: StackState): Promise<void> {
-  const deadline = Date.now() + 2000
-  while (supervisorAlive(state) && Date.now() < deadline) await sleep(10)
-  if (supervisorAlive(state)) process.kill(state.supervisor.pid, 'SIGKILL')
-}
-
-function targetsOf(state: StackState, servers?: Set<string>) {
-  const specs = new Map(state.plan.processes.map((p) => [p.id, p]))
-  return state.processes
-    .filter((r) => !servers || servers.has(r.server))
-    .map((record) => ({ record, stopTimeoutMs: specs.get(record.id)?.stopTimeoutMs ?? 3000, dependsOn: specs.get(record.id)?.dependsOn ?? [] }))
-}
-
-export interface StopResult {
-  wasRunning: boolean
-  report?: StopReport
-  ms: number
-}
-
-// stop: works with or without a live supervisor; the state is removed only once everything is gone.
-export async function stopStack(io: LifecycleIO, onWait?: (what: string) => void): Promise<StopResult> {
-  const started = Date.now()
-  const lock = acquireLock(io.home, 'stop')
-  try {
-    const before = readState(io.home)
-    if (!before) return { wasRunning: false, ms: Date.now() - started }
-    const state = await quietSupervisor(io.home, before, 'SIGTERM')
-    // A writer killed mid-rotation may have left a process group stopped; a stopped process ignores SIGTERM.
-    resumePaused(io.home)
-    const report = await stopProcesses(targetsOf(state), { runId: state.runId, onWait })
-    await waitSupervisorExit(state)
-    if (report.survivors.length === 0) {
-      removeState(io.home)
-      fs.rmSync(offsetsPath(io.home), { force: true })
-      fs.rmSync(io.home.nginxPid, { force: true })
-    }
-    return { wasRunning: true, report, ms: Date.now() - started }
-  } finally {
-    lock.release()
-  }
 }
 
 // restart --only: hand the supervisor's watch over, stop just those servers, then start again adopting the rest.

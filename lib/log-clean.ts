@@ -9,7 +9,7 @@ import { acquireLock } from './lock.ts'
 import { archivedLogFiles, cleanDonePath, cleanRequestPath, liveLogFiles } from './log-paths.ts'
 import { beginTruncation, endTruncation, readLogState, writeLogState, type SourceState, type TruncationFiles } from './log-state.ts'
 import { isSameProcess } from './procfs.ts'
-import { sleep } from './readiness.ts'
+import { sleep } from './sleep.ts'
 import { readState, writeJsonAtomic } from './state.ts'
 
 const ANSWER_TIMEOUT_MS = 5000

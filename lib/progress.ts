@@ -1,5 +1,5 @@
 import { useColour } from './cli.ts'
-import type { StopResult } from './lifecycle.ts'
+import type { StopResult } from './teardown.ts'
 import type { ProgressEvent } from './supervisor.ts'
 
 const paint = (on: boolean, code: number, text: string) => (on ? `\x1b[${code}m${text}\x1b[0m` : text)

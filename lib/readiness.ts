@@ -2,6 +2,7 @@ import http from 'node:http'
 import net from 'node:net'
 import { grpcHealthCheck, UNIMPLEMENTED } from './grpc.ts'
 import type { Readiness } from './plan.ts'
+import { sleep } from './sleep.ts'
 
 export type ProbeResult = { ok: true; detail: string } | { ok: false; detail: string }
 
@@ -61,7 +62,6 @@ export function probe(readiness: Readiness, host: string, port: number | undefin
   return probeHttp(host, port, readiness.path, timeoutMs)
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 // How long a portless process must stay up to count as started.
 export const PORTLESS_SETTLE_MS = 300

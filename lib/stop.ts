@@ -1,7 +1,7 @@
 import { stillListening, busyPorts, describeBusy } from './ports.ts'
 import { escapedProcesses, groupMembers, killPid } from './procs.ts'
 import { commandLine, hasProcfs, isSameProcess, processTable, type ProcStat } from './procfs.ts'
-import { sleep } from './readiness.ts'
+import { sleep } from './sleep.ts'
 import type { ProcessRecord } from './state.ts'
 
 export interface StopTarget {
@@ -61,7 +61,7 @@ function alive(record: ProcessRecord, table: ProcStat[]): ProcStat[] {
 }
 
 async function stopWave(wave: StopTarget[], report: StopReport, opts: StopOptions): Promise<void> {
-  const pollMs = opts.pollMs ?? 10
+  const pollMs = opts.pollMs ?? 5
   const started = Date.now()
   let table = hasProcfs ? processTable() : []
   for (const t of wave) signalMembers(t.record, 'SIGTERM', table)

@@ -302,3 +302,25 @@ test('the bundled dev-config.yaml is valid', () => {
     ],
   )
 })
+
+test('cache: start and restart reuse the last parsed YAML by content hash, and never cache a config that fails', () => {
+  const cacheFile = path.join(dir, 'cache', 'config-cache.json')
+  const file = path.join(dir, 'cached.yaml')
+  fs.writeFileSync(file, 'servers:\n  - { name: api, command: run, port: 9700 }\n')
+  assert.equal(loadConfig(file, { cacheFile }).servers[0].port, 9700)
+  const cached = JSON.parse(fs.readFileSync(cacheFile, 'utf8'))
+  // Same text, doctored cache: the cached parse is what gets used (and still validated).
+  cached.raw.servers[0].port = 9701
+  fs.writeFileSync(cacheFile, JSON.stringify(cached))
+  assert.equal(loadConfig(file, { cacheFile }).servers[0].port, 9701)
+  cached.raw.servers[0].port = 0
+  fs.writeFileSync(cacheFile, JSON.stringify(cached))
+  assert.throws(() => loadConfig(file, { cacheFile }), /servers\[0\]\.port/)
+  // New text: a miss, parsed afresh and cached.
+  fs.writeFileSync(file, 'servers:\n  - { name: api, command: run, port: 9702 }\n')
+  assert.equal(loadConfig(file, { cacheFile }).servers[0].port, 9702)
+  const before = fs.readFileSync(cacheFile, 'utf8')
+  fs.writeFileSync(file, 'servers:\n  - { name: api, command: run, port: 99999 }\n')
+  assert.throws(() => loadConfig(file, { cacheFile }), /99999/)
+  assert.equal(fs.readFileSync(cacheFile, 'utf8'), before)
+})

@@ -1,6 +1,7 @@
 import { DEFAULT_CONFIG, csv, parseFlags, type Context } from '../../lib/cli.ts'
 import { loadConfig } from '../../lib/config.ts'
-import { restartOnly, startDetached, stopStack } from '../../lib/lifecycle.ts'
+import { restartOnly, startDetached } from '../../lib/lifecycle.ts'
+import { stopStack } from '../../lib/teardown.ts'
 import { resolvePlan } from '../../lib/plan.ts'
 import { progressPrinter, printStopReport } from '../../lib/progress.ts'
 import { readState } from '../../lib/state.ts'
@@ -12,7 +13,7 @@ servers and leaves everything else running. CONFIG defaults to ${DEFAULT_CONFIG}
 
 export async function run(args: string[], ctx: Context): Promise<number> {
   const { values, positionals } = parseFlags('restart', args, { only: { type: 'string' } })
-  const config = loadConfig(positionals[0] ?? DEFAULT_CONFIG)
+  const config = loadConfig(positionals[0] ?? DEFAULT_CONFIG, { cacheFile: ctx.home.configCache })
   const only = csv(values.only)
   const started = Date.now()
   const io = { home: ctx.home, env: ctx.env, progress: progressPrinter(ctx.stdout, ctx.env), notice: (l: string) => ctx.stderr.write(`${l}\n`) }

@@ -24,7 +24,7 @@ export async function run(args: string[], ctx: Context): Promise<number> {
     foreground: { type: 'boolean' },
     'no-wait': { type: 'boolean' },
   })
-  const plan = resolvePlan(loadConfig(positionals[0] ?? DEFAULT_CONFIG), csv(values.only))
+  const plan = resolvePlan(loadConfig(positionals[0] ?? DEFAULT_CONFIG, { cacheFile: ctx.home.configCache }), csv(values.only))
   const started = Date.now()
   const io = { home: ctx.home, env: ctx.env, progress: progressPrinter(ctx.stdout, ctx.env), notice: (l: string) => ctx.stderr.write(`${l}\n`) }
   if (values.foreground) return runForeground(plan, io, ctx)

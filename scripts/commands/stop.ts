@@ -1,5 +1,5 @@
 import { parseFlags, type Context } from '../../lib/cli.ts'
-import { stopStack } from '../../lib/lifecycle.ts'
+import { stopStack } from '../../lib/teardown.ts'
 import { printStopReport } from '../../lib/progress.ts'
 
 export const usage = `Usage: backend-manager stop
@@ -10,6 +10,6 @@ of the stack is left. Works from any shell, also when the supervisor has died.`
 
 export async function run(args: string[], ctx: Context): Promise<number> {
   parseFlags('stop', args, {}, 0)
-  const result = await stopStack({ home: ctx.home, env: ctx.env }, (what) => ctx.stderr.write(`waiting for ${what}\n`))
+  const result = await stopStack({ home: ctx.home }, (what) => ctx.stderr.write(`waiting for ${what}\n`))
   return printStopReport(result, ctx.stdout, ctx.stderr)
 }

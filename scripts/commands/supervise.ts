@@ -3,7 +3,7 @@
 import type { Context } from '../../lib/cli.ts'
 import { BackendManagerError } from '../../lib/errors.ts'
 import { makeProxy } from '../../lib/proxy.ts'
-import { sleep } from '../../lib/readiness.ts'
+import { sleep } from '../../lib/sleep.ts'
 import { readState, removeState } from '../../lib/state.ts'
 import { Stack } from '../../lib/supervisor.ts'
 
