@@ -87,8 +87,30 @@ export function describeBusy(b: BusyPort): string {
   return `port ${b.port} is in use${b.pid ? ` by pid ${b.pid} (${b.command})` : ''}`
 }
 
-// Fast path for polling loops: which of these ports still have a LISTEN socket.
-export function stillListening(ports: number[]): number[] {
-  const sockets = listeningSockets()
-  return ports.filter((p) => sockets.has(p))
+// Connecting to 0.0.0.0 or :: means "this machine"; probe loopback instead.
+export function probeHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1'
+  if (host === '::' || host === '[::]') return '::1'
+  return host.replace(/^\[|\]$/g, '')
+}
+
+// Which endpoints still accept a TCP connection. A refused connect answers in microseconds, where a
+// read of /proc/net/tcp walks the kernel's whole socket table (several ms on a machine with much memory).
+export async function accepting(endpoints: { host: string; port: number }[], timeoutMs = 200): Promise<number[]> {
+  const answers = await Promise.all(
+    endpoints.map(
+      ({ host, port }) =>
+        new Promise<number | undefined>((resolve) => {
+          const socket = net.connect({ host: probeHost(host), port })
+          const done = (open: boolean) => {
+            socket.destroy()
+            resolve(open ? port : undefined)
+          }
+          socket.setTimeout(timeoutMs, () => done(true))
+          socket.once('connect', () => done(true))
+          socket.once('error', () => done(false))
+        }),
+    ),
+  )
+  return answers.filter((p): p is number => p !== undefined)
 }

@@ -2,16 +2,10 @@ import http from 'node:http'
 import net from 'node:net'
 import { grpcHealthCheck, UNIMPLEMENTED } from './grpc.ts'
 import type { Readiness } from './plan.ts'
+import { probeHost } from './ports.ts'
 import { sleep } from './sleep.ts'
 
 export type ProbeResult = { ok: true; detail: string } | { ok: false; detail: string }
-
-// Connecting to 0.0.0.0 or :: means "this machine"; probe loopback instead.
-export function probeHost(host: string): string {
-  if (host === '0.0.0.0') return '127.0.0.1'
-  if (host === '::' || host === '[::]') return '::1'
-  return host.replace(/^\[|\]$/g, '')
-}
 
 export function probeTcp(host: string, port: number, timeoutMs: number): Promise<ProbeResult> {
   return new Promise((resolve) => {

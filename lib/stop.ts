@@ -1,4 +1,4 @@
-import { stillListening, busyPorts, describeBusy } from './ports.ts'
+import { accepting, busyPorts, describeBusy } from './ports.ts'
 import { escapedProcesses, groupMembers, killPid } from './procs.ts'
 import { commandLine, hasProcfs, isSameProcess, processTable, type ProcStat } from './procfs.ts'
 import { sleep } from './sleep.ts'
@@ -6,6 +6,8 @@ import type { ProcessRecord } from './state.ts'
 
 export interface StopTarget {
   record: ProcessRecord
+  // Where its port listens (the port is probed there after the stop); loopback when not given.
+  host?: string
   stopTimeoutMs: number
   // Server names this process's server depends on: they stop after it.
   dependsOn: string[]
@@ -116,13 +118,14 @@ export async function stopProcesses(targets: StopTarget[], opts: StopOptions): P
   const report: StopReport = { stopped: [], killed: [], escaped: [], survivors: [] }
   for (const wave of stopWaves(targets)) await stopWave(wave, report, opts)
   if (hasProcfs) await stopEscaped(opts.runId, new Set(targets.map((t) => t.record.id)), report, opts.pollMs ?? 10)
-  const ports = targets.flatMap((t) => (t.record.port === undefined ? [] : [t.record.port]))
+  const endpoints = targets.flatMap((t) => (t.record.port === undefined ? [] : [{ host: t.host ?? '127.0.0.1', port: t.record.port }]))
   const deadline = Date.now() + PORT_RELEASE_MS
-  // Reading /proc/net/tcp walks the kernel's whole socket table (several ms on some machines): once per poll, never twice.
-  let listening = stillListening(ports)
+  // Every process is gone by now, and a listening socket closes with its last holder: a connect probe
+  // confirms it cheaply; the slower /proc scan runs only to name whoever still listens.
+  let listening = await accepting(endpoints)
   while (listening.length && Date.now() < deadline) {
     await sleep(opts.pollMs ?? 10)
-    listening = stillListening(ports)
+    listening = await accepting(endpoints)
   }
   if (listening.length) for (const busy of await busyPorts(listening)) report.survivors.push(`${describeBusy(busy)} after stop`)
   return report

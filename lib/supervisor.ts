@@ -232,7 +232,7 @@ export class Stack {
     this.save()
     const targets = this.managed
       .filter((m) => m.record.pid > 0)
-      .map((m) => ({ record: m.record, stopTimeoutMs: m.spec.stopTimeoutMs, dependsOn: m.spec.dependsOn }))
+      .map((m) => ({ record: m.record, host: m.spec.host, stopTimeoutMs: m.spec.stopTimeoutMs, dependsOn: m.spec.dependsOn }))
     const report = await stopProcesses(targets, { ...opts, runId: this.state.runId })
     this.close()
     return report

@@ -21,7 +21,7 @@ export async function quietSupervisor(home: Home, state: StackState, signal: 'SI
   while (Date.now() < deadline) {
     const now = readState(home)
     if (!now || now.phase === 'stopping' || !supervisorAlive(state)) return now ?? state
-    await sleep(5)
+    await sleep(1)
   }
   return readState(home) ?? state
 }
@@ -36,7 +36,12 @@ export function targetsOf(state: StackState, servers?: Set<string>) {
   const specs = new Map(state.plan.processes.map((p) => [p.id, p]))
   return state.processes
     .filter((r) => !servers || servers.has(r.server))
-    .map((record) => ({ record, stopTimeoutMs: specs.get(record.id)?.stopTimeoutMs ?? 3000, dependsOn: specs.get(record.id)?.dependsOn ?? [] }))
+    .map((record) => ({
+      record,
+      host: record.kind === 'proxy' ? state.plan.proxy.host : specs.get(record.id)?.host,
+      stopTimeoutMs: specs.get(record.id)?.stopTimeoutMs ?? 3000,
+      dependsOn: specs.get(record.id)?.dependsOn ?? [],
+    }))
 }
 
 export interface StopResult {
