@@ -7,6 +7,7 @@ import type { Plan, ProcessSpec } from './plan.ts'
 import { isSameProcess, processTable, startTimeOf } from './procfs.ts'
 import { groupMembers, spawnManaged } from './procs.ts'
 import { waitReady } from './readiness.ts'
+import { decideAfterExit } from './restart-policy.ts'
 import { describeExit, writeState, type ProcessRecord, type StackState } from './state.ts'
 import { stopProcesses, type StopOptions, type StopReport } from './stop.ts'
 import { tailLines } from './tail.ts'
@@ -47,8 +48,6 @@ interface Managed {
   unstable: number
 }
 
-const STABLE_AFTER_MS = 10_000
-const MAX_BACKOFF_MS = 10_000
 const ADOPTED_POLL_MS = 200
 const LOG_POLL_MS = 50
 const TAIL_LINES = 20
@@ -178,20 +177,18 @@ export class Stack {
       m.record.state = 'stopped'
       return this.save()
     }
-    const uptime = Date.now() - m.record.startedAt
-    if (uptime > STABLE_AFTER_MS) m.unstable = 0
-    const policy = m.spec.restart
-    if (policy === 'no' || (policy === 'on-failure' && reason === 'exited with code 0')) {
-      m.record.state = reason === 'exited with code 0' ? 'stopped' : 'crashed'
-    } else if (m.unstable >= m.spec.maxRestarts) {
-      m.record.state = 'crashed'
-      m.record.lastExit = `${reason}; gave up after ${m.unstable} restart${m.unstable === 1 ? '' : 's'} (max_restarts ${m.spec.maxRestarts})`
-    } else {
-      const delayMs = Math.min(100 * 2 ** m.unstable, MAX_BACKOFF_MS)
-      m.unstable++
-      m.record.state = 'restarting'
-      this.opts.progress?.({ type: 'restarting', id: m.spec.id, reason, delayMs })
-      this.timers.push(setTimeout(() => void this.respawn(m), delayMs))
+    const decision = decideAfterExit({ policy: m.spec.restart, maxRestarts: m.spec.maxRestarts, reason, uptimeMs: Date.now() - m.record.startedAt, unstable: m.unstable })
+    m.unstable = decision.unstable
+    m.record.state = decision.state
+    m.record.lastExit = decision.lastExit
+    if (decision.state === 'restarting') {
+      this.opts.progress?.({ type: 'restarting', id: m.spec.id, reason, delayMs: decision.delayMs })
+      // Dropped from the list when it fires, so a long crash-looping session does not pile timers up.
+      const timer = setTimeout(() => {
+        this.timers = this.timers.filter((t) => t !== timer)
+        void this.respawn(m)
+      }, decision.delayMs)
+      this.timers.push(timer)
     }
     if (m.record.state === 'crashed') this.opts.progress?.({ type: 'crashed', id: m.spec.id, reason: m.record.lastExit! })
     this.save()
