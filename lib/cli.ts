@@ -1,3 +1,5 @@
+import fs from 'node:fs'
+import path from 'node:path'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { usageError } from './errors.ts'
 import type { Home } from './home.ts'
@@ -50,4 +52,17 @@ export function positiveInt(flag: string, value: string | undefined, min = 1, ma
 
 export function useColour(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv): boolean {
   return Boolean(stream.isTTY) && env.NO_COLOR === undefined && env.TERM !== 'dumb'
+}
+
+// A rendered config goes to -o FILE (its path is returned, and said on stderr) or to stdout.
+export function emitRendered(text: string, output: string | undefined, ctx: Context): string | undefined {
+  if (!output) {
+    ctx.stdout.write(text)
+    return undefined
+  }
+  const file = path.resolve(ctx.cwd, output)
+  fs.mkdirSync(path.dirname(file), { recursive: true })
+  fs.writeFileSync(file, text)
+  ctx.stderr.write(`wrote ${file}\n`)
+  return file
 }

@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { DEFAULT_CONFIG, parseFlags, type Context } from '../../lib/cli.ts'
+import { DEFAULT_CONFIG, emitRendered, parseFlags, type Context } from '../../lib/cli.ts'
 import { loadConfig } from '../../lib/config.ts'
 import { BackendManagerError } from '../../lib/errors.ts'
 import { envoyPaths, renderEnvoyConf } from '../../lib/envoy.ts'
@@ -41,20 +41,12 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   const plan = resolvePlan({ ...config, proxy: { ...config.proxy, type: 'envoy' } })
   const envoy = values.validate ? requireEnvoy(ctx.home, ctx.env) : undefined
   const text = renderEnvoyConf(plan, ctx.home)
+  const file = emitRendered(text, values.output, ctx)
   let result: EnvoyCheck | undefined
-  if (values.output) {
-    const file = path.resolve(ctx.cwd, values.output)
-    fs.mkdirSync(path.dirname(file), { recursive: true })
-    fs.writeFileSync(file, text)
-    ctx.stderr.write(`wrote ${file}\n`)
-    if (envoy) {
-      fs.mkdirSync(ctx.home.logs, { recursive: true })
-      result = validateEnvoyConf(envoy, file, ctx.env)
-    }
-  } else {
-    ctx.stdout.write(text)
-    if (envoy) result = validateInTempHome(plan, (conf) => validateEnvoyConf(envoy, conf, ctx.env))
-  }
+  if (envoy && file) {
+    fs.mkdirSync(ctx.home.logs, { recursive: true })
+    result = validateEnvoyConf(envoy, file, ctx.env)
+  } else if (envoy) result = validateInTempHome(plan, (conf) => validateEnvoyConf(envoy, conf, ctx.env))
   if (result && !result.ok) throw new BackendManagerError('CONFIG', `envoy --mode validate rejected the config for ${config.file}:\n${result.output}`)
   if (result) ctx.stderr.write(`envoy --mode validate: configuration for ${config.file} is valid (envoy ${envoy!.version})\n`)
   return 0

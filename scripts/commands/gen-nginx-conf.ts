@@ -1,6 +1,4 @@
-import fs from 'node:fs'
-import path from 'node:path'
-import { DEFAULT_CONFIG, parseFlags, type Context } from '../../lib/cli.ts'
+import { DEFAULT_CONFIG, emitRendered, parseFlags, type Context } from '../../lib/cli.ts'
 import { loadConfig } from '../../lib/config.ts'
 import { BackendManagerError } from '../../lib/errors.ts'
 import { prepareNginxDirs, renderNginxConf } from '../../lib/nginx.ts'
@@ -25,20 +23,12 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   const nginx = findNginx(ctx.home, ctx.env)
   if (values.validate && !nginx) throw new BackendManagerError('NGINX', 'no working nginx to validate with; run "backend-manager install-nginx" or "make install-nginx"')
   const text = renderNginxConf(plan, ctx.home, { mimeTypes: nginx ? mimeTypesFor(nginx.path) : undefined })
+  const file = emitRendered(text, values.output, ctx)
   let result: ConfTest | undefined
-  if (values.output) {
-    const file = path.resolve(ctx.cwd, values.output)
-    fs.mkdirSync(path.dirname(file), { recursive: true })
-    fs.writeFileSync(file, text)
-    ctx.stderr.write(`wrote ${file}\n`)
-    if (values.validate) {
-      prepareNginxDirs(ctx.home)
-      result = testNginxConf(nginx!, ctx.home, file, ctx.env)
-    }
-  } else {
-    ctx.stdout.write(text)
-    if (values.validate) result = testPlanInTempHome(nginx!, plan, ctx.env)
-  }
+  if (values.validate && file) {
+    prepareNginxDirs(ctx.home)
+    result = testNginxConf(nginx!, ctx.home, file, ctx.env)
+  } else if (values.validate) result = testPlanInTempHome(nginx!, plan, ctx.env)
   if (result && !result.ok) throw new BackendManagerError('NGINX', `nginx -t rejected the config for ${config.file}:\n${result.output}`)
   if (result) ctx.stderr.write(`nginx -t: configuration for ${config.file} is valid (nginx ${nginx!.version})\n`)
   return 0
