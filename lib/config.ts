@@ -196,6 +196,7 @@ export function loadConfig(file: string, opts: LoadOptions = {}): Config {
   if (hit) return configFromObject(hit, file)
   const raw = parseRaw(text, file)
   const config = configFromObject(raw, file)
-  writeJsonAtomic(opts.cacheFile, { key, raw })
+  // Only into a state folder already in use: a first start (or a bad flag after it) creates nothing here.
+  if (fs.existsSync(path.dirname(opts.cacheFile))) writeJsonAtomic(opts.cacheFile, { key, raw })
   return config
 }

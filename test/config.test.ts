@@ -307,6 +307,10 @@ test('cache: start and restart reuse the last parsed YAML by content hash, and n
   const cacheFile = path.join(dir, 'cache', 'config-cache.json')
   const file = path.join(dir, 'cached.yaml')
   fs.writeFileSync(file, 'servers:\n  - { name: api, command: run, port: 9700 }\n')
+  // No state folder in use yet: nothing is created.
+  assert.equal(loadConfig(file, { cacheFile }).servers[0].port, 9700)
+  assert.equal(fs.existsSync(path.dirname(cacheFile)), false)
+  fs.mkdirSync(path.dirname(cacheFile))
   assert.equal(loadConfig(file, { cacheFile }).servers[0].port, 9700)
   const cached = JSON.parse(fs.readFileSync(cacheFile, 'utf8'))
   // Same text, doctored cache: the cached parse is what gets used (and still validated).
