@@ -64,7 +64,13 @@ async function main(argv: string[]): Promise<number> {
     stdout: process.stdout,
     stderr: process.stderr,
   }
-  return (await mod.run(argv, ctx)) ?? 0
+  try {
+    return (await mod.run(argv, ctx)) ?? 0
+  } catch (error) {
+    // A bad flag or argument shows the command's usage with the error.
+    if (isKnownError(error) && error.code === 'USAGE') throw usageError(`${error.message}\n\n${mod.usage.trimEnd()}`)
+    throw error
+  }
 }
 
 main(process.argv.slice(2)).then(

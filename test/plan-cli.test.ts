@@ -123,7 +123,7 @@ const failures: { name: string; args: () => string[]; stderr: (file: string) => 
   },
   { name: 'a missing config file', args: () => ['plan', 'no-such.yaml'], stderr: () => /^Error: no-such\.yaml: cannot read the config file \(no such file\)/ },
   { name: 'an unknown flag', args: () => ['plan', '--bogus'], stderr: () => /^Error: plan: unknown flag '--bogus'/ },
-  { name: 'an unknown --only server', args: () => ['plan', '--only', 'nope'], stderr: () => /^Error: --only: unknown server "nope", expected one of the servers in dev-config\.yaml: core, broker, datafeed\n$/ },
+  { name: 'an unknown --only server', args: () => ['plan', '--only', 'nope'], stderr: () => /^Error: --only: unknown server "nope", expected one of the servers in dev-config\.yaml: core, broker, datafeed\n\nUsage: backend-manager plan \[CONFIG\]/ },
   { name: 'two configs', args: () => ['plan', 'a.yaml', 'b.yaml'], stderr: () => /^Error: plan: unexpected argument "b\.yaml"/ },
 ]
 
