@@ -49,10 +49,10 @@ export async function preflight(home: Home, plan: Plan, previous: StackState | u
 // Runs the whole start in this process; the caller then hands over to a detached supervisor or stays (--foreground).
 export async function bringUpHere(plan: Plan, io: LifecycleIO, previous?: StackState): Promise<Stack> {
   const stack = new Stack({ home: io.home, plan, env: io.env, runId: previous?.runId ?? newRunId(), proxy: makeProxy(io.home, plan, io.env), previous, progress: io.progress, log: io.notice })
-  // Ctrl+C while waiting must not leave half a stack running with nobody watching it.
+  // Ctrl+C (or a closed terminal) while waiting must not leave half a stack running with nobody watching it.
   const interrupt = () => stack.abort('start interrupted; nothing is left running')
-  process.once('SIGINT', interrupt)
-  process.once('SIGTERM', interrupt)
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
+  for (const signal of signals) process.once(signal, interrupt)
   try {
     await stack.bringUp()
   } catch (error) {
@@ -61,8 +61,7 @@ export async function bringUpHere(plan: Plan, io: LifecycleIO, previous?: StackS
     removeState(io.home)
     throw error
   } finally {
-    process.off('SIGINT', interrupt)
-    process.off('SIGTERM', interrupt)
+    for (const signal of signals) process.off(signal, interrupt)
   }
   return stack
 }
