@@ -6,6 +6,8 @@ import net from 'node:net'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { listeningSockets } from '../lib/ports.ts'
+import { CLOCK_TICKS, readStat } from '../lib/procfs.ts'
 
 export const benchDir = path.dirname(fileURLToPath(import.meta.url))
 export const repoRoot = path.resolve(benchDir, '..')
@@ -82,33 +84,16 @@ export function healthChecker(ports: number[]): () => Promise<boolean> {
   }
 }
 
-// Ports with a LISTEN socket, from /proc/net/tcp and tcp6 (TIME_WAIT does not hold a port).
+// Ports with a LISTEN socket, from /proc/net/tcp and tcp6 (TIME_WAIT does not hold a port): the same
+// outside check for every tool.
 export function listeningPorts(): Set<number> {
-  const out = new Set<number>()
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text = ''
-    try {
-      text = fs.readFileSync(file, 'utf8')
-    } catch {
-      continue
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const cols = line.trim().split(/\s+/)
-      if (cols.length > 3 && cols[3] === '0A') out.add(parseInt(cols[1].slice(cols[1].lastIndexOf(':') + 1), 16))
-    }
-  }
-  return out
+  return new Set(listeningSockets().keys())
 }
 
 // A zombie holds no port and no memory; it only waits for its parent to reap it.
 export function pidAlive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
-    return state !== 'Z' && state !== 'X'
-  } catch {
-    return false
-  }
+  const state = readStat(pid)?.state
+  return state !== undefined && state !== 'Z' && state !== 'X'
 }
 
 // The stop check for every tool: none of the recorded pids is alive and none of the ports listens.
@@ -121,17 +106,7 @@ export function stackGone(ports: number[], pids: number[]): boolean {
 
 // CPU time (user + system) of these processes so far, in ms; exited ones count 0.
 export function cpuMs(pids: number[]): number {
-  let ticks = 0
-  for (const pid of pids) {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      ticks += Number(rest[11]) + Number(rest[12])
-    } catch {
-      // Gone.
-    }
-  }
-  return ticks * 10
+  return pids.reduce((ticks, pid) => ticks + (readStat(pid)?.cpuTicks ?? 0), 0) * (1000 / CLOCK_TICKS)
 }
 
 // Busy CPU time of the whole machine so far, in ms (every core, everything but idle and iowait).
