@@ -25,11 +25,6 @@ export function recover(home: Home): LogState {
   return { version: 2, sources: state.sources }
 }
 
-// SIGCONT for groups a dead writer left stopped mid-rotation; `stop` calls this before signalling.
-export function resumePaused(home: Home): void {
-  for (const pgid of readLogState(home).paused ?? []) resumeGroup(pgid)
-}
-
 // After a crash between planning a copy and recording it: find whether it reached the log file.
 function recoverCopy(intent: CopyIntent, state: SourceState): void {
   if (!state.err || state.err.offset !== intent.errFrom) return

@@ -12,7 +12,7 @@ import { copyTruncate, pauseGroup, resumeGroup, shiftArchives } from './rotate.t
 
 export { PREFIX_WIDTH, cleanLine, prefixLine } from './log-line.ts'
 export { offsetsPath, processLogPath, stderrLogPath, unifiedLogPath } from './log-paths.ts'
-export { resumePaused } from './log-recovery.ts'
+export { resumePaused } from './rotate.ts'
 
 // Rounds of reading per poll: a burst is taken in slices so the supervisor's event loop stays responsive.
 const MAX_ROUNDS = 16

@@ -1,7 +1,9 @@
 // Size-based rotation. A process holds its log file open for append, so its files rotate by copy
 // and truncate in place; the process group is paused for the last bytes so none is lost in between.
 import fs from 'node:fs'
+import type { Home } from './home.ts'
 import { archivePath, fileSize } from './log-paths.ts'
+import { readLogState } from './log-state.ts'
 import type { GroupRecord } from './log-source.ts'
 import { hasProcfs, processTable, readStat } from './procfs.ts'
 import { groupMembers } from './procs.ts'
@@ -66,6 +68,11 @@ export function pauseGroup(record: GroupRecord | undefined, beforeStop: (pgid: n
     }
     sleepSync(1)
   }
+}
+
+// SIGCONT for groups a dead writer left stopped mid-rotation; `stop` calls this before signalling.
+export function resumePaused(home: Home): void {
+  for (const pgid of readLogState(home).paused ?? []) resumeGroup(pgid)
 }
 
 export function resumeGroup(pgid: number): void {
