@@ -5,11 +5,11 @@ import path from 'node:path'
 import { BackendManagerError } from './errors.ts'
 import { packageRoot, type Home } from './home.ts'
 import { acquireLock } from './lock.ts'
-import type { Plan } from './plan.ts'
+import type { Plan, ProcessSpec } from './plan.ts'
 import { busyPorts, describeBusy } from './ports.ts'
 import { isSameProcess, startTimeOf } from './procfs.ts'
 import { makeProxy, proxyPorts } from './proxy.ts'
-import { readState, removeState, writeState, type StackState } from './state.ts'
+import { readState, removeState, writeState, type ProcessRecord, type StackState } from './state.ts'
 import { stopProcesses } from './stop.ts'
 import { Stack, type ProgressEvent } from './supervisor.ts'
 import { quietSupervisor, supervisorAlive, targetsOf, waitSupervisorExit } from './teardown.ts'
@@ -40,10 +40,31 @@ async function checkPorts(plan: Plan, previous: StackState | undefined): Promise
   if (busy.length) throw new BackendManagerError('PORT_BUSY', `${busy.map(describeBusy).join('\n')}\nnothing was started`)
 }
 
-// What every start checks under the lock before it starts anything (detached or --foreground).
-export async function preflight(home: Home, plan: Plan, previous: StackState | undefined): Promise<void> {
+// What a process was started as: if any of it changed in the config, the running one cannot be adopted.
+const identity = (p: ProcessSpec | undefined) => p && JSON.stringify([p.argv, p.cwd, p.env, p.port, p.host])
+
+// A start over a stack whose supervisor died adopts only what the new plan runs unchanged; whatever the
+// config dropped or changed is stopped first, so it is neither orphaned nor left holding a port.
+async function retireStale(plan: Plan, previous: StackState, notice?: (line: string) => void): Promise<StackState> {
+  const wanted = new Map(plan.processes.map((p) => [p.id, p]))
+  const before = new Map(previous.plan.processes.map((p) => [p.id, p]))
+  const proxyKept = (['type', 'host', 'port', 'grpc_port', 'admin_port'] as const).every((k) => plan.proxy[k] === previous.plan.proxy[k])
+  const keep = (r: ProcessRecord) => (r.kind === 'proxy' ? proxyKept : wanted.has(r.id) && identity(wanted.get(r.id)) === identity(before.get(r.id)))
+  const stale = previous.processes.filter((r) => !keep(r) && isSameProcess(r.pid, r.startTime))
+  if (stale.length === 0) return { ...previous, processes: previous.processes.filter(keep) }
+  notice?.(`stopping what the config no longer runs as it was: ${stale.map((r) => r.id).join(', ')}`)
+  const report = await stopProcesses(targetsOf({ ...previous, processes: stale }), { runId: previous.runId })
+  if (report.survivors.length) throw new BackendManagerError('STOP_FAILED', `could not stop the previous stack's ${stale.map((r) => r.id).join(', ')}:\n${report.survivors.join('\n')}`)
+  return { ...previous, processes: previous.processes.filter(keep) }
+}
+
+// What every start checks under the lock before it starts anything (detached or --foreground); returns
+// the previous state to adopt from.
+export async function preflight(home: Home, plan: Plan, previous: StackState | undefined, notice?: (line: string) => void): Promise<StackState | undefined> {
   refuseIfRunning(home, previous)
-  await checkPorts(plan, previous)
+  const adoptable = previous && (await retireStale(plan, previous, notice))
+  await checkPorts(plan, adoptable)
+  return adoptable
 }
 
 // Runs the whole start in this process; the caller then hands over to a detached supervisor or stays (--foreground).
@@ -89,8 +110,7 @@ export interface StartRequest {
 export async function startDetached(req: StartRequest, io: LifecycleIO): Promise<{ supervisorPid: number }> {
   const lock = acquireLock(io.home, 'start')
   try {
-    const previous = readState(io.home)
-    await preflight(io.home, req.plan, previous)
+    const previous = await preflight(io.home, req.plan, readState(io.home), io.notice)
     if (req.noWait) {
       // A missing proxy binary (nginx, envoy) is reported now, not later by the background supervisor.
       makeProxy(io.home, req.plan, io.env)

@@ -263,6 +263,38 @@ test('supervisor killed: servers keep answering, status says so, start re-adopts
   await assertStackGone(home, [base, base + 1], after.processes, after.supervisor.pid)
 })
 
+test('start over an unwatched stack adopts what is unchanged, and stops what the config dropped or changed', async (t) => {
+  const home = useHome(t)
+  const base = await freePorts(4)
+  const first = home.writeConfig({
+    servers: [
+      fixtureServer('keep', 'http-server.mjs', base),
+      fixtureServer('moved', 'http-server.mjs', base + 1),
+      fixtureServer('dropped', 'http-server.mjs', base + 2),
+    ],
+  })
+  await startOk(home, first)
+  const before = home.state()!
+  process.kill(before.supervisor.pid, 'SIGKILL')
+  await waitFor(() => pidGone(before.supervisor.pid), 5000, 'the supervisor to die')
+
+  const second = home.writeConfig({ servers: [fixtureServer('keep', 'http-server.mjs', base), fixtureServer('moved', 'http-server.mjs', base + 3)] })
+  const again = await startOk(home, second)
+  assert.match(again.stderr, /stopping what the config no longer runs as it was: moved-0, dropped-0/)
+  assert.match(again.stdout, /^adopted\s+keep-0/m)
+  const old = new Map(before.processes.map((p) => [p.id, p]))
+  const after = home.state()!
+  assert.equal(after.processes.find((p) => p.id === 'keep-0')!.pid, old.get('keep-0')!.pid)
+  for (const id of ['moved-0', 'dropped-0']) await waitFor(() => pidGone(old.get(id)!.pid), 5000, `${id}'s old process to be gone`)
+  assert.deepEqual(after.processes.map((p) => p.id).sort(), ['keep-0', 'moved-0'])
+  assert.equal((await httpGet(`http://127.0.0.1:${base + 3}/`)).json().pid, after.processes.find((p) => p.id === 'moved-0')!.pid)
+  await assertPortsFree([base + 1, base + 2])
+  assertOneStack(home, after)
+
+  await stopOk(home)
+  await assertStackGone(home, [base, base + 3], after.processes, after.supervisor.pid)
+})
+
 test('a state file pointing at a reused pid never signals that unrelated process', async (t) => {
   const home = useHome(t)
   const port = await freePorts(1)

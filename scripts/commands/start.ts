@@ -42,8 +42,7 @@ async function runForeground(plan: ReturnType<typeof resolvePlan>, io: Parameter
   let stack: Awaited<ReturnType<typeof bringUpHere>>
   try {
     // The same checks as a detached start: never adopt a stack another supervisor watches, never start onto a busy port.
-    const previous = readState(ctx.home)
-    await preflight(ctx.home, plan, previous)
+    const previous = await preflight(ctx.home, plan, readState(ctx.home), io.notice)
     stack = await bringUpHere(plan, io, previous)
   } finally {
     lock.release()
