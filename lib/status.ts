@@ -5,7 +5,10 @@ import { probe } from './readiness.ts'
 import { readState, type ProcessRecord, type ProcessState, type StackState } from './state.ts'
 
 export interface ProcessStatus {
+  // name-instance, as in the logs; `name` and `instance` apart for scripts reading --json.
   id: string
+  name: string
+  instance: number
   kind: 'server' | 'proxy' | 'supervisor'
   pid: number
   port: number | null
@@ -64,6 +67,8 @@ export async function collectStatus(home: Home, now = Date.now()): Promise<Stack
       const shown: ProcessStatus['state'] = alive ? record.state : record.state === 'crashed' || (supervisorUp && record.state !== 'running') ? record.state : 'gone'
       return {
         id: record.id,
+        name: record.server,
+        instance: state.plan.processes.find((p) => p.id === record.id)?.instance ?? 0,
         kind: record.kind,
         pid: record.pid,
         port: record.port ?? null,
@@ -78,6 +83,8 @@ export async function collectStatus(home: Home, now = Date.now()): Promise<Stack
   )
   const supervisor: ProcessStatus = {
     id: 'supervisor',
+    name: 'supervisor',
+    instance: 0,
     kind: 'supervisor',
     pid: state.supervisor.pid,
     port: null,

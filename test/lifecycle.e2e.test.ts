@@ -247,6 +247,11 @@ test('supervisor killed: servers keep answering, status says so, start re-adopts
   assert.equal(status.code, 1, status.stdout)
   assert.match(status.stdout, /^supervisor\s+\d+\s+-\s+gone/m)
   assert.match(status.stdout, /the supervisor is gone/)
+  const json = JSON.parse((await home.cli(['status', '--json'])).stdout) as { processes: { id: string; name: string; instance: number; state: string }[] }
+  assert.deepEqual(
+    json.processes.map((p) => [p.id, p.name, p.instance, p.state]),
+    [['supervisor', 'supervisor', 0, 'gone'], ['web-0', 'web', 0, 'running'], ['web-1', 'web', 1, 'running']],
+  )
 
   const again = await startOk(home, config)
   assert.match(again.stdout, /^adopted\s+web-0\s+pid \d+ \(already running\)/m)
