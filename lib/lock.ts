@@ -15,10 +15,70 @@ export interface Lock {
 }
 
 function readOwner(file: string): LockOwner | undefined {
+  return readLock(file)?.owner
+}
+
+// The owner and the file's inode, read through one descriptor, so a later step can tell whether the
+// lock file is still the very one that was read.
+function readLock(file: string): { owner?: LockOwner; inode: number } | undefined {
+  let fd: number
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'))
+    fd = fs.openSync(file, 'r')
   } catch {
     return undefined
+  }
+  try {
+    const inode = fs.fstatSync(fd).ino
+    try {
+      return { owner: JSON.parse(fs.readFileSync(fd, 'utf8')), inode }
+    } catch {
+      return { inode }
+    }
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+const TAKEOVER_STALE_MS = 2000
+
+// Serialises the removal of a stale lock: without it, a second taker could remove the fresh lock the
+// first one has just made. A takeover file left by a taker that died is itself cleared after a while.
+function takeOver(file: string, staleInode: number): void {
+  const mutex = `${file}.takeover`
+  try {
+    fs.writeFileSync(mutex, String(process.pid), { flag: 'wx' })
+  } catch {
+    try {
+      if (Date.now() - fs.statSync(mutex).mtimeMs > TAKEOVER_STALE_MS) fs.rmSync(mutex, { force: true })
+    } catch {
+      // Finished in the meantime.
+    }
+    // Another taker is at it: give it a moment before looking again.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2)
+    return
+  }
+  try {
+    if (readLock(file)?.inode === staleInode) removeStale(file, staleInode)
+  } finally {
+    fs.rmSync(mutex, { force: true })
+  }
+}
+
+// Removes the lock file only if it is still the stale one that was read: it is moved aside first
+// (rename is atomic), and a fresh lock moved by mistake (another command took over first) goes back.
+function removeStale(file: string, staleInode: number): void {
+  const aside = `${file}.stale.${process.pid}`
+  try {
+    fs.renameSync(file, aside)
+  } catch {
+    return
+  }
+  try {
+    if (fs.statSync(aside).ino !== staleInode) fs.linkSync(aside, file)
+  } catch {
+    // Someone locked in the meantime; theirs stands.
+  } finally {
+    fs.rmSync(aside, { force: true })
   }
 }
 
@@ -31,7 +91,7 @@ export function acquireLock(home: Home, action: string): Lock {
   const mine = `${home.lock}.${process.pid}`
   fs.writeFileSync(mine, JSON.stringify(me))
   try {
-    for (let attempt = 0; attempt < 10; attempt++) {
+    for (let attempt = 0; attempt < 50; attempt++) {
       try {
         fs.linkSync(mine, home.lock)
         return {
@@ -44,16 +104,18 @@ export function acquireLock(home: Home, action: string): Lock {
       }
       // Released between our attempt and this look: try again, never remove a lock we have not read.
       if (!fs.existsSync(home.lock)) continue
-      const owner = readOwner(home.lock)
+      const read = readLock(home.lock)
+      if (!read) continue
+      const owner = read.owner
       if (owner && owner.pid !== process.pid && isSameProcess(owner.pid, owner.startTime)) {
         throw new BackendManagerError(
           'LOCKED',
           `another "${owner.command}" (pid ${owner.pid}: ${commandLine(owner.pid)}) is in progress on ${home.root}; wait for it to finish, then try again`,
         )
       }
-      if (!owner && !fs.existsSync(home.lock)) continue
-      // Stale: the holder died without releasing. Remove and retry the exclusive create.
-      fs.rmSync(home.lock, { force: true })
+      // Stale: the holder died without releasing. One taker at a time removes exactly that file; then
+      // everyone retries the exclusive create.
+      takeOver(home.lock, read.inode)
     }
   } finally {
     fs.rmSync(mine, { force: true })

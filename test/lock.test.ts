@@ -48,15 +48,27 @@ test('a lock left by a dead process is taken over', (t) => {
   lock.release()
 })
 
-test('processes racing for the lock never hold it at the same time', async (t) => {
+for (const c of [
+  { name: 'processes racing for the lock never hold it at the same time', leaveStale: '0' },
+  { name: 'processes racing to take over a stale lock never hold it at the same time', leaveStale: '1' },
+]) {
+  test(c.name, async (t) => {
+    await raceForLock(t, c.leaveStale)
+  })
+}
+
+async function raceForLock(t: Parameters<typeof tempHome>[0], leaveStale: string): Promise<void> {
   const home = tempHome(t)
   const log = path.join(home.root, 'holds.log')
   const contenders = Array.from(
     { length: 4 },
     () =>
       new Promise<string>((resolve, reject) =>
-        execFile(process.execPath, ['--import', 'tsx', fixture('lock-contender.ts')], { cwd: repoRoot, env: { ...process.env, LOCK_HOME: home.root, LOCK_LOG: log, DURATION_MS: '2500' } }, (error, stdout) =>
-          error ? reject(error) : resolve(stdout),
+        execFile(
+          process.execPath,
+          ['--import', 'tsx', fixture('lock-contender.ts')],
+          { cwd: repoRoot, env: { ...process.env, LOCK_HOME: home.root, LOCK_LOG: log, DURATION_MS: '2500', LEAVE_STALE: leaveStale } },
+          (error, stdout) => (error ? reject(error) : resolve(stdout)),
         ),
       ),
   )
@@ -70,4 +82,4 @@ test('processes racing for the lock never hold it at the same time', async (t) =
     holder = kind === 'in' ? pid : undefined
   }
   assert.deepEqual(overlaps.slice(0, 5), [], `${overlaps.length} overlapping holds`)
-})
+}
