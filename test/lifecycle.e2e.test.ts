@@ -474,6 +474,8 @@ test('start --foreground stops everything on SIGINT', async (t) => {
   const r = await fg.done
   assert.equal(r.code, 0, r.stdout + r.stderr)
   assert.match(r.stdout, /stopped 2 processes in \d+ ms; all ports released/)
+  // The terminal shows the unified log while it runs, as foreman does.
+  assert.match(r.stdout, /^one-0 {15}>> /m)
   await assertStackGone(home, [base, base + 1], state.processes)
 })
 

@@ -6,6 +6,10 @@ import { describeProxy } from '../../lib/proxy.ts'
 import { progressPrinter, printStopReport } from '../../lib/progress.ts'
 import { acquireLock } from '../../lib/lock.ts'
 import { readState, removeState } from '../../lib/state.ts'
+import { FileFollower, FollowSet } from '../../lib/log-follow.ts'
+import { fileSize, unifiedLogPath } from '../../lib/log-paths.ts'
+
+const LOG_TICK_MS = 100
 
 export const usage = `Usage: backend-manager start [CONFIG] [--only a,b] [--foreground] [--no-wait]
 
@@ -39,6 +43,8 @@ export async function run(args: string[], ctx: Context): Promise<number> {
 
 async function runForeground(plan: ReturnType<typeof resolvePlan>, io: Parameters<typeof bringUpHere>[1], ctx: Context): Promise<number> {
   const lock = acquireLock(ctx.home, 'start --foreground')
+  // The terminal shows this run's unified log, as foreman does, from where the file ends now.
+  const unified = new FollowSet(ctx.home, [new FileFollower(unifiedLogPath(ctx.home), fileSize(unifiedLogPath(ctx.home)))], (_file, lines) => ctx.stdout.write(lines.join('\n') + '\n'))
   let stack: Awaited<ReturnType<typeof bringUpHere>>
   try {
     // The same checks as a detached start: never adopt a stack another supervisor watches, never start onto a busy port.
@@ -48,6 +54,8 @@ async function runForeground(plan: ReturnType<typeof resolvePlan>, io: Parameter
     lock.release()
   }
   ctx.stdout.write(`all ${plan.processes.length} processes ready; Ctrl+C stops everything\n`)
+  unified.tick()
+  const tail = setInterval(() => unified.tick(), LOG_TICK_MS)
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve)
     process.once('SIGTERM', resolve)
@@ -55,6 +63,10 @@ async function runForeground(plan: ReturnType<typeof resolvePlan>, io: Parameter
   ctx.stdout.write('\nstopping...\n')
   const started = Date.now()
   const report = await stack.stopAll({ onWait: (what) => ctx.stderr.write(`waiting for ${what}\n`) })
+  // The servers' last words (written while they shut down) still reach the terminal.
+  clearInterval(tail)
+  unified.tick()
+  for (const follower of unified.followers) follower.close()
   if (report.survivors.length === 0) removeState(ctx.home)
   return printStopReport({ wasRunning: true, report, ms: Date.now() - started }, ctx.stdout, ctx.stderr)
 }
