@@ -1,4 +1,5 @@
 import fs from 'node:fs'
+import { createRequire } from 'node:module'
 
 // One line of /proc/PID/stat, the fields the manager needs.
 export interface ProcStat {
@@ -57,8 +58,21 @@ export function processTable(): ProcStat[] {
   return out
 }
 
+// Without /proc (macOS): `ps -o lstart=` gives the start time to the second; 'unknown' when ps cannot tell.
+export function psStartTime(pid: number): string | undefined {
+  if (!(pid > 0) || !pidExists(pid)) return undefined
+  try {
+    // Loaded here only: on Linux the status and stop paths never need child_process for this.
+    const { execFileSync } = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process')
+    const out = execFileSync('ps', ['-o', 'lstart=', '-p', String(pid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+    return out === '' ? undefined : `ps:${out}`
+  } catch {
+    return 'unknown'
+  }
+}
+
 export function startTimeOf(pid: number): string | undefined {
-  if (!hasProcfs) return pid > 0 && pidExists(pid) ? 'unknown' : undefined
+  if (!hasProcfs) return psStartTime(pid)
   const stat = readStat(pid)
   return stat && stat.state !== 'Z' ? stat.startTime : undefined
 }

@@ -1,8 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { commandLine, hasProcfs, isSameProcess, parseStat, processTable, readStat, startTimeOf, treeOf } from '../lib/procfs.ts'
-import { sleep, waitFor } from './helpers.ts'
+import { commandLine, hasProcfs, isSameProcess, parseStat, processTable, psStartTime, readStat, startTimeOf, treeOf } from '../lib/procfs.ts'
+import { hasCommand, sleep, waitFor } from './helpers.ts'
 
 // Everything after the comm field, as the kernel writes it: state ppid pgrp session tty tpgid flags
 // minflt cminflt majflt cmajflt utime stime cutime cstime priority nice threads itreal starttime vsize rss ...
@@ -54,4 +54,14 @@ test('isSameProcess: the recorded start time is what makes a pid the same proces
   await waitFor(() => child.exitCode !== null || child.signalCode !== null, 5000, 'the child to exit')
   await sleep(10)
   assert.equal(isSameProcess(child.pid!, startTime), false, 'a dead process is not the recorded one')
+})
+
+test('psStartTime (the identity used without /proc): stable for one process, none for a pid that is gone', { skip: !hasCommand('ps') && 'no ps on this system' }, async () => {
+  const first = psStartTime(process.pid)
+  assert.match(first ?? '', /^ps:\S/)
+  assert.equal(psStartTime(process.pid), first)
+  const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' })
+  const pid = child.pid!
+  await new Promise((resolve) => child.once('exit', resolve))
+  await waitFor(() => psStartTime(pid) === undefined, 5000, 'the exited child to be gone')
 })
