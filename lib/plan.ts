@@ -1,5 +1,6 @@
 import type { Config, LogsConfig, Protocol, ProxyConfig, RestartPolicy, ServerConfig } from './config.ts'
 import { BackendManagerError } from './errors.ts'
+import { bareHost, connectHost } from './hosts.ts'
 import { didYouMean } from './schema.ts'
 
 // grpc: the standard grpc.health.v1 Check, or TCP when the server has no health service.
@@ -130,7 +131,7 @@ export function resolveProcesses(server: ServerConfig, proxy: ProxyConfig): Proc
       : shellArgv(substitute(server.command, values))
     const env: Record<string, string> = {
       ...Object.fromEntries(Object.entries(server.env).map(([k, v]) => [k, substitute(v, values)])),
-      HOST: server.host,
+      HOST: bareHost(server.host),
       SERVER_NAME: server.name,
       INSTANCE: String(instance),
       ENABLED_MODULES: server.modules.join(','),
@@ -163,7 +164,7 @@ export function resolveRoutes(servers: ServerConfig[], proxy: ProxyConfig): { up
   const upstreams = routed.map((s) => ({
     name: s.name,
     ...(s.health.startsWith('/') ? { healthPath: s.health } : {}),
-    host: s.host,
+    host: connectHost(s.host),
     ports: Array.from({ length: s.instances }, (_, i) => s.port! + i),
     protocol: s.protocol,
   }))

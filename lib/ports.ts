@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import net from 'node:net'
 import { execFileSync } from 'node:child_process'
+import { connectHost } from './hosts.ts'
 import { commandLine, hasProcfs } from './procfs.ts'
 
 export interface BusyPort {
@@ -87,13 +88,6 @@ export function describeBusy(b: BusyPort): string {
   return `port ${b.port} is in use${b.pid ? ` by pid ${b.pid} (${b.command})` : ''}`
 }
 
-// Connecting to 0.0.0.0 or :: means "this machine"; probe loopback instead.
-export function probeHost(host: string): string {
-  if (host === '0.0.0.0') return '127.0.0.1'
-  if (host === '::' || host === '[::]') return '::1'
-  return host.replace(/^\[|\]$/g, '')
-}
-
 // Which endpoints still accept a TCP connection. A refused connect answers in microseconds, where a
 // read of /proc/net/tcp walks the kernel's whole socket table (several ms on a machine with much memory).
 export async function accepting(endpoints: { host: string; port: number }[], timeoutMs = 200): Promise<number[]> {
@@ -101,7 +95,7 @@ export async function accepting(endpoints: { host: string; port: number }[], tim
     endpoints.map(
       ({ host, port }) =>
         new Promise<number | undefined>((resolve) => {
-          const socket = net.connect({ host: probeHost(host), port })
+          const socket = net.connect({ host: connectHost(host), port })
           const done = (open: boolean) => {
             socket.destroy()
             resolve(open ? port : undefined)

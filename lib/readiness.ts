@@ -2,14 +2,14 @@ import http from 'node:http'
 import net from 'node:net'
 import { grpcHealthCheck, UNIMPLEMENTED } from './grpc.ts'
 import type { Readiness } from './plan.ts'
-import { probeHost } from './ports.ts'
+import { connectHost } from './hosts.ts'
 import { sleep } from './sleep.ts'
 
 export type ProbeResult = { ok: true; detail: string } | { ok: false; detail: string }
 
 export function probeTcp(host: string, port: number, timeoutMs: number): Promise<ProbeResult> {
   return new Promise((resolve) => {
-    const socket = net.connect({ host: probeHost(host), port })
+    const socket = net.connect({ host: connectHost(host), port })
     const done = (result: ProbeResult) => {
       socket.destroy()
       resolve(result)
@@ -22,7 +22,7 @@ export function probeTcp(host: string, port: number, timeoutMs: number): Promise
 
 export function probeHttp(host: string, port: number, path: string, timeoutMs: number): Promise<ProbeResult> {
   return new Promise((resolve) => {
-    const req = http.get({ host: probeHost(host), port, path, agent: false, timeout: timeoutMs, headers: { connection: 'close' } }, (res) => {
+    const req = http.get({ host: connectHost(host), port, path, agent: false, timeout: timeoutMs, headers: { connection: 'close' } }, (res) => {
       res.resume()
       const status = res.statusCode ?? 0
       resolve(status >= 200 && status < 400 ? { ok: true, detail: `HTTP ${status}` } : { ok: false, detail: `HTTP ${status}` })
@@ -43,7 +43,7 @@ export async function probeGrpc(host: string, port: number, timeoutMs: number): 
   const tcp = await probeTcp(host, port, timeoutMs)
   if (!tcp.ok) return tcp
   // A call needs a channel set up first; a sliver of time left would only ever report DEADLINE_EXCEEDED.
-  const answer = await grpcHealthCheck(probeHost(host), port, Math.max(timeoutMs, GRPC_MIN_CALL_MS))
+  const answer = await grpcHealthCheck(connectHost(host), port, Math.max(timeoutMs, GRPC_MIN_CALL_MS))
   if ('status' in answer) return { ok: answer.status === 'SERVING', detail: `grpc ${answer.status}` }
   if (answer.code === UNIMPLEMENTED) return { ok: true, detail: 'tcp ok (no gRPC health service)' }
   return { ok: false, detail: `grpc ${answer.error}` }

@@ -292,3 +292,17 @@ test('behind_proxy: false keeps a server with a port out of upstreams and routes
   assert.equal(p.upstreams[0].healthPath, '/health')
   assert.deepEqual(p.processes.map((x) => x.id), ['api-0', 'redis-0'])
 })
+
+test('upstreams of a server listening on every address point at loopback', () => {
+  const p = plan(
+    [
+      'servers:',
+      '  - { name: v4, command: run, port: 9800, host: 0.0.0.0 }',
+      '  - { name: v6, command: run, port: 9810, host: "::", modules: [six] }',
+      '  - { name: lit, command: run, port: 9820, host: "[::1]", modules: [lit] }',
+    ].join('\n') + '\n',
+  )
+  assert.deepEqual(p.upstreams.map((u) => [u.name, u.host]), [['v4', '127.0.0.1'], ['v6', '::1'], ['lit', '::1']])
+  // The servers themselves still bind what the config says, IPv6 literals without brackets.
+  assert.deepEqual(p.processes.map((x) => x.env.HOST), ['0.0.0.0', '::', '::1'])
+})
