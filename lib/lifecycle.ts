@@ -35,8 +35,11 @@ async function checkPorts(plan: Plan, previous: StackState | undefined): Promise
   const adopted = new Set(live.map((p) => p.port!))
   // An adopted proxy holds all its ports (gRPC, Envoy admin), not only the one it is recorded with.
   const proxy = live.some((p) => p.kind === 'proxy') ? [] : proxyPorts(plan)
-  const wanted = [...plan.processes.flatMap((p) => (p.port === undefined ? [] : [p.port])), ...proxy].filter((p) => !adopted.has(p))
-  const busy = await busyPorts(wanted, plan.proxy.host)
+  const wanted = [
+    ...plan.processes.flatMap((p) => (p.port === undefined ? [] : [{ port: p.port, host: p.host }])),
+    ...proxy.map((port) => ({ port, host: plan.proxy.host })),
+  ].filter((e) => !adopted.has(e.port))
+  const busy = await busyPorts(wanted)
   if (busy.length) throw new BackendManagerError('PORT_BUSY', `${busy.map(describeBusy).join('\n')}\nnothing was started`)
 }
 

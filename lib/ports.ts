@@ -1,20 +1,42 @@
 import fs from 'node:fs'
 import net from 'node:net'
-import { execFileSync } from 'node:child_process'
-import { connectHost } from './hosts.ts'
+import { createRequire } from 'node:module'
+import { bareHost, connectHost } from './hosts.ts'
 import { commandLine, hasProcfs } from './procfs.ts'
 
 export interface BusyPort {
   port: number
   pid?: number
   command?: string
+  // No listener, but a connection still holds the port as its local end.
+  held?: string
+}
+
+export interface Endpoint {
+  port: number
+  host: string
 }
 
 const LISTEN = '0A'
+const STATES: Record<string, string> = { '01': 'ESTABLISHED', '06': 'TIME_WAIT', '08': 'CLOSE_WAIT', '04': 'FIN_WAIT1', '05': 'FIN_WAIT2', '09': 'LAST_ACK', '0B': 'CLOSING' }
 
-// port -> socket inodes of LISTEN entries in /proc/net/tcp and tcp6 (TIME_WAIT and others ignored).
-export function listeningSockets(): Map<number, number[]> {
-  const out = new Map<number, number[]>()
+interface SocketEntry {
+  localPort: number
+  remote: string
+  state: string
+  inode: number
+}
+
+// "0100007F:9003" (IPv4, little-endian) or a 32-digit IPv6 address, as /proc/net/tcp writes them.
+function decodeAddress(hex: string): string {
+  const [addr, port] = hex.split(':')
+  const portNumber = parseInt(port, 16)
+  if (addr.length === 8) return `${[3, 2, 1, 0].map((i) => parseInt(addr.slice(i * 2, i * 2 + 2), 16)).join('.')}:${portNumber}`
+  return `[${addr}]:${portNumber}`
+}
+
+function socketTable(): SocketEntry[] {
+  const out: SocketEntry[] = []
   for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
     let text: string
     try {
@@ -24,12 +46,25 @@ export function listeningSockets(): Map<number, number[]> {
     }
     for (const line of text.split('\n').slice(1)) {
       const cols = line.trim().split(/\s+/)
-      if (cols.length < 10 || cols[3] !== LISTEN) continue
-      const port = parseInt(cols[1].slice(cols[1].lastIndexOf(':') + 1), 16)
-      out.set(port, [...(out.get(port) ?? []), Number(cols[9])])
+      if (cols.length < 10) continue
+      out.push({ localPort: parseInt(cols[1].slice(cols[1].lastIndexOf(':') + 1), 16), remote: cols[2], state: cols[3], inode: Number(cols[9]) })
     }
   }
   return out
+}
+
+// port -> socket inodes of LISTEN entries in /proc/net/tcp and tcp6 (TIME_WAIT and others ignored).
+export function listeningSockets(): Map<number, number[]> {
+  const out = new Map<number, number[]>()
+  for (const s of socketTable()) if (s.state === LISTEN) out.set(s.localPort, [...(out.get(s.localPort) ?? []), s.inode])
+  return out
+}
+
+// A connection whose local end is this port (an earlier outgoing connection's ephemeral port, often in
+// TIME_WAIT): it blocks a server's bind even with SO_REUSEADDR.
+function localConnection(port: number): string | undefined {
+  const entry = socketTable().find((s) => s.localPort === port && s.state !== LISTEN)
+  return entry && `a TCP connection in ${STATES[entry.state] ?? `state ${entry.state}`} to ${decodeAddress(entry.remote)}`
 }
 
 // Which process holds a socket inode: walk /proc/*/fd (only done when a port is busy).
@@ -55,6 +90,8 @@ export function socketOwner(inodes: number[]): { pid: number; command: string } 
 }
 
 function lsofOwner(port: number): { pid: number; command: string } | undefined {
+  // Only off Linux, and only for a busy port: loaded here so the common paths skip child_process.
+  const { execFileSync } = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process')
   try {
     const pid = Number(execFileSync('lsof', ['-nP', `-iTCP:${port}`, '-sTCP:LISTEN', '-t'], { encoding: 'utf8' }).split('\n')[0])
     if (!pid) return undefined
@@ -65,46 +102,60 @@ function lsofOwner(port: number): { pid: number; command: string } | undefined {
   }
 }
 
-function canBind(port: number, host: string): Promise<boolean> {
+// Whether a server could bind this port now, as node and nginx bind (SO_REUSEADDR): only
+// "address in use" counts, not a host this machine cannot bind at all (the server will say so itself).
+export function canBind(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
     const server = net.createServer()
-    server.once('error', () => resolve(false))
-    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(true)))
+    server.once('error', (error: NodeJS.ErrnoException) => resolve(error.code !== 'EADDRINUSE'))
+    server.listen({ port, host: bareHost(host), exclusive: true }, () => server.close(() => resolve(true)))
   })
 }
 
 // Ports that have a LISTEN socket now, with their owner when it can be found.
-export async function busyPorts(ports: number[], host = '127.0.0.1'): Promise<BusyPort[]> {
-  if (hasProcfs) {
-    const sockets = listeningSockets()
-    return ports.filter((p) => sockets.has(p)).map((port) => ({ port, ...socketOwner(sockets.get(port)!) }))
-  }
-  const busy: BusyPort[] = []
-  for (const port of ports) if (!(await canBind(port, host))) busy.push({ port, ...lsofOwner(port) })
-  return busy
+export async function busyPorts(endpoints: Endpoint[]): Promise<BusyPort[]> {
+  const sockets = hasProcfs ? listeningSockets() : new Map<number, number[]>()
+  const busy = await Promise.all(
+    endpoints.map(async ({ port, host }): Promise<BusyPort | undefined> => {
+      if (sockets.has(port)) return { port, ...socketOwner(sockets.get(port)!) }
+      if (await canBind(port, host)) return undefined
+      return hasProcfs ? { port, held: localConnection(port) } : { port, ...lsofOwner(port) }
+    }),
+  )
+  return busy.filter((b): b is BusyPort => b !== undefined)
 }
 
 export function describeBusy(b: BusyPort): string {
-  return `port ${b.port} is in use${b.pid ? ` by pid ${b.pid} (${b.command})` : ''}`
+  if (b.pid) return `port ${b.port} is in use by pid ${b.pid} (${b.command})`
+  if (b.held) return `port ${b.port} is held by ${b.held}; the kernel releases it within a minute, or pick another port`
+  return `port ${b.port} is in use`
+}
+
+export type ProbeResult = { ok: true; detail: string } | { ok: false; detail: string }
+
+// One TCP connect, closed politely (a reset would make a server without a socket error handler crash).
+export function probeTcp(host: string, port: number, timeoutMs: number): Promise<ProbeResult> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: connectHost(host), port })
+    const done = (result: ProbeResult) => {
+      socket.destroy()
+      resolve(result)
+    }
+    socket.setTimeout(timeoutMs, () => done({ ok: false, detail: `no TCP answer within ${timeoutMs} ms` }))
+    socket.once('connect', () => done({ ok: true, detail: 'tcp ok' }))
+    socket.once('error', (error: NodeJS.ErrnoException) => done({ ok: false, detail: error.code ?? error.message }))
+  })
 }
 
 // Which endpoints still accept a TCP connection. A refused connect answers in microseconds, where a
 // read of /proc/net/tcp walks the kernel's whole socket table (several ms on a machine with much memory).
-export async function accepting(endpoints: { host: string; port: number }[], timeoutMs = 200): Promise<number[]> {
+export async function accepting(endpoints: Endpoint[], timeoutMs = 200): Promise<number[]> {
+  // Only a refused connection means nothing listens; a timeout or an odd error keeps the port counted.
   const answers = await Promise.all(
-    endpoints.map(
-      ({ host, port }) =>
-        new Promise<number | undefined>((resolve) => {
-          const socket = net.connect({ host: connectHost(host), port })
-          const done = (open: boolean) => {
-            socket.destroy()
-            resolve(open ? port : undefined)
-          }
-          socket.setTimeout(timeoutMs, () => done(true))
-          socket.once('connect', () => done(true))
-          socket.once('error', () => done(false))
-        }),
-    ),
+    endpoints.map(async ({ host, port }) => {
+      const result = await probeTcp(host, port, timeoutMs)
+      return result.ok || result.detail !== 'ECONNREFUSED' ? port : undefined
+    }),
   )
   return answers.filter((p): p is number => p !== undefined)
 }

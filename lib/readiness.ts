@@ -1,24 +1,11 @@
 import http from 'node:http'
-import net from 'node:net'
 import { grpcHealthCheck, UNIMPLEMENTED } from './grpc.ts'
 import type { Readiness } from './plan.ts'
 import { connectHost } from './hosts.ts'
+import { probeTcp, type ProbeResult } from './ports.ts'
 import { sleep } from './sleep.ts'
 
-export type ProbeResult = { ok: true; detail: string } | { ok: false; detail: string }
-
-export function probeTcp(host: string, port: number, timeoutMs: number): Promise<ProbeResult> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: connectHost(host), port })
-    const done = (result: ProbeResult) => {
-      socket.destroy()
-      resolve(result)
-    }
-    socket.setTimeout(timeoutMs, () => done({ ok: false, detail: `no TCP answer within ${timeoutMs} ms` }))
-    socket.once('connect', () => done({ ok: true, detail: 'tcp ok' }))
-    socket.once('error', (error: NodeJS.ErrnoException) => done({ ok: false, detail: error.code ?? error.message }))
-  })
-}
+export { probeTcp, type ProbeResult }
 
 export function probeHttp(host: string, port: number, path: string, timeoutMs: number): Promise<ProbeResult> {
   return new Promise((resolve) => {

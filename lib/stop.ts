@@ -127,6 +127,6 @@ export async function stopProcesses(targets: StopTarget[], opts: StopOptions): P
     await sleep(opts.pollMs ?? 10)
     listening = await accepting(endpoints)
   }
-  if (listening.length) for (const busy of await busyPorts(listening)) report.survivors.push(`${describeBusy(busy)} after stop`)
+  if (listening.length) for (const busy of await busyPorts(endpoints.filter((e) => listening.includes(e.port)))) report.survivors.push(`${describeBusy(busy)} after stop`)
   return report
 }
