@@ -2,11 +2,10 @@
 // pids) applied identically to every tool, and the statistics.
 import fs from 'node:fs'
 import http from 'node:http'
-import net from 'node:net'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { listeningSockets } from '../lib/ports.ts'
+import { canBind, listeningSockets } from '../lib/ports.ts'
 import { CLOCK_TICKS, readStat } from '../lib/procfs.ts'
 
 export const benchDir = path.dirname(fileURLToPath(import.meta.url))
@@ -149,16 +148,10 @@ export function resetPeakRss(pid: number): boolean {
   }
 }
 
-function canBind(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer()
-    server.once('error', () => resolve(false))
-    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolve(true)))
-  })
-}
-
 // `count` consecutive ports that nothing listens on and that bind now.
-export async function freePortRange(count: number, from = 41_000): Promise<number> {
+// Below the ephemeral range (32768+): the bench polls ports before they listen, and a poll from an
+// ephemeral port equal to its target would connect to itself and hold the port.
+export async function freePortRange(count: number, from = 21_000): Promise<number> {
   for (let base = from; base < 60_000; base += count + 7) {
     const listening = listeningPorts()
     const ports = Array.from({ length: count }, (_, i) => base + i)

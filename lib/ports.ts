@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import net from 'node:net'
 import { createRequire } from 'node:module'
-import { bareHost, connectHost } from './hosts.ts'
+import { bareHost, connectHost, probeSource, sourceRefused } from './hosts.ts'
 import { commandLine, hasProcfs } from './procfs.ts'
 
 export interface BusyPort {
@@ -135,15 +135,22 @@ export type ProbeResult = { ok: true; detail: string } | { ok: false; detail: st
 
 // One TCP connect, closed politely (a reset would make a server without a socket error handler crash).
 export function probeTcp(host: string, port: number, timeoutMs: number): Promise<ProbeResult> {
+  const target = connectHost(host)
+  const source = probeSource(target)
   return new Promise((resolve) => {
-    const socket = net.connect({ host: connectHost(host), port })
+    const socket = net.connect({ host: target, port, ...source })
     const done = (result: ProbeResult) => {
       socket.destroy()
       resolve(result)
     }
     socket.setTimeout(timeoutMs, () => done({ ok: false, detail: `no TCP answer within ${timeoutMs} ms` }))
     socket.once('connect', () => done({ ok: true, detail: 'tcp ok' }))
-    socket.once('error', (error: NodeJS.ErrnoException) => done({ ok: false, detail: error.code ?? error.message }))
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      if (sourceRefused(error, source)) {
+        socket.destroy()
+        resolve(probeTcp(host, port, timeoutMs))
+      } else done({ ok: false, detail: error.code ?? error.message })
+    })
   })
 }
 

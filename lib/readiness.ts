@@ -1,15 +1,17 @@
 import http from 'node:http'
 import { grpcHealthCheck, UNIMPLEMENTED } from './grpc.ts'
 import type { Readiness } from './plan.ts'
-import { connectHost } from './hosts.ts'
+import { connectHost, probeSource, sourceRefused } from './hosts.ts'
 import { probeTcp, type ProbeResult } from './ports.ts'
 import { sleep } from './sleep.ts'
 
 export { probeTcp, type ProbeResult }
 
 export function probeHttp(host: string, port: number, path: string, timeoutMs: number): Promise<ProbeResult> {
+  const target = connectHost(host)
+  const source = probeSource(target)
   return new Promise((resolve) => {
-    const req = http.get({ host: connectHost(host), port, path, agent: false, timeout: timeoutMs, headers: { connection: 'close' } }, (res) => {
+    const req = http.get({ host: target, port, path, agent: false, timeout: timeoutMs, headers: { connection: 'close' }, ...source }, (res) => {
       res.resume()
       const status = res.statusCode ?? 0
       resolve(status >= 200 && status < 400 ? { ok: true, detail: `HTTP ${status}` } : { ok: false, detail: `HTTP ${status}` })
@@ -18,7 +20,7 @@ export function probeHttp(host: string, port: number, path: string, timeoutMs: n
       req.destroy()
       resolve({ ok: false, detail: `no HTTP answer within ${timeoutMs} ms` })
     })
-    req.once('error', (error: NodeJS.ErrnoException) => resolve({ ok: false, detail: error.code ?? error.message }))
+    req.once('error', (error: NodeJS.ErrnoException) => resolve(sourceRefused(error, source) ? probeHttp(host, port, path, timeoutMs) : { ok: false, detail: error.code ?? error.message }))
   })
 }
 

@@ -12,6 +12,7 @@ import { parseConfig } from '../lib/config.ts'
 import { packageRoot, resolveHome } from '../lib/home.ts'
 import { nginxArgs, prepareNginxDirs, renderNginxConf } from '../lib/nginx.ts'
 import { findNginx, mimeTypesFor } from '../lib/nginx-install.ts'
+import { canBind } from '../lib/ports.ts'
 import { resolvePlan } from '../lib/plan.ts'
 
 interface Started {
@@ -26,14 +27,6 @@ let tempRoot = ''
 let proxyPort = 0
 let skipReason: string | undefined
 
-function canBind(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer()
-    server.once('error', () => resolve(false))
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
-  })
-}
-
 // The OS picks a free port; the block after it must be free too and not handed out already.
 async function freeBlock(size: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
@@ -47,7 +40,7 @@ async function freeBlock(size: number): Promise<number> {
     })
     const block = Array.from({ length: size }, (_, i) => first + i)
     if (block.some((p) => p > 65535 || reserved.has(p))) continue
-    if ((await Promise.all(block.map(canBind))).every(Boolean)) {
+    if ((await Promise.all(block.map((p) => canBind(p)))).every(Boolean)) {
       block.forEach((p) => reserved.add(p))
       return first
     }

@@ -1,9 +1,11 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
+import http from 'node:http'
 import net from 'node:net'
 import { accepting, busyPorts, canBind, describeBusy, probeTcp } from '../lib/ports.ts'
 import { hasProcfs } from '../lib/procfs.ts'
+import { probeHttp } from '../lib/readiness.ts'
 import { freePorts, waitFor } from './helpers.ts'
 
 function listen(port: number): Promise<net.Server> {
@@ -66,4 +68,27 @@ test('a TCP probe says whether something accepts, and a plain net server without
   for (let i = 0; i < 5; i++) assert.deepEqual(await probeTcp('127.0.0.1', port, 1000), { ok: true, detail: 'tcp ok' })
   assert.deepEqual(await probeTcp('127.0.0.1', port + 1, 1000), { ok: false, detail: 'ECONNREFUSED' })
   assert.equal(server.listening, true)
+})
+
+test('probes of 127.0.0.1 come from 127.0.0.2, so a probe can never connect to itself', { skip: process.platform !== 'linux' && 'only Linux routes all of 127/8 to loopback' }, async (t) => {
+  const port = await freePorts(2)
+  const seen: string[] = []
+  const tcp = net.createServer((socket) => {
+    seen.push(`tcp ${socket.remoteAddress}`)
+    socket.on('error', () => {})
+  })
+  const web = http.createServer((req, res) => {
+    seen.push(`http ${req.socket.remoteAddress}`)
+    res.end('ok')
+  })
+  await new Promise<void>((resolve) => tcp.listen(port, '127.0.0.1', resolve))
+  await new Promise<void>((resolve) => web.listen(port + 1, '127.0.0.1', resolve))
+  t.after(() => {
+    tcp.close()
+    web.close()
+  })
+  assert.equal((await probeTcp('127.0.0.1', port, 1000)).ok, true)
+  assert.equal((await probeHttp('0.0.0.0', port + 1, '/health', 1000)).ok, true)
+  await waitFor(() => seen.length === 2, 5000, 'both probes to arrive')
+  assert.deepEqual(seen.sort(), ['http 127.0.0.2', 'tcp 127.0.0.2'])
 })
