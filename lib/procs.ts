@@ -1,6 +1,6 @@
 import fs from 'node:fs'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { commandLine, environValue, hasProcfs, isSameProcess, processTable, readStat, startTimeOf, type ProcStat } from './procfs.ts'
+import { environValue, hasProcfs, isSameProcess, processTable, startTimeOf, type ProcStat } from './procfs.ts'
 import { RUN_ENV, type ProcessRecord } from './state.ts'
 
 export interface SpawnRequest {
@@ -79,10 +79,6 @@ export function escapedProcesses(runId: string, knownGroups: Set<number>, table:
   return out
 }
 
-export function describeProcess(pid: number): string {
-  const stat = readStat(pid)
-  return `pid ${pid} (${stat ? commandLine(pid) : 'gone'})`
-}
 
 export function killPid(pid: number, sig: NodeJS.Signals): boolean {
   return signal(pid, sig)

@@ -1,5 +1,5 @@
 import { accepting, busyPorts, describeBusy } from './ports.ts'
-import { escapedProcesses, groupMembers, killPid } from './procs.ts'
+import { escapedProcesses, groupMembers, killPid, signalGroup } from './procs.ts'
 import { commandLine, hasProcfs, isSameProcess, processTable, type ProcStat } from './procfs.ts'
 import { sleep } from './sleep.ts'
 import type { ProcessRecord } from './state.ts'
@@ -52,11 +52,6 @@ export function stopWaves(targets: StopTarget[]): StopTarget[][] {
   return waves
 }
 
-function signalMembers(record: ProcessRecord, sig: NodeJS.Signals, table: ProcStat[]): boolean {
-  if (!hasProcfs) return isSameProcess(record.pid, record.startTime) && killPid(-record.pgid, sig)
-  return groupMembers(record, table).length > 0 && killPid(-record.pgid, sig)
-}
-
 function alive(record: ProcessRecord, table: ProcStat[]): ProcStat[] {
   if (!hasProcfs) return isSameProcess(record.pid, record.startTime) ? [{ pid: record.pid } as ProcStat] : []
   return groupMembers(record, table)
@@ -66,7 +61,7 @@ async function stopWave(wave: StopTarget[], report: StopReport, opts: StopOption
   const pollMs = opts.pollMs ?? 5
   const started = Date.now()
   let table = hasProcfs ? processTable() : []
-  for (const t of wave) signalMembers(t.record, 'SIGTERM', table)
+  for (const t of wave) signalGroup(t.record, 'SIGTERM', table)
   const pending = new Set(wave)
   const killedAt = new Map<StopTarget, number>()
   let lastNotice = started
@@ -81,7 +76,7 @@ async function stopWave(wave: StopTarget[], report: StopReport, opts: StopOption
         report.stopped.push(t.record.id)
         opts.onStopped?.(t.record.id)
       } else if (!killedAt.has(t) && now - started >= t.stopTimeoutMs) {
-        signalMembers(t.record, 'SIGKILL', table)
+        signalGroup(t.record, 'SIGKILL', table)
         killedAt.set(t, now)
         report.killed.push(t.record.id)
       } else if (killedAt.has(t) && now - killedAt.get(t)! > AFTER_KILL_MS) {

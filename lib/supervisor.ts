@@ -5,7 +5,7 @@ import type { Home } from './home.ts'
 import { UnifiedLog, processLogPath, stderrLogPath } from './logs.ts'
 import type { Plan, ProcessSpec } from './plan.ts'
 import { isSameProcess, processTable, startTimeOf } from './procfs.ts'
-import { groupMembers, spawnManaged } from './procs.ts'
+import { groupMembers, signalGroup, spawnManaged } from './procs.ts'
 import { waitReady } from './readiness.ts'
 import { decideAfterExit } from './restart-policy.ts'
 import { describeExit, writeState, type ProcessRecord, type StackState } from './state.ts'
@@ -197,14 +197,7 @@ export class Stack {
   private async respawn(m: Managed): Promise<void> {
     if (this.stopping) return
     // Whatever the dead leader left in its group would hold the port or duplicate work.
-    const leftovers = groupMembers(m.record, processTable())
-    if (leftovers.length) {
-      try {
-        process.kill(-m.record.pgid, 'SIGKILL')
-      } catch {
-        // Gone in the meantime.
-      }
-    }
+    signalGroup(m.record, 'SIGKILL')
     m.record.restarts++
     this.spawn(m)
     const result = await waitReady(m.spec.readiness, m.spec.host, m.spec.port, m.spec.readyTimeoutMs, () => m.exitReason ?? (this.stopping ? 'stopping' : undefined))
@@ -214,11 +207,7 @@ export class Stack {
       this.save()
     } else {
       this.opts.log?.(`${m.spec.id}: ${result.detail}; killing it to restart`)
-      try {
-        process.kill(-m.record.pgid, 'SIGKILL')
-      } catch {
-        // Already gone.
-      }
+      signalGroup(m.record, 'SIGKILL')
     }
   }
 
