@@ -3,6 +3,7 @@ import path from 'node:path'
 import { BackendManagerError } from './errors.ts'
 import type { Home } from './home.ts'
 import { commandLine, isSameProcess, startTimeOf } from './procfs.ts'
+import { sleepSync } from './sleep.ts'
 
 interface LockOwner {
   pid: number
@@ -54,7 +55,7 @@ function takeOver(file: string, staleInode: number): void {
       // Finished in the meantime.
     }
     // Another taker is at it: give it a moment before looking again.
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2)
+    sleepSync(2)
     return
   }
   try {

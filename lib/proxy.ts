@@ -7,6 +7,7 @@ import { findNginx, mimeTypesFor } from './nginx-install.ts'
 import { nginxArgs, nginxPaths, prepareNginxDirs, renderNginxConf } from './nginx.ts'
 import { proxyListeners, type Plan, type ProcessSpec } from './plan.ts'
 import { isSameProcess, startTimeOf } from './procfs.ts'
+import { sleepSync } from './sleep.ts'
 import type { ProxyProcess } from './supervisor.ts'
 
 // Ports the proxy itself binds for this plan: its front ports, and Envoy's admin API.
@@ -94,8 +95,7 @@ function envoyProxy(home: Home, plan: Plan, env: NodeJS.ProcessEnv): ProxyProces
       const startTime = startTimeOf(pid)
       process.kill(pid, 'SIGTERM')
       const deadline = Date.now() + PROXY_STOP_TIMEOUT_MS
-      const pause = new Int32Array(new SharedArrayBuffer(4))
-      while (startTime && isSameProcess(pid, startTime) && Date.now() < deadline) Atomics.wait(pause, 0, 0, 20)
+      while (startTime && isSameProcess(pid, startTime) && Date.now() < deadline) sleepSync(20)
     },
   }
 }

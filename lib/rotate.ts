@@ -7,6 +7,7 @@ import { readLogState } from './log-state.ts'
 import type { GroupRecord } from './log-source.ts'
 import { hasProcfs, processTable, readStat } from './procfs.ts'
 import { groupMembers } from './procs.ts'
+import { sleepSync } from './sleep.ts'
 
 const PAUSE_WAIT_MS = 200
 const COPY_CHUNK = 1 << 20
@@ -40,8 +41,6 @@ export function copyRange(src: string, dst: string, from: number, to: number): v
     fs.closeSync(output)
   }
 }
-
-const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
 
 // Stops every live member of the group and waits until the kernel says they are stopped. Returns the
 // group to resume, undefined when there is nothing to pause, or false when they did not stop in time.
