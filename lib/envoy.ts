@@ -7,6 +7,7 @@ import path from 'node:path'
 import { BackendManagerError } from './errors.ts'
 import { PROXY_HEALTH_PREFIX } from './health.ts'
 import type { Home } from './home.ts'
+import { envoyAccessLogPath, envoyLogPath } from './log-paths.ts'
 import { safeToken } from './nginx.ts'
 import { proxyListeners, type Plan, type Route, type Upstream } from './plan.ts'
 import { fillTemplate, loadTemplate } from './template.ts'
@@ -14,8 +15,8 @@ import { fillTemplate, loadTemplate } from './template.ts'
 export function envoyPaths(home: Home) {
   return {
     conf: path.join(home.run, 'envoy.yaml'),
-    log: path.join(home.logs, 'envoy.log'),
-    accessLog: path.join(home.logs, 'envoy-access.log'),
+    log: envoyLogPath(home),
+    accessLog: envoyAccessLogPath(home),
   }
 }
 

@@ -10,10 +10,12 @@ export const processLogPath = (home: Home, id: string) => path.join(home.logs, `
 export const stderrLogPath = (home: Home, id: string) => path.join(home.logs, `${id}.stderr.log`)
 export const nginxErrorLogPath = (home: Home) => path.join(home.logs, 'nginx-error.log')
 export const nginxAccessLogPath = (home: Home) => path.join(home.logs, 'nginx-access.log')
+export const envoyLogPath = (home: Home) => path.join(home.logs, 'envoy.log')
+export const envoyAccessLogPath = (home: Home) => path.join(home.logs, 'envoy-access.log')
 // Access logs the proxy process writes itself, by the proxy's id in the unified log.
 export const proxyAccessLogs = (home: Home): [string, string][] => [
   ['nginx', nginxAccessLogPath(home)],
-  ['envoy', path.join(home.logs, 'envoy-access.log')],
+  ['envoy', envoyAccessLogPath(home)],
 ]
 
 // How far the unified log has read each file, and what was in flight (see log-state.ts).

@@ -4,6 +4,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { BackendManagerError } from './errors.ts'
 import type { Home } from './home.ts'
+import { nginxAccessLogPath, nginxErrorLogPath } from './log-paths.ts'
 import { proxyListeners, type Plan, type Upstream } from './plan.ts'
 import { fillTemplate, indentLines as indent, loadTemplate } from './template.ts'
 import { PROXY_HEALTH_PREFIX } from './health.ts'
@@ -61,8 +62,8 @@ export function nginxPaths(home: Home) {
     conf: home.nginxConf,
     pid: home.nginxPid,
     lockFile: path.join(home.run, 'nginx.lock'),
-    errorLog: path.join(home.logs, 'nginx-error.log'),
-    accessLog: path.join(home.logs, 'nginx-access.log'),
+    errorLog: nginxErrorLogPath(home),
+    accessLog: nginxAccessLogPath(home),
     temp: {
       client_body: path.join(temp, 'client_body'),
       proxy: path.join(temp, 'proxy'),

@@ -1,4 +1,5 @@
 import fs from 'node:fs'
+import { fileSize, readAt } from './log-paths.ts'
 
 const BLOCK = 64 * 1024
 const NL = 0x0a
@@ -66,22 +67,6 @@ function lastNewlineBefore(fd: number, size: number): number {
 // The last `count` lines of a file, an unterminated last line included (for showing why something failed).
 export function tailLines(file: string, count: number): string[] {
   const { lines, end } = tailFile(file, count)
-  let partial = ''
-  try {
-    const size = fs.statSync(file).size
-    if (size > end) partial = readRange(file, end, size).replace(/\n$/, '')
-  } catch {
-    return lines
-  }
+  const partial = readAt(file, end, fileSize(file) - end).toString('utf8').replace(/\n$/, '')
   return partial ? [...lines, partial].slice(-count) : lines
-}
-
-function readRange(file: string, from: number, to: number): string {
-  const fd = fs.openSync(file, 'r')
-  try {
-    const buffer = Buffer.allocUnsafe(to - from)
-    return buffer.subarray(0, fs.readSync(fd, buffer, 0, to - from, from)).toString('utf8')
-  } finally {
-    fs.closeSync(fd)
-  }
 }
