@@ -59,10 +59,9 @@ export class UnifiedLog {
     this.fd = fs.openSync(unifiedLogPath(home), 'a')
   }
 
-  follow(id: string, file: string, opts: FollowOptions | boolean = {}): void {
+  follow(id: string, file: string, opts: FollowOptions = {}): void {
     if (this.sources.has(file)) return
-    const o = typeof opts === 'boolean' ? { fromEnd: opts } : opts
-    this.sources.set(file, new LogSource(id, file, o.stderrFile, o.group ?? (() => undefined), this.state.sources[file], o.fromEnd ?? false))
+    this.sources.set(file, new LogSource(id, file, opts.stderrFile, opts.group ?? (() => undefined), this.state.sources[file], opts.fromEnd ?? false))
     this.state.sources[file] = this.sources.get(file)!.snapshot()
     this.commit()
   }
