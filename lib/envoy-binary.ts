@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process'
 import path from 'node:path'
 import { BackendManagerError } from './errors.ts'
 import { packageRoot, type Home } from './home.ts'
-import { findOnPath, versionOutput } from './which.ts'
+import { findOnPath, firstWorking, versionOutput } from './which.ts'
 import { envoyPaths } from './envoy.ts'
 
 export type EnvoySource = 'local' | 'shared' | 'path'
@@ -52,14 +52,7 @@ export function envoyCandidates(home: Home, env: NodeJS.ProcessEnv): { path: str
 
 // Resolution order: this home's bin/, the repository's .local/bin/, then PATH.
 export function findEnvoy(home: Home, env: NodeJS.ProcessEnv): FoundEnvoy | undefined {
-  const seen = new Set<string>()
-  for (const candidate of envoyCandidates(home, env)) {
-    if (seen.has(candidate.path)) continue
-    seen.add(candidate.path)
-    const version = envoyVersion(candidate.path, env)
-    if (version) return { ...candidate, version }
-  }
-  return undefined
+  return firstWorking(envoyCandidates(home, env), (bin) => envoyVersion(bin, env))
 }
 
 export function requireEnvoy(home: Home, env: NodeJS.ProcessEnv): FoundEnvoy {

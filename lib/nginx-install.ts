@@ -5,7 +5,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { BackendManagerError } from './errors.ts'
 import { packageRoot, resolveHome, type Home } from './home.ts'
-import { findOnPath, versionOutput } from './which.ts'
+import { findOnPath, firstWorking, versionOutput } from './which.ts'
 import { MINIMAL_MIME_TYPES, nginxArgs, prepareNginxDirs, renderNginxConf } from './nginx.ts'
 import type { Plan } from './plan.ts'
 import type { DownloadOptions } from './nginx-binaries.ts'
@@ -52,14 +52,7 @@ export function findNginx(home: Home, env: NodeJS.ProcessEnv, opts: FindOptions 
     if (onPath) candidates.push({ path: onPath, source: 'path' })
     candidates.push({ path: SYSTEM_NGINX, source: 'system' })
   }
-  const seen = new Set<string>()
-  for (const candidate of candidates) {
-    if (seen.has(candidate.path)) continue
-    seen.add(candidate.path)
-    const version = nginxVersion(candidate.path, env)
-    if (version) return { ...candidate, version }
-  }
-  return undefined
+  return firstWorking(candidates, (bin) => nginxVersion(bin, env))
 }
 
 // Our installs keep mime.types in <root>/conf beside <root>/bin (the layout of nginx's own prefix

@@ -24,3 +24,15 @@ export function versionOutput(bin: string, args: string[], env: NodeJS.ProcessEn
   const result = spawnSync(bin, args, { env, encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] })
   return result.status === 0 ? `${result.stdout}${result.stderr}` : undefined
 }
+
+// The first candidate that runs (each path tried once), with the version it reports.
+export function firstWorking<C extends { path: string }>(candidates: C[], version: (bin: string) => string | undefined): (C & { version: string }) | undefined {
+  const seen = new Set<string>()
+  for (const candidate of candidates) {
+    if (seen.has(candidate.path)) continue
+    seen.add(candidate.path)
+    const found = version(candidate.path)
+    if (found) return { ...candidate, version: found }
+  }
+  return undefined
+}
