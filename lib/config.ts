@@ -5,7 +5,7 @@ import path from 'node:path'
 import { BackendManagerError } from './errors.ts'
 import { checkShape, show, type Problem } from './schema.ts'
 import { checkSemantics } from './validators.ts'
-import { writeJsonAtomic } from './state.ts'
+import { readJsonFile, writeJsonAtomic } from './state.ts'
 
 export type ProxyType = 'nginx' | 'envoy' | 'none'
 export type RestartPolicy = 'no' | 'on-failure' | 'always'
@@ -173,12 +173,8 @@ export interface LoadOptions {
 }
 
 function cachedRaw(cacheFile: string, key: string): Record<string, unknown> | undefined {
-  try {
-    const cached = JSON.parse(fs.readFileSync(cacheFile, 'utf8')) as { key?: string; raw?: Record<string, unknown> }
-    return cached.key === key && cached.raw && typeof cached.raw === 'object' ? cached.raw : undefined
-  } catch {
-    return undefined
-  }
+  const cached = readJsonFile(cacheFile)
+  return cached?.key === key && cached.raw && typeof cached.raw === 'object' ? (cached.raw as Record<string, unknown>) : undefined
 }
 
 export function loadConfig(file: string, opts: LoadOptions = {}): Config {

@@ -10,7 +10,7 @@ import { archivedLogFiles, cleanDonePath, cleanRequestPath, liveLogFiles } from 
 import { beginTruncation, endTruncation, readLogState, writeLogState, type SourceState, type TruncationFiles } from './log-state.ts'
 import { isSameProcess } from './procfs.ts'
 import { sleep } from './sleep.ts'
-import { readState, writeJsonAtomic } from './state.ts'
+import { readJsonFile, readState, writeJsonAtomic } from './state.ts'
 
 const ANSWER_TIMEOUT_MS = 5000
 // A request nobody answered in time is stale: a writer started later must not act on it.
@@ -54,12 +54,8 @@ function cleanHere(home: Home): number {
 
 // The writer's side: the id of a fresh request to answer, if any (the request is consumed).
 export function takeCleanRequest(home: Home): string | undefined {
-  let request: { id?: string; at?: number }
-  try {
-    request = JSON.parse(fs.readFileSync(cleanRequestPath(home), 'utf8'))
-  } catch {
-    return undefined
-  }
+  const request = readJsonFile(cleanRequestPath(home))
+  if (!request) return undefined
   fs.rmSync(cleanRequestPath(home), { force: true })
   return typeof request.id === 'string' && typeof request.at === 'number' && Date.now() - request.at < REQUEST_TTL_MS ? request.id : undefined
 }
@@ -73,12 +69,8 @@ async function askWriter(home: Home, alive: () => boolean): Promise<number | und
   writeJsonAtomic(cleanRequestPath(home), { id, at: Date.now() })
   const deadline = Date.now() + ANSWER_TIMEOUT_MS
   while (Date.now() < deadline && alive()) {
-    try {
-      const done = JSON.parse(fs.readFileSync(cleanDonePath(home), 'utf8'))
-      if (done.id === id) return Number(done.files)
-    } catch {
-      // Not answered yet.
-    }
+    const done = readJsonFile(cleanDonePath(home))
+    if (done?.id === id) return Number(done.files)
     await sleep(20)
   }
   fs.rmSync(cleanRequestPath(home), { force: true })

@@ -1,9 +1,8 @@
 // What the writer of the unified log persists, so a writer that dies (even by SIGKILL) is replaced
 // by one that continues exactly where it stopped: no line lost, none written twice.
-import fs from 'node:fs'
 import type { Home } from './home.ts'
 import { generationPath, offsetsPath } from './log-paths.ts'
-import { writeJsonAtomic } from './state.ts'
+import { readJsonFile, writeJsonAtomic } from './state.ts'
 
 export interface StreamState {
   file: string
@@ -53,15 +52,9 @@ const empty = (): LogState => ({ version: 2, sources: {} })
 
 // Version 1 was a plain map of file -> offset.
 export function readLogState(home: Home): LogState {
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(fs.readFileSync(offsetsPath(home), 'utf8'))
-  } catch {
-    return empty()
-  }
-  if (!parsed || typeof parsed !== 'object') return empty()
-  const record = parsed as Record<string, unknown>
-  if (record.version === 2 && record.sources && typeof record.sources === 'object') return parsed as LogState
+  const record = readJsonFile(offsetsPath(home))
+  if (!record) return empty()
+  if (record.version === 2 && record.sources && typeof record.sources === 'object') return record as unknown as LogState
   const sources: Record<string, SourceState> = {}
   for (const [file, offset] of Object.entries(record)) {
     if (typeof offset === 'number') sources[file] = { id: '', out: { file, offset } }
@@ -85,12 +78,8 @@ export interface Generation {
 const KEEP_EVENTS = 64
 
 export function readGeneration(home: Home): Generation {
-  try {
-    const parsed = JSON.parse(fs.readFileSync(generationPath(home), 'utf8'))
-    return typeof parsed?.gen === 'number' ? parsed : { gen: 0 }
-  } catch {
-    return { gen: 0 }
-  }
+  const parsed = readJsonFile(generationPath(home))
+  return typeof parsed?.gen === 'number' ? (parsed as unknown as Generation) : { gen: 0 }
 }
 
 export function beginTruncation(home: Home): void {

@@ -1,9 +1,8 @@
-import fs from 'node:fs'
 import path from 'node:path'
 import { configFromObject, proxyDefaults, type Config, type Protocol, type ProxyType } from './config.ts'
 import { usageError } from './errors.ts'
 import { packageRoot, resolveHome, type Home } from './home.ts'
-import { writeJsonAtomic } from './state.ts'
+import { readJsonFile, writeJsonAtomic } from './state.ts'
 
 // A pool of identical workers with no config file: the seed's quantra-simple, plus an optional proxy.
 export interface PoolRequest {
@@ -83,9 +82,5 @@ export function saveRequest(home: Home, req: PoolRequest): void {
 }
 
 export function loadRequest(home: Home): PoolRequest | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(requestFile(home), 'utf8')) as PoolRequest
-  } catch {
-    return undefined
-  }
+  return readJsonFile(requestFile(home)) as PoolRequest | undefined
 }

@@ -45,6 +45,16 @@ export function writeJsonAtomic(file: string, value: unknown): void {
   fs.renameSync(tmp, file)
 }
 
+// A small JSON file of ours (lock, offsets, requests, caches): undefined when missing, torn or not an object.
+export function readJsonFile(file: string): Record<string, unknown> | undefined {
+  try {
+    const parsed: unknown = JSON.parse(fs.readFileSync(file, 'utf8'))
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined
+  } catch {
+    return undefined
+  }
+}
+
 export function writeState(home: Home, state: StackState): void {
   writeJsonAtomic(home.state, state)
 }
