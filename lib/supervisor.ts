@@ -71,7 +71,9 @@ export class Stack {
       supervisor: { pid: process.pid, startTime: startTimeOf(process.pid) ?? 'unknown' },
       plan: opts.plan,
       ports: [...procs.flatMap((p) => (p.port === undefined ? [] : [p.port])), ...(opts.proxy?.spec.port ? [opts.proxy.spec.port] : [])],
-      processes: [],
+      // What an earlier supervisor recorded stays listed while it is adopted, so `status` never sees a
+      // stack with processes missing; each entry is replaced as its process is adopted or started.
+      processes: (opts.previous?.processes ?? []).filter((p) => procs.some((s) => s.id === p.id) || (p.kind === 'proxy' && p.id === opts.proxy?.spec.id)),
     }
     fs.mkdirSync(opts.home.logs, { recursive: true })
     this.unified = new UnifiedLog(opts.home, opts.plan.logs, opts.log)
@@ -110,13 +112,13 @@ export class Stack {
     this.unified.follow(spec.id, logFile, { stderrFile: this.stderrFile(m), group: () => m.record, fromEnd: !old })
     if (old && isSameProcess(old.pid, old.startTime)) {
       Object.assign(m.record, { pid: old.pid, pgid: old.pgid, startTime: old.startTime, startedAt: old.startedAt, state: 'running' })
-      this.state.processes.push(m.record)
+      this.record(m.record)
       this.save()
       if (configChanged) this.opts.proxy?.reload(old.pid)
       this.opts.progress?.({ type: 'adopted', id: spec.id, pid: old.pid })
       return
     }
-    this.state.processes.push(m.record)
+    this.record(m.record)
     const started = Date.now()
     this.spawn(m)
     const result = await waitReady(spec.readiness, spec.host, spec.port, spec.readyTimeoutMs, () => m.exitReason ?? (this.firstError ? 'start aborted' : undefined))
@@ -129,6 +131,12 @@ export class Stack {
     m.record.state = 'running'
     this.save()
     this.opts.progress?.({ type: 'ready', id: spec.id, pid: m.record.pid, port: spec.port, ms: Date.now() - started, detail: result.detail })
+  }
+
+  private record(record: ProcessRecord): void {
+    const at = this.state.processes.findIndex((p) => p.id === record.id)
+    if (at >= 0) this.state.processes[at] = record
+    else this.state.processes.push(record)
   }
 
   private failure(spec: ProcessSpec, reason: string, logFile: string): BackendManagerError {
@@ -216,9 +224,11 @@ export class Stack {
     this.stopping = true
     this.state.phase = 'stopping'
     this.save()
-    const targets = this.managed
-      .filter((m) => m.record.pid > 0)
-      .map((m) => ({ record: m.record, host: m.spec.host, stopTimeoutMs: m.spec.stopTimeoutMs, dependsOn: m.spec.dependsOn }))
+    // Every recorded process: those started or adopted here, and those an aborted adoption had not reached.
+    const specs = new Map([...this.opts.plan.processes, ...(this.opts.proxy ? [this.opts.proxy.spec] : [])].map((p) => [p.id, p]))
+    const targets = this.state.processes
+      .filter((r) => r.pid > 0 && specs.has(r.id))
+      .map((r) => ({ record: r, host: specs.get(r.id)!.host, stopTimeoutMs: specs.get(r.id)!.stopTimeoutMs, dependsOn: specs.get(r.id)!.dependsOn }))
     const report = await stopProcesses(targets, { ...opts, runId: this.state.runId })
     this.close()
     return report
