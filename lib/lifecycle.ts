@@ -9,10 +9,10 @@ import type { Plan, ProcessSpec } from './plan.ts'
 import { busyPorts, describeBusy } from './ports.ts'
 import { isSameProcess, startTimeOf } from './procfs.ts'
 import { makeProxy, proxyPorts } from './proxy.ts'
-import { readState, removeState, writeState, type ProcessRecord, type StackState } from './state.ts'
+import { readState, removeState, writeState, supervisorAlive, type ProcessRecord, type StackState } from './state.ts'
 import { stopProcesses } from './stop.ts'
 import { Stack, type ProgressEvent } from './supervisor.ts'
-import { quietSupervisor, supervisorAlive, targetsOf, waitSupervisorExit } from './teardown.ts'
+import { quietSupervisor, targetsOf, waitSupervisorExit } from './teardown.ts'
 
 export interface LifecycleIO {
   home: Home

@@ -8,9 +8,8 @@ import type { Home } from './home.ts'
 import { acquireLock } from './lock.ts'
 import { archivedLogFiles, cleanDonePath, cleanRequestPath, liveLogFiles } from './log-paths.ts'
 import { beginTruncation, endTruncation, readLogState, writeLogState, type SourceState, type TruncationFiles } from './log-state.ts'
-import { isSameProcess } from './procfs.ts'
 import { sleep } from './sleep.ts'
-import { readJsonFile, readState, writeJsonAtomic } from './state.ts'
+import { readJsonFile, readState, supervisorAlive, writeJsonAtomic } from './state.ts'
 
 const ANSWER_TIMEOUT_MS = 5000
 // A request nobody answered in time is stale: a writer started later must not act on it.
@@ -79,12 +78,11 @@ async function askWriter(home: Home, alive: () => boolean): Promise<number | und
 
 export async function cleanLogs(home: Home): Promise<CleanResult> {
   const state = readState(home)
-  const supervisor = state?.supervisor
-  const supervisorAlive = () => Boolean(supervisor && supervisor.pid > 0 && isSameProcess(supervisor.pid, supervisor.startTime))
-  if (supervisorAlive()) {
-    const files = await askWriter(home, supervisorAlive)
+  const writerAlive = () => Boolean(state && supervisorAlive(state))
+  if (writerAlive()) {
+    const files = await askWriter(home, writerAlive)
     if (files !== undefined) return { files, by: 'supervisor' }
-    if (supervisorAlive()) throw new BackendManagerError('LOCKED', `the supervisor (pid ${supervisor!.pid}) did not answer the clean request within ${ANSWER_TIMEOUT_MS / 1000} s; nothing was truncated`)
+    if (writerAlive()) throw new BackendManagerError('LOCKED', `the supervisor (pid ${state!.supervisor.pid}) did not answer the clean request within ${ANSWER_TIMEOUT_MS / 1000} s; nothing was truncated`)
   }
   let lock
   try {

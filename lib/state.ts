@@ -3,6 +3,7 @@ import path from 'node:path'
 import { BackendManagerError } from './errors.ts'
 import type { Home } from './home.ts'
 import type { Plan } from './plan.ts'
+import { isSameProcess } from './procfs.ts'
 
 export type ProcessState = 'starting' | 'running' | 'restarting' | 'stopped' | 'crashed'
 
@@ -89,6 +90,11 @@ export function readState(home: Home): StackState | undefined {
 
 export function removeState(home: Home): void {
   fs.rmSync(home.state, { force: true })
+}
+
+// The recorded supervisor is still that very process (not a reused pid).
+export function supervisorAlive(state: StackState): boolean {
+  return state.supervisor.pid > 0 && isSameProcess(state.supervisor.pid, state.supervisor.startTime)
 }
 
 export function describeExit(code: number | null, signal: NodeJS.Signals | null): string {

@@ -2,7 +2,7 @@ import type { Home } from './home.ts'
 import type { Readiness } from './plan.ts'
 import { bootTimeMs, CLOCK_TICKS, hasProcfs, isSameProcess, PAGE_SIZE, processTable, treeOf, type ProcStat } from './procfs.ts'
 import { probe } from './readiness.ts'
-import { readState, type ProcessRecord, type ProcessState, type StackState } from './state.ts'
+import { readState, supervisorAlive, type ProcessRecord, type ProcessState, type StackState } from './state.ts'
 
 export interface ProcessStatus {
   // name-instance, as in the logs; `name` and `instance` apart for scripts reading --json.
@@ -57,7 +57,7 @@ export async function collectStatus(home: Home, now = Date.now()): Promise<Stack
   if (!state) return { running: false, home: home.root, config: null, processes: [], healthy: false }
   const table = hasProcfs ? processTable() : []
   const boot = hasProcfs ? bootTimeMs() : 0
-  const supervisorUp = state.supervisor.pid > 0 && isSameProcess(state.supervisor.pid, state.supervisor.startTime)
+  const supervisorUp = supervisorAlive(state)
   const rows = await Promise.all(
     state.processes.map(async (record): Promise<ProcessStatus> => {
       const alive = record.pid > 0 && isSameProcess(record.pid, record.startTime)

@@ -4,14 +4,9 @@ import type { Home } from './home.ts'
 import { acquireLock } from './lock.ts'
 import { offsetsPath } from './log-paths.ts'
 import { resumePaused } from './rotate.ts'
-import { isSameProcess } from './procfs.ts'
 import { sleep } from './sleep.ts'
-import { readState, removeState, type StackState } from './state.ts'
+import { readState, removeState, supervisorAlive, type StackState } from './state.ts'
 import { stopProcesses, type StopReport } from './stop.ts'
-
-export function supervisorAlive(state: StackState): boolean {
-  return state.supervisor.pid > 0 && isSameProcess(state.supervisor.pid, state.supervisor.startTime)
-}
 
 // Tells a live supervisor to stop restarting, and waits (briefly) until it says so in the state file.
 export async function quietSupervisor(home: Home, state: StackState, signal: 'SIGTERM' | 'SIGUSR2'): Promise<StackState> {

@@ -5,8 +5,7 @@ import { cleanLogs } from '../../lib/log-clean.ts'
 import { FileFollower, followFiles } from '../../lib/log-follow.ts'
 import { lineOwner, serverOf } from '../../lib/log-line.ts'
 import { loggedIds, nginxAccessLogPath, nginxErrorLogPath, unifiedLogPath } from '../../lib/log-paths.ts'
-import { isSameProcess } from '../../lib/procfs.ts'
-import { readState } from '../../lib/state.ts'
+import { readState, supervisorAlive } from '../../lib/state.ts'
 import { tailFile } from '../../lib/tail.ts'
 
 export const usage = `Usage: backend-manager logs [NAME|nginx] [-f] [-n N]
@@ -64,7 +63,7 @@ function noteIfBehind(ctx: Context): void {
   } catch {
     return
   }
-  if (!state || state.supervisor.pid <= 0 || isSameProcess(state.supervisor.pid, state.supervisor.startTime)) return
+  if (!state || state.supervisor.pid <= 0 || supervisorAlive(state)) return
   ctx.stderr.write(`note: the supervisor (pid ${state.supervisor.pid}) is not running, so ${path.basename(unifiedLogPath(ctx.home))} may be behind; each process's output is in ${ctx.home.logs}/<name>-<instance>.log, and "start" catches up\n`)
 }
 
