@@ -19,9 +19,11 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   const io = { home: ctx.home, env: ctx.env, progress: progressPrinter(ctx.stdout, ctx.env), notice: (l: string) => ctx.stderr.write(`${l}\n`) }
   const onWait = (what: string) => ctx.stderr.write(`waiting for ${what}\n`)
   if (only) {
-    const running = new Set(readState(ctx.home)?.plan.processes.map((p) => p.server) ?? [])
-    const plan = resolvePlan(config, [...new Set([...running, ...resolvePlan(config, only).processes.map((p) => p.server)])])
-    await restartOnly(plan, resolvePlan(config, only).processes.map((p) => p.server), io, onWait)
+    // The named servers and what they depend on are restarted; the plan keeps everything that runs.
+    const restarted = [...new Set(resolvePlan(config, only).processes.map((p) => p.server))]
+    const running = readState(ctx.home)?.plan.processes.map((p) => p.server) ?? []
+    const plan = resolvePlan(config, [...new Set([...running, ...restarted])])
+    await restartOnly(plan, restarted, io, onWait)
     ctx.stdout.write(`restarted ${only.join(', ')} in ${Date.now() - started} ms\n`)
     return 0
   }
