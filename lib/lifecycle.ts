@@ -12,6 +12,7 @@ import { makeProxy, proxyPorts } from './proxy.ts'
 import { readState, removeState, writeState, supervisorAlive, type ProcessRecord, type StackState } from './state.ts'
 import { stopProcesses } from './stop.ts'
 import { Stack, type ProgressEvent } from './supervisor.ts'
+import { clearLastFailure } from './last-failure.ts'
 import { quietSupervisor, targetsOf, waitSupervisorExit } from './teardown.ts'
 
 export interface LifecycleIO {
@@ -24,9 +25,18 @@ export interface LifecycleIO {
 
 export const newRunId = () => randomBytes(6).toString('hex')
 
-function refuseIfRunning(home: Home, state: StackState | undefined): void {
-  if (state && supervisorAlive(state))
-    throw new BackendManagerError('START_FAILED', `a stack is already running from ${home.root} (supervisor pid ${state.supervisor.pid}, config ${state.plan.file}); use "restart" or "stop" first`)
+// The stack runs exactly this plan, however its config file was named: a second start has nothing to do.
+export function runsPlan(state: StackState, plan: Plan): boolean {
+  const strip = (p: Plan) => JSON.stringify({ ...p, file: undefined, configPath: undefined })
+  return strip(state.plan) === strip(plan)
+}
+
+function refuseIfRunning(home: Home, state: StackState | undefined, plan: Plan): void {
+  if (!state || !supervisorAlive(state)) return
+  const sameFile = state.plan.configPath !== undefined && state.plan.configPath === plan.configPath
+  const changed = sameFile && !runsPlan(state, plan) ? ', which has changed since it started' : ''
+  const what = `a stack is already running from ${home.root} (supervisor pid ${state.supervisor.pid}, config ${state.plan.file}${changed})`
+  throw new BackendManagerError('START_FAILED', `${what}; use "restart" or "stop" first${runsPlan(state, plan) ? ' ("logs -f" follows its output)' : ''}`)
 }
 
 // Every port the plan binds is free, except those held by processes this start will adopt.
@@ -64,7 +74,9 @@ async function retireStale(plan: Plan, previous: StackState, notice?: (line: str
 // What every start checks under the lock before it starts anything (detached or --foreground); returns
 // the previous state to adopt from.
 export async function preflight(home: Home, plan: Plan, previous: StackState | undefined, notice?: (line: string) => void): Promise<StackState | undefined> {
-  refuseIfRunning(home, previous)
+  refuseIfRunning(home, previous, plan)
+  // A new start: an earlier one's failure no longer describes the stack.
+  clearLastFailure(home)
   const adoptable = previous && (await retireStale(plan, previous, notice))
   await checkPorts(plan, adoptable)
   return adoptable
@@ -109,11 +121,19 @@ export interface StartRequest {
   noWait?: boolean
 }
 
+export interface StartResult {
+  supervisorPid: number
+  // Set when the stack already ran this very plan, so nothing was started: its phase.
+  already?: StackState['phase']
+}
+
 // start: validate, lock, refuse a second stack, check ports, bring up, hand over to a detached supervisor.
-export async function startDetached(req: StartRequest, io: LifecycleIO): Promise<{ supervisorPid: number }> {
+export async function startDetached(req: StartRequest, io: LifecycleIO): Promise<StartResult> {
   const lock = acquireLock(io.home, 'start')
   try {
-    const previous = await preflight(io.home, req.plan, readState(io.home), io.notice)
+    const current = readState(io.home)
+    if (current && supervisorAlive(current) && runsPlan(current, req.plan)) return { supervisorPid: current.supervisor.pid, already: current.phase }
+    const previous = await preflight(io.home, req.plan, current, io.notice)
     if (req.noWait) {
       // A missing proxy binary (nginx, envoy) is reported now, not later by the background supervisor.
       makeProxy(io.home, req.plan, io.env)

@@ -44,6 +44,8 @@ export interface Route {
 
 export interface Plan {
   file: string
+  // The config file's absolute path, set by start: restart and a later start find it from any folder.
+  configPath?: string
   proxy: ProxyConfig
   logs: LogsConfig
   // In start order: dependencies first, config order otherwise.

@@ -49,14 +49,30 @@ export function probe(readiness: Readiness, host: string, port: number | undefin
 // How long a portless process must stay up to count as started.
 export const PORTLESS_SETTLE_MS = 300
 
+// How often a wait that is taking a while says what the last check saw.
+export const WAITING_EVERY_MS = 3000
+
+// Failures that mean nothing accepted the connection at all (as opposed to a server answering badly).
+const NOT_ACCEPTED = new Set(['not probed yet', 'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL'])
+const notAccepted = (r: ProbeResult) => !r.ok && (NOT_ACCEPTED.has(r.detail) || r.detail.startsWith('no TCP answer'))
+
+// What the last check saw, in words: "no answer on :8003 yet (connection refused)", ":8003 answers HTTP 503".
+export function describeWait(port: number, last: ProbeResult): string {
+  if (last.detail === 'not probed yet') return `no answer on :${port} yet`
+  if (last.detail === 'ECONNREFUSED') return `no answer on :${port} yet (connection refused)`
+  if (/^HTTP \d+$/.test(last.detail)) return `:${port} answers ${last.detail}`
+  return `:${port}: ${last.detail}`
+}
+
 // Polls until ready, the deadline passes, or `aborted()` says the process is gone. Short intervals first,
-// since most dev servers are ready within a few hundred milliseconds.
+// since most dev servers are ready within a few hundred milliseconds. `waiting` hears every few seconds.
 export async function waitReady(
   readiness: Readiness,
   host: string,
   port: number | undefined,
   timeoutMs: number,
   aborted: () => string | undefined,
+  waiting?: (elapsedMs: number, saw: string) => void,
 ): Promise<ProbeResult> {
   const started = Date.now()
   if (readiness.kind === 'none' || port === undefined) {
@@ -69,13 +85,25 @@ export async function waitReady(
     return why ? { ok: false, detail: why } : { ok: true, detail: 'alive' }
   }
   let last: ProbeResult = { ok: false, detail: 'not probed yet' }
+  let accepted = false
+  let nextWaiting = started + WAITING_EVERY_MS
   for (let attempt = 0; ; attempt++) {
     const why = aborted()
     if (why) return { ok: false, detail: why }
-    const left = timeoutMs - (Date.now() - started)
-    if (left <= 0) return { ok: false, detail: `not ready within ${timeoutMs / 1000} s (last check: ${last.detail})` }
+    const now = Date.now()
+    const left = timeoutMs - (now - started)
+    if (left <= 0) {
+      const within = `not ready within ${timeoutMs / 1000} s`
+      if (accepted) return { ok: false, detail: `${within} (last check: ${last.detail})` }
+      return { ok: false, detail: `${within}: nothing ever accepted a connection on port ${port}; does the command listen on $PORT (${port})?` }
+    }
+    if (waiting && now >= nextWaiting) {
+      waiting(now - started, describeWait(port, last))
+      nextWaiting = now + WAITING_EVERY_MS
+    }
     last = await probe(readiness, host, port, Math.min(1000, left))
     if (last.ok) return last
+    accepted ||= !notAccepted(last)
     await sleep(attempt < 50 ? 10 : 50)
   }
 }

@@ -1,4 +1,5 @@
 import type { Home } from './home.ts'
+import { readLastFailure, type LastFailure } from './last-failure.ts'
 import type { Readiness } from './plan.ts'
 import { bootTimeMs, CLOCK_TICKS, hasProcfs, isSameProcess, PAGE_SIZE, processTable, treeOf, type ProcStat } from './procfs.ts'
 import { probe } from './readiness.ts'
@@ -28,6 +29,8 @@ export interface StackStatus {
   config: string | null
   processes: ProcessStatus[]
   healthy: boolean
+  // Why the last start failed (a background start nobody watched); gone once a start succeeds.
+  lastFailure?: LastFailure
 }
 
 const PROBE_TIMEOUT_MS = 500
@@ -54,7 +57,8 @@ function hostOf(state: StackState, record: ProcessRecord): string {
 
 export async function collectStatus(home: Home, now = Date.now()): Promise<StackStatus> {
   const state = readState(home)
-  if (!state) return { running: false, home: home.root, config: null, processes: [], healthy: false }
+  const lastFailure = readLastFailure(home)
+  if (!state) return { running: false, home: home.root, config: null, processes: [], healthy: false, lastFailure }
   const table = hasProcfs ? processTable() : []
   const boot = hasProcfs ? bootTimeMs() : 0
   const supervisorUp = supervisorAlive(state)
@@ -97,10 +101,10 @@ export async function collectStatus(home: Home, now = Date.now()): Promise<Stack
     ...(supervisorUp && hasProcfs ? usage(state.supervisor.pid, table, boot, now, false) : { cpuPercent: null, rssBytes: null, uptimeMs: null }),
   }
   const processes = [supervisor, ...rows]
-  return { running: true, home: home.root, config: state.plan.file, processes, healthy: processes.every((p) => p.healthy) }
+  return { running: true, home: home.root, config: state.plan.file, processes, healthy: processes.every((p) => p.healthy), lastFailure }
 }
 
 export function statusExitCode(status: StackStatus): number {
-  if (!status.running) return 3
+  if (!status.running) return status.lastFailure ? 1 : 3
   return status.healthy ? 0 : 1
 }

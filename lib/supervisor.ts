@@ -11,11 +11,14 @@ import { decideAfterExit } from './restart-policy.ts'
 import { describeExit, writeState, type ProcessRecord, type StackState } from './state.ts'
 import { stopProcesses, type StopOptions, type StopReport } from './stop.ts'
 import { tailLines } from './tail.ts'
+import { fileSize } from './log-paths.ts'
+import { describeStartFailure, type StartFailure } from './last-failure.ts'
 
 export type ProgressEvent =
   | { type: 'spawned'; id: string; pid: number }
   | { type: 'adopted'; id: string; pid: number }
   | { type: 'ready'; id: string; pid: number; port?: number; ms: number; detail: string }
+  | { type: 'waiting'; id: string; ms: number; reason: string }
   | { type: 'restarting'; id: string; reason: string; delayMs: number }
   | { type: 'crashed'; id: string; reason: string }
 
@@ -46,6 +49,8 @@ interface Managed {
   child?: ChildProcess
   exitReason?: string
   unstable: number
+  // The log file's size when this process was spawned: what a failure shows starts here.
+  logFrom?: number
 }
 
 const ADOPTED_POLL_MS = 200
@@ -60,6 +65,8 @@ export class Stack {
   private stopping = false
   private closed = false
   private firstError?: BackendManagerError
+  // Which process failed the bring-up, why, and its last lines: kept for `status` after a background start.
+  failed?: StartFailure
 
   constructor(private readonly opts: StackOptions) {
     const procs = [...opts.plan.processes]
@@ -121,11 +128,12 @@ export class Stack {
     this.record(m.record)
     const started = Date.now()
     this.spawn(m)
-    const result = await waitReady(spec.readiness, spec.host, spec.port, spec.readyTimeoutMs, () => m.exitReason ?? (this.firstError ? 'start aborted' : undefined))
+    const waiting = (ms: number, reason: string) => this.opts.progress?.({ type: 'waiting', id: spec.id, ms, reason })
+    const result = await waitReady(spec.readiness, spec.host, spec.port, spec.readyTimeoutMs, () => m.exitReason ?? (this.firstError ? 'start aborted' : undefined), waiting)
     if (!result.ok) {
       // A failure elsewhere aborted this wait: report the first failure, not this echo of it.
       if (this.firstError) throw this.firstError
-      this.firstError = this.failure(spec, result.detail, logFile)
+      this.firstError = this.failure(m, result.detail)
       throw this.firstError
     }
     m.record.state = 'running'
@@ -139,16 +147,19 @@ export class Stack {
     else this.state.processes.push(record)
   }
 
-  private failure(spec: ProcessSpec, reason: string, logFile: string): BackendManagerError {
-    const tail = tailLines(logFile, TAIL_LINES)
-    const shown = tail.length ? `\nlast ${tail.length} lines of ${logFile}:\n${tail.map((l) => `  | ${l}`).join('\n')}` : ''
-    return new BackendManagerError('START_FAILED', `${spec.id} did not become ready: ${reason}${shown}`)
+  private failure(m: Managed, reason: string): BackendManagerError {
+    const logFile = m.record.logFile
+    // Only this run's output: lines an earlier run left in the same file would mislead.
+    const lines = tailLines(logFile, TAIL_LINES, m.logFrom ?? 0)
+    this.failed = { id: m.spec.id, reason, logFile, lines }
+    return new BackendManagerError('START_FAILED', describeStartFailure(this.failed))
   }
 
   private spawn(m: Managed): void {
     m.exitReason = undefined
     // An earlier process's unfinished last line (it died unwatched) stays a line of its own.
     this.unified.flush(m.record.logFile)
+    m.logFrom = fileSize(m.record.logFile)
     const { child, pid, startTime } = spawnManaged(
       { argv: m.spec.argv, cwd: m.spec.cwd, env: m.spec.env, logFile: m.record.logFile, stderrFile: this.stderrFile(m), runTag: `${this.state.runId}/${m.spec.id}` },
       this.opts.env,

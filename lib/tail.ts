@@ -10,8 +10,9 @@ export interface Tail {
   end: number
 }
 
-// The last `count` whole lines of a file that pass `keep`, reading backwards from the end in blocks.
-export function tailFile(file: string, count: number, keep: (line: string) => boolean = () => true): Tail {
+// The last `count` whole lines of a file that pass `keep`, reading backwards from the end in blocks;
+// with `from`, only lines that begin at or after that byte offset.
+export function tailFile(file: string, count: number, keep: (line: string) => boolean = () => true, from = 0): Tail {
   let fd: number
   try {
     fd = fs.openSync(file, 'r')
@@ -20,24 +21,26 @@ export function tailFile(file: string, count: number, keep: (line: string) => bo
   }
   try {
     const size = fs.fstatSync(fd).size
+    // A file truncated or rotated since `from` was taken holds only newer bytes.
+    const floor = from <= size ? from : 0
     const lastByte = Buffer.alloc(1)
     // A last line still being written is left to the follower.
     let end = size
-    if (size > 0 && (fs.readSync(fd, lastByte, 0, 1, size - 1), lastByte[0] !== NL)) {
-      end = lastNewlineBefore(fd, size)
+    if (size > floor && (fs.readSync(fd, lastByte, 0, 1, size - 1), lastByte[0] !== NL)) {
+      end = lastNewlineBefore(fd, size, floor)
     }
     const found: string[] = []
     let head = Buffer.alloc(0)
     let start = end
-    while (start > 0 && found.length < count) {
-      const length = Math.min(start, BLOCK)
+    while (start > floor && found.length < count) {
+      const length = Math.min(start - floor, BLOCK)
       start -= length
       const block = Buffer.allocUnsafe(length)
       fs.readSync(fd, block, 0, length, start)
       const text = Buffer.concat([block, head])
       // Bytes before the first newline may continue in the block before this one.
-      const first = start > 0 ? text.indexOf(NL) + 1 : 0
-      if (start > 0 && first === 0) {
+      const first = start > floor ? text.indexOf(NL) + 1 : 0
+      if (start > floor && first === 0) {
         head = text
         continue
       }
@@ -52,21 +55,23 @@ export function tailFile(file: string, count: number, keep: (line: string) => bo
   }
 }
 
-function lastNewlineBefore(fd: number, size: number): number {
-  for (let start = size; start > 0; ) {
-    const length = Math.min(start, BLOCK)
+function lastNewlineBefore(fd: number, size: number, floor: number): number {
+  for (let start = size; start > floor; ) {
+    const length = Math.min(start - floor, BLOCK)
     start -= length
     const block = Buffer.allocUnsafe(length)
     fs.readSync(fd, block, 0, length, start)
     const at = block.lastIndexOf(NL)
     if (at >= 0) return start + at + 1
   }
-  return 0
+  return floor
 }
 
-// The last `count` lines of a file, an unterminated last line included (for showing why something failed).
-export function tailLines(file: string, count: number): string[] {
-  const { lines, end } = tailFile(file, count)
-  const partial = readAt(file, end, fileSize(file) - end).toString('utf8').replace(/\n$/, '')
+// The last `count` lines of a file, an unterminated last line included (for showing why something failed);
+// with `from`, only what was written after that byte offset (one run's output, not the runs before it).
+export function tailLines(file: string, count: number, from = 0): string[] {
+  const { lines, end } = tailFile(file, count, () => true, from)
+  const start = Math.max(end, from <= fileSize(file) ? from : 0)
+  const partial = readAt(file, start, fileSize(file) - start).toString('utf8').replace(/\n$/, '')
   return partial ? [...lines, partial].slice(-count) : lines
 }

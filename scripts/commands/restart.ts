@@ -1,33 +1,45 @@
+import path from 'node:path'
 import { DEFAULT_CONFIG, csv, parseFlags, type Context } from '../../lib/cli.ts'
 import { loadConfig } from '../../lib/config.ts'
 import { restartOnly, startDetached } from '../../lib/lifecycle.ts'
 import { stopStack } from '../../lib/teardown.ts'
-import { resolvePlan } from '../../lib/plan.ts'
+import { resolvePlan, selectServers } from '../../lib/plan.ts'
 import { progressPrinter, printStopReport } from '../../lib/progress.ts'
-import { readState } from '../../lib/state.ts'
+import { readState, type StackState } from '../../lib/state.ts'
 
 export const usage = `Usage: backend-manager restart [CONFIG] [--only a,b]
 
-Stops, waits until every port is released, and starts again. With --only, restarts just those
-servers and leaves everything else running. CONFIG defaults to ${DEFAULT_CONFIG}.`
+Stops, waits until every port is released, and starts again. With --only, restarts exactly those
+servers (not what they depend on) and leaves everything else running. CONFIG defaults to the
+running stack's config, or ${DEFAULT_CONFIG} when nothing runs.`
+
+// The config the running stack was started from (absolute since it was recorded), else the default.
+function runningConfig(state: StackState | undefined, cwd: string): string {
+  if (!state) return DEFAULT_CONFIG
+  return state.plan.configPath ?? path.resolve(cwd, state.plan.file)
+}
 
 export async function run(args: string[], ctx: Context): Promise<number> {
   const { values, positionals } = parseFlags('restart', args, { only: { type: 'string' } })
-  const config = loadConfig(positionals[0] ?? DEFAULT_CONFIG, { cacheFile: ctx.home.configCache })
+  const state = readState(ctx.home)
+  const file = positionals[0] ?? runningConfig(state, ctx.cwd)
+  const config = loadConfig(file, { cacheFile: ctx.home.configCache })
+  const configPath = path.resolve(ctx.cwd, file)
   const only = csv(values.only)
   const started = Date.now()
   const io = { home: ctx.home, env: ctx.env, progress: progressPrinter(ctx.stdout, ctx.env), notice: (l: string) => ctx.stderr.write(`${l}\n`) }
   const onWait = (what: string) => ctx.stderr.write(`waiting for ${what}\n`)
   if (only) {
-    // The named servers and what they depend on are restarted; the plan keeps everything that runs.
-    const restarted = [...new Set(resolvePlan(config, only).processes.map((p) => p.server))]
-    const running = readState(ctx.home)?.plan.processes.map((p) => p.server) ?? []
-    const plan = resolvePlan(config, [...new Set([...running, ...restarted])])
+    // Exactly the named servers are restarted; the plan keeps what runs and what they depend on, which is adopted.
+    const restarted = selectServers(config.servers, only, config.file).map((s) => s.name).filter((name) => only.includes(name))
+    const known = new Set(config.servers.map((s) => s.name))
+    const running = (state?.plan.processes.map((p) => p.server) ?? []).filter((name) => known.has(name))
+    const plan = { ...resolvePlan(config, [...new Set([...running, ...restarted])]), configPath }
     await restartOnly(plan, restarted, io, onWait)
     ctx.stdout.write(`restarted ${only.join(', ')} in ${Date.now() - started} ms\n`)
     return 0
   }
-  const plan = resolvePlan(config)
+  const plan = { ...resolvePlan(config), configPath }
   const stopped = await stopStack(io, onWait)
   if (stopped.wasRunning && printStopReport(stopped, ctx.stdout, ctx.stderr) !== 0) return 1
   await startDetached({ plan }, io)

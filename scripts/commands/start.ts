@@ -1,3 +1,4 @@
+import path from 'node:path'
 import { DEFAULT_CONFIG, csv, parseFlags, type Context } from '../../lib/cli.ts'
 import { loadConfig } from '../../lib/config.ts'
 import { bringUpHere, preflight, startDetached } from '../../lib/lifecycle.ts'
@@ -15,8 +16,10 @@ export const usage = `Usage: backend-manager start [CONFIG] [--only a,b] [--fore
 
 Checks the config and every port, starts the servers (each once what it depends_on is ready),
 waits until each is healthy, starts the proxy last, and returns with everything running in the
-background. On failure it names the process, shows its last log lines, stops what it started
-and exits 1. CONFIG defaults to ${DEFAULT_CONFIG}.
+background. While a server is not ready yet it says every few seconds what the last check saw. On
+failure it names the process, shows this run's last log lines, stops what it started and exits 1.
+A stack already running this config is left as it is (exit 0); another config is refused.
+CONFIG defaults to ${DEFAULT_CONFIG}.
 
   --only a,b      start only these servers (and what they depend on)
   --foreground    stay in the terminal; Ctrl+C stops everything
@@ -28,11 +31,16 @@ export async function run(args: string[], ctx: Context): Promise<number> {
     foreground: { type: 'boolean' },
     'no-wait': { type: 'boolean' },
   })
-  const plan = resolvePlan(loadConfig(positionals[0] ?? DEFAULT_CONFIG, { cacheFile: ctx.home.configCache }), csv(values.only))
+  const file = positionals[0] ?? DEFAULT_CONFIG
+  const plan = { ...resolvePlan(loadConfig(file, { cacheFile: ctx.home.configCache }), csv(values.only)), configPath: path.resolve(ctx.cwd, file) }
   const started = Date.now()
   const io = { home: ctx.home, env: ctx.env, progress: progressPrinter(ctx.stdout, ctx.env), notice: (l: string) => ctx.stderr.write(`${l}\n`) }
   if (values.foreground) return runForeground(plan, io, ctx)
-  const { supervisorPid } = await startDetached({ plan, noWait: values['no-wait'] }, io)
+  const { supervisorPid, already } = await startDetached({ plan, noWait: values['no-wait'] }, io)
+  if (already) {
+    ctx.stdout.write(`already ${already} with this config (${plan.file}, supervisor pid ${supervisorPid}); "status" shows it, "restart" restarts it\n`)
+    return 0
+  }
   ctx.stdout.write(
     values['no-wait']
       ? `starting in the background (supervisor pid ${supervisorPid}); see "backend-manager status"\n`

@@ -6,6 +6,7 @@ import { makeProxy } from '../../lib/proxy.ts'
 import { sleep } from '../../lib/sleep.ts'
 import { readState, removeState } from '../../lib/state.ts'
 import { Stack } from '../../lib/supervisor.ts'
+import { writeLastFailure, type LastFailure } from '../../lib/last-failure.ts'
 
 export const usage = `Usage: backend-manager supervise
 
@@ -46,7 +47,10 @@ export async function run(_args: string[], ctx: Context): Promise<number> {
   try {
     await stack.bringUp()
   } catch (error) {
-    log(`start failed: ${error instanceof Error ? error.message : String(error)}`)
+    const reason = error instanceof Error ? error.message : String(error)
+    log(`start failed: ${reason}`)
+    // Nobody may be watching this start (--no-wait): kept for `status`, unless a stop ended it on purpose.
+    if (mode !== 'stop') recordFailure(ctx, { at: Date.now(), config: previous.plan.file, ...(stack.failed ?? { reason }) }, log)
     await stack.stopAll()
     removeState(ctx.home)
     return 1
@@ -66,4 +70,12 @@ export async function run(_args: string[], ctx: Context): Promise<number> {
   stack.close()
   log(`supervisor exiting (${mode})`)
   return 0
+}
+
+function recordFailure(ctx: Context, failure: LastFailure, log: (line: string) => void): void {
+  try {
+    writeLastFailure(ctx.home, failure)
+  } catch (error) {
+    log(`could not record the failure for "status": ${(error as Error).message}`)
+  }
 }
