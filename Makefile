@@ -53,8 +53,9 @@ backend-manager-start: install
 backend-manager-stop: deps
 	$(BM) stop
 
+# Without config=FILE the running stack restarts from the config it was started with.
 backend-manager-restart: install
-	$(BM) restart $(config)
+	$(BM) restart $(if $(filter file,$(origin config)),,$(config))
 
 backend-manager-status: deps
 	$(BM) status

@@ -23,7 +23,8 @@ CONFIG defaults to ${DEFAULT_CONFIG}.
 
   --only a,b      start only these servers (and what they depend on)
   --foreground    stay in the terminal; Ctrl+C stops everything
-  --no-wait       return at once; the background supervisor starts everything`
+  --no-wait       return at once; the background supervisor starts everything ("status" says
+                  which process failed and why if it does not come up)`
 
 export async function run(args: string[], ctx: Context): Promise<number> {
   const { values, positionals } = parseFlags('start', args, {
