@@ -24,8 +24,8 @@ export const lastFailurePath = (home: Home) => path.join(home.run, 'last-failure
 export function describeStartFailure(f: StartFailure): string {
   const head = f.id ? `${f.id} did not become ready: ${f.reason}` : f.reason
   const lines = f.lines ?? []
-  const shown = lines.length ? `\nlast ${lines.length} lines of ${f.logFile}:\n${lines.map((l) => `  | ${l}`).join('\n')}` : ''
-  return head + shown
+  if (lines.length === 0) return head
+  return `${head}\nlast ${lines.length} lines of ${f.logFile}:\n${lines.map((l) => `  | ${l}`).join('\n')}`
 }
 
 export function writeLastFailure(home: Home, failure: LastFailure): void {
@@ -35,7 +35,7 @@ export function writeLastFailure(home: Home, failure: LastFailure): void {
 // undefined when there is none, or when it is damaged (it only ever explains; nothing depends on it).
 export function readLastFailure(home: Home): LastFailure | undefined {
   const raw = readJsonFile(lastFailurePath(home))
-  if (!raw || typeof raw.reason !== 'string' || typeof raw.at !== 'number' || typeof raw.config !== 'string') return undefined
+  if (typeof raw?.reason !== 'string' || typeof raw.at !== 'number' || typeof raw.config !== 'string') return undefined
   const text = (v: unknown) => (typeof v === 'string' ? v : undefined)
   const lines = Array.isArray(raw.lines) ? raw.lines.filter((l): l is string => typeof l === 'string') : undefined
   return { at: raw.at, config: raw.config, reason: raw.reason, id: text(raw.id), logFile: text(raw.logFile), lines }

@@ -35,8 +35,9 @@ function refuseIfRunning(home: Home, state: StackState | undefined, plan: Plan):
   if (!state || !supervisorAlive(state)) return
   const sameFile = state.plan.configPath !== undefined && state.plan.configPath === plan.configPath
   const changed = sameFile && !runsPlan(state, plan) ? ', which has changed since it started' : ''
+  const same = runsPlan(state, plan) ? ' ("logs -f" follows its output)' : ''
   const what = `a stack is already running from ${home.root} (supervisor pid ${state.supervisor.pid}, config ${state.plan.file}${changed})`
-  throw new BackendManagerError('START_FAILED', `${what}; use "restart" or "stop" first${runsPlan(state, plan) ? ' ("logs -f" follows its output)' : ''}`)
+  throw new BackendManagerError('START_FAILED', `${what}; use "restart" or "stop" first${same}`)
 }
 
 // Every port the plan binds is free, except those held by processes this start will adopt.
@@ -132,7 +133,8 @@ export async function startDetached(req: StartRequest, io: LifecycleIO): Promise
   const lock = acquireLock(io.home, 'start')
   try {
     const current = readState(io.home)
-    if (current && supervisorAlive(current) && runsPlan(current, req.plan)) return { supervisorPid: current.supervisor.pid, already: current.phase }
+    if (current && supervisorAlive(current) && runsPlan(current, req.plan))
+      return { supervisorPid: current.supervisor.pid, already: current.phase }
     const previous = await preflight(io.home, req.plan, current, io.notice)
     if (req.noWait) {
       // A missing proxy binary (nginx, envoy) is reported now, not later by the background supervisor.

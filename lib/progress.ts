@@ -10,7 +10,8 @@ export function progressPrinter(out: NodeJS.WritableStream & { isTTY?: boolean }
   return (e: ProgressEvent) => {
     const name = e.id.padEnd(20)
     if (e.type === 'ready') out.write(`${paint(colour, 32, 'ready')}    ${name} pid ${e.pid}${e.port ? ` port ${e.port}` : ''} in ${e.ms} ms (${e.detail})\n`)
-    else if (e.type === 'waiting') out.write(`${paint(colour, 90, 'waiting')}  ${name} ${Math.round(e.ms / 1000)} s, ${e.reason}\n`)
+    else if (e.type === 'waiting')
+      out.write(`${paint(colour, 90, 'waiting')}  ${name} ${Math.round(e.ms / 1000)} s, ${e.reason}\n`)
     else if (e.type === 'adopted') out.write(`${paint(colour, 36, 'adopted')}  ${name} pid ${e.pid} (already running)\n`)
     else if (e.type === 'restarting') out.write(`${paint(colour, 33, 'restart')}  ${name} ${e.reason}; again in ${e.delayMs} ms\n`)
     else if (e.type === 'crashed') out.write(`${paint(colour, 31, 'crashed')}  ${name} ${e.reason}\n`)

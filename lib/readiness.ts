@@ -95,7 +95,8 @@ export async function waitReady(
     if (left <= 0) {
       const within = `not ready within ${timeoutMs / 1000} s`
       if (accepted) return { ok: false, detail: `${within} (last check: ${last.detail})` }
-      return { ok: false, detail: `${within}: nothing ever accepted a connection on port ${port}; does the command listen on $PORT (${port})?` }
+      const hint = `does the command listen on $PORT (${port})?`
+      return { ok: false, detail: `${within}: nothing ever accepted a connection on port ${port}; ${hint}` }
     }
     if (waiting && now >= nextWaiting) {
       waiting(now - started, describeWait(port, last))

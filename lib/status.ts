@@ -101,7 +101,8 @@ export async function collectStatus(home: Home, now = Date.now()): Promise<Stack
     ...(supervisorUp && hasProcfs ? usage(state.supervisor.pid, table, boot, now, false) : { cpuPercent: null, rssBytes: null, uptimeMs: null }),
   }
   const processes = [supervisor, ...rows]
-  return { running: true, home: home.root, config: state.plan.file, processes, healthy: processes.every((p) => p.healthy), lastFailure }
+  const healthy = processes.every((p) => p.healthy)
+  return { running: true, home: home.root, config: state.plan.file, processes, healthy, lastFailure }
 }
 
 export function statusExitCode(status: StackStatus): number {

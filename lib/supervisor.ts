@@ -128,8 +128,9 @@ export class Stack {
     this.record(m.record)
     const started = Date.now()
     this.spawn(m)
+    const aborted = () => m.exitReason ?? (this.firstError ? 'start aborted' : undefined)
     const waiting = (ms: number, reason: string) => this.opts.progress?.({ type: 'waiting', id: spec.id, ms, reason })
-    const result = await waitReady(spec.readiness, spec.host, spec.port, spec.readyTimeoutMs, () => m.exitReason ?? (this.firstError ? 'start aborted' : undefined), waiting)
+    const result = await waitReady(spec.readiness, spec.host, spec.port, spec.readyTimeoutMs, aborted, waiting)
     if (!result.ok) {
       // A failure elsewhere aborted this wait: report the first failure, not this echo of it.
       if (this.firstError) throw this.firstError

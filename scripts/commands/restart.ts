@@ -31,7 +31,9 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   const onWait = (what: string) => ctx.stderr.write(`waiting for ${what}\n`)
   if (only) {
     // Exactly the named servers are restarted; the plan keeps what runs and what they depend on, which is adopted.
-    const restarted = selectServers(config.servers, only, config.file).map((s) => s.name).filter((name) => only.includes(name))
+    // Refuses unknown names (exit 2) before anything is stopped.
+    selectServers(config.servers, only, config.file)
+    const restarted = [...new Set(only)]
     const known = new Set(config.servers.map((s) => s.name))
     const running = (state?.plan.processes.map((p) => p.server) ?? []).filter((name) => known.has(name))
     const plan = { ...resolvePlan(config, [...new Set([...running, ...restarted])]), configPath }

@@ -33,13 +33,15 @@ export async function run(args: string[], ctx: Context): Promise<number> {
     'no-wait': { type: 'boolean' },
   })
   const file = positionals[0] ?? DEFAULT_CONFIG
-  const plan = { ...resolvePlan(loadConfig(file, { cacheFile: ctx.home.configCache }), csv(values.only)), configPath: path.resolve(ctx.cwd, file) }
+  const config = loadConfig(file, { cacheFile: ctx.home.configCache })
+  const plan = { ...resolvePlan(config, csv(values.only)), configPath: path.resolve(ctx.cwd, file) }
   const started = Date.now()
   const io = { home: ctx.home, env: ctx.env, progress: progressPrinter(ctx.stdout, ctx.env), notice: (l: string) => ctx.stderr.write(`${l}\n`) }
   if (values.foreground) return runForeground(plan, io, ctx)
   const { supervisorPid, already } = await startDetached({ plan, noWait: values['no-wait'] }, io)
   if (already) {
-    ctx.stdout.write(`already ${already} with this config (${plan.file}, supervisor pid ${supervisorPid}); "status" shows it, "restart" restarts it\n`)
+    const what = `already ${already} with this config (${plan.file}, supervisor pid ${supervisorPid})`
+    ctx.stdout.write(`${what}; "status" shows it, "restart" restarts it\n`)
     return 0
   }
   ctx.stdout.write(

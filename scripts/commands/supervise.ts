@@ -50,7 +50,8 @@ export async function run(_args: string[], ctx: Context): Promise<number> {
     const reason = error instanceof Error ? error.message : String(error)
     log(`start failed: ${reason}`)
     // Nobody may be watching this start (--no-wait): kept for `status`, unless a stop ended it on purpose.
-    if (mode !== 'stop') recordFailure(ctx, { at: Date.now(), config: previous.plan.file, ...(stack.failed ?? { reason }) }, log)
+    const failure = { at: Date.now(), config: previous.plan.file, ...(stack.failed ?? { reason }) }
+    if (mode !== 'stop') recordFailure(ctx, failure, log)
     await stack.stopAll()
     removeState(ctx.home)
     return 1
