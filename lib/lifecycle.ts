@@ -34,7 +34,7 @@ export function runsPlan(state: StackState, plan: Plan): boolean {
 function refuseIfRunning(home: Home, state: StackState | undefined, plan: Plan): void {
   if (!state || !supervisorAlive(state)) return
   const sameFile = state.plan.configPath !== undefined && state.plan.configPath === plan.configPath
-  const changed = sameFile && !runsPlan(state, plan) ? ', which has changed since it started' : ''
+  const changed = sameFile && !runsPlan(state, plan) ? ', run differently: the file changed since, or another --only' : ''
   const same = runsPlan(state, plan) ? ' ("logs -f" follows its output)' : ''
   const what = `a stack is already running from ${home.root} (supervisor pid ${state.supervisor.pid}, config ${state.plan.file}${changed})`
   throw new BackendManagerError('START_FAILED', `${what}; use "restart" or "stop" first${same}`)

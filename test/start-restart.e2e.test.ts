@@ -89,6 +89,12 @@ test('start on a running stack: the same config says so and exits 0; another con
   assert.equal(refused.code, 1, refused.stdout + refused.stderr)
   assert.match(refused.stderr, /a stack is already running .*config .*config\.yaml.*use "restart" or "stop" first/)
   assert.equal(await listening(base + 1), false)
+  // The same file, edited since the stack started: refused too, saying so.
+  home.writeConfig({ servers: [fixtureServer('web', 'http-server.mjs', base), fixtureServer('more', 'http-server.mjs', base + 1)] })
+  const edited = await home.cli(['start', config])
+  assert.equal(edited.code, 1, edited.stdout + edited.stderr)
+  assert.match(edited.stderr, /config .*config\.yaml, run differently: the file changed since/)
+  assert.equal(await listening(base + 1), false)
   assert.equal(pidOf(home, 'web-0'), before.processes[0].pid)
   await stopOk(home)
 })
