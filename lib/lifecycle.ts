@@ -10,6 +10,7 @@ import { busyPorts, describeBusy } from './ports.ts'
 import { isSameProcess, startTimeOf } from './procfs.ts'
 import { makeProxy, proxyPorts } from './proxy.ts'
 import { readState, removeState, writeState, supervisorAlive, type ProcessRecord, type StackState } from './state.ts'
+import { registerStack } from './registry.ts'
 import { stopProcesses } from './stop.ts'
 import { Stack, type ProgressEvent } from './supervisor.ts'
 import { quietSupervisor, targetsOf, waitSupervisorExit } from './teardown.ts'
@@ -87,6 +88,7 @@ export async function bringUpHere(plan: Plan, io: LifecycleIO, previous?: StackS
   } finally {
     for (const signal of signals) process.off(signal, interrupt)
   }
+  registerStack(io.home, stack.state, io.env)
   return stack
 }
 
@@ -123,6 +125,7 @@ export async function startDetached(req: StartRequest, io: LifecycleIO): Promise
       const pid = spawnSupervisor(io.home, io.env)
       // Recorded before the lock is released: a start or stop right after this one must see the supervisor at work.
       if (readState(io.home)?.supervisor.pid === 0) writeState(io.home, { ...state, supervisor: { pid, startTime: startTimeOf(pid) ?? 'unknown' } })
+      registerStack(io.home, state, io.env)
       return { supervisorPid: pid }
     }
     const stack = await bringUpHere(req.plan, io, previous)

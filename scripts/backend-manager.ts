@@ -9,6 +9,7 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
   stop: { summary: 'stop everything, wait until every port is released', load: () => import('./commands/stop.ts') },
   restart: { summary: 'stop, wait for port release, start', load: () => import('./commands/restart.ts') },
   status: { summary: 'a row per process: pid, port, state, health, uptime, cpu, memory', load: () => import('./commands/status.ts') },
+  ls: { summary: 'every running stack of this user: home, config, supervisor, health', load: () => import('./commands/ls.ts') },
   health: { summary: 'probe every health endpoint directly and through the proxy', load: () => import('./commands/health.ts') },
   logs: { summary: 'show or follow the unified log, one server, or nginx; "logs clean" truncates', load: () => import('./commands/logs.ts') },
   plan: { summary: 'show what start would run: processes, ports, env, routes', load: () => import('./commands/plan.ts') },

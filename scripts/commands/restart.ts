@@ -4,7 +4,9 @@ import { restartOnly, startDetached } from '../../lib/lifecycle.ts'
 import { stopStack } from '../../lib/teardown.ts'
 import { resolvePlan } from '../../lib/plan.ts'
 import { progressPrinter, printStopReport } from '../../lib/progress.ts'
+import fs from 'node:fs'
 import { readState } from '../../lib/state.ts'
+import { noStackHere } from '../../lib/registry.ts'
 
 export const usage = `Usage: backend-manager restart [CONFIG] [--only a,b]
 
@@ -13,6 +15,11 @@ servers and leaves everything else running. CONFIG defaults to ${DEFAULT_CONFIG}
 
 export async function run(args: string[], ctx: Context): Promise<number> {
   const { values, positionals } = parseFlags('restart', args, { only: { type: 'string' } })
+  // Nothing to restart here, and no config to start from: name the stacks that run elsewhere.
+  if (!fs.existsSync(ctx.home.state) && (positionals[0] === undefined || values.only !== undefined)) {
+    ctx.stderr.write(`${noStackHere(ctx.home, ctx.env)}\n`)
+    return 3
+  }
   const config = loadConfig(positionals[0] ?? DEFAULT_CONFIG, { cacheFile: ctx.home.configCache })
   const only = csv(values.only)
   const started = Date.now()
