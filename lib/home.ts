@@ -12,6 +12,8 @@ function findPackageRoot(from: string): string {
 }
 
 export const packageRoot = findPackageRoot(path.dirname(fileURLToPath(import.meta.url)))
+// A repository checkout (not an installed package): its Make targets may be named in advice.
+export const isCheckout = fs.existsSync(path.join(packageRoot, 'Makefile'))
 
 export interface Home {
   root: string

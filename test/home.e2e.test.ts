@@ -129,3 +129,19 @@ test('ls lists every running stack of the user, and one whose supervisor died as
   assert.equal((await b.cli(['stop'], { env })).code, 0)
   assert.match((await a.cli(['ls'], { env })).stdout, /no stacks running/)
 })
+
+test('--home and --version are accepted anywhere on the line, before a "--"', async (t) => {
+  const stateHome = tempDir(t, 'bm-registry-')
+  const dir = tempDir(t, 'bm-flag-home-')
+  for (const args of [['status', '--home', dir], ['status', `--home=${dir}`], ['--home', dir, 'status']]) {
+    const r = await runIn(os.tmpdir(), args, stateHome)
+    assert.equal(r.code, 3, `${args.join(' ')}: ${r.stderr}`)
+    assert.equal(r.stdout, `no stack here (nothing runs from ${dir}); none running elsewhere\n`)
+  }
+  const version = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).version
+  for (const args of [['--version'], ['status', '--version']]) assert.equal((await runIn(os.tmpdir(), args, stateHome)).stdout, `${version}\n`)
+  const missing = await runIn(os.tmpdir(), ['status', '--home'], stateHome)
+  assert.equal(missing.code, 2)
+  assert.match(missing.stderr, /--home: expected a folder path/)
+  assert.deepEqual(fs.readdirSync(dir), [], 'nothing was created in the named home')
+})
