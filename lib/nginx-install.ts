@@ -55,6 +55,8 @@ export interface FindOptions {
   system?: boolean
 }
 
+const working = new Map<string, FoundNginx>()
+
 // Resolution order: this home's install, the repository's shared one, the per-user cache, PATH, then /usr/sbin.
 export function findNginx(home: Home, env: NodeJS.ProcessEnv, opts: FindOptions = {}): FoundNginx | undefined {
   const candidates: { path: string; source: NginxSource }[] = [
@@ -67,7 +69,13 @@ export function findNginx(home: Home, env: NodeJS.ProcessEnv, opts: FindOptions 
     if (onPath) candidates.push({ path: onPath, source: 'path' })
     candidates.push({ path: SYSTEM_NGINX, source: 'system' })
   }
-  return firstWorking(candidates, (bin) => nginxVersion(bin, env))
+  // A binary that ran once in this process is not asked again (start checks before it starts the proxy).
+  const key = candidates.map((c) => c.path).join('\0')
+  const known = working.get(key)
+  if (known) return known
+  const found = firstWorking(candidates, (bin) => nginxVersion(bin, env))
+  if (found) working.set(key, found)
+  return found
 }
 
 // Our installs keep mime.types in <root>/conf beside <root>/bin (the layout of nginx's own prefix
