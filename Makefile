@@ -32,8 +32,9 @@ system-deps:
 
 install: deps nginx
 
+# The checkout keeps its own nginx in .local/, which every stack started from it (and every test) finds first.
 nginx install-nginx: deps
-	$(BM) install-nginx
+	$(BM) --home .local install-nginx
 
 check-nginx: deps
 	$(BM) check-nginx

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs the compiled CLI from dist/ when it is at least as new as every source file (node starts it in
-// ~50 ms); otherwise the TypeScript sources through tsx, so an edit is never run stale.
+// ~50 ms), and always in an installed package; otherwise the TypeScript sources through tsx, so an edit is
+// never run stale.
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -28,7 +29,9 @@ function freshBuild() {
   }
 }
 
-if (process.env.BACKEND_MANAGER_NO_BUILD !== '1' && freshBuild()) {
+// An installed package carries only the build (no TypeScript sources to be stale against).
+const installed = !fs.existsSync(path.join(root, 'lib'))
+if (installed || (process.env.BACKEND_MANAGER_NO_BUILD !== '1' && freshBuild())) {
   await import(built)
 } else {
   const { register } = await import('tsx/esm/api')

@@ -12,9 +12,13 @@ function findPackageRoot(from: string): string {
 }
 
 export const packageRoot = findPackageRoot(path.dirname(fileURLToPath(import.meta.url)))
+// A repository checkout (not an installed package): its Make targets may be named in advice.
+export const isCheckout = fs.existsSync(path.join(packageRoot, 'Makefile'))
 
 export interface Home {
   root: string
+  // How root was chosen, so a command that finds no stack can say where it looked.
+  origin?: HomeOrigin
   bin: string
   run: string
   logs: string
@@ -26,13 +30,47 @@ export interface Home {
   configCache: string
 }
 
-// Runtime state lives in BACKEND_MANAGER_HOME (or --home), else .local/ under the working directory.
+// Where the home came from: --home, BACKEND_MANAGER_HOME, found upward, or .local/ of the working folder (none found).
+export type HomeOrigin = 'flag' | 'env' | 'found' | 'default'
+
+export const DEFAULT_HOME = '.local'
+
+// Files only this tool writes into <home>/run: a `.local/` holding one of them is ours, not another tool's.
+const RUN_MARKERS = ['state.json', 'lock', 'config-cache.json', 'log-offsets.json', 'nginx.conf']
+
+function holdsStack(local: string): boolean {
+  if (fs.existsSync(path.join(local, 'run', 'state.json')) || fs.existsSync(path.join(local, 'simple', 'run', 'state.json'))) return true
+  return RUN_MARKERS.some((f) => fs.existsSync(path.join(local, 'run', f))) || fs.existsSync(path.join(local, 'simple', 'run'))
+}
+
+// The nearest `.local/` holding a stack, from `cwd` upward (as git finds `.git`); undefined when there is none.
+export function findHomeUpward(cwd: string): string | undefined {
+  for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
+    const local = path.join(dir, DEFAULT_HOME)
+    if (holdsStack(local)) return local
+    if (dir === path.dirname(dir)) return undefined
+  }
+}
+
+export function locateHome(env: NodeJS.ProcessEnv, cwd: string, flag?: string): { root: string; origin: HomeOrigin } {
+  if (flag !== undefined) return { root: path.resolve(cwd, flag), origin: 'flag' }
+  if (env.BACKEND_MANAGER_HOME) return { root: path.resolve(cwd, env.BACKEND_MANAGER_HOME), origin: 'env' }
+  const found = findHomeUpward(cwd)
+  return found ? { root: found, origin: 'found' } : { root: path.resolve(cwd, DEFAULT_HOME), origin: 'default' }
+}
+
+// Runtime state lives in --home or BACKEND_MANAGER_HOME, else the nearest .local/ holding a stack, else ./.local.
 export function resolveHome(env: NodeJS.ProcessEnv, cwd: string, flag?: string): Home {
-  const root = path.resolve(cwd, flag ?? env.BACKEND_MANAGER_HOME ?? '.local')
+  const { root, origin } = locateHome(env, cwd, flag)
+  return homeAt(root, origin)
+}
+
+export function homeAt(root: string, origin: HomeOrigin = 'flag'): Home {
   const run = path.join(root, 'run')
   const logs = path.join(root, 'logs')
   return {
     root,
+    origin,
     bin: path.join(root, 'bin'),
     run,
     logs,

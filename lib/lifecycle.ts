@@ -9,7 +9,9 @@ import type { Plan, ProcessSpec } from './plan.ts'
 import { busyPorts, describeBusy } from './ports.ts'
 import { isSameProcess, startTimeOf } from './procfs.ts'
 import { makeProxy, proxyPorts } from './proxy.ts'
+import { ensureNginx } from './nginx-install.ts'
 import { readState, removeState, writeState, supervisorAlive, type ProcessRecord, type StackState } from './state.ts'
+import { registerStack } from './registry.ts'
 import { stopProcesses } from './stop.ts'
 import { Stack, type ProgressEvent } from './supervisor.ts'
 import { clearLastFailure } from './last-failure.ts'
@@ -85,6 +87,7 @@ export async function preflight(home: Home, plan: Plan, previous: StackState | u
 
 // Runs the whole start in this process; the caller then hands over to a detached supervisor or stays (--foreground).
 export async function bringUpHere(plan: Plan, io: LifecycleIO, previous?: StackState): Promise<Stack> {
+  if (plan.proxy.type === 'nginx') await ensureNginx(io.home, io.env, io.notice)
   const stack = new Stack({ home: io.home, plan, env: io.env, runId: previous?.runId ?? newRunId(), proxy: makeProxy(io.home, plan, io.env), previous, progress: io.progress, log: io.notice })
   // Ctrl+C (or a closed terminal) while waiting must not leave half a stack running with nobody watching it.
   const interrupt = () => stack.abort('start interrupted; nothing is left running')
@@ -100,6 +103,7 @@ export async function bringUpHere(plan: Plan, io: LifecycleIO, previous?: StackS
   } finally {
     for (const signal of signals) process.off(signal, interrupt)
   }
+  registerStack(io.home, stack.state, io.env)
   return stack
 }
 
@@ -137,7 +141,8 @@ export async function startDetached(req: StartRequest, io: LifecycleIO): Promise
       return { supervisorPid: current.supervisor.pid, already: current.phase }
     const previous = await preflight(io.home, req.plan, current, io.notice)
     if (req.noWait) {
-      // A missing proxy binary (nginx, envoy) is reported now, not later by the background supervisor.
+      // A missing proxy binary (nginx, envoy) is installed or reported now, not later by the background supervisor.
+      if (req.plan.proxy.type === 'nginx') await ensureNginx(io.home, io.env, io.notice)
       makeProxy(io.home, req.plan, io.env)
       // The supervisor brings everything up itself, from the plan in the state file.
       const state: StackState = { ...(previous ?? emptyState(req.plan)), plan: req.plan, phase: 'starting', supervisor: { pid: 0, startTime: '' } }
@@ -145,6 +150,7 @@ export async function startDetached(req: StartRequest, io: LifecycleIO): Promise
       const pid = spawnSupervisor(io.home, io.env)
       // Recorded before the lock is released: a start or stop right after this one must see the supervisor at work.
       if (readState(io.home)?.supervisor.pid === 0) writeState(io.home, { ...state, supervisor: { pid, startTime: startTimeOf(pid) ?? 'unknown' } })
+      registerStack(io.home, state, io.env)
       return { supervisorPid: pid }
     }
     const stack = await bringUpHere(req.plan, io, previous)

@@ -4,13 +4,15 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { BackendManagerError } from './errors.ts'
-import { packageRoot, resolveHome, type Home } from './home.ts'
+import { homeAt, isCheckout, packageRoot, resolveHome, type Home } from './home.ts'
+import { acquireLock } from './lock.ts'
+import { sleep } from './sleep.ts'
 import { findOnPath, firstWorking, versionOutput } from './which.ts'
 import { MINIMAL_MIME_TYPES, nginxArgs, prepareNginxDirs, renderNginxConf } from './nginx.ts'
 import type { Plan } from './plan.ts'
 import type { DownloadOptions } from './nginx-binaries.ts'
 
-export type NginxSource = 'local' | 'shared' | 'path' | 'system'
+export type NginxSource = 'local' | 'shared' | 'cache' | 'path' | 'system'
 
 export interface FoundNginx {
   path: string
@@ -21,6 +23,18 @@ export interface FoundNginx {
 export const SYSTEM_NGINX = '/usr/sbin/nginx'
 // The repository's own install, so temporary homes (tests, parallel stacks) reuse one download.
 export const SHARED_NGINX = path.join(packageRoot, '.local', 'bin', 'nginx')
+
+// Per-user cache: $XDG_CACHE_HOME/backend-manager, else ~/.cache/backend-manager.
+export function userCacheDir(env: NodeJS.ProcessEnv): string {
+  const base = env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : path.join(env.HOME || os.homedir(), '.cache')
+  return path.join(base, 'backend-manager')
+}
+
+// Where nginx is installed on first use, shared by every stack of the user (bin/nginx, conf/mime.types).
+export const nginxCacheHome = (env: NodeJS.ProcessEnv): Home => homeAt(path.join(userCacheDir(env), 'nginx'))
+
+// How to install nginx by hand; Make targets exist only in a repository checkout.
+export const installAdvice = () => (isCheckout ? 'run "backend-manager install-nginx" (or "make install-nginx")' : 'run "backend-manager install-nginx"')
 
 export function parseNginxVersion(text: string): string | undefined {
   return /nginx version: [^/\s]+\/(\d+(?:\.\d+)*)/.exec(text)?.[1]
@@ -41,18 +55,27 @@ export interface FindOptions {
   system?: boolean
 }
 
-// Resolution order: this home's install, the repository's shared one, PATH, then /usr/sbin.
+const working = new Map<string, FoundNginx>()
+
+// Resolution order: this home's install, the repository's shared one, the per-user cache, PATH, then /usr/sbin.
 export function findNginx(home: Home, env: NodeJS.ProcessEnv, opts: FindOptions = {}): FoundNginx | undefined {
   const candidates: { path: string; source: NginxSource }[] = [
     { path: path.join(home.bin, 'nginx'), source: 'local' },
     { path: SHARED_NGINX, source: 'shared' },
+    { path: path.join(nginxCacheHome(env).bin, 'nginx'), source: 'cache' },
   ]
   if (opts.system !== false) {
     const onPath = whichNginx(env)
     if (onPath) candidates.push({ path: onPath, source: 'path' })
     candidates.push({ path: SYSTEM_NGINX, source: 'system' })
   }
-  return firstWorking(candidates, (bin) => nginxVersion(bin, env))
+  // A binary that ran once in this process is not asked again (start checks before it starts the proxy).
+  const key = candidates.map((c) => c.path).join('\0')
+  const known = working.get(key)
+  if (known) return known
+  const found = firstWorking(candidates, (bin) => nginxVersion(bin, env))
+  if (found) working.set(key, found)
+  return found
 }
 
 // Our installs keep mime.types in <root>/conf beside <root>/bin (the layout of nginx's own prefix
@@ -150,8 +173,42 @@ export async function installNginx(home: Home, env: NodeJS.ProcessEnv, log: (lin
   throw new BackendManagerError(
     'NGINX',
     `could not install nginx into ${target}:\n  - ${failures.join('\n  - ')}\n` +
-      'Install nginx with your package manager (e.g. "sudo apt install nginx" or "brew install nginx") and run install-nginx again.',
+      'Install nginx with your package manager (e.g. "sudo apt install nginx" or "brew install nginx") and run "backend-manager install-nginx" again.',
   )
+}
+
+const INSTALL_WAIT_MS = 10 * 60_000
+
+// nginx for a stack about to start: the one findNginx picks, else installed now into the per-user cache
+// (once; a second start at the same time waits for the first install instead of racing it).
+export async function ensureNginx(home: Home, env: NodeJS.ProcessEnv, log: (line: string) => void = () => {}): Promise<FoundNginx> {
+  const found = findNginx(home, env)
+  if (found) return found
+  const cache = nginxCacheHome(env)
+  const deadline = Date.now() + INSTALL_WAIT_MS
+  let lock
+  for (let told = false; !lock; ) {
+    try {
+      lock = acquireLock(cache, 'install-nginx')
+    } catch (error) {
+      if ((error as BackendManagerError).code !== 'LOCKED' || Date.now() > deadline) throw error
+      if (!told) log(`waiting for another backend-manager to finish installing nginx into ${cache.root}`)
+      told = true
+      await sleep(500)
+    }
+  }
+  try {
+    const again = findNginx(home, env)
+    if (again) return again
+    log(`nginx not found; installing it into ${cache.root} (first use only, shared by every stack, no sudo)...`)
+    const installed = await installNginx(cache, env, (line) => log(`  ${line}`))
+    log(`nginx ${installed.version} installed: ${installed.path}`)
+  } finally {
+    lock.release()
+  }
+  const after = findNginx(home, env)
+  if (!after) throw new BackendManagerError('NGINX', `nginx was installed into ${cache.root} but does not run; ${installAdvice()}`)
+  return after
 }
 
 export interface ConfTest {

@@ -3,7 +3,7 @@ import { BackendManagerError } from './errors.ts'
 import type { Home } from './home.ts'
 import { envoyPaths, renderEnvoyConf } from './envoy.ts'
 import { envoyArgs, requireEnvoy } from './envoy-binary.ts'
-import { findNginx, mimeTypesFor } from './nginx-install.ts'
+import { findNginx, installAdvice, mimeTypesFor } from './nginx-install.ts'
 import { nginxArgs, nginxPaths, prepareNginxDirs, renderNginxConf } from './nginx.ts'
 import { proxyListeners, type Plan, type ProcessSpec } from './plan.ts'
 import { isSameProcess, startTimeOf } from './procfs.ts'
@@ -63,7 +63,7 @@ function writeIfChanged(file: string, text: string): { changed: boolean } {
 
 function nginxProxy(home: Home, plan: Plan, env: NodeJS.ProcessEnv): ProxyProcess {
   const nginx = findNginx(home, env)
-  if (!nginx) throw new BackendManagerError('NGINX', 'nginx not found (looked in the state dir, the repository .local/bin, PATH and /usr/sbin); run "make install-nginx" or "backend-manager install-nginx"')
+  if (!nginx) throw new BackendManagerError('NGINX', `nginx not found (looked in the state dir, the repository .local/bin, the per-user cache, PATH and /usr/sbin); ${installAdvice()}`)
   const paths = nginxPaths(home)
   return {
     spec: proxySpec(plan, home, 'nginx', [nginx.path, ...nginxArgs(home, { version: nginx.version })]),

@@ -6,6 +6,7 @@ import { offsetsPath } from './log-paths.ts'
 import { resumePaused } from './rotate.ts'
 import { sleep } from './sleep.ts'
 import { readState, removeState, supervisorAlive, type StackState } from './state.ts'
+import { unregisterStack } from './registry.ts'
 import { stopProcesses, type StopReport } from './stop.ts'
 
 // Tells a live supervisor to stop restarting, and waits (briefly) until it says so in the state file.
@@ -46,7 +47,7 @@ export interface StopResult {
 }
 
 // stop: works with or without a live supervisor; the state is removed only once everything is gone.
-export async function stopStack(io: { home: Home }, onWait?: (what: string) => void): Promise<StopResult> {
+export async function stopStack(io: { home: Home; env?: NodeJS.ProcessEnv }, onWait?: (what: string) => void): Promise<StopResult> {
   const started = Date.now()
   const lock = acquireLock(io.home, 'stop')
   try {
@@ -61,6 +62,7 @@ export async function stopStack(io: { home: Home }, onWait?: (what: string) => v
       removeState(io.home)
       fs.rmSync(offsetsPath(io.home), { force: true })
       fs.rmSync(io.home.nginxPid, { force: true })
+      if (io.env) unregisterStack(io.home, io.env)
     }
     return { wasRunning: true, report, ms: Date.now() - started }
   } finally {

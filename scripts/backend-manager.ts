@@ -1,7 +1,9 @@
 // The single entry point: global flags, then the command's own module (loaded lazily, so a quick
 // command like `status` never pays for what `start` needs).
 import { usageError, isKnownError } from '../lib/errors.ts'
-import { resolveHome } from '../lib/home.ts'
+import fs from 'node:fs'
+import path from 'node:path'
+import { packageRoot, resolveHome } from '../lib/home.ts'
 import type { CommandModule, Context } from '../lib/cli.ts'
 
 const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
@@ -9,6 +11,7 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
   stop: { summary: 'stop everything, wait until every port is released', load: () => import('./commands/stop.ts') },
   restart: { summary: 'stop, wait for port release, start', load: () => import('./commands/restart.ts') },
   status: { summary: 'a row per process: pid, port, state, health, uptime, cpu, memory', load: () => import('./commands/status.ts') },
+  ls: { summary: 'every running stack of this user: home, config, supervisor, health', load: () => import('./commands/ls.ts') },
   health: { summary: 'probe every health endpoint directly and through the proxy', load: () => import('./commands/health.ts') },
   logs: { summary: 'show or follow the unified log, one server, or nginx; "logs clean" truncates', load: () => import('./commands/logs.ts') },
   plan: { summary: 'show what start would run: processes, ports, env, routes', load: () => import('./commands/plan.ts') },
@@ -27,23 +30,43 @@ function usage(): string {
     .filter(([name]) => name !== 'supervise')
     .map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
   return [
-    'Usage: backend-manager [--home DIR] <command> [options]',
+    'Usage: backend-manager <command> [options] [--home DIR]',
     '',
     'Commands:',
     ...rows,
     '',
     'Global options:',
-    '  --home DIR   runtime state folder (default: $BACKEND_MANAGER_HOME or ./.local)',
+    '  --home DIR   runtime state folder, anywhere on the line (default: $BACKEND_MANAGER_HOME, else the',
+    '               nearest .local/ holding a stack from here upward, else ./.local)',
+    '  --version    print the version',
     '  -h, --help   show help for backend-manager or a command',
   ].join('\n')
 }
 
-async function main(argv: string[]): Promise<number> {
+// Global flags may come anywhere before a "--" (after it, words belong to a command being run).
+function takeGlobalFlags(argv: string[]): { homeFlag?: string; version: boolean } {
   let homeFlag: string | undefined
-  while (argv[0] === '--home' || argv[0]?.startsWith('--home=')) {
-    const arg = argv.shift()!
-    homeFlag = arg.includes('=') ? arg.slice('--home='.length) : argv.shift()
-    if (!homeFlag) throw usageError('--home: expected a folder path')
+  let version = false
+  for (let i = 0; i < argv.length && argv[i] !== '--'; ) {
+    const arg = argv[i]
+    if (arg === '--version') {
+      version = true
+      argv.splice(i, 1)
+    } else if (arg === '--home' || arg.startsWith('--home=')) {
+      const value = arg === '--home' ? argv[i + 1] : arg.slice('--home='.length)
+      if (!value || value === '--') throw usageError('--home: expected a folder path, as in "--home DIR" or "--home=DIR"')
+      homeFlag = value
+      argv.splice(i, arg === '--home' ? 2 : 1)
+    } else i++
+  }
+  return { homeFlag, version }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { homeFlag, version } = takeGlobalFlags(argv)
+  if (version) {
+    process.stdout.write(`${JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')).version}\n`)
+    return 0
   }
   const name = argv.shift()
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {

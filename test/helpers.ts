@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url'
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 export const fixturesDir = path.join(repoRoot, 'test', 'fixtures')
 export const fixture = (name: string) => path.join(fixturesDir, name)
-const cliEntry = path.join(repoRoot, 'bin', 'backend-manager.js')
+export const cliEntry = path.join(repoRoot, 'bin', 'backend-manager.js')
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
@@ -29,8 +29,12 @@ export interface CliOptions {
   timeoutMs?: number
 }
 
+// The per-user registry of running stacks, private to this test file, so parallel files never see each other's stacks.
+export const testStateHome = fs.mkdtempSync(path.join(os.tmpdir(), 'bm-xdg-state-'))
+process.once('exit', () => fs.rmSync(testStateHome, { recursive: true, force: true }))
+
 function cliEnv(home: string, extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return { ...process.env, NO_COLOR: '1', ...extra, BACKEND_MANAGER_HOME: home }
+  return { ...process.env, NO_COLOR: '1', XDG_STATE_HOME: testStateHome, ...extra, BACKEND_MANAGER_HOME: home }
 }
 
 // The real entry point, as a user runs it; a non-zero exit is a result here, not a failure.

@@ -436,12 +436,12 @@ test('stop when nothing runs says so and exits 0', async (t) => {
   const home = useHome(t)
   const r = await home.cli(['stop'])
   assert.equal(r.code, 0, r.stderr)
-  assert.equal(r.stdout, 'nothing is running\n')
+  assert.equal(r.stdout, `no stack here (nothing runs from ${home.root}); none running elsewhere\n`)
   assert.equal(r.stderr, '')
   assert.equal(fs.existsSync(home.statePath), false)
   const status = await home.cli(['status'])
   assert.equal(status.code, 3, status.stdout)
-  assert.match(status.stdout, /^not running/)
+  assert.match(status.stdout, /^no stack here/)
 })
 
 test('a corrupt state file gives a clear error naming the file, exit 2', async (t) => {

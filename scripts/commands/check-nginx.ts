@@ -4,14 +4,16 @@ import path from 'node:path'
 import { parseFlags, type Context } from '../../lib/cli.ts'
 import { parseConfig } from '../../lib/config.ts'
 import { BackendManagerError } from '../../lib/errors.ts'
-import { findNginx, mimeTypesFor, SHARED_NGINX, SYSTEM_NGINX, testPlanInTempHome } from '../../lib/nginx-install.ts'
+import { findNginx, installAdvice, mimeTypesFor, nginxCacheHome, SHARED_NGINX, SYSTEM_NGINX, testPlanInTempHome } from '../../lib/nginx-install.ts'
 import { resolvePlan } from '../../lib/plan.ts'
 
 export const usage = `Usage: backend-manager check-nginx [--verify]
 
 Says which nginx "start" will use, its version and the mime.types file the config includes.
-Looks in this order: <home>/bin/nginx, the repository's .local/bin/nginx, nginx on PATH,
-/usr/sbin/nginx. Exit 1 when there is none ("backend-manager install-nginx" installs one).
+Looks in this order: <home>/bin/nginx, the repository's .local/bin/nginx, the per-user cache
+($XDG_CACHE_HOME/backend-manager/nginx, else ~/.cache/backend-manager/nginx), nginx on PATH,
+/usr/sbin/nginx. Exit 1 when there is none ("backend-manager install-nginx" installs one; "start"
+installs one into the cache on first use).
 
 Options:
   --verify   also run "nginx -t" on a small generated config in a temporary folder`
@@ -27,8 +29,8 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   const { values } = parseFlags('check-nginx', args, { verify: { type: 'boolean' } }, 0)
   const nginx = findNginx(ctx.home, ctx.env)
   if (!nginx) {
-    const looked = [...new Set([path.join(ctx.home.bin, 'nginx'), SHARED_NGINX])].concat('nginx on PATH', SYSTEM_NGINX)
-    throw new BackendManagerError('NGINX', `no working nginx found (looked at ${looked.join(', ')}); run "backend-manager install-nginx" or "make install-nginx"`)
+    const looked = [...new Set([path.join(ctx.home.bin, 'nginx'), SHARED_NGINX, path.join(nginxCacheHome(ctx.env).bin, 'nginx')])].concat('nginx on PATH', SYSTEM_NGINX)
+    throw new BackendManagerError('NGINX', `no working nginx found (looked at ${looked.join(', ')}); ${installAdvice()}, or just "start": it installs nginx on first use`)
   }
   const mime = mimeTypesFor(nginx.path)
   ctx.stdout.write(`nginx:      ${nginx.path}\nsource:     ${nginx.source}\nversion:    ${nginx.version}\nmime.types: ${mime ?? '(none; the config uses a small built-in table)'}\n`)

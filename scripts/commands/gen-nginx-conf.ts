@@ -2,7 +2,7 @@ import { DEFAULT_CONFIG, emitRendered, parseFlags, type Context } from '../../li
 import { loadConfig } from '../../lib/config.ts'
 import { BackendManagerError } from '../../lib/errors.ts'
 import { prepareNginxDirs, renderNginxConf } from '../../lib/nginx.ts'
-import { findNginx, mimeTypesFor, testNginxConf, testPlanInTempHome, type ConfTest } from '../../lib/nginx-install.ts'
+import { findNginx, installAdvice, mimeTypesFor, testNginxConf, testPlanInTempHome, type ConfTest } from '../../lib/nginx-install.ts'
 import { resolvePlan } from '../../lib/plan.ts'
 
 export const usage = `Usage: backend-manager gen-nginx-conf [CONFIG] [-o FILE] [--validate]
@@ -21,7 +21,7 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   if (config.proxy.type !== 'nginx') ctx.stderr.write(`note: ${config.file} has proxy.type "${config.proxy.type}"; "start" will not run this nginx config\n`)
   const plan = resolvePlan(config)
   const nginx = findNginx(ctx.home, ctx.env)
-  if (values.validate && !nginx) throw new BackendManagerError('NGINX', 'no working nginx to validate with; run "backend-manager install-nginx" or "make install-nginx"')
+  if (values.validate && !nginx) throw new BackendManagerError('NGINX', `no working nginx to validate with; ${installAdvice()}`)
   const text = renderNginxConf(plan, ctx.home, { mimeTypes: nginx ? mimeTypesFor(nginx.path) : undefined })
   const file = emitRendered(text, values.output, ctx)
   let result: ConfTest | undefined

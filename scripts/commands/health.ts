@@ -1,6 +1,7 @@
 import { parseFlags, useColour, type Context } from '../../lib/cli.ts'
 import { checkHealth, planOfRunningStack } from '../../lib/health.ts'
 import { table } from '../../lib/plan-format.ts'
+import { noStackHere } from '../../lib/registry.ts'
 
 export const usage = `Usage: backend-manager health [--json]
 
@@ -14,7 +15,7 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   const { values } = parseFlags('health', args, { json: { type: 'boolean' } }, 0)
   const plan = planOfRunningStack(ctx.home)
   if (!plan) {
-    ctx.stdout.write(values.json ? '[]\n' : `not running (no stack in ${ctx.home.root})\n`)
+    ctx.stdout.write(values.json ? '[]\n' : `${noStackHere(ctx.home, ctx.env)}\n`)
     return 3
   }
   const rows = await checkHealth(plan)

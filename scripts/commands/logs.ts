@@ -1,3 +1,4 @@
+import fs from 'node:fs'
 import path from 'node:path'
 import { parseFlags, positiveInt, type Context } from '../../lib/cli.ts'
 import { usageError } from '../../lib/errors.ts'
@@ -6,6 +7,7 @@ import { FileFollower, followFiles } from '../../lib/log-follow.ts'
 import { lineOwner, serverOf } from '../../lib/log-line.ts'
 import { loggedIds, nginxAccessLogPath, nginxErrorLogPath, unifiedLogPath } from '../../lib/log-paths.ts'
 import { readState, supervisorAlive } from '../../lib/state.ts'
+import { noStackHere } from '../../lib/registry.ts'
 import { tailFile } from '../../lib/tail.ts'
 
 export const usage = `Usage: backend-manager logs [NAME|nginx] [-f] [-n N]
@@ -24,6 +26,11 @@ pipes into grep and wc; notes go to stderr.
 export async function run(args: string[], ctx: Context): Promise<number> {
   const { values, positionals } = parseFlags('logs', args, { follow: { type: 'boolean', short: 'f' }, lines: { type: 'string', short: 'n' } })
   const target = positionals[0]
+  // Where no stack ever ran there are no logs to show or clean: say where the stacks are instead, creating nothing.
+  if (!fs.existsSync(ctx.home.state) && !fs.existsSync(ctx.home.logs) && !values.follow) {
+    ctx.stderr.write(`${noStackHere(ctx.home, ctx.env)}\n`)
+    return 0
+  }
   if (target === 'clean') {
     if (values.follow || values.lines !== undefined) throw usageError('logs clean: takes no flags')
     const result = await cleanLogs(ctx.home)

@@ -6,23 +6,28 @@ import { stopStack } from '../../lib/teardown.ts'
 import { resolvePlan, selectServers } from '../../lib/plan.ts'
 import { progressPrinter, printStopReport } from '../../lib/progress.ts'
 import { readState, type StackState } from '../../lib/state.ts'
+import { noStackHere } from '../../lib/registry.ts'
 
 export const usage = `Usage: backend-manager restart [CONFIG] [--only a,b]
 
 Stops, waits until every port is released, and starts again. With --only, restarts exactly those
 servers (not what they depend on) and leaves everything else running. CONFIG defaults to the
-running stack's config, or ${DEFAULT_CONFIG} when nothing runs.`
+running stack's config; with nothing running here, give CONFIG (e.g. ${DEFAULT_CONFIG}).`
 
-// The config the running stack was started from (absolute since it was recorded), else the default.
-function runningConfig(state: StackState | undefined, cwd: string): string {
-  if (!state) return DEFAULT_CONFIG
+// The config the running stack was started from (absolute since it was recorded).
+function runningConfig(state: StackState, cwd: string): string {
   return state.plan.configPath ?? path.resolve(cwd, state.plan.file)
 }
 
 export async function run(args: string[], ctx: Context): Promise<number> {
   const { values, positionals } = parseFlags('restart', args, { only: { type: 'string' } })
   const state = readState(ctx.home)
-  const file = positionals[0] ?? runningConfig(state, ctx.cwd)
+  // Nothing to restart here, and no config to start from: name the stacks that run elsewhere.
+  if (!state && (positionals[0] === undefined || values.only !== undefined)) {
+    ctx.stderr.write(`${noStackHere(ctx.home, ctx.env)}\n`)
+    return 3
+  }
+  const file = positionals[0] ?? (state ? runningConfig(state, ctx.cwd) : DEFAULT_CONFIG)
   const config = loadConfig(file, { cacheFile: ctx.home.configCache })
   const configPath = path.resolve(ctx.cwd, file)
   const only = csv(values.only)

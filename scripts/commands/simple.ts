@@ -6,6 +6,7 @@ import { stopStack } from '../../lib/teardown.ts'
 import { resolvePlan } from '../../lib/plan.ts'
 import { printStopReport, progressPrinter } from '../../lib/progress.ts'
 import { describeProxy, makeProxy } from '../../lib/proxy.ts'
+import { ensureNginx } from '../../lib/nginx-install.ts'
 import { DEFAULT_FRONT_PORT, DEFAULT_GRPC_FRONT_PORT, loadRequest, poolConfig, poolHome, saveRequest, type PoolRequest } from '../../lib/simple.ts'
 import { run as runHealth } from './health.ts'
 import { run as runLogs } from './logs.ts'
@@ -53,7 +54,8 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   const onWait = (what: string) => ctx.stderr.write(`waiting for ${what}\n`)
   const launch = async (req: PoolRequest, verb: string) => {
     const plan = resolvePlan(poolConfig(req))
-    // A missing proxy binary is reported before a running pool is stopped.
+    // A missing proxy binary is installed (nginx) or reported before a running pool is stopped.
+    if (plan.proxy.type === 'nginx') await ensureNginx(home, ctx.env, io.notice)
     makeProxy(home, plan, ctx.env)
     const started = Date.now()
     const stopped = await stopStack(io, onWait)

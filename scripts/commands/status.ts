@@ -2,6 +2,7 @@ import { parseFlags, useColour, type Context } from '../../lib/cli.ts'
 import { describeStartFailure } from '../../lib/last-failure.ts'
 import { collectStatus, statusExitCode } from '../../lib/status.ts'
 import { formatStatus } from '../../lib/status-format.ts'
+import { noStackHere } from '../../lib/registry.ts'
 
 export const usage = `Usage: backend-manager status [--json]
 
@@ -13,6 +14,8 @@ lines. Exit 0 when all are healthy, 1 when degraded or the last start failed, 3 
 export async function run(args: string[], ctx: Context): Promise<number> {
   const { values } = parseFlags('status', args, { json: { type: 'boolean' } }, 0)
   const status = await collectStatus(ctx.home)
+  if (!status.running) (values.json ? ctx.stderr : ctx.stdout).write(`${noStackHere(ctx.home, ctx.env)}\n`)
+  if (!status.running && !values.json) return statusExitCode(status)
   ctx.stdout.write(values.json ? JSON.stringify(status, null, 2) + '\n' : formatStatus(status, useColour(ctx.stdout, ctx.env)))
   const failed = status.lastFailure
   if (failed && !values.json) {

@@ -1,4 +1,6 @@
+import fs from 'node:fs'
 import { parseFlags, type Context } from '../../lib/cli.ts'
+import { noStackHere } from '../../lib/registry.ts'
 import { stopStack } from '../../lib/teardown.ts'
 import { printStopReport } from '../../lib/progress.ts'
 
@@ -10,6 +12,11 @@ of the stack is left. Works from any shell, also when the supervisor has died.`
 
 export async function run(args: string[], ctx: Context): Promise<number> {
   parseFlags('stop', args, {}, 0)
-  const result = await stopStack({ home: ctx.home }, (what) => ctx.stderr.write(`waiting for ${what}\n`))
+  // Where no stack ever ran, nothing is created (not even the lock's folder).
+  const result = fs.existsSync(ctx.home.run) ? await stopStack({ home: ctx.home, env: ctx.env }, (what) => ctx.stderr.write(`waiting for ${what}\n`)) : undefined
+  if (!result?.wasRunning) {
+    ctx.stdout.write(`${noStackHere(ctx.home, ctx.env)}\n`)
+    return 0
+  }
   return printStopReport(result, ctx.stdout, ctx.stderr)
 }

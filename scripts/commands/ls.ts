@@ -1,0 +1,35 @@
+import { parseFlags, type Context } from '../../lib/cli.ts'
+import { homeAt } from '../../lib/home.ts'
+import { table } from '../../lib/plan-format.ts'
+import { registryDir, runningStacks } from '../../lib/registry.ts'
+import { collectStatus } from '../../lib/status.ts'
+
+export const usage = `Usage: backend-manager ls [--json]
+
+Lists every stack this user runs, wherever it was started: its home (the state folder), config,
+supervisor pid, and health (each stack's processes probed now, as "status" does). Stacks are
+registered in $XDG_STATE_HOME/backend-manager (or ~/.local/state/backend-manager) at start and
+removed at stop; entries of stacks that are gone are dropped when listed.`
+
+export async function run(args: string[], ctx: Context): Promise<number> {
+  const { values } = parseFlags('ls', args, { json: { type: 'boolean' } }, 0)
+  const rows = await Promise.all(
+    runningStacks(ctx.env).map(async (s) => {
+      const status = s.problem ? undefined : await collectStatus(homeAt(s.home)).catch(() => undefined)
+      const servers = status?.processes.filter((p) => p.kind !== 'supervisor') ?? []
+      const healthyCount = servers.filter((p) => p.healthy).length
+      const health = s.problem
+        ? 'state unreadable'
+        : !s.supervisorAlive
+          ? 'supervisor gone'
+          : status?.healthy
+            ? 'all healthy'
+            : `degraded (${healthyCount} of ${servers.length} healthy)`
+      return { home: s.home, config: s.config, supervisorPid: s.supervisorPid, supervisorAlive: s.supervisorAlive, healthy: Boolean(status?.healthy), health, processes: servers.length, problem: s.problem ?? null }
+    }),
+  )
+  if (values.json) ctx.stdout.write(JSON.stringify(rows, null, 2) + '\n')
+  else if (rows.length === 0) ctx.stdout.write(`no stacks running (registry: ${registryDir(ctx.env)})\n`)
+  else ctx.stdout.write(table(['HOME', 'CONFIG', 'SUPERVISOR', 'PROCESSES', 'HEALTH'], rows.map((r) => [r.home, r.config, r.supervisorPid > 0 ? String(r.supervisorPid) : '-', String(r.processes), r.health])))
+  return 0
+}
