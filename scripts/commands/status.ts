@@ -14,8 +14,11 @@ lines. Exit 0 when all are healthy, 1 when degraded or the last start failed, 3 
 export async function run(args: string[], ctx: Context): Promise<number> {
   const { values } = parseFlags('status', args, { json: { type: 'boolean' } }, 0)
   const status = await collectStatus(ctx.home)
-  if (!status.running) (values.json ? ctx.stderr : ctx.stdout).write(`${noStackHere(ctx.home, ctx.env)}\n`)
-  if (!status.running && !values.json) return statusExitCode(status)
+  // Nothing here at all (not even a failed start to report): name the stacks that run elsewhere.
+  if (!status.running && !status.lastFailure) {
+    ;(values.json ? ctx.stderr : ctx.stdout).write(`${noStackHere(ctx.home, ctx.env)}\n`)
+    if (!values.json) return statusExitCode(status)
+  }
   ctx.stdout.write(values.json ? JSON.stringify(status, null, 2) + '\n' : formatStatus(status, useColour(ctx.stdout, ctx.env)))
   const failed = status.lastFailure
   if (failed && !values.json) {
