@@ -147,7 +147,12 @@ const bad: { name: string; yaml: string; error: string }[] = [
   {
     name: 'two servers with no modules behind a proxy',
     yaml: `servers:\n${core}  - { name: web, command: x, port: 9001, modules: [] }\n`,
-    error: `${F}: servers[1].modules: "core" and "web" both have no modules, expected only one server without modules (it owns "/" behind the proxy)`,
+    error: `${F}: servers[1].modules: "core" and "web" both have no modules, expected only one server without modules (it owns "/" behind the proxy); set behind_proxy: false on the one that is not an HTTP server`,
+  },
+  {
+    name: 'a Redis with a port beside the HTTP server without modules',
+    yaml: `servers:\n${core}  - { name: redis, command: redis-server, port: 6379 }\n`,
+    error: `${F}: servers[1].modules: "core" and "redis" both have no modules, expected only one server without modules (it owns "/" behind the proxy); set behind_proxy: false on the one that is not an HTTP server`,
   },
 
   // Values that would inject into the generated proxy config.
@@ -219,7 +224,7 @@ const bad: { name: string; yaml: string; error: string }[] = [
     error: [
       `${F}: servers[0].name: "Core" is not a valid name, expected ${NAME_RULE}`,
       `${F}: servers[1].port: port 9000 of "b" overlaps 9000 of "Core"`,
-      `${F}: servers[1].modules: "Core" and "b" both have no modules, expected only one server without modules (it owns "/" behind the proxy)`,
+      `${F}: servers[1].modules: "Core" and "b" both have no modules, expected only one server without modules (it owns "/" behind the proxy); set behind_proxy: false on the one that is not an HTTP server`,
       `${F}: servers[2].health: "/h" needs a port but "w" has none, expected "none" for a server without a port`,
       `${F}: servers[1].depends_on[0]: unknown server "nope", expected one of Core, b, w`,
     ].join('\n'),

@@ -306,3 +306,12 @@ test('upstreams of a server listening on every address point at loopback', () =>
   // The servers themselves still bind what the config says, IPv6 literals without brackets.
   assert.deepEqual(p.processes.map((x) => x.env.HOST), ['0.0.0.0', '::', '::1'])
 })
+
+test('no proxy is planned when no selected server is behind it (--only worker); with one, it stays', () => {
+  const yaml = 'proxy: { type: nginx }\nservers:\n  - { name: core, command: x, port: 9000 }\n  - { name: worker, command: x }\n  - { name: redis, command: x, port: 6379, behind_proxy: false }\n'
+  assert.equal(plan(yaml, ['worker']).proxy.type, 'none')
+  assert.equal(plan(yaml, ['worker', 'redis']).proxy.type, 'none')
+  assert.equal(planJson(plan(yaml, ['worker'])).proxy, null)
+  assert.equal(plan(yaml, ['core']).proxy.type, 'nginx')
+  assert.equal(plan(yaml).proxy.type, 'nginx')
+})
