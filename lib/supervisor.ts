@@ -141,7 +141,7 @@ export class Stack {
 
   private failure(spec: ProcessSpec, reason: string, logFile: string): BackendManagerError {
     const tail = tailLines(logFile, TAIL_LINES)
-    const shown = tail.length ? `\nlast ${tail.length} lines of ${logFile}:\n${tail.map((l) => `  | ${l}`).join('\n')}` : ''
+    const shown = tail.length ? `\nlast ${tail.length === 1 ? 'line' : `${tail.length} lines`} of ${logFile}:\n${tail.map((l) => `  | ${l}`).join('\n')}` : ''
     return new BackendManagerError('START_FAILED', `${spec.id} did not become ready: ${reason}${shown}`)
   }
 

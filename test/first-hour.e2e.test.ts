@@ -26,3 +26,27 @@ test('start --only with no selected server behind the proxy starts no proxy', as
   const stopped = await home.cli(['stop'])
   assert.equal(stopped.code, 0, stopped.stdout + stopped.stderr)
 })
+
+test('start and stop count the proxy too, and say "1 process" and "last line" in the singular', async (t) => {
+  const home = useHome(t)
+  const check = await home.cli(['check-nginx'])
+  if (check.code !== 0) return t.skip('no usable nginx')
+  const base = await freePorts(2)
+  const proxied = home.writeConfig({ proxy: { type: 'nginx', host: '127.0.0.1', port: base + 1 }, servers: [httpServer('core', base)] }, 'proxied.yaml')
+  const started = await home.cli(['start', proxied])
+  assert.equal(started.code, 0, started.stdout + started.stderr)
+  assert.equal(started.stdout.split('\n').filter((l) => l.startsWith('ready')).length, 2)
+  assert.match(started.stdout, /^all 2 processes ready in \d+ ms; nginx on /m)
+  assert.match((await home.cli(['stop'])).stdout, /^stopped 2 processes in \d+ ms/m)
+
+  const single = home.writeConfig({ servers: [worker('worker')] }, 'single.yaml')
+  const one = await home.cli(['start', single])
+  assert.equal(one.code, 0, one.stdout + one.stderr)
+  assert.match(one.stdout, /^1 process ready in \d+ ms \(supervisor pid \d+\)$/m)
+  assert.match((await home.cli(['stop'])).stdout, /^stopped 1 process in \d+ ms/m)
+
+  const never = home.writeConfig({ servers: [{ name: 'never', command: 'node test/fixtures/never-ready.mjs', port: base, health: 'tcp', ready_timeout: 1.5, stop_timeout: 0.5 }] }, 'never.yaml')
+  const failed = await home.cli(['start', never])
+  assert.equal(failed.code, 1, failed.stdout + failed.stderr)
+  assert.match(failed.stderr, /last line of .*never-0\.log:\n\s+\| never-ready: warming up forever/)
+})

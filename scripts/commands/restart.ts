@@ -5,6 +5,8 @@ import { stopStack } from '../../lib/teardown.ts'
 import { resolvePlan } from '../../lib/plan.ts'
 import { progressPrinter, printStopReport } from '../../lib/progress.ts'
 import { readState } from '../../lib/state.ts'
+import { processCount } from '../../lib/proxy.ts'
+import { plural } from '../../lib/words.ts'
 
 export const usage = `Usage: backend-manager restart [CONFIG] [--only a,b]
 
@@ -31,6 +33,6 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   const stopped = await stopStack(io, onWait)
   if (stopped.wasRunning && printStopReport(stopped, ctx.stdout, ctx.stderr) !== 0) return 1
   await startDetached({ plan }, io)
-  ctx.stdout.write(`restarted ${plan.processes.length} processes in ${Date.now() - started} ms\n`)
+  ctx.stdout.write(`restarted ${plural(processCount(plan), 'process', 'processes')} in ${Date.now() - started} ms\n`)
   return 0
 }
