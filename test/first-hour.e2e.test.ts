@@ -1,7 +1,7 @@
 // End-to-end checks of what a new user meets first: what start runs, says and shows.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { freePorts, listening, useHome, type ServerYaml } from './helpers.ts'
+import { freePorts, httpGet, listening, useHome, type ServerYaml } from './helpers.ts'
 
 const httpServer = (name: string, port: number, extra: Partial<ServerYaml> = {}): ServerYaml => ({
   name,
@@ -49,4 +49,22 @@ test('start and stop count the proxy too, and say "1 process" and "last line" in
   const failed = await home.cli(['start', never])
   assert.equal(failed.code, 1, failed.stdout + failed.stderr)
   assert.match(failed.stderr, /last line of .*never-0\.log:\n\s+\| never-ready: warming up forever/)
+})
+
+test('a second "simple start" refuses and leaves the running pool alone', async (t) => {
+  const home = useHome(t)
+  t.after(async () => void (await home.cli(['simple', 'stop'], { timeoutMs: 20_000 })))
+  const base = await freePorts(2)
+  const args = ['simple', 'start', '--workers', '2', '--base-port', String(base), '--', 'node', 'test/fixtures/http-server.mjs']
+  const first = await home.cli(args)
+  assert.equal(first.code, 0, first.stdout + first.stderr)
+  const pids = async () => Promise.all([0, 1].map(async (i) => (await httpGet(`http://127.0.0.1:${base + i}/`)).json().pid as number))
+  const before = await pids()
+  const second = await home.cli(args)
+  assert.equal(second.code, 1, second.stdout + second.stderr)
+  assert.match(second.stderr, /a pool is already running .*; use "simple restart" or "simple stop" first/)
+  assert.doesNotMatch(second.stdout, /stopped/)
+  assert.deepEqual(await pids(), before, 'the running workers were restarted')
+  const stopped = await home.cli(['simple', 'stop'])
+  assert.equal(stopped.code, 0, stopped.stdout + stopped.stderr)
 })
