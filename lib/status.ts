@@ -58,8 +58,12 @@ export async function collectStatus(home: Home, now = Date.now()): Promise<Stack
   const table = hasProcfs ? processTable() : []
   const boot = hasProcfs ? bootTimeMs() : 0
   const supervisorUp = supervisorAlive(state)
+  // Rows follow the plan's start order, the proxy last, however the records were written (restart --only appends).
+  const order = new Map(state.plan.processes.map((p, i) => [p.id, i]))
+  const rank = (r: ProcessRecord) => (r.kind === 'proxy' ? Infinity : (order.get(r.id) ?? order.size))
+  const records = [...state.processes].sort((a, b) => rank(a) - rank(b))
   const rows = await Promise.all(
-    state.processes.map(async (record): Promise<ProcessStatus> => {
+    records.map(async (record): Promise<ProcessStatus> => {
       const alive = record.pid > 0 && isSameProcess(record.pid, record.startTime)
       const readiness = readinessOf(state, record)
       const checked = alive ? await probe(readiness, hostOf(state, record), record.port, PROBE_TIMEOUT_MS) : undefined

@@ -68,3 +68,23 @@ test('a second "simple start" refuses and leaves the running pool alone', async 
   const stopped = await home.cli(['simple', 'stop'])
   assert.equal(stopped.code, 0, stopped.stdout + stopped.stderr)
 })
+
+test('status lists processes in start order, proxy last, also after restart --only', async (t) => {
+  const home = useHome(t)
+  const check = await home.cli(['check-nginx'])
+  const proxied = check.code === 0
+  const base = await freePorts(3)
+  const config = home.writeConfig({
+    ...(proxied ? { proxy: { type: 'nginx', host: '127.0.0.1', port: base + 2 } } : {}),
+    servers: [httpServer('core', base), httpServer('broker', base + 1, { modules: ['broker'] })],
+  })
+  const started = await home.cli(['start', config])
+  assert.equal(started.code, 0, started.stdout + started.stderr)
+  const restarted = await home.cli(['restart', config, '--only', 'core'])
+  assert.equal(restarted.code, 0, restarted.stdout + restarted.stderr)
+  const want = ['supervisor', 'core-0', 'broker-0', ...(proxied ? ['nginx'] : [])]
+  const rows = (await home.cli(['status'])).stdout.split('\n').slice(2).filter(Boolean).map((l) => l.split(/\s+/)[0])
+  assert.deepEqual(rows.slice(0, want.length), want)
+  const json = JSON.parse((await home.cli(['status', '--json'])).stdout) as { processes: { id: string }[] }
+  assert.deepEqual(json.processes.map((p) => p.id), want)
+})
