@@ -33,7 +33,7 @@ system-deps:
 install: deps nginx
 
 nginx install-nginx: deps
-	$(BM) install-nginx
+	@$(BM) install-nginx
 
 check-nginx: deps
 	$(BM) check-nginx

@@ -1,6 +1,11 @@
 // End-to-end checks of what a new user meets first: what start runs, says and shows.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { resolveHome } from '../lib/home.ts'
+import { findNginx } from '../lib/nginx-install.ts'
 import { freePorts, httpGet, listening, useHome, type ServerYaml } from './helpers.ts'
 
 const httpServer = (name: string, port: number, extra: Partial<ServerYaml> = {}): ServerYaml => ({
@@ -87,4 +92,16 @@ test('status lists processes in start order, proxy last, also after restart --on
   assert.deepEqual(rows.slice(0, want.length), want)
   const json = JSON.parse((await home.cli(['status', '--json'])).stdout) as { processes: { id: string }[] }
   assert.deepEqual(json.processes.map((p) => p.id), want)
+})
+
+test('install-nginx with nginx already in place says so in one line, without the install chatter', async (t) => {
+  const home = useHome(t)
+  const nginx = findNginx(resolveHome({}, os.tmpdir(), 'bm-no-such-home'), process.env)
+  if (!nginx) return t.skip('no nginx installed (make install-nginx)')
+  fs.mkdirSync(path.join(home.root, 'bin'), { recursive: true })
+  fs.symlinkSync(fs.realpathSync(nginx.path), path.join(home.root, 'bin', 'nginx'))
+  const r = await home.cli(['install-nginx'])
+  assert.equal(r.code, 0, r.stdout + r.stderr)
+  assert.equal(r.stderr, '')
+  assert.match(r.stdout, /^nginx \d+\.\d+\.\d+ already installed: \S+\n$/)
 })

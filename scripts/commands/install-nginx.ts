@@ -19,6 +19,8 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   const { values } = parseFlags('install-nginx', args, { 'no-system': { type: 'boolean' } }, 0)
   const log = (line: string) => ctx.stderr.write(`install-nginx: ${line}\n`)
   const installed = await installNginx(ctx.home, ctx.env, log, { system: !values['no-system'] })
-  ctx.stdout.write(`nginx ${installed.version} ready: ${installed.path} (${installed.source})\nmime.types: ${installed.mimeTypes}\n`)
+  // Run by every Make target: a working nginx gets one short line, an install says what it did.
+  if (installed.source === 'kept') ctx.stdout.write(`nginx ${installed.version} already installed: ${installed.path}\n`)
+  else ctx.stdout.write(`nginx ${installed.version} ready: ${installed.path} (${installed.source})\nmime.types: ${installed.mimeTypes}\n`)
   return 0
 }
