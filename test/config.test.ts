@@ -229,6 +229,40 @@ const bad: { name: string; yaml: string; error: string }[] = [
       `${F}: servers[1].depends_on[0]: unknown server "nope", expected one of Core, b, w`,
     ].join('\n'),
   },
+  // Shape and meaning are reported together; a bad value never causes a second, made-up problem.
+  {
+    name: 'an unknown key and a port overlap, in one report',
+    yaml: 'servers:\n  - { name: core, command: x, port: 8002, helth: /health }\n  - { name: broker, command: x, port: 8001, instances: 2, modules: [broker] }\n',
+    error: [
+      `${F}: servers[0].helth: unknown key (did you mean "health"?), expected one of ${SERVER_KEYS}`,
+      `${F}: servers[1].port: ports 8001-8002 of "broker" overlap 8002 of "core"`,
+    ].join('\n'),
+  },
+  {
+    name: 'a bad port is reported once, without "needs a port" after it, beside problems elsewhere',
+    yaml: 'servers:\n  - { name: api, command: x, port: "80a", health: /health }\n  - { name: worker, command: x, depends_on: [api, nope] }\n',
+    error: [
+      `${F}: servers[0].port: "80a" is not a number, expected a port number from 1 to 65535`,
+      `${F}: servers[1].depends_on[1]: unknown server "nope", expected one of api, worker`,
+    ].join('\n'),
+  },
+  {
+    name: 'modules that are not a list do not make a second server without modules',
+    yaml: `servers:\n${core}  - { name: broker, command: x, port: 9001, modules: broker }\n  - { name: w, command: x, env: { PORT: 1 }, port: 9002, modules: [w] }\n`,
+    error: [
+      `${F}: servers[1].modules: "broker" is not a list, expected a list of module names`,
+      `${F}: servers[2].env.PORT: "PORT" is set by the manager for every process, expected it left out (it follows the server's port, host, name and modules)`,
+    ].join('\n'),
+  },
+  {
+    name: 'a server that is not a mapping, and a proxy port of the wrong type, beside a problem elsewhere',
+    yaml: 'proxy: { port: eighty }\nservers:\n  - just-a-string\n  - { name: a, command: x, port: 8000 }\n  - { name: Bad, command: x }\n',
+    error: [
+      `${F}: proxy.port: "eighty" is not a number, expected a port number from 1 to 65535`,
+      `${F}: servers[0]: "just-a-string" is not a mapping, expected a mapping with name and command`,
+      `${F}: servers[2].name: "Bad" is not a valid name, expected ${NAME_RULE}`,
+    ].join('\n'),
+  },
 ]
 
 for (const c of bad) {
