@@ -138,6 +138,8 @@ export function resolveProcesses(server: ServerConfig, proxy: ProxyConfig): Proc
       API_PREFIX: proxy.api_prefix,
     }
     if (port !== undefined) env.PORT = String(port)
+    // Python buffers stdout going to a file until it exits; the log should show lines as they are printed.
+    if (!Object.hasOwn(server.env, 'PYTHONUNBUFFERED')) env.PYTHONUNBUFFERED = '1'
     return {
       id: instanceId(server.name, instance),
       server: server.name,

@@ -6,7 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { resolveHome } from '../lib/home.ts'
 import { findNginx } from '../lib/nginx-install.ts'
-import { freePorts, httpGet, listening, useHome, type ServerYaml } from './helpers.ts'
+import { environValue, freePorts, hasCommand, httpGet, listening, useHome, waitFor, type ServerYaml } from './helpers.ts'
 
 const httpServer = (name: string, port: number, extra: Partial<ServerYaml> = {}): ServerYaml => ({
   name,
@@ -104,4 +104,21 @@ test('install-nginx with nginx already in place says so in one line, without the
   assert.equal(r.code, 0, r.stdout + r.stderr)
   assert.equal(r.stderr, '')
   assert.match(r.stdout, /^nginx \d+\.\d+\.\d+ already installed: \S+\n$/)
+})
+
+test('a Python server\'s output reaches its log while it runs (PYTHONUNBUFFERED), unless the config sets it', async (t) => {
+  if (!hasCommand('python3')) return t.skip('no python3')
+  const home = useHome(t)
+  const config = home.writeConfig({
+    servers: [
+      worker('py', { command: ['python3', 'test/fixtures/buffered-printer.py'] }),
+      worker('chosen', { command: ['python3', 'test/fixtures/buffered-printer.py'], env: { PYTHONUNBUFFERED: '' } }),
+    ],
+  })
+  // As in a plain shell: nothing in the inherited environment turns buffering off.
+  const r = await home.cli(['start', config], { env: { PYTHONUNBUFFERED: undefined } })
+  assert.equal(r.code, 0, r.stdout + r.stderr)
+  await waitFor(() => home.readLog('py-0.log').includes('buffered-printer: up and waiting'), 20_000, 'the line in py-0.log')
+  assert.equal(environValue(home.record('py-0').pid, 'PYTHONUNBUFFERED'), '1')
+  assert.equal(environValue(home.record('chosen-0').pid, 'PYTHONUNBUFFERED'), '', 'the config\'s own value is kept')
 })

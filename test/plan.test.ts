@@ -127,12 +127,12 @@ const envCases: { name: string; yaml: string; want: Record<string, string>[] }[]
   {
     name: 'a server with a port and modules',
     yaml: 'proxy: { api_prefix: /v2 }\nservers:\n  - { name: shop, command: x, port: 9400, instances: 2, modules: [cart, orders] }\n',
-    want: [0, 1].map((i) => ({ HOST: '127.0.0.1', SERVER_NAME: 'shop', INSTANCE: String(i), ENABLED_MODULES: 'cart,orders', API_PREFIX: '/v2', PORT: String(9400 + i) })),
+    want: [0, 1].map((i) => ({ HOST: '127.0.0.1', SERVER_NAME: 'shop', INSTANCE: String(i), ENABLED_MODULES: 'cart,orders', API_PREFIX: '/v2', PORT: String(9400 + i), PYTHONUNBUFFERED: '1' })),
   },
   {
     name: 'a portless worker gets no PORT',
     yaml: 'servers:\n  - { name: worker, command: x, host: localhost }\n',
-    want: [{ HOST: 'localhost', SERVER_NAME: 'worker', INSTANCE: '0', ENABLED_MODULES: '', API_PREFIX: '/api/v1' }],
+    want: [{ HOST: 'localhost', SERVER_NAME: 'worker', INSTANCE: '0', ENABLED_MODULES: '', API_PREFIX: '/api/v1', PYTHONUNBUFFERED: '1' }],
   },
   {
     name: "the server's env is added, with placeholders filled",
@@ -147,7 +147,13 @@ const envCases: { name: string; yaml: string; want: Record<string, string>[] }[]
       ENABLED_MODULES: '',
       API_PREFIX: '/api/v1',
       PORT: String(9500 + i),
+      PYTHONUNBUFFERED: '1',
     })),
+  },
+  {
+    name: "PYTHONUNBUFFERED set in the config is kept as it is",
+    yaml: 'servers:\n  - { name: py, command: x, env: { PYTHONUNBUFFERED: "" } }\n',
+    want: [{ PYTHONUNBUFFERED: '', HOST: '127.0.0.1', SERVER_NAME: 'py', INSTANCE: '0', ENABLED_MODULES: '', API_PREFIX: '/api/v1' }],
   },
 ]
 
