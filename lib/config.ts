@@ -159,7 +159,10 @@ function parseRaw(text: string, file: string): Record<string, unknown> {
 // The shape check, defaults and validators, for YAML already parsed or a config built in code (simple mode).
 export function configFromObject(raw: Record<string, unknown>, file: string): Config {
   const shapeProblems = checkShape(raw)
-  if (shapeProblems.length > 0) throw new BackendManagerError('CONFIG', formatProblems(file, [...shapeProblems, ...semanticsDespite(raw, shapeProblems, file)]))
+  if (shapeProblems.length > 0) {
+    const all = [...shapeProblems, ...semanticsDespite(raw, shapeProblems, file)]
+    throw new BackendManagerError('CONFIG', formatProblems(file, all))
+  }
   const config = applyDefaults(raw, file)
   const problems = checkSemantics(config)
   if (problems.length > 0) throw new BackendManagerError('CONFIG', formatProblems(file, problems))

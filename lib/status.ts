@@ -1,3 +1,4 @@
+import { cpuKey, cpuTargets, recentCpu } from './cpu.ts'
 import type { Home } from './home.ts'
 import type { Readiness } from './plan.ts'
 import { bootTimeMs, CLOCK_TICKS, hasProcfs, isSameProcess, PAGE_SIZE, processTable, treeOf, type ProcStat } from './procfs.ts'
@@ -62,6 +63,9 @@ export async function collectStatus(home: Home, now = Date.now()): Promise<Stack
   const order = new Map(state.plan.processes.map((p, i) => [p.id, i]))
   const rank = (r: ProcessRecord) => (r.kind === 'proxy' ? Infinity : (order.get(r.id) ?? order.size))
   const records = [...state.processes].sort((a, b) => rank(a) - rank(b))
+  // Started before the probes, so a sample of its own (no supervisor) overlaps them.
+  const watcher = supervisorUp ? state.supervisor : undefined
+  const recent = hasProcfs ? recentCpu(home, watcher, cpuTargets(state, watcher)) : undefined
   const rows = await Promise.all(
     records.map(async (record): Promise<ProcessStatus> => {
       const alive = record.pid > 0 && isSameProcess(record.pid, record.startTime)
@@ -101,6 +105,11 @@ export async function collectStatus(home: Home, now = Date.now()): Promise<Stack
     ...(supervisorUp && hasProcfs ? usage(state.supervisor.pid, table, boot, now, false) : { cpuPercent: null, rssBytes: null, uptimeMs: null }),
   }
   const processes = [supervisor, ...rows]
+  const cpu = await recent
+  ;[state.supervisor, ...records].forEach((r, i) => {
+    const figure = cpu?.get(cpuKey(r))
+    if (figure !== undefined && processes[i].cpuPercent !== null) processes[i].cpuPercent = figure
+  })
   return { running: true, home: home.root, config: state.plan.file, processes, healthy: processes.every((p) => p.healthy) }
 }
 

@@ -6,7 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { resolveHome } from '../lib/home.ts'
 import { findNginx } from '../lib/nginx-install.ts'
-import { environValue, freePorts, hasCommand, httpGet, listening, useHome, waitFor, type ServerYaml } from './helpers.ts'
+import { environValue, freePorts, hasCommand, httpGet, listening, pidGone, useHome, waitFor, type ServerYaml } from './helpers.ts'
 
 const httpServer = (name: string, port: number, extra: Partial<ServerYaml> = {}): ServerYaml => ({
   name,
@@ -121,4 +121,23 @@ test('a Python server\'s output reaches its log while it runs (PYTHONUNBUFFERED)
   await waitFor(() => home.readLog('py-0.log').includes('buffered-printer: up and waiting'), 20_000, 'the line in py-0.log')
   assert.equal(environValue(home.record('py-0').pid, 'PYTHONUNBUFFERED'), '1')
   assert.equal(environValue(home.record('chosen-0').pid, 'PYTHONUNBUFFERED'), '', 'the config\'s own value is kept')
+})
+
+test('status shows recent CPU, not the lifetime average, with and without a supervisor', async (t) => {
+  const home = useHome(t)
+  const config = home.writeConfig({ servers: [worker('burner', { command: 'node test/fixtures/burn-then-idle.mjs' })] })
+  const r = await home.cli(['start', config])
+  assert.equal(r.code, 0, r.stdout + r.stderr)
+  await waitFor(() => home.readLog('burner-0.log').includes('idle now'), 30_000, 'the burner to go idle')
+  const cpu = async () => {
+    const status = JSON.parse((await home.cli(['status', '--json'])).stdout) as { processes: { id: string; cpuPercent: number | null }[] }
+    return status.processes.find((p) => p.id === 'burner-0')?.cpuPercent
+  }
+  // A whole second of CPU keeps the lifetime average above 1% for well over a minute.
+  await waitFor(async () => ((await cpu()) ?? 100) < 1, 20_000, 'an idle process to show under 1% CPU')
+  const supervisor = home.state()!.supervisor
+  assert.ok(!pidGone(supervisor.pid, supervisor.startTime), 'the recorded supervisor is not running')
+  process.kill(supervisor.pid, 'SIGKILL')
+  await waitFor(() => pidGone(supervisor.pid, supervisor.startTime), 10_000, 'the supervisor to be gone')
+  await waitFor(async () => ((await cpu()) ?? 100) < 1, 20_000, 'an idle process to show under 1% CPU with no supervisor')
 })
