@@ -34,7 +34,7 @@ install: deps nginx
 
 # The checkout keeps its own nginx in .local/, which every stack started from it (and every test) finds first.
 nginx install-nginx: deps
-	$(BM) --home .local install-nginx
+	@$(BM) --home .local install-nginx
 
 check-nginx: deps
 	$(BM) check-nginx

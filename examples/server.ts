@@ -1,5 +1,5 @@
 // Demo server for the bundled config: /health, a JSON "who answered" on every other path,
-// and a WebSocket echo on <API_PREFIX>/<module>/ws for each module in ENABLED_MODULES.
+// and a WebSocket echo on every path (the contract's endpoint is <API_PREFIX>/<module>/ws).
 import http from 'node:http'
 import { WebSocketServer } from 'ws'
 
@@ -7,9 +7,7 @@ const port = Number(process.env.PORT)
 const host = process.env.HOST ?? '127.0.0.1'
 const name = process.env.SERVER_NAME ?? 'demo'
 const instance = Number(process.env.INSTANCE ?? 0)
-const apiPrefix = process.env.API_PREFIX ?? '/api/v1'
 const modules = (process.env.ENABLED_MODULES ?? '').split(',').filter(Boolean)
-const wsPaths = new Set(modules.map((m) => `${apiPrefix}/${m}/ws`))
 
 if (!Number.isInteger(port) || port < 1 || port > 65535) {
   console.error(`${name}: PORT must be a port number, got ${JSON.stringify(process.env.PORT)}`)
@@ -34,11 +32,6 @@ server.keepAliveTimeout = 65_000
 
 const wss = new WebSocketServer({ noServer: true })
 server.on('upgrade', (req, socket, head) => {
-  const pathname = new URL(req.url ?? '/', 'http://localhost').pathname
-  if (!wsPaths.has(pathname)) {
-    socket.end('HTTP/1.1 404 Not Found\r\n\r\n')
-    return
-  }
   wss.handleUpgrade(req, socket, head, (ws) => {
     ws.on('message', (data, isBinary) => ws.send(isBinary ? data : `${name}-${instance}: ${data.toString()}`))
   })

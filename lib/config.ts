@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import { BackendManagerError } from './errors.ts'
-import { checkShape, show, type Problem } from './schema.ts'
+import { checkShape, pruneBadValues, show, type Problem } from './schema.ts'
 import { checkSemantics } from './validators.ts'
 import { readJsonFile, writeJsonAtomic } from './state.ts'
 
@@ -159,11 +159,31 @@ function parseRaw(text: string, file: string): Record<string, unknown> {
 // The shape check, defaults and validators, for YAML already parsed or a config built in code (simple mode).
 export function configFromObject(raw: Record<string, unknown>, file: string): Config {
   const shapeProblems = checkShape(raw)
-  if (shapeProblems.length > 0) throw new BackendManagerError('CONFIG', formatProblems(file, shapeProblems))
+  if (shapeProblems.length > 0) {
+    const all = [...shapeProblems, ...semanticsDespite(raw, shapeProblems, file)]
+    throw new BackendManagerError('CONFIG', formatProblems(file, all))
+  }
   const config = applyDefaults(raw, file)
   const problems = checkSemantics(config)
   if (problems.length > 0) throw new BackendManagerError('CONFIG', formatProblems(file, problems))
   return config
+}
+
+// Every problem at once: the semantic checks run on the well-shaped rest, and leave out what involves a
+// bad value (a bad port would also read as "no port"; a proxy port left to its default could "overlap").
+function semanticsDespite(raw: Record<string, unknown>, shapeProblems: Problem[], file: string): Problem[] {
+  const damage = pruneBadValues(raw, shapeProblems)
+  const config = applyDefaults(damage.usable, file)
+  for (const s of config.servers) {
+    s.name ??= ''
+    s.command ??= ''
+  }
+  const names = [...damage.servers].map((i) => config.servers[i]?.name).filter((n) => typeof n === 'string')
+  const involved = (p: Problem) =>
+    [...damage.servers].some((i) => new RegExp(`^servers\\[${i}\\]($|[.[])`).test(p.path)) ||
+    names.some((n) => p.message.includes(JSON.stringify(n))) ||
+    (damage.proxy && (p.path.startsWith('proxy') || p.message.includes('proxy')))
+  return checkSemantics(config).filter((p) => !involved(p))
 }
 
 export interface LoadOptions {

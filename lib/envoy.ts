@@ -109,7 +109,7 @@ function routePath(r: Route): string {
 function httpRoutes(plan: Plan): object[] {
   const http = new Set(plan.upstreams.filter((u) => u.protocol === 'http').map((u) => u.name))
   for (const r of plan.routes) if (!http.has(r.upstream)) throw new BackendManagerError('CONFIG', `route ${r.path} points at "${r.upstream}", which is not an HTTP upstream`)
-  // A quiet WebSocket is not a dead one; upgrades are allowed on these routes only.
+  // A quiet WebSocket is not a dead one: the contract's endpoint gets no timeouts (upgrades pass on every route).
   const websockets = plan.routes.filter((r) => r.websocket).map((r) => ({
     match: { path: routePath(r) },
     route: { cluster: safeToken('server name', r.upstream), timeout: '0s', idle_timeout: '3600s', upgrade_configs: [{ upgrade_type: 'websocket' }] },
@@ -119,13 +119,14 @@ function httpRoutes(plan: Plan): object[] {
     .filter((u) => u.protocol === 'http' && u.healthPath)
     .map((u) => ({ match: { path: `${PROXY_HEALTH_PREFIX}${safeToken('server name', u.name)}` }, route: { cluster: u.name, prefix_rewrite: safeToken('health path', u.healthPath!), timeout: '5s' } }))
   // A backend paused in a debugger should not turn into a 504 within a minute.
-  const prefixes = plan.routes
-    .filter((r) => !r.websocket)
-    .sort((a, b) => b.path.length - a.path.length)
-    .map((r) => ({ match: { prefix: routePath(r) }, route: { cluster: safeToken('server name', r.upstream), timeout: '300s', retry_policy: retry } }))
+  const plain = (r: Route) => ({ cluster: safeToken('server name', r.upstream), timeout: '300s', retry_policy: retry })
+  const prefixRoutes = plan.routes.filter((r) => !r.websocket)
+  // A module path without its trailing slash belongs to the module, not to "/".
+  const bare = prefixRoutes.filter((r) => r.path.length > 1 && r.path.endsWith('/')).map((r) => ({ match: { path: routePath(r).slice(0, -1) }, route: plain(r) }))
+  const prefixes = prefixRoutes.sort((a, b) => b.path.length - a.path.length).map((r) => ({ match: { prefix: routePath(r) }, route: plain(r) }))
   const body = `{"error":"not found","message":"no server owns this path; modules are served under ${safeToken('api_prefix', plan.proxy.api_prefix)}/<module>/"}\n`
   const notFound = plan.routes.some((r) => r.path === '/') ? [] : [{ match: { prefix: '/' }, direct_response: { status: 404, body: { inline_string: body } } }]
-  return [...websockets, ...health, ...prefixes, ...notFound]
+  return [...websockets, ...health, ...bare, ...prefixes, ...notFound]
 }
 
 // gRPC calls carry their own deadline (grpc-timeout), honoured as is; a quiet stream may idle 300 s.
@@ -141,7 +142,7 @@ function listener(name: 'http' | 'grpc', plan: Plan, port: number, routes: objec
     codec_type: name === 'grpc' ? 'HTTP2' : 'AUTO',
     // X-Forwarded-For gets the client's address, as nginx's proxy_add_x_forwarded_for does.
     use_remote_address: true,
-    ...(name === 'http' ? { upgrade_configs: [{ upgrade_type: 'websocket', enabled: false }] } : {}),
+    ...(name === 'http' ? { upgrade_configs: [{ upgrade_type: 'websocket' }] } : {}),
     access_log: [{ name: 'envoy.access_loggers.file', typed_config: { '@type': TYPES.fileLog, path: accessLog, log_format: { json_format: ACCESS_LOG_FORMAT } } }],
     route_config: { name: `${name}_routes`, virtual_hosts: [{ name: `${name}_backends`, domains: ['*'], routes }] },
     http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': TYPES.router } }],

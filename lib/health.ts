@@ -1,6 +1,7 @@
 import { clustersUrl, fetchClusters, type EnvoyHost } from './envoy-admin.ts'
 import type { Home } from './home.ts'
 import { proxyListeners, type Plan, type ProcessSpec, type Readiness } from './plan.ts'
+import { table } from './plan-format.ts'
 import { probe, probeGrpc, probeHttp, type ProbeResult } from './readiness.ts'
 import { readState } from './state.ts'
 
@@ -71,4 +72,9 @@ export async function checkHealth(plan: Plan): Promise<HealthRow[]> {
 
 export function planOfRunningStack(home: Home): Plan | undefined {
   return readState(home)?.plan
+}
+
+export function formatHealth(rows: HealthRow[], colour: boolean): string {
+  const mark = (ok: boolean) => (colour ? (ok ? '\x1b[32mok\x1b[0m' : '\x1b[31mFAIL\x1b[0m') : ok ? 'ok' : 'FAIL')
+  return table(['TARGET', 'VIA', 'RESULT', 'DETAIL', 'URL'], rows.map((r) => [r.target, r.via, mark(r.result.ok), r.result.detail, r.url]))
 }

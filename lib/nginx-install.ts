@@ -132,10 +132,7 @@ export async function installNginx(home: Home, env: NodeJS.ProcessEnv, log: (lin
     if (!version) throw new BackendManagerError('NGINX', `${target} was installed (${source}) but "nginx -v" fails on it`)
     return { path: target, version, source, mimeTypes: writeMimeTypes(home, mime) }
   }
-  if (nginxVersion(target, env)) {
-    log(`keeping ${target}`)
-    return done('kept', mimeTypesFor(target))
-  }
+  if (nginxVersion(target, env)) return done('kept', mimeTypesFor(target))
   const failures: string[] = []
   if (opts.system !== false) {
     const found: [InstallSource, string | undefined][] = [['path', whichNginx(env)], ['system', SYSTEM_NGINX]]

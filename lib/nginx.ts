@@ -106,7 +106,7 @@ function upstreamBlock(u: Upstream): string[] {
   return [`upstream ${safeToken('server name', u.name)} {`, ...indent([...servers, 'keepalive 32;', 'keepalive_timeout 4s;']), '}']
 }
 
-// Set at server level and repeated in WebSocket locations: one proxy_set_header drops all inherited ones.
+// Set at server level; every location inherits them because none sets a header of its own.
 const forwardedHeaders = [
   'proxy_set_header Host $backend_host;',
   'proxy_set_header X-Real-IP $remote_addr;',
@@ -119,12 +119,10 @@ function plainLocation(match: string, upstream: string): string[] {
   return [`location ${match} {`, ...indent([`proxy_pass http://${upstream};`]), '}']
 }
 
+// Upgrades work on every path; the contract's WebSocket endpoint also gets long timeouts.
 function websocketLocation(match: string, upstream: string): string[] {
   const body = [
     `proxy_pass http://${upstream};`,
-    ...forwardedHeaders,
-    'proxy_set_header Upgrade $http_upgrade;',
-    'proxy_set_header Connection "upgrade";',
     '# A quiet socket is not a dead one.',
     'proxy_read_timeout 1h;',
     'proxy_send_timeout 1h;',
@@ -178,6 +176,8 @@ function renderLocations(plan: Plan): string {
     // Exact match: the contract's WebSocket endpoint is the path itself, everything below it is plain HTTP.
     if (route.websocket) blocks.push(websocketLocation(`= ${where}`, upstream))
     else blocks.push(plainLocation(where, upstream))
+    // Without it nginx answers the path minus its slash with a 301, which turns a POST into a GET.
+    if (!route.websocket && where.length > 1 && where.endsWith('/')) blocks.push(plainLocation(`= ${where.slice(0, -1)}`, upstream))
   }
   for (const u of plan.upstreams.filter((up) => up.protocol === 'http' && up.healthPath))
     blocks.push(healthLocation(safeToken('server name', u.name), safeToken('health path', u.healthPath!)))

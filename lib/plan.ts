@@ -140,6 +140,8 @@ export function resolveProcesses(server: ServerConfig, proxy: ProxyConfig): Proc
       API_PREFIX: proxy.api_prefix,
     }
     if (port !== undefined) env.PORT = String(port)
+    // Python buffers stdout going to a file until it exits; the log should show lines as they are printed.
+    if (!Object.hasOwn(server.env, 'PYTHONUNBUFFERED')) env.PYTHONUNBUFFERED = '1'
     return {
       id: instanceId(server.name, instance),
       server: server.name,
@@ -184,11 +186,14 @@ export function resolveRoutes(servers: ServerConfig[], proxy: ProxyConfig): { up
 
 export function resolvePlan(config: Config, only?: string[]): Plan {
   const servers = startOrder(selectServers(config.servers, only, config.file))
+  const routing = resolveRoutes(servers, config.proxy)
+  // A proxy with nothing behind it (say --only worker) would only answer 404s: none is started.
+  const proxy: ProxyConfig = routing.upstreams.length === 0 ? { ...config.proxy, type: 'none' } : config.proxy
   return {
     file: config.file,
-    proxy: config.proxy,
+    proxy,
     logs: config.logs,
     processes: servers.flatMap((s) => resolveProcesses(s, config.proxy)),
-    ...resolveRoutes(servers, config.proxy),
+    ...routing,
   }
 }

@@ -1,6 +1,7 @@
 import { useColour } from './cli.ts'
 import type { StopResult } from './teardown.ts'
 import type { ProgressEvent } from './supervisor.ts'
+import { plural } from './words.ts'
 
 const paint = (on: boolean, code: number, text: string) => (on ? `\x1b[${code}m${text}\x1b[0m` : text)
 
@@ -18,6 +19,11 @@ export function progressPrinter(out: NodeJS.WritableStream & { isTTY?: boolean }
   }
 }
 
+// "all 5 processes ready", "1 process ready": the line a start ends with.
+export function allReady(count: number): string {
+  return count === 1 ? '1 process ready' : `all ${count} processes ready`
+}
+
 export function printStopReport(result: StopResult, out: NodeJS.WritableStream, err: NodeJS.WritableStream): number {
   if (!result.wasRunning || !result.report) {
     out.write('nothing is running\n')
@@ -30,6 +36,6 @@ export function printStopReport(result: StopResult, out: NodeJS.WritableStream, 
     err.write(`Error: not everything stopped; the state file is kept so "stop" can try again:\n${r.survivors.map((s) => `  ${s}`).join('\n')}\n`)
     return 1
   }
-  out.write(`stopped ${r.stopped.length} processes in ${result.ms} ms; all ports released\n`)
+  out.write(`stopped ${plural(r.stopped.length, 'process', 'processes')} in ${result.ms} ms; all ports released\n`)
   return 0
 }

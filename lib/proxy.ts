@@ -23,6 +23,11 @@ export function frontPort(plan: Plan): number {
   return http ?? grpc ?? plan.proxy.port
 }
 
+// Every process a start runs for the plan: its servers' instances, and the proxy.
+export function processCount(plan: Plan): number {
+  return plan.processes.length + (plan.proxy.type === 'none' ? 0 : 1)
+}
+
 // "nginx on http://127.0.0.1:8000 and 127.0.0.1:50051 (gRPC)", for the line start prints.
 export function describeProxy(plan: Plan): string {
   const { http, grpc } = proxyListeners(plan.proxy, plan.upstreams)

@@ -171,3 +171,34 @@ export function checkShape(raw: Record<string, unknown>): Problem[] {
   checkObject(topSchema, raw, '', out)
   return out
 }
+
+// Where bad values were found, so the semantic checks can run on everything else.
+export interface ShapeDamage {
+  // The raw config with every bad value left out (its default applies); a server that is not a mapping becomes {}.
+  usable: Record<string, unknown>
+  // Indexes of servers with a bad or missing value, and whether a proxy setting was bad.
+  servers: Set<number>
+  proxy: boolean
+}
+
+// An unknown key is only reported: it changes no value, so the checks after it are not misled.
+export function pruneBadValues(raw: Record<string, unknown>, problems: Problem[]): ShapeDamage {
+  const usable: Record<string, unknown> = { ...raw }
+  const damage: ShapeDamage = { usable, servers: new Set(), proxy: false }
+  const servers = Array.isArray(raw.servers) ? raw.servers.map((s) => (isPlainObject(s) ? { ...s } : {})) : undefined
+  if (servers) usable.servers = servers
+  for (const p of problems) {
+    if (p.message.startsWith('unknown key')) continue
+    const [, top, index, key] = /^([a-z_]+)(?:\[(\d+)\])?(?:\.([a-z_]+))?/.exec(p.path) ?? []
+    if (top === 'proxy') damage.proxy = true
+    if (top === 'servers' && index !== undefined && servers) {
+      damage.servers.add(Number(index))
+      if (key) delete servers[Number(index)][key]
+    } else if (top && key && isPlainObject(usable[top])) {
+      const section = { ...(usable[top] as Record<string, unknown>) }
+      delete section[key]
+      usable[top] = section
+    } else if (top) delete usable[top]
+  }
+  return damage
+}

@@ -1,8 +1,9 @@
 import path from 'node:path'
 import { configFromObject, proxyDefaults, type Config, type Protocol, type ProxyType } from './config.ts'
-import { usageError } from './errors.ts'
+import { BackendManagerError, usageError } from './errors.ts'
 import { packageRoot, resolveHome, type Home } from './home.ts'
-import { readJsonFile, writeJsonAtomic } from './state.ts'
+import { isSameProcess } from './procfs.ts'
+import { readJsonFile, readState, supervisorAlive, writeJsonAtomic } from './state.ts'
 
 // A pool of identical workers with no config file: the seed's quantra-simple, plus an optional proxy.
 export interface PoolRequest {
@@ -83,4 +84,14 @@ export function saveRequest(home: Home, req: PoolRequest): void {
 
 export function loadRequest(home: Home): PoolRequest | undefined {
   return readJsonFile(requestFile(home)) as PoolRequest | undefined
+}
+
+// A second `simple start` must not silently replace a pool that serves: restart and stop say so.
+export function refuseRunningPool(home: Home): void {
+  const state = readState(home)
+  if (!state) return
+  const live = state.processes.filter((p) => isSameProcess(p.pid, p.startTime))
+  if (!supervisorAlive(state) && live.length === 0) return
+  const what = supervisorAlive(state) ? `supervisor pid ${state.supervisor.pid}` : `${live.length} of its processes still running`
+  throw new BackendManagerError('START_FAILED', `a pool is already running from ${home.root} (${what}); use "simple restart" or "simple stop" first`)
 }

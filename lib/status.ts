@@ -1,3 +1,4 @@
+import { cpuKey, cpuTargets, recentCpu } from './cpu.ts'
 import type { Home } from './home.ts'
 import { readLastFailure, type LastFailure } from './last-failure.ts'
 import type { Readiness } from './plan.ts'
@@ -62,8 +63,15 @@ export async function collectStatus(home: Home, now = Date.now()): Promise<Stack
   const table = hasProcfs ? processTable() : []
   const boot = hasProcfs ? bootTimeMs() : 0
   const supervisorUp = supervisorAlive(state)
+  // Rows follow the plan's start order, the proxy last, however the records were written (restart --only appends).
+  const order = new Map(state.plan.processes.map((p, i) => [p.id, i]))
+  const rank = (r: ProcessRecord) => (r.kind === 'proxy' ? Infinity : (order.get(r.id) ?? order.size))
+  const records = [...state.processes].sort((a, b) => rank(a) - rank(b))
+  // Started before the probes, so a sample of its own (no supervisor) overlaps them.
+  const watcher = supervisorUp ? state.supervisor : undefined
+  const recent = hasProcfs ? recentCpu(home, watcher, cpuTargets(state, watcher)) : undefined
   const rows = await Promise.all(
-    state.processes.map(async (record): Promise<ProcessStatus> => {
+    records.map(async (record): Promise<ProcessStatus> => {
       const alive = record.pid > 0 && isSameProcess(record.pid, record.startTime)
       const readiness = readinessOf(state, record)
       const checked = alive ? await probe(readiness, hostOf(state, record), record.port, PROBE_TIMEOUT_MS) : undefined
@@ -101,6 +109,11 @@ export async function collectStatus(home: Home, now = Date.now()): Promise<Stack
     ...(supervisorUp && hasProcfs ? usage(state.supervisor.pid, table, boot, now, false) : { cpuPercent: null, rssBytes: null, uptimeMs: null }),
   }
   const processes = [supervisor, ...rows]
+  const cpu = await recent
+  ;[state.supervisor, ...records].forEach((r, i) => {
+    const figure = cpu?.get(cpuKey(r))
+    if (figure !== undefined && processes[i].cpuPercent !== null) processes[i].cpuPercent = figure
+  })
   const healthy = processes.every((p) => p.healthy)
   return { running: true, home: home.root, config: state.plan.file, processes, healthy, lastFailure }
 }

@@ -87,7 +87,7 @@ const modules: Validator = ({ servers, proxy }) => {
     const rootOwners = servers.filter((s) => s.port !== undefined && s.behind_proxy && s.modules.length === 0 && s.protocol === 'http')
     if (rootOwners.length > 1) {
       const [first, second] = rootOwners
-      out.push({ path: at(servers.indexOf(second), 'modules'), message: `"${first.name}" and "${second.name}" both have no modules, expected only one server without modules (it owns "/" behind the proxy)` })
+      out.push({ path: at(servers.indexOf(second), 'modules'), message: `"${first.name}" and "${second.name}" both have no modules, expected only one server without modules (it owns "/" behind the proxy); set behind_proxy: false on the one that is not an HTTP server` })
     }
   }
   return out

@@ -147,7 +147,12 @@ const bad: { name: string; yaml: string; error: string }[] = [
   {
     name: 'two servers with no modules behind a proxy',
     yaml: `servers:\n${core}  - { name: web, command: x, port: 9001, modules: [] }\n`,
-    error: `${F}: servers[1].modules: "core" and "web" both have no modules, expected only one server without modules (it owns "/" behind the proxy)`,
+    error: `${F}: servers[1].modules: "core" and "web" both have no modules, expected only one server without modules (it owns "/" behind the proxy); set behind_proxy: false on the one that is not an HTTP server`,
+  },
+  {
+    name: 'a Redis with a port beside the HTTP server without modules',
+    yaml: `servers:\n${core}  - { name: redis, command: redis-server, port: 6379 }\n`,
+    error: `${F}: servers[1].modules: "core" and "redis" both have no modules, expected only one server without modules (it owns "/" behind the proxy); set behind_proxy: false on the one that is not an HTTP server`,
   },
 
   // Values that would inject into the generated proxy config.
@@ -219,9 +224,43 @@ const bad: { name: string; yaml: string; error: string }[] = [
     error: [
       `${F}: servers[0].name: "Core" is not a valid name, expected ${NAME_RULE}`,
       `${F}: servers[1].port: port 9000 of "b" overlaps 9000 of "Core"`,
-      `${F}: servers[1].modules: "Core" and "b" both have no modules, expected only one server without modules (it owns "/" behind the proxy)`,
+      `${F}: servers[1].modules: "Core" and "b" both have no modules, expected only one server without modules (it owns "/" behind the proxy); set behind_proxy: false on the one that is not an HTTP server`,
       `${F}: servers[2].health: "/h" needs a port but "w" has none, expected "none" for a server without a port`,
       `${F}: servers[1].depends_on[0]: unknown server "nope", expected one of Core, b, w`,
+    ].join('\n'),
+  },
+  // Shape and meaning are reported together; a bad value never causes a second, made-up problem.
+  {
+    name: 'an unknown key and a port overlap, in one report',
+    yaml: 'servers:\n  - { name: core, command: x, port: 8002, helth: /health }\n  - { name: broker, command: x, port: 8001, instances: 2, modules: [broker] }\n',
+    error: [
+      `${F}: servers[0].helth: unknown key (did you mean "health"?), expected one of ${SERVER_KEYS}`,
+      `${F}: servers[1].port: ports 8001-8002 of "broker" overlap 8002 of "core"`,
+    ].join('\n'),
+  },
+  {
+    name: 'a bad port is reported once, without "needs a port" after it, beside problems elsewhere',
+    yaml: 'servers:\n  - { name: api, command: x, port: "80a", health: /health }\n  - { name: worker, command: x, depends_on: [api, nope] }\n',
+    error: [
+      `${F}: servers[0].port: "80a" is not a number, expected a port number from 1 to 65535`,
+      `${F}: servers[1].depends_on[1]: unknown server "nope", expected one of api, worker`,
+    ].join('\n'),
+  },
+  {
+    name: 'modules that are not a list do not make a second server without modules',
+    yaml: `servers:\n${core}  - { name: broker, command: x, port: 9001, modules: broker }\n  - { name: w, command: x, env: { PORT: 1 }, port: 9002, modules: [w] }\n`,
+    error: [
+      `${F}: servers[1].modules: "broker" is not a list, expected a list of module names`,
+      `${F}: servers[2].env.PORT: "PORT" is set by the manager for every process, expected it left out (it follows the server's port, host, name and modules)`,
+    ].join('\n'),
+  },
+  {
+    name: 'a server that is not a mapping, and a proxy port of the wrong type, beside a problem elsewhere',
+    yaml: 'proxy: { port: eighty }\nservers:\n  - just-a-string\n  - { name: a, command: x, port: 8000 }\n  - { name: Bad, command: x }\n',
+    error: [
+      `${F}: proxy.port: "eighty" is not a number, expected a port number from 1 to 65535`,
+      `${F}: servers[0]: "just-a-string" is not a mapping, expected a mapping with name and command`,
+      `${F}: servers[2].name: "Bad" is not a valid name, expected ${NAME_RULE}`,
     ].join('\n'),
   },
 ]

@@ -76,7 +76,7 @@ test('structure: admin on loopback, an HTTP listener routing by path, one cluste
   assert.equal(others.length, 0, 'no gRPC listener without gRPC servers')
   assert.deepEqual(http.address.socket_address, { address: '127.0.0.1', port_value: 8000 })
   assert.equal(manager(http).codec_type, 'AUTO')
-  assert.deepEqual(manager(http).upgrade_configs, [{ upgrade_type: 'websocket', enabled: false }], 'upgrades are off except on WebSocket routes')
+  assert.deepEqual(manager(http).upgrade_configs, [{ upgrade_type: 'websocket' }], 'WebSocket upgrades pass on every route')
   assert.equal(manager(http).http_filters.at(-1).name, 'envoy.filters.http.router')
   assert.equal(manager(http).access_log[0].typed_config.path, '/srv/backend-manager/logs/envoy-access.log')
   const routes = routesOf(http).map((r) => [r.match.path ?? r.match.prefix, r.route?.cluster, r.route?.upgrade_configs?.[0]?.upgrade_type ?? r.route?.prefix_rewrite ?? ''])
@@ -86,6 +86,8 @@ test('structure: admin on loopback, an HTTP listener routing by path, one cluste
     ['/__backend-manager/health/core', 'core', '/health'],
     ['/__backend-manager/health/broker', 'broker', '/health'],
     ['/__backend-manager/health/datafeed', 'datafeed', '/health'],
+    ['/api/v1/broker', 'broker', ''],
+    ['/api/v1/datafeed', 'datafeed', ''],
     ['/api/v1/datafeed/', 'datafeed', ''],
     ['/api/v1/broker/', 'broker', ''],
     ['/', 'core', ''],

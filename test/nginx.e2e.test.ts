@@ -212,6 +212,44 @@ test('WebSocket echo works through <api_prefix>/<module>/ws', async (t) => {
   }
 })
 
+async function echo(t: { after: (fn: () => void) => void }, urlPath: string): Promise<string> {
+  const ws = new WebSocket(`ws://127.0.0.1:${proxyPort}${urlPath}`)
+  t.after(() => ws.terminate())
+  const reply = await new Promise<string>((resolve, reject) => {
+    ws.once('open', () => ws.send(`hello ${urlPath}`))
+    ws.once('message', (data) => resolve(data.toString()))
+    ws.once('error', reject)
+  })
+  ws.close()
+  return reply
+}
+
+test('WebSocket upgrades work on every proxied path, not only <api_prefix>/<module>/ws', async (t) => {
+  if (skipReason) return t.skip(skipReason)
+  assert.match(await echo(t, '/socket.io/x'), /^core-0: hello \/socket\.io\/x$/)
+  assert.match(await echo(t, '/api/v1/broker/stream/x'), /^broker-0: hello \/api\/v1\/broker\/stream\/x$/)
+  assert.match(await echo(t, '/api/v1/datafeed/live'), /^datafeed-[01]: hello /)
+})
+
+test('a module path without its trailing slash reaches the module, for any method', async (t) => {
+  if (skipReason) return t.skip(skipReason)
+  for (const method of ['GET', 'POST']) {
+    const reply = await new Promise<Reply>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: proxyPort, path: '/api/v1/broker', method, agent: false }, (res) => {
+        let body = ''
+        res.setEncoding('utf8')
+        res.on('data', (chunk: string) => (body += chunk))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, json: res.statusCode === 200 ? JSON.parse(body) : undefined }))
+      })
+      req.on('error', reject)
+      req.end(method === 'POST' ? '{"order":1}' : undefined)
+    })
+    assert.equal(reply.status, 200, `${method} /api/v1/broker: ${reply.body}`)
+    assert.equal(reply.json?.server, 'broker')
+    assert.equal(reply.json?.path, '/api/v1/broker')
+  }
+})
+
 test('the access log is one JSON object per request', async (t) => {
   if (skipReason) return t.skip(skipReason)
   const file = path.join(tempRoot, 'logs', 'nginx-access.log')

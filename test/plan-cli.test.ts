@@ -88,7 +88,7 @@ test('plan --json gives processes, proxy and routes as data', async () => {
   )
   const broker = plan.processes[1]
   assert.equal(broker.command, 'node --import tsx examples/server.ts')
-  assert.deepEqual(broker.env, { LOG_LEVEL: 'debug', HOST: '127.0.0.1', SERVER_NAME: 'broker', INSTANCE: '0', ENABLED_MODULES: 'broker', API_PREFIX: '/api/v1', PORT: '8001' })
+  assert.deepEqual(broker.env, { LOG_LEVEL: 'debug', HOST: '127.0.0.1', SERVER_NAME: 'broker', INSTANCE: '0', ENABLED_MODULES: 'broker', API_PREFIX: '/api/v1', PORT: '8001', PYTHONUNBUFFERED: '1' })
   assert.deepEqual(plan.routes[2], { path: '/api/v1/datafeed/ws', websocket: true, upstream: 'datafeed', ports: [8002, 8003] })
   assert.equal(plan.routes.length, 5)
 })

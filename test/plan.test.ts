@@ -127,12 +127,12 @@ const envCases: { name: string; yaml: string; want: Record<string, string>[] }[]
   {
     name: 'a server with a port and modules',
     yaml: 'proxy: { api_prefix: /v2 }\nservers:\n  - { name: shop, command: x, port: 9400, instances: 2, modules: [cart, orders] }\n',
-    want: [0, 1].map((i) => ({ HOST: '127.0.0.1', SERVER_NAME: 'shop', INSTANCE: String(i), ENABLED_MODULES: 'cart,orders', API_PREFIX: '/v2', PORT: String(9400 + i) })),
+    want: [0, 1].map((i) => ({ HOST: '127.0.0.1', SERVER_NAME: 'shop', INSTANCE: String(i), ENABLED_MODULES: 'cart,orders', API_PREFIX: '/v2', PORT: String(9400 + i), PYTHONUNBUFFERED: '1' })),
   },
   {
     name: 'a portless worker gets no PORT',
     yaml: 'servers:\n  - { name: worker, command: x, host: localhost }\n',
-    want: [{ HOST: 'localhost', SERVER_NAME: 'worker', INSTANCE: '0', ENABLED_MODULES: '', API_PREFIX: '/api/v1' }],
+    want: [{ HOST: 'localhost', SERVER_NAME: 'worker', INSTANCE: '0', ENABLED_MODULES: '', API_PREFIX: '/api/v1', PYTHONUNBUFFERED: '1' }],
   },
   {
     name: "the server's env is added, with placeholders filled",
@@ -147,7 +147,13 @@ const envCases: { name: string; yaml: string; want: Record<string, string>[] }[]
       ENABLED_MODULES: '',
       API_PREFIX: '/api/v1',
       PORT: String(9500 + i),
+      PYTHONUNBUFFERED: '1',
     })),
+  },
+  {
+    name: "PYTHONUNBUFFERED set in the config is kept as it is",
+    yaml: 'servers:\n  - { name: py, command: x, env: { PYTHONUNBUFFERED: "" } }\n',
+    want: [{ PYTHONUNBUFFERED: '', HOST: '127.0.0.1', SERVER_NAME: 'py', INSTANCE: '0', ENABLED_MODULES: '', API_PREFIX: '/api/v1' }],
   },
 ]
 
@@ -305,4 +311,13 @@ test('upstreams of a server listening on every address point at loopback', () =>
   assert.deepEqual(p.upstreams.map((u) => [u.name, u.host]), [['v4', '127.0.0.1'], ['v6', '::1'], ['lit', '::1']])
   // The servers themselves still bind what the config says, IPv6 literals without brackets.
   assert.deepEqual(p.processes.map((x) => x.env.HOST), ['0.0.0.0', '::', '::1'])
+})
+
+test('no proxy is planned when no selected server is behind it (--only worker); with one, it stays', () => {
+  const yaml = 'proxy: { type: nginx }\nservers:\n  - { name: core, command: x, port: 9000 }\n  - { name: worker, command: x }\n  - { name: redis, command: x, port: 6379, behind_proxy: false }\n'
+  assert.equal(plan(yaml, ['worker']).proxy.type, 'none')
+  assert.equal(plan(yaml, ['worker', 'redis']).proxy.type, 'none')
+  assert.equal(planJson(plan(yaml, ['worker'])).proxy, null)
+  assert.equal(plan(yaml, ['core']).proxy.type, 'nginx')
+  assert.equal(plan(yaml).proxy.type, 'nginx')
 })

@@ -64,7 +64,7 @@ test('restart without CONFIG restarts the running stack from its own config, whe
 
   const r = await home.cli(['restart'], { cwd: elsewhere })
   assert.equal(r.code, 0, r.stdout + r.stderr)
-  assert.match(r.stdout, /restarted 1 processes in \d+ ms/)
+  assert.match(r.stdout, /restarted 1 process in \d+ ms/)
   assert.ok(pidGone(before.pid, before.startTime), 'the old web-0 is still alive')
   assert.equal((await httpGet(`http://127.0.0.1:${port}/`)).json().pid, pidOf(home, 'web-0'))
   assert.equal(fs.existsSync(path.join(elsewhere, 'dev-config.yaml')), false)

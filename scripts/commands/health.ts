@@ -1,6 +1,5 @@
 import { parseFlags, useColour, type Context } from '../../lib/cli.ts'
-import { checkHealth, planOfRunningStack } from '../../lib/health.ts'
-import { table } from '../../lib/plan-format.ts'
+import { checkHealth, formatHealth, planOfRunningStack } from '../../lib/health.ts'
 import { noStackHere } from '../../lib/registry.ts'
 
 export const usage = `Usage: backend-manager health [--json]
@@ -20,10 +19,6 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   }
   const rows = await checkHealth(plan)
   if (values.json) ctx.stdout.write(JSON.stringify(rows, null, 2) + '\n')
-  else {
-    const colour = useColour(ctx.stdout, ctx.env)
-    const mark = (ok: boolean) => (colour ? (ok ? '\x1b[32mok\x1b[0m' : '\x1b[31mFAIL\x1b[0m') : ok ? 'ok' : 'FAIL')
-    ctx.stdout.write(table(['TARGET', 'VIA', 'RESULT', 'DETAIL', 'URL'], rows.map((r) => [r.target, r.via, mark(r.result.ok), r.result.detail, r.url])))
-  }
+  else ctx.stdout.write(formatHealth(rows, useColour(ctx.stdout, ctx.env)))
   return rows.every((r) => r.result.ok) ? 0 : 1
 }

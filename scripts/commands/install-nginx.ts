@@ -22,6 +22,8 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   const log = (line: string) => ctx.stderr.write(`install-nginx: ${line}\n`)
   const explicit = ctx.home.origin === 'flag' || ctx.home.origin === 'env'
   const installed = await installNginx(explicit ? ctx.home : nginxCacheHome(ctx.env), ctx.env, log, { system: !values['no-system'] })
-  ctx.stdout.write(`nginx ${installed.version} ready: ${installed.path} (${installed.source})\nmime.types: ${installed.mimeTypes}\n`)
+  // Run by every Make target: a working nginx gets one short line, an install says what it did.
+  if (installed.source === 'kept') ctx.stdout.write(`nginx ${installed.version} already installed: ${installed.path}\n`)
+  else ctx.stdout.write(`nginx ${installed.version} ready: ${installed.path} (${installed.source})\nmime.types: ${installed.mimeTypes}\n`)
   return 0
 }

@@ -7,6 +7,8 @@ import { resolvePlan, selectServers } from '../../lib/plan.ts'
 import { progressPrinter, printStopReport } from '../../lib/progress.ts'
 import { readState, type StackState } from '../../lib/state.ts'
 import { noStackHere } from '../../lib/registry.ts'
+import { processCount } from '../../lib/proxy.ts'
+import { plural } from '../../lib/words.ts'
 
 export const usage = `Usage: backend-manager restart [CONFIG] [--only a,b]
 
@@ -50,6 +52,6 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   const stopped = await stopStack(io, onWait)
   if (stopped.wasRunning && printStopReport(stopped, ctx.stdout, ctx.stderr) !== 0) return 1
   await startDetached({ plan }, io)
-  ctx.stdout.write(`restarted ${plan.processes.length} processes in ${Date.now() - started} ms\n`)
+  ctx.stdout.write(`restarted ${plural(processCount(plan), 'process', 'processes')} in ${Date.now() - started} ms\n`)
   return 0
 }

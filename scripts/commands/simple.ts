@@ -7,7 +7,7 @@ import { resolvePlan } from '../../lib/plan.ts'
 import { printStopReport, progressPrinter } from '../../lib/progress.ts'
 import { describeProxy, makeProxy } from '../../lib/proxy.ts'
 import { ensureNginx } from '../../lib/nginx-install.ts'
-import { DEFAULT_FRONT_PORT, DEFAULT_GRPC_FRONT_PORT, loadRequest, poolConfig, poolHome, saveRequest, type PoolRequest } from '../../lib/simple.ts'
+import { DEFAULT_FRONT_PORT, DEFAULT_GRPC_FRONT_PORT, loadRequest, poolConfig, poolHome, refuseRunningPool, saveRequest, type PoolRequest } from '../../lib/simple.ts'
 import { run as runHealth } from './health.ts'
 import { run as runLogs } from './logs.ts'
 import { run as runStatus } from './status.ts'
@@ -82,6 +82,7 @@ export async function run(args: string[], ctx: Context): Promise<number> {
       if (!PROXIES.includes(proxy)) throw usageError(`--proxy: expected one of ${PROXIES.join(', ')}, got ${JSON.stringify(values.proxy)}`)
       const protocol = (values.protocol ?? 'http') as Protocol
       if (!PROTOCOLS.includes(protocol)) throw usageError(`--protocol: expected one of ${PROTOCOLS.join(', ')}, got ${JSON.stringify(values.protocol)}`)
+      refuseRunningPool(home)
       return launch(
         {
           workers: required('--workers', positiveInt('--workers', values.workers, 1, 256)),

@@ -3,8 +3,8 @@ import { DEFAULT_CONFIG, csv, parseFlags, type Context } from '../../lib/cli.ts'
 import { loadConfig } from '../../lib/config.ts'
 import { bringUpHere, preflight, startDetached } from '../../lib/lifecycle.ts'
 import { resolvePlan } from '../../lib/plan.ts'
-import { describeProxy } from '../../lib/proxy.ts'
-import { progressPrinter, printStopReport } from '../../lib/progress.ts'
+import { describeProxy, processCount } from '../../lib/proxy.ts'
+import { allReady, progressPrinter, printStopReport } from '../../lib/progress.ts'
 import { acquireLock } from '../../lib/lock.ts'
 import { readState, removeState } from '../../lib/state.ts'
 import { FileFollower, FollowSet } from '../../lib/log-follow.ts'
@@ -47,7 +47,7 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   ctx.stdout.write(
     values['no-wait']
       ? `starting in the background (supervisor pid ${supervisorPid}); see "backend-manager status"\n`
-      : `all ${plan.processes.length} processes ready in ${Date.now() - started} ms${plan.proxy.type === 'none' ? '' : `; ${describeProxy(plan)}`} (supervisor pid ${supervisorPid})\n`,
+      : `${allReady(processCount(plan))} in ${Date.now() - started} ms${plan.proxy.type === 'none' ? '' : `; ${describeProxy(plan)}`} (supervisor pid ${supervisorPid})\n`,
   )
   return 0
 }
@@ -64,7 +64,7 @@ async function runForeground(plan: ReturnType<typeof resolvePlan>, io: Parameter
   } finally {
     lock.release()
   }
-  ctx.stdout.write(`all ${plan.processes.length} processes ready; Ctrl+C stops everything\n`)
+  ctx.stdout.write(`${allReady(processCount(plan))}; Ctrl+C stops everything\n`)
   unified.tick()
   const tail = setInterval(() => unified.tick(), LOG_TICK_MS)
   await new Promise<void>((resolve) => {

@@ -2,6 +2,8 @@
 // restarts crashed processes and builds the unified log until a stop or a handover.
 import type { Context } from '../../lib/cli.ts'
 import { BackendManagerError } from '../../lib/errors.ts'
+import { cpuTargets, recordCpu } from '../../lib/cpu.ts'
+import { startTimeOf } from '../../lib/procfs.ts'
 import { makeProxy } from '../../lib/proxy.ts'
 import { sleep } from '../../lib/sleep.ts'
 import { readState, removeState } from '../../lib/state.ts'
@@ -44,6 +46,9 @@ export async function run(_args: string[], ctx: Context): Promise<number> {
   process.on('SIGINT', () => {})
   process.on('SIGHUP', () => {})
   log(`supervisor ${process.pid} taking over ${previous.processes.length} recorded processes`)
+  // status shows CPU over the last few seconds from this file, not the lifetime average.
+  const self = { pid: process.pid, startTime: startTimeOf(process.pid) ?? 'unknown' }
+  const cpu = recordCpu(ctx.home, self, () => cpuTargets(stack.state, self))
   try {
     await stack.bringUp()
   } catch (error) {
@@ -68,6 +73,7 @@ export async function run(_args: string[], ctx: Context): Promise<number> {
     const deadline = Date.now() + 60_000
     while (!stack.allGone() && Date.now() < deadline) await sleep(10)
   }
+  cpu.stop()
   stack.close()
   log(`supervisor exiting (${mode})`)
   return 0
