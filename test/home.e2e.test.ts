@@ -83,7 +83,7 @@ test('a stack is found from a subfolder; elsewhere every command names it and cr
 
   const stopped = await runIn(sub, ['stop'], stateHome)
   assert.equal(stopped.code, 0, stopped.stderr)
-  assert.match(stopped.stdout, /stopped 1 processes/)
+  assert.match(stopped.stdout, /stopped 1 process in/)
   assert.equal(readStateAt(home), undefined)
   assert.deepEqual(fs.readdirSync(path.join(stateHome, 'backend-manager', 'stacks')), [], 'stop removed the registry entry')
 })

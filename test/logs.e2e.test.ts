@@ -77,6 +77,8 @@ test('unified log: prefix format, stderr marked, colours and progress cleaned, a
       writer('api', { LW_MODE: 'tick', LW_TICK_MS: '20' }, { instances: 2 }),
     ],
   })
+  // The supervisor copies stderr lines into demo-0.log; let it before the unfinished last stdout line is printed.
+  await waitFor(() => home.readLog('demo-0.log').includes('error\x1b[0m from demo-0\n'), 10_000, 'the stderr lines in demo-0.log')
   fs.writeFileSync(go, '')
   await waitFor(() => home.readLog(UNIFIED).includes('last words'), 10_000, 'the demo writer to exit')
   const demo = unifiedById(home).get('demo-0')!
