@@ -4,6 +4,7 @@ import { BackendManagerError } from './errors.ts'
 import type { Home } from './home.ts'
 import type { Plan } from './plan.ts'
 import { isSameProcess } from './procfs.ts'
+import { DIR_MODE, writeFileAtomic } from './safe-files.ts'
 
 export type ProcessState = 'starting' | 'running' | 'restarting' | 'stopped' | 'crashed'
 
@@ -39,11 +40,10 @@ export interface StackState {
 
 export const RUN_ENV = 'BACKEND_MANAGER_RUN'
 
+// 0600 whatever the umask (the plan holds the servers' environment, secrets included), never through a link.
 export function writeJsonAtomic(file: string, value: unknown): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true })
-  const tmp = `${file}.${process.pid}.tmp`
-  fs.writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n')
-  fs.renameSync(tmp, file)
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: DIR_MODE })
+  writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n')
 }
 
 // A small JSON file of ours (lock, offsets, requests, caches): undefined when missing, torn or not an object.

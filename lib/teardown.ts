@@ -1,9 +1,10 @@
 // stop, kept apart from start so that `stop` loads only what it needs (it runs often and should be quick).
 import fs from 'node:fs'
 import type { Home } from './home.ts'
-import { acquireLock } from './lock.ts'
+import { acquireLockIfWritable } from './lock.ts'
 import { offsetsPath } from './log-paths.ts'
 import { resumePaused } from './rotate.ts'
+import { cannotWrite, fileProblem } from './safe-files.ts'
 import { sleep } from './sleep.ts'
 import { readState, removeState, supervisorAlive, type StackState } from './state.ts'
 import { stopProcesses, type StopReport } from './stop.ts'
@@ -46,9 +47,11 @@ export interface StopResult {
 }
 
 // stop: works with or without a live supervisor; the state is removed only once everything is gone.
-export async function stopStack(io: { home: Home }, onWait?: (what: string) => void): Promise<StopResult> {
+export async function stopStack(io: { home: Home; notice?: (line: string) => void }, onWait?: (what: string) => void): Promise<StopResult> {
   const started = Date.now()
-  const lock = acquireLock(io.home, 'stop')
+  const notice = io.notice ?? (() => {})
+  // A read-only or full home must not keep a running stack from being stopped.
+  const lock = acquireLockIfWritable(io.home, 'stop', notice)
   try {
     const before = readState(io.home)
     if (!before) return { wasRunning: false, ms: Date.now() - started }
@@ -58,9 +61,14 @@ export async function stopStack(io: { home: Home }, onWait?: (what: string) => v
     const report = await stopProcesses(targetsOf(state), { runId: state.runId, onWait })
     await waitSupervisorExit(state)
     if (report.survivors.length === 0) {
-      removeState(io.home)
-      fs.rmSync(offsetsPath(io.home), { force: true })
-      fs.rmSync(io.home.nginxPid, { force: true })
+      try {
+        removeState(io.home)
+        fs.rmSync(offsetsPath(io.home), { force: true })
+        fs.rmSync(io.home.nginxPid, { force: true })
+      } catch (error) {
+        if (!cannotWrite(error)) throw error
+        notice(`everything is stopped, but ${fileProblem(error, 'remove', io.home.state).message}; "status" will show the stack as stopped until the file is removed`)
+      }
     }
     return { wasRunning: true, report, ms: Date.now() - started }
   } finally {

@@ -2,6 +2,7 @@
 // command like `status` never pays for what `start` needs).
 import { usageError, isKnownError } from '../lib/errors.ts'
 import { resolveHome } from '../lib/home.ts'
+import { asFileProblem } from '../lib/safe-files.ts'
 import type { CommandModule, Context } from '../lib/cli.ts'
 
 const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
@@ -77,7 +78,9 @@ main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code
   },
-  (error: unknown) => {
+  (thrown: unknown) => {
+    // A file the home refused (read-only, full, a link) is said plainly, without a stack trace.
+    const error = asFileProblem(thrown)
     if (isKnownError(error)) {
       process.stderr.write(`Error: ${error.message}\n`)
       process.exitCode = error.exitCode

@@ -10,6 +10,6 @@ of the stack is left. Works from any shell, also when the supervisor has died.`
 
 export async function run(args: string[], ctx: Context): Promise<number> {
   parseFlags('stop', args, {}, 0)
-  const result = await stopStack({ home: ctx.home }, (what) => ctx.stderr.write(`waiting for ${what}\n`))
+  const result = await stopStack({ home: ctx.home, notice: (line) => ctx.stderr.write(`${line}\n`) }, (what) => ctx.stderr.write(`waiting for ${what}\n`))
   return printStopReport(result, ctx.stdout, ctx.stderr)
 }
