@@ -93,7 +93,7 @@ function removeQuietly(file: string): void {
 }
 
 // Our own lock file, 0600, never through a link; nothing is left behind when the disk refuses it.
-function writeMine(mine: string, text: string): void {
+function writeMine(mine: string, lock: string, text: string): void {
   removeQuietly(mine)
   let fd: number | undefined
   try {
@@ -101,7 +101,7 @@ function writeMine(mine: string, text: string): void {
     fs.writeSync(fd, text)
   } catch (error) {
     removeQuietly(mine)
-    throw fileProblem(error, 'write the lock', mine)
+    throw fileProblem(error, 'write the lock', lock)
   } finally {
     if (fd !== undefined) fs.closeSync(fd)
   }
@@ -114,7 +114,7 @@ export function acquireLock(home: Home, action: string): Lock {
   // Written in full to a private file and then linked into place, so no one ever reads a half-written lock
   // (an empty one would look stale and be taken over while its holder is still writing it).
   const mine = `${home.lock}.${process.pid}`
-  writeMine(mine, JSON.stringify(me))
+  writeMine(mine, home.lock, JSON.stringify(me))
   try {
     for (let attempt = 0; attempt < 50; attempt++) {
       try {

@@ -3,6 +3,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { BackendManagerError } from './errors.ts'
 import { ensureHome, type Home } from './home.ts'
+import { checkExisting, openAppend } from './safe-files.ts'
 import { nginxAccessLogPath, nginxErrorLogPath } from './log-paths.ts'
 import { proxyListeners, type Plan, type Upstream } from './plan.ts'
 import { fillTemplate, indentLines as indent, loadTemplate } from './template.ts'
@@ -77,6 +78,9 @@ export function nginxPaths(home: Home) {
 export function prepareNginxDirs(home: Home): void {
   const paths = nginxPaths(home)
   ensureHome(home, ...Object.values(paths.temp))
+  // Created by us, 0600: nginx would create it 0644 (and follow a link planted there).
+  fs.closeSync(openAppend(paths.accessLog))
+  checkExisting(paths.pid)
   if (process.getuid?.() === 0) openWayToTemp(home)
 }
 

@@ -89,7 +89,7 @@ function kindOf(stat: fs.Stats): string {
 }
 
 // Refuses what exists at `file` unless it is a plain file; a missing file is fine.
-function checkExisting(file: string): void {
+export function checkExisting(file: string): void {
   const stat = fs.lstatSync(file, { throwIfNoEntry: false })
   if (!stat || stat.isFile()) return
   if (stat.isSymbolicLink()) throw linkRefused(file)
@@ -124,14 +124,9 @@ export function openRead(file: string): number {
   return openSafe(file, O_RDONLY, 'read')
 }
 
-// A new private file that must not exist yet (temporary files, lock files).
+// A new private file that must not exist yet (temporary files, lock files); errors are the caller's to tell.
 export function createExclusive(file: string): number {
-  try {
-    return fs.openSync(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, FILE_MODE)
-  } catch (error) {
-    if (errnoOf(error) === 'EEXIST') throw error
-    throw fileProblem(error, 'create', file)
-  }
+  return fs.openSync(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, FILE_MODE)
 }
 
 function writeFully(fd: number, data: Buffer): void {
@@ -184,6 +179,16 @@ export function truncateRegular(file: string, size = 0): TruncateResult {
   }
 }
 
+// Removes one file (a link itself, never its target); a missing file is fine. Unlike fs.rmSync, an
+// immutable folder's EPERM is reported as such rather than retried as a folder (ENOTDIR).
+export function removeFile(file: string): void {
+  try {
+    fs.unlinkSync(file)
+  } catch (error) {
+    if (errnoOf(error) !== 'ENOENT') throw fileProblem(error, 'remove', file)
+  }
+}
+
 // Removes a rotated copy of ours; a link is not ours to remove either.
 export function removeRegular(file: string): TruncateResult {
   const stat = fs.lstatSync(file, { throwIfNoEntry: false })
@@ -224,7 +229,9 @@ export function makeHomeDir(root: string): void {
   let stat = fs.statSync(root, { throwIfNoEntry: false })
   if (!stat) {
     try {
-      fs.mkdirSync(root, { recursive: true, mode: DIR_MODE })
+      // Folders on the way are like mkdir -p's (others may pass through, as nginx workers must); the home is private.
+      fs.mkdirSync(path.dirname(root), { recursive: true, mode: 0o755 })
+      fs.mkdirSync(root, { mode: DIR_MODE })
     } catch (error) {
       throw fileProblem(error, 'create the home folder', root)
     }
@@ -237,9 +244,9 @@ export function checkHomeDir(root: string, stat = fs.statSync(root)): void {
   if (!stat.isDirectory()) throw new FileProblem('ENOTDIR', root, `the home ${root} is not a folder; remove it or use another home (--home DIR)`)
   const uid = process.getuid?.()
   if (uid !== undefined && stat.uid !== uid)
-    throw new FileProblem('EPERM', root, `the home ${root} is owned by uid ${stat.uid}, not by you (uid ${uid}); use a home of your own (--home DIR) or "chown ${uid} ${root}"`)
+    throw new FileProblem('UNSAFE', root, `the home ${root} is owned by uid ${stat.uid}, not by you (uid ${uid}); use a home of your own (--home DIR) or "chown ${uid} ${root}"`)
   if (stat.mode & 0o022) {
     const mode = (stat.mode & 0o777).toString(8).padStart(4, '0')
-    throw new FileProblem('EPERM', root, `the home ${root} has mode ${mode}: others could plant files or links in it; fix it with "chmod 700 ${root}"`)
+    throw new FileProblem('UNSAFE', root, `the home ${root} has mode ${mode}: others could plant files or links in it; fix it with "chmod 700 ${root}"`)
   }
 }

@@ -4,7 +4,7 @@ import { BackendManagerError } from './errors.ts'
 import type { Home } from './home.ts'
 import type { Plan } from './plan.ts'
 import { isSameProcess } from './procfs.ts'
-import { DIR_MODE, writeFileAtomic } from './safe-files.ts'
+import { DIR_MODE, removeFile, writeFileAtomic } from './safe-files.ts'
 
 export type ProcessState = 'starting' | 'running' | 'restarting' | 'stopped' | 'crashed'
 
@@ -89,7 +89,7 @@ export function readState(home: Home): StackState | undefined {
 }
 
 export function removeState(home: Home): void {
-  fs.rmSync(home.state, { force: true })
+  removeFile(home.state)
 }
 
 // The recorded supervisor is still that very process (not a reused pid).

@@ -1,10 +1,9 @@
 // stop, kept apart from start so that `stop` loads only what it needs (it runs often and should be quick).
-import fs from 'node:fs'
 import type { Home } from './home.ts'
 import { acquireLockIfWritable } from './lock.ts'
 import { offsetsPath } from './log-paths.ts'
 import { resumePaused } from './rotate.ts'
-import { cannotWrite, fileProblem } from './safe-files.ts'
+import { cannotWrite, removeFile } from './safe-files.ts'
 import { sleep } from './sleep.ts'
 import { readState, removeState, supervisorAlive, type StackState } from './state.ts'
 import { stopProcesses, type StopReport } from './stop.ts'
@@ -63,11 +62,11 @@ export async function stopStack(io: { home: Home; notice?: (line: string) => voi
     if (report.survivors.length === 0) {
       try {
         removeState(io.home)
-        fs.rmSync(offsetsPath(io.home), { force: true })
-        fs.rmSync(io.home.nginxPid, { force: true })
+        removeFile(offsetsPath(io.home))
+        removeFile(io.home.nginxPid)
       } catch (error) {
         if (!cannotWrite(error)) throw error
-        notice(`everything is stopped, but ${fileProblem(error, 'remove', io.home.state).message}; "status" will show the stack as stopped until the file is removed`)
+        notice(`everything is stopped, but ${(error as Error).message}; "status" will show the stack as stopped until the file is removed`)
       }
     }
     return { wasRunning: true, report, ms: Date.now() - started }
