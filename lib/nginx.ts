@@ -90,8 +90,12 @@ export function prepareNginxDirs(home: Home): void {
 // every other folder stays 0600/0700.
 function openWayToTemp(home: Home): void {
   const temp = path.join(home.run, 'nginx-temp')
-  for (let dir = path.dirname(path.resolve(home.root)); ; dir = path.dirname(dir)) {
-    const mode = fs.statSync(dir).mode
+  const root = path.resolve(home.root)
+  // A worker pool's home (simple mode) sits in the stack's home: that one is ours to open as well.
+  const ours = [root, home.run, temp]
+  if (path.basename(root) === 'simple' && fs.statSync(path.dirname(root)).uid === process.getuid?.()) ours.push(path.dirname(root))
+  for (let dir = path.dirname(root); ; dir = path.dirname(dir)) {
+    const mode = ours.includes(dir) ? 0o711 : fs.statSync(dir).mode
     if (!(mode & 0o001))
       throw new BackendManagerError(
         'NGINX',
@@ -99,7 +103,7 @@ function openWayToTemp(home: Home): void {
       )
     if (dir === path.dirname(dir)) break
   }
-  for (const dir of [home.root, home.run, temp]) fs.chmodSync(dir, 0o711)
+  for (const dir of ours) fs.chmodSync(dir, 0o711)
 }
 
 const WORKER_USER = 'nobody'
