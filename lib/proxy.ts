@@ -7,7 +7,7 @@ import { findNginx, mimeTypesFor } from './nginx-install.ts'
 import { nginxArgs, nginxPaths, prepareNginxDirs, renderNginxConf } from './nginx.ts'
 import { proxyListeners, type Plan, type ProcessSpec } from './plan.ts'
 import { isSameProcess, startTimeOf } from './procfs.ts'
-import { writeFileAtomic } from './safe-files.ts'
+import { openAppend, writeFileAtomic } from './safe-files.ts'
 import { sleepSync } from './sleep.ts'
 import type { ProxyProcess } from './supervisor.ts'
 
@@ -88,6 +88,8 @@ function envoyProxy(home: Home, plan: Plan, env: NodeJS.ProcessEnv): ProxyProces
     logFile: paths.log,
     prepare() {
       ensureHome(home)
+      // Created by us, 0600 and not through a link, before Envoy opens it for append.
+      fs.closeSync(openAppend(paths.accessLog))
       return writeIfChanged(paths.conf, renderEnvoyConf(plan, home))
     },
     // A static Envoy config is read only at start: stop this one (waiting until its ports are free),
