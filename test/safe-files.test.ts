@@ -5,7 +5,11 @@ import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { ensureHome, resolveHome } from '../lib/home.ts'
+import { cleanLogs } from '../lib/log-clean.ts'
+import { startTimeOf } from '../lib/procfs.ts'
 import { copyTruncate } from '../lib/rotate.ts'
+import { writeState, type StackState } from '../lib/state.ts'
 import { FileProblem, checkHomeDir, makeDirsUnder, openAppend, truncateRegular, writeFileAtomic } from '../lib/safe-files.ts'
 
 function tempDir(t: TestContext): string {
@@ -73,4 +77,38 @@ test('folders in the home are made 0700 and may not be links; an unsafe home is 
   assert.throws(() => checkHomeDir(home), (e: unknown) => e instanceof FileProblem && e.message.includes(`has mode 0757`) && e.message.includes(`chmod 700 ${home}`))
   fs.chmodSync(home, 0o755)
   checkHomeDir(home)
+})
+
+test('logs clean on a full disk, with a live writer it cannot even ask: it truncates the files itself', async (t) => {
+  if (process.getuid?.() !== 0) return t.skip('needs root to mount a small tmpfs')
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bm-full-'))
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', dir], { stdio: 'pipe' })
+  } catch (error) {
+    fs.rmdirSync(dir)
+    return t.skip(`mount is not permitted here: ${String(error)}`)
+  }
+  t.after(() => {
+    execFileSync('umount', ['-l', dir])
+    fs.rmdirSync(dir)
+  })
+  const home = resolveHome({}, '/', dir)
+  ensureHome(home)
+  // This test process stands in for the live supervisor: the same pid and start time it would be recorded with.
+  const state = { version: 1, runId: 'r', phase: 'running', startedAt: 0, supervisor: { pid: process.pid, startTime: startTimeOf(process.pid)! }, plan: {}, ports: [], processes: [] }
+  writeState(home, state as unknown as StackState)
+  fs.writeFileSync(path.join(home.logs, 'api-0.log'), 'x'.repeat(100_000))
+  const fd = fs.openSync(path.join(dir, 'filler'), 'a')
+  try {
+    for (;;) fs.writeSync(fd, Buffer.alloc(4096))
+  } catch (error) {
+    assert.equal((error as NodeJS.ErrnoException).code, 'ENOSPC')
+  } finally {
+    fs.closeSync(fd)
+  }
+  const notices: string[] = []
+  const result = await cleanLogs(home, (line) => notices.push(line))
+  assert.equal(result.by, 'command')
+  assert.equal(fs.statSync(path.join(home.logs, 'api-0.log')).size, 0)
+  assert.match(notices.join('\n'), /the disk is full, so the supervisor cannot be asked/)
 })
