@@ -228,6 +228,17 @@ test('as root, nginx workers run unprivileged and still take large bodies, large
   assert.equal((await home.cli(['stop'])).code, 0)
 })
 
+test('as root, a home under a folder others cannot enter is refused for nginx, naming that folder', async (t) => {
+  if (!isRoot) return t.skip('needs root: only root\'s nginx workers switch user')
+  const home = useHome(t)
+  const { file } = await stackConfig(home, true)
+  fs.chmodSync(home.root, 0o700)
+  const r = await runIn(path.join(home.root, 'inner'), ['start', file])
+  assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`)
+  assert.ok(r.stderr.includes(`but ${home.root} has mode 0700 (others cannot enter it); use a home others can enter`), r.stderr)
+  assert.ok(r.stderr.includes(`"chmod o+x ${home.root}"`), r.stderr)
+})
+
 test('a read-only home: start and stop say so plainly, naming the folder and the errno', async (t) => {
   const home = useHome(t)
   const { file } = await stackConfig(home)
