@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { makeDirsUnder, makeHomeDir } from './safe-files.ts'
 
 // The repository (or installed package) root, found from the sources or from their build in dist/:
 // bundled templates and the shared nginx install live here.
@@ -81,4 +82,11 @@ export function homeAt(root: string, origin: HomeOrigin = 'flag'): Home {
     supervisorLog: path.join(logs, 'supervisor.log'),
     configCache: path.join(run, 'config-cache.json'),
   }
+}
+
+// Creates the home (0700), its run/ and logs/ and the given folders in it (0700); refuses a home someone else owns or
+// others may write into, and a link in place of any of its folders.
+export function ensureHome(home: Home, ...dirs: string[]): void {
+  makeHomeDir(home.root)
+  for (const dir of [home.run, home.logs, ...dirs]) makeDirsUnder(home.root, dir)
 }

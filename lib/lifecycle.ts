@@ -3,13 +3,14 @@ import { randomBytes } from 'node:crypto'
 import { spawn } from 'node:child_process'
 import path from 'node:path'
 import { BackendManagerError } from './errors.ts'
-import { packageRoot, type Home } from './home.ts'
+import { ensureHome, packageRoot, type Home } from './home.ts'
 import { acquireLock } from './lock.ts'
 import type { Plan, ProcessSpec } from './plan.ts'
 import { busyPorts, describeBusy } from './ports.ts'
 import { isSameProcess, startTimeOf } from './procfs.ts'
 import { makeProxy, proxyPorts } from './proxy.ts'
 import { ensureNginx } from './nginx-install.ts'
+import { openAppend } from './safe-files.ts'
 import { readState, removeState, writeState, supervisorAlive, type ProcessRecord, type StackState } from './state.ts'
 import { registerStack } from './registry.ts'
 import { stopProcesses } from './stop.ts'
@@ -108,8 +109,8 @@ export async function bringUpHere(plan: Plan, io: LifecycleIO, previous?: StackS
 }
 
 export function spawnSupervisor(home: Home, env: NodeJS.ProcessEnv): number {
-  fs.mkdirSync(home.logs, { recursive: true })
-  const out = fs.openSync(home.supervisorLog, 'a')
+  ensureHome(home)
+  const out = openAppend(home.supervisorLog)
   const child = spawn(process.execPath, [path.join(packageRoot, 'bin', 'backend-manager.js'), '--home', home.root, 'supervise'], {
     detached: true,
     stdio: ['ignore', out, out],

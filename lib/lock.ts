@@ -1,8 +1,8 @@
 import fs from 'node:fs'
-import path from 'node:path'
 import { BackendManagerError } from './errors.ts'
-import type { Home } from './home.ts'
+import { ensureHome, type Home } from './home.ts'
 import { commandLine, isSameProcess, startTimeOf } from './procfs.ts'
+import { cannotWrite, createExclusive, errnoOf, fileProblem } from './safe-files.ts'
 import { sleepSync } from './sleep.ts'
 
 interface LockOwner {
@@ -47,8 +47,9 @@ const TAKEOVER_STALE_MS = 2000
 function takeOver(file: string, staleInode: number): void {
   const mutex = `${file}.takeover`
   try {
-    fs.writeFileSync(mutex, String(process.pid), { flag: 'wx' })
-  } catch {
+    fs.closeSync(createExclusive(mutex))
+  } catch (error) {
+    if (errnoOf(error) !== 'EEXIST') throw error
     try {
       if (Date.now() - fs.statSync(mutex).mtimeMs > TAKEOVER_STALE_MS) fs.rmSync(mutex, { force: true })
     } catch {
@@ -83,14 +84,37 @@ function removeStale(file: string, staleInode: number): void {
   }
 }
 
+function removeQuietly(file: string): void {
+  try {
+    fs.rmSync(file, { force: true })
+  } catch {
+    // A read-only folder: there was nothing of ours to remove.
+  }
+}
+
+// Our own lock file, 0600, never through a link; nothing is left behind when the disk refuses it.
+function writeMine(mine: string, lock: string, text: string): void {
+  removeQuietly(mine)
+  let fd: number | undefined
+  try {
+    fd = createExclusive(mine)
+    fs.writeSync(fd, text)
+  } catch (error) {
+    removeQuietly(mine)
+    throw fileProblem(error, 'write the lock', lock)
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd)
+  }
+}
+
 // An exclusive lock on the state dir; a lock whose holder is gone (or was replaced by a reused pid) is taken over.
 export function acquireLock(home: Home, action: string): Lock {
-  fs.mkdirSync(path.dirname(home.lock), { recursive: true })
+  ensureHome(home)
   const me: LockOwner & { action: string } = { pid: process.pid, startTime: startTimeOf(process.pid) ?? 'unknown', command: action, action }
   // Written in full to a private file and then linked into place, so no one ever reads a half-written lock
   // (an empty one would look stale and be taken over while its holder is still writing it).
   const mine = `${home.lock}.${process.pid}`
-  fs.writeFileSync(mine, JSON.stringify(me))
+  writeMine(mine, home.lock, JSON.stringify(me))
   try {
     for (let attempt = 0; attempt < 50; attempt++) {
       try {
@@ -101,7 +125,7 @@ export function acquireLock(home: Home, action: string): Lock {
           },
         }
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw fileProblem(error, 'create the lock', home.lock)
       }
       // Released between our attempt and this look: try again, never remove a lock we have not read.
       if (!fs.existsSync(home.lock)) continue
@@ -119,7 +143,19 @@ export function acquireLock(home: Home, action: string): Lock {
       takeOver(home.lock, read.inode)
     }
   } finally {
-    fs.rmSync(mine, { force: true })
+    removeQuietly(mine)
   }
   throw new BackendManagerError('LOCKED', `could not take the lock ${home.lock}; remove it if no backend-manager command is running`)
+}
+
+// For commands that must work on a home that refuses writes (stop on a read-only or full disk): without
+// a lock, with a notice, rather than not at all.
+export function acquireLockIfWritable(home: Home, action: string, notice: (line: string) => void): Lock {
+  try {
+    return acquireLock(home, action)
+  } catch (error) {
+    if (!cannotWrite(error)) throw error
+    notice(`${(error as Error).message}; going on without the lock`)
+    return { release() {} }
+  }
 }

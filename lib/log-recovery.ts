@@ -5,6 +5,7 @@ import { readAt, unifiedLogPath } from './log-paths.ts'
 import { cutCopy, locate } from './log-source.ts'
 import { fromBase64, readLogState, toBase64, type CopyIntent, type LogState, type SourceState } from './log-state.ts'
 import { resumeGroup } from './rotate.ts'
+import { truncateRegular } from './safe-files.ts'
 
 // Crash recovery: a last write to the unified log that did not (fully) happen is undone and redone,
 // a stderr copy that did happen is found, and groups left paused by a rotation are resumed.
@@ -15,7 +16,7 @@ export function recover(home: Home): LogState {
   const unified = unifiedLogPath(home)
   const stat = fs.statSync(unified, { throwIfNoEntry: false })
   if (pending && stat && stat.ino === pending.ino && stat.size >= pending.before && stat.size < pending.after) {
-    if (stat.size > pending.before) fs.truncateSync(unified, pending.before)
+    if (stat.size > pending.before) truncateRegular(unified, pending.before)
     state.sources = pending.prev
   }
   for (const intent of state.copying ?? []) {

@@ -4,6 +4,7 @@ import { formatLines, linePrefix, utf8Boundary } from './log-line.ts'
 import { fileSize, readAt } from './log-paths.ts'
 import { fromBase64, toBase64, type CopyIntent, type SourceState, type StreamState } from './log-state.ts'
 import { hasProcfs } from './procfs.ts'
+import { openAppend } from './safe-files.ts'
 
 const READ_CHUNK = 256 << 10
 const COPY_CHUNK = 256 << 10
@@ -135,7 +136,7 @@ export class LogSource {
   }
 
   applyCopy(plan: CopyPlan): void {
-    this.appendFd ??= fs.openSync(this.out.file, 'a')
+    this.appendFd ??= openAppend(this.out.file)
     fs.writeSync(this.appendFd, plan.bytes)
     const end = positionOf(this.appendFd) ?? locate(this.out.file, plan.intent.outBefore, plan.bytes)
     if (end !== undefined) this.copies.push([end - plan.bytes.length, end])

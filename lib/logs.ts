@@ -2,13 +2,14 @@
 // supervisor that dies and is replaced (or hands over) continues exactly where the last one stopped.
 import fs from 'node:fs'
 import { logsDefaults, type LogsConfig } from './config.ts'
-import type { Home } from './home.ts'
+import { ensureHome, type Home } from './home.ts'
 import { answerCleanRequest, resetSource, takeCleanRequest, truncateLogFiles } from './log-clean.ts'
 import { fileSize, proxyAccessLogs, unifiedLogPath } from './log-paths.ts'
 import { recover } from './log-recovery.ts'
 import { LogSource, type CopyPlan, type GroupRecord } from './log-source.ts'
 import { beginTruncation, endTruncation, writeLogState, type LogState, type TruncationFiles } from './log-state.ts'
 import { copyTruncate, pauseGroup, resumeGroup, shiftArchives } from './rotate.ts'
+import { noSpace, openAppend } from './safe-files.ts'
 
 export { PREFIX_WIDTH, cleanLine, prefixLine } from './log-line.ts'
 export { offsetsPath, processLogPath, stderrLogPath, unifiedLogPath } from './log-paths.ts'
@@ -53,10 +54,10 @@ export class UnifiedLog {
     // Where a failed poll is reported (once per distinct error); the supervisor keeps running either way.
     private readonly report: (line: string) => void = () => {},
   ) {
-    fs.mkdirSync(home.logs, { recursive: true })
+    ensureHome(home)
     this.state = recover(home)
     this.commit()
-    this.fd = fs.openSync(unifiedLogPath(home), 'a')
+    this.fd = openAppend(unifiedLogPath(home))
   }
 
   follow(id: string, file: string, opts: FollowOptions = {}): void {
@@ -106,7 +107,12 @@ export class UnifiedLog {
 
   // Truncates every log file in place and starts every offset over (see log-clean.ts).
   clean(): number {
-    beginTruncation(this.home)
+    try {
+      beginTruncation(this.home)
+    } catch (error) {
+      // On a full disk the mark may not fit; the truncation below frees the space for the rest.
+      if (!noSpace(error)) throw error
+    }
     for (const source of this.sources.values()) {
       source.restart('out')
       source.restart('err')
@@ -237,9 +243,10 @@ export class UnifiedLog {
   private reopenIfGone(): void {
     const now = fs.statSync(unifiedLogPath(this.home), { throwIfNoEntry: false })
     if (now && now.ino === fs.fstatSync(this.fd).ino) return
-    fs.mkdirSync(this.home.logs, { recursive: true })
+    ensureHome(this.home)
+    const fd = openAppend(unifiedLogPath(this.home))
     fs.closeSync(this.fd)
-    this.fd = fs.openSync(unifiedLogPath(this.home), 'a')
+    this.fd = fd
   }
 
   // This process is the only writer of the unified log, so it simply moves the file aside.
@@ -248,6 +255,6 @@ export class UnifiedLog {
     shiftArchives(file, this.limits.keep)
     fs.renameSync(file, `${file}.1`)
     fs.closeSync(this.fd)
-    this.fd = fs.openSync(file, 'a')
+    this.fd = openAppend(file)
   }
 }

@@ -1,9 +1,9 @@
 // The nginx config for a plan: rendered from templates/nginx.conf, without touching the filesystem.
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { BackendManagerError } from './errors.ts'
-import type { Home } from './home.ts'
+import { ensureHome, type Home } from './home.ts'
+import { checkExisting, openAppend } from './safe-files.ts'
 import { nginxAccessLogPath, nginxErrorLogPath } from './log-paths.ts'
 import { proxyListeners, type Plan, type Upstream } from './plan.ts'
 import { fillTemplate, indentLines as indent, loadTemplate } from './template.ts'
@@ -12,7 +12,7 @@ import { PROXY_HEALTH_PREFIX } from './health.ts'
 export interface RenderOptions {
   // A mime.types file to include (see mimeTypesFor in nginx-install.ts); else a small inline table.
   mimeTypes?: string
-  // The worker user; undefined picks defaultWorkerUser(), null writes no user directive.
+  // The worker user (and group: "nobody nogroup"); undefined picks defaultWorkerUser(), null writes no user directive.
   user?: string | null
 }
 
@@ -77,13 +77,56 @@ export function nginxPaths(home: Home) {
 // nginx creates only the last level of each temp path and needs the log folder to exist.
 export function prepareNginxDirs(home: Home): void {
   const paths = nginxPaths(home)
-  for (const dir of [home.run, home.logs, ...Object.values(paths.temp)]) fs.mkdirSync(dir, { recursive: true })
+  ensureHome(home, ...Object.values(paths.temp))
+  // Created by us, 0600: nginx would create it 0644 (and follow a link planted there).
+  fs.closeSync(openAppend(paths.accessLog))
+  checkExisting(paths.pid)
 }
 
-// As root, nginx would switch workers to "nobody", who cannot enter a private state folder (and
-// whose default group may not exist); keep them as the invoking user instead.
+// As root, the workers run as an unprivileged user; the root master opens the config, the logs and the
+// pid file before they start, and hands the temp folders to them (chown). They must only be able to walk
+// down to those: the home, run/ and run/nginx-temp become 0711 (enter, not list, not write); every file and
+// every other folder stays 0600/0700. Only for running nginx: `nginx -t` starts no workers.
+export function letWorkersReachTemp(home: Home): void {
+  if (process.getuid?.() !== 0) return
+  const temp = path.join(home.run, 'nginx-temp')
+  const root = path.resolve(home.root)
+  // A worker pool's home (simple mode) sits in the stack's home: that one is ours to open as well.
+  const ours = [root, home.run, temp]
+  if (path.basename(root) === 'simple' && fs.statSync(path.dirname(root)).uid === process.getuid?.()) ours.push(path.dirname(root))
+  for (let dir = path.dirname(root); ; dir = path.dirname(dir)) {
+    const mode = ours.includes(dir) ? 0o711 : fs.statSync(dir).mode
+    if (!(mode & 0o001)) {
+      const octal = (mode & 0o777).toString(8).padStart(4, '0')
+      const fix = `use a home others can enter (--home DIR) or "chmod o+x ${dir}"`
+      throw new BackendManagerError('NGINX', `nginx workers run as "${WORKER_USER}" and must reach ${temp}, but ${dir} has mode ${octal} (others cannot enter it); ${fix}`)
+    }
+    if (dir === path.dirname(dir)) break
+  }
+  for (const dir of ours) fs.chmodSync(dir, 0o711)
+}
+
+const WORKER_USER = 'nobody'
+
+// The group to run workers with: Debian's "nogroup", else "nobody" (Red Hat, Alpine).
+function workerGroup(): string {
+  try {
+    return /^nogroup:/m.test(fs.readFileSync('/etc/group', 'utf8')) ? 'nogroup' : 'nobody'
+  } catch {
+    return 'nobody'
+  }
+}
+
+// Workers never run as root: as root, they run as "nobody" (nginx's own default, with a group that exists).
 export function defaultWorkerUser(): string | null {
-  return process.getuid?.() === 0 ? os.userInfo().username : null
+  return process.getuid?.() === 0 ? `${WORKER_USER} ${workerGroup()}` : null
+}
+
+// "user" or "user group", each a plain token.
+function userDirective(user: string): string {
+  const parts = user.split(' ')
+  if (parts.length > 2) throw refuse('user', user, 'expected "user" or "user group"')
+  return parts.map((p) => safeToken('user', p)).join(' ')
 }
 
 export function versionAtLeast(version: string, minimum: string): boolean {
@@ -192,7 +235,7 @@ export function renderNginxConf(plan: Plan, home: Home, opts: RenderOptions = {}
   return fillTemplate(loadTemplate('nginx.conf'), {
     // Only a line break could escape the comment this name sits in.
     config_name: path.basename(plan.file).replace(/[\r\n]/g, ' '),
-    user_directive: user ? `# Workers run as this user; a root master would otherwise switch them to "nobody".\nuser ${safeToken('user', user)};` : '',
+    user_directive: user ? `# The master runs as root and opens every file; the workers run unprivileged.\nuser ${userDirective(user)};` : '',
     pid: safePath('pid file', paths.pid),
     lock_file: safePath('lock file', paths.lockFile),
     error_log: safePath('error log', paths.errorLog),

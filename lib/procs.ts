@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { environValue, hasProcfs, isSameProcess, processTable, startTimeOf, type ProcStat } from './procfs.ts'
+import { openAppend } from './safe-files.ts'
 import { RUN_ENV, type ProcessRecord } from './state.ts'
 
 export interface SpawnRequest {
@@ -21,11 +22,17 @@ export interface Spawned {
 }
 
 // Each process gets its own session and process group, and writes straight into its own log file
-// (opened for append), so its output does not depend on the supervisor staying alive.
+// (opened for append, 0600, never through a link), so its output does not depend on the supervisor staying alive.
 export function spawnManaged(req: SpawnRequest, baseEnv: NodeJS.ProcessEnv): Spawned {
-  const fd = fs.openSync(req.logFile, 'a')
+  const fd = openAppend(req.logFile)
   // Own file so stderr lines can be told apart; the unified log's writer copies them into logFile too.
-  const errFd = req.stderrFile ? fs.openSync(req.stderrFile, 'a') : fd
+  let errFd = fd
+  try {
+    if (req.stderrFile) errFd = openAppend(req.stderrFile)
+  } catch (error) {
+    fs.closeSync(fd)
+    throw error
+  }
   try {
     const child = spawn(req.argv[0], req.argv.slice(1), {
       cwd: req.cwd,

@@ -1,12 +1,13 @@
 import fs from 'node:fs'
 import { BackendManagerError } from './errors.ts'
-import type { Home } from './home.ts'
+import { ensureHome, type Home } from './home.ts'
 import { envoyPaths, renderEnvoyConf } from './envoy.ts'
 import { envoyArgs, requireEnvoy } from './envoy-binary.ts'
 import { findNginx, installAdvice, mimeTypesFor } from './nginx-install.ts'
-import { nginxArgs, nginxPaths, prepareNginxDirs, renderNginxConf } from './nginx.ts'
+import { letWorkersReachTemp, nginxArgs, nginxPaths, prepareNginxDirs, renderNginxConf } from './nginx.ts'
 import { proxyListeners, type Plan, type ProcessSpec } from './plan.ts'
 import { isSameProcess, startTimeOf } from './procfs.ts'
+import { openAppend, writeFileAtomic } from './safe-files.ts'
 import { sleepSync } from './sleep.ts'
 import type { ProxyProcess } from './supervisor.ts'
 
@@ -61,8 +62,8 @@ function proxySpec(plan: Plan, home: Home, id: 'nginx' | 'envoy', argv: string[]
 
 // Writes the file only when its text changed; says whether an existing config was replaced.
 function writeIfChanged(file: string, text: string): { changed: boolean } {
-  const before = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined
-  if (before !== text) fs.writeFileSync(file, text)
+  const before = fs.lstatSync(file, { throwIfNoEntry: false })?.isFile() ? fs.readFileSync(file, 'utf8') : undefined
+  if (before !== text) writeFileAtomic(file, text)
   return { changed: before !== undefined && before !== text }
 }
 
@@ -75,6 +76,7 @@ function nginxProxy(home: Home, plan: Plan, env: NodeJS.ProcessEnv): ProxyProces
     logFile: paths.errorLog,
     prepare() {
       prepareNginxDirs(home)
+      letWorkersReachTemp(home)
       return writeIfChanged(paths.conf, renderNginxConf(plan, home, { mimeTypes: mimeTypesFor(nginx.path) }))
     },
     // nginx re-reads its config on SIGHUP without dropping connections.
@@ -91,7 +93,9 @@ function envoyProxy(home: Home, plan: Plan, env: NodeJS.ProcessEnv): ProxyProces
     spec: proxySpec(plan, home, 'envoy', [envoy.path, ...envoyArgs(home)]),
     logFile: paths.log,
     prepare() {
-      for (const dir of [home.run, home.logs]) fs.mkdirSync(dir, { recursive: true })
+      ensureHome(home)
+      // Created by us, 0600 and not through a link, before Envoy opens it for append.
+      fs.closeSync(openAppend(paths.accessLog))
       return writeIfChanged(paths.conf, renderEnvoyConf(plan, home))
     },
     // A static Envoy config is read only at start: stop this one (waiting until its ports are free),

@@ -7,7 +7,10 @@ import { readLogState } from './log-state.ts'
 import type { GroupRecord } from './log-source.ts'
 import { hasProcfs, processTable, readStat } from './procfs.ts'
 import { groupMembers } from './procs.ts'
+import { openAppend, openRead, truncateRegular } from './safe-files.ts'
 import { sleepSync } from './sleep.ts'
+
+const isRegularFile = (file: string) => fs.lstatSync(file, { throwIfNoEntry: false })?.isFile() ?? false
 
 const PAUSE_WAIT_MS = 200
 const COPY_CHUNK = 1 << 20
@@ -26,8 +29,14 @@ export function shiftArchives(file: string, keep: number): void {
 
 // Appends src[from, to) to dst.
 export function copyRange(src: string, dst: string, from: number, to: number): void {
-  const input = fs.openSync(src, 'r')
-  const output = fs.openSync(dst, 'a')
+  const input = openRead(src)
+  let output: number
+  try {
+    output = openAppend(dst)
+  } catch (error) {
+    fs.closeSync(input)
+    throw error
+  }
   try {
     const buffer = Buffer.allocUnsafe(COPY_CHUNK)
     for (let at = from; at < to; ) {
@@ -97,7 +106,9 @@ export interface CopyTruncateSteps {
 
 // Rotates files that one process group writes: the bulk is copied while it runs, the rest while paused.
 export function copyTruncate(files: string[], keep: number, steps: CopyTruncateSteps): boolean {
-  const staged = files.map((file) => ({ file, tmp: `${file}.rotating`, copied: 0 }))
+  // Only the stack's own regular files: a link or a FIFO planted in logs/ is left alone.
+  const staged = files.filter(isRegularFile).map((file) => ({ file, tmp: `${file}.rotating`, copied: 0 }))
+  if (staged.length === 0) return true
   for (const s of staged) {
     fs.rmSync(s.tmp, { force: true })
     s.copied = fileSize(s.file)
@@ -116,7 +127,7 @@ export function copyTruncate(files: string[], keep: number, steps: CopyTruncateS
       copyRange(s.file, s.tmp, s.copied, size)
       shiftArchives(s.file, keep)
       fs.renameSync(s.tmp, archivePath(s.file, 1))
-      fs.truncateSync(s.file, 0)
+      truncateRegular(s.file)
       steps.truncated(s.file, size)
     }
     steps.end()

@@ -4,6 +4,7 @@ import { BackendManagerError } from './errors.ts'
 import type { Home } from './home.ts'
 import type { Plan } from './plan.ts'
 import { isSameProcess } from './procfs.ts'
+import { DIR_MODE, removeFile, writeFileAtomic } from './safe-files.ts'
 
 export type ProcessState = 'starting' | 'running' | 'restarting' | 'stopped' | 'crashed'
 
@@ -39,11 +40,10 @@ export interface StackState {
 
 export const RUN_ENV = 'BACKEND_MANAGER_RUN'
 
+// 0600 whatever the umask (the plan holds the servers' environment, secrets included), never through a link.
 export function writeJsonAtomic(file: string, value: unknown): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true })
-  const tmp = `${file}.${process.pid}.tmp`
-  fs.writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n')
-  fs.renameSync(tmp, file)
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: DIR_MODE })
+  writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n')
 }
 
 // A small JSON file of ours (lock, offsets, requests, caches): undefined when missing, torn or not an object.
@@ -89,7 +89,7 @@ export function readState(home: Home): StackState | undefined {
 }
 
 export function removeState(home: Home): void {
-  fs.rmSync(home.state, { force: true })
+  removeFile(home.state)
 }
 
 // The recorded supervisor is still that very process (not a reused pid).

@@ -1,9 +1,9 @@
 // stop, kept apart from start so that `stop` loads only what it needs (it runs often and should be quick).
-import fs from 'node:fs'
 import type { Home } from './home.ts'
-import { acquireLock } from './lock.ts'
+import { acquireLockIfWritable } from './lock.ts'
 import { offsetsPath } from './log-paths.ts'
 import { resumePaused } from './rotate.ts'
+import { cannotWrite, removeFile } from './safe-files.ts'
 import { sleep } from './sleep.ts'
 import { readState, removeState, supervisorAlive, type StackState } from './state.ts'
 import { unregisterStack } from './registry.ts'
@@ -47,9 +47,14 @@ export interface StopResult {
 }
 
 // stop: works with or without a live supervisor; the state is removed only once everything is gone.
-export async function stopStack(io: { home: Home; env?: NodeJS.ProcessEnv }, onWait?: (what: string) => void): Promise<StopResult> {
+export async function stopStack(
+  io: { home: Home; env?: NodeJS.ProcessEnv; notice?: (line: string) => void },
+  onWait?: (what: string) => void,
+): Promise<StopResult> {
   const started = Date.now()
-  const lock = acquireLock(io.home, 'stop')
+  const notice = io.notice ?? (() => {})
+  // A read-only or full home must not keep a running stack from being stopped.
+  const lock = acquireLockIfWritable(io.home, 'stop', notice)
   try {
     const before = readState(io.home)
     if (!before) return { wasRunning: false, ms: Date.now() - started }
@@ -59,9 +64,14 @@ export async function stopStack(io: { home: Home; env?: NodeJS.ProcessEnv }, onW
     const report = await stopProcesses(targetsOf(state), { runId: state.runId, onWait })
     await waitSupervisorExit(state)
     if (report.survivors.length === 0) {
-      removeState(io.home)
-      fs.rmSync(offsetsPath(io.home), { force: true })
-      fs.rmSync(io.home.nginxPid, { force: true })
+      try {
+        removeState(io.home)
+        removeFile(offsetsPath(io.home))
+        removeFile(io.home.nginxPid)
+      } catch (error) {
+        if (!cannotWrite(error)) throw error
+        notice(`everything is stopped, but ${(error as Error).message}; "status" will show the stack as stopped until the file is removed`)
+      }
       if (io.env) unregisterStack(io.home, io.env)
     }
     return { wasRunning: true, report, ms: Date.now() - started }

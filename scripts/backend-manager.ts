@@ -4,6 +4,7 @@ import { usageError, isKnownError } from '../lib/errors.ts'
 import fs from 'node:fs'
 import path from 'node:path'
 import { packageRoot, resolveHome } from '../lib/home.ts'
+import { asFileProblem } from '../lib/safe-files.ts'
 import type { CommandModule, Context } from '../lib/cli.ts'
 
 const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
@@ -100,7 +101,9 @@ main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code
   },
-  (error: unknown) => {
+  (thrown: unknown) => {
+    // A file the home refused (read-only, full, a link) is said plainly, without a stack trace.
+    const error = asFileProblem(thrown)
     if (isKnownError(error)) {
       process.stderr.write(`Error: ${error.message}\n`)
       process.exitCode = error.exitCode

@@ -7,7 +7,7 @@ import path from 'node:path'
 import { loadConfig, parseConfig } from '../lib/config.ts'
 import { BackendManagerError } from '../lib/errors.ts'
 import { packageRoot, resolveHome, type Home } from '../lib/home.ts'
-import { hostPort, nginxArgs, renderNginxConf, type RenderOptions } from '../lib/nginx.ts'
+import { defaultWorkerUser, hostPort, nginxArgs, renderNginxConf, type RenderOptions } from '../lib/nginx.ts'
 import { findNginx, testPlanInTempHome } from '../lib/nginx-install.ts'
 import { resolvePlan, type Plan } from '../lib/plan.ts'
 import { fillTemplate, indentLines } from '../lib/template.ts'
@@ -67,7 +67,7 @@ const cases: { name: string; plan: () => Plan; home: Home; opts: RenderOptions }
     opts: { mimeTypes: '/srv/backend-manager/conf/mime.types', user: null },
   },
   { name: 'ipv6-no-root', plan: () => fromYaml(IPV6_NO_ROOT), home: fixedHome('/srv/backend-manager'), opts: { user: null } },
-  { name: 'root-user-spaced-home', plan: () => fromYaml(SINGLE), home: fixedHome('/home/dev user/stack/.local'), opts: { user: 'root' } },
+  { name: 'root-user-spaced-home', plan: () => fromYaml(SINGLE), home: fixedHome('/home/dev user/stack/.local'), opts: { user: 'nobody nogroup' } },
   { name: 'grpc-only', plan: () => fromYaml(GRPC_ONLY), home: fixedHome('/srv/backend-manager'), opts: { user: null } },
 ]
 
@@ -162,6 +162,7 @@ test('values that would inject into the config are refused', () => {
     assert.throws(() => renderNginxConf(base(), home, { user: null, mimeTypes: `/etc/${value}` }), BackendManagerError, `mime.types ${JSON.stringify(value)}`)
   }
   assert.throws(() => renderNginxConf(base(), home, { user: 'root;' }), BackendManagerError)
+  assert.throws(() => renderNginxConf(base(), home, { user: 'nobody nogroup x' }), BackendManagerError)
   assert.throws(() => renderNginxConf(base(), home, { mimeTypes: 'relative/mime.types' }), BackendManagerError)
 })
 
@@ -198,4 +199,13 @@ test('template: values, indented blocks, empty blocks, and mistakes', () => {
   assert.throws(() => fillTemplate(template, { x: '1', block: '' }), /no value for \{\{empty\}\}/)
   assert.throws(() => fillTemplate('{{x}}', { x: '1', y: '2' }), /never used: y/)
   assert.deepEqual(indentLines(['a {', '', 'b;']), ['    a {', '', '    b;'])
+})
+
+test('as root the workers run as nobody, never as root', () => {
+  const user = defaultWorkerUser()
+  if (process.getuid?.() !== 0) return assert.equal(user, null)
+  assert.match(user!, /^nobody (nogroup|nobody)$/)
+  const text = renderNginxConf(fromYaml(SINGLE), fixedHome('/srv/bm'))
+  assert.match(text, /^user nobody (nogroup|nobody);$/m)
+  assert.ok(!/^\s*user root/m.test(text))
 })

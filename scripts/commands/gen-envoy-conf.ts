@@ -6,7 +6,7 @@ import { loadConfig } from '../../lib/config.ts'
 import { BackendManagerError } from '../../lib/errors.ts'
 import { envoyPaths, renderEnvoyConf } from '../../lib/envoy.ts'
 import { requireEnvoy, validateEnvoyConf, type EnvoyCheck } from '../../lib/envoy-binary.ts'
-import { resolveHome } from '../../lib/home.ts'
+import { ensureHome, resolveHome } from '../../lib/home.ts'
 import { resolvePlan, type Plan } from '../../lib/plan.ts'
 
 export const usage = `Usage: backend-manager gen-envoy-conf [CONFIG] [-o FILE] [--validate]
@@ -44,7 +44,7 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   const file = emitRendered(text, values.output, ctx)
   let result: EnvoyCheck | undefined
   if (envoy && file) {
-    fs.mkdirSync(ctx.home.logs, { recursive: true })
+    ensureHome(ctx.home)
     result = validateEnvoyConf(envoy, file, ctx.env)
   } else if (envoy) result = validateInTempHome(plan, (conf) => validateEnvoyConf(envoy, conf, ctx.env))
   if (result && !result.ok) throw new BackendManagerError('CONFIG', `envoy --mode validate rejected the config for ${config.file}:\n${result.output}`)

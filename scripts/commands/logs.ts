@@ -33,7 +33,8 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   }
   if (target === 'clean') {
     if (values.follow || values.lines !== undefined) throw usageError('logs clean: takes no flags')
-    const result = await cleanLogs(ctx.home)
+    const result = await cleanLogs(ctx.home, (line) => ctx.stderr.write(`${line}\n`))
+    for (const skipped of result.skipped) ctx.stderr.write(`skipped: ${skipped}\n`)
     ctx.stdout.write(`cleaned ${result.files} log files in ${ctx.home.logs}\n`)
     return 0
   }

@@ -13,7 +13,8 @@ of the stack is left. Works from any shell, also when the supervisor has died.`
 export async function run(args: string[], ctx: Context): Promise<number> {
   parseFlags('stop', args, {}, 0)
   // Where no stack ever ran, nothing is created (not even the lock's folder).
-  const result = fs.existsSync(ctx.home.run) ? await stopStack({ home: ctx.home, env: ctx.env }, (what) => ctx.stderr.write(`waiting for ${what}\n`)) : undefined
+  const io = { home: ctx.home, env: ctx.env, notice: (line: string) => ctx.stderr.write(`${line}\n`) }
+  const result = fs.existsSync(ctx.home.run) ? await stopStack(io, (what) => ctx.stderr.write(`waiting for ${what}\n`)) : undefined
   if (!result?.wasRunning) {
     ctx.stdout.write(`${noStackHere(ctx.home, ctx.env)}\n`)
     return 0
