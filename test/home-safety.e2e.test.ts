@@ -113,6 +113,8 @@ test('logs clean truncates only the stack\'s own regular files, and names what i
 test('a home others could write into, or someone else owns, is refused with the fix', async (t) => {
   const home = useHome(t)
   const { file } = await stackConfig(home)
+  // A home with logs in it: "logs clean" has something to do (with none it only names the stacks elsewhere).
+  fs.mkdirSync(path.join(home.root, 'logs'), { mode: 0o700 })
   for (const bad of [0o777, 0o770, 0o722]) {
     fs.chmodSync(home.root, bad)
     for (const args of [['start', file], ['logs', 'clean']]) {
