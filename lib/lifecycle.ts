@@ -9,7 +9,7 @@ import type { Plan, ProcessSpec } from './plan.ts'
 import { busyPorts, describeBusy } from './ports.ts'
 import { isSameProcess, startTimeOf } from './procfs.ts'
 import { makeProxy, proxyPorts } from './proxy.ts'
-import { readState, removeState, writeState, supervisorAlive, type ProcessRecord, type StackState } from './state.ts'
+import { HOME_ENV, RUN_ENV, readState, removeState, writeState, supervisorAlive, supervisorTag, type ProcessRecord, type StackState } from './state.ts'
 import { stopProcesses } from './stop.ts'
 import { Stack, type ProgressEvent } from './supervisor.ts'
 import { quietSupervisor, targetsOf, waitSupervisorExit } from './teardown.ts'
@@ -90,13 +90,14 @@ export async function bringUpHere(plan: Plan, io: LifecycleIO, previous?: StackS
   return stack
 }
 
-export function spawnSupervisor(home: Home, env: NodeJS.ProcessEnv): number {
+export function spawnSupervisor(home: Home, env: NodeJS.ProcessEnv, runId: string): number {
   fs.mkdirSync(home.logs, { recursive: true })
   const out = fs.openSync(home.supervisorLog, 'a')
   const child = spawn(process.execPath, [path.join(packageRoot, 'bin', 'backend-manager.js'), '--home', home.root, 'supervise'], {
     detached: true,
     stdio: ['ignore', out, out],
-    env,
+    // Tagged like the servers, so a stop can tell it from an unrelated process on a reused pid.
+    env: { ...env, [RUN_ENV]: supervisorTag(runId), [HOME_ENV]: home.root },
     cwd: home.root,
   })
   fs.closeSync(out)
@@ -120,14 +121,14 @@ export async function startDetached(req: StartRequest, io: LifecycleIO): Promise
       // The supervisor brings everything up itself, from the plan in the state file.
       const state: StackState = { ...(previous ?? emptyState(req.plan)), plan: req.plan, phase: 'starting', supervisor: { pid: 0, startTime: '' } }
       writeState(io.home, state)
-      const pid = spawnSupervisor(io.home, io.env)
+      const pid = spawnSupervisor(io.home, io.env, state.runId)
       // Recorded before the lock is released: a start or stop right after this one must see the supervisor at work.
       if (readState(io.home)?.supervisor.pid === 0) writeState(io.home, { ...state, supervisor: { pid, startTime: startTimeOf(pid) ?? 'unknown' } })
       return { supervisorPid: pid }
     }
     const stack = await bringUpHere(req.plan, io, previous)
     stack.close()
-    const pid = spawnSupervisor(io.home, io.env)
+    const pid = spawnSupervisor(io.home, io.env, stack.state.runId)
     stack.state.supervisor = { pid, startTime: startTimeOf(pid) ?? 'unknown' }
     stack.save()
     return { supervisorPid: pid }

@@ -52,16 +52,16 @@ export function stopWaves(targets: StopTarget[]): StopTarget[][] {
   return waves
 }
 
-function alive(record: ProcessRecord, table: ProcStat[]): ProcStat[] {
+function alive(record: ProcessRecord, table: ProcStat[], runId: string): ProcStat[] {
   if (!hasProcfs) return isSameProcess(record.pid, record.startTime) ? [{ pid: record.pid } as ProcStat] : []
-  return groupMembers(record, table)
+  return groupMembers(record, table, runId)
 }
 
 async function stopWave(wave: StopTarget[], report: StopReport, opts: StopOptions): Promise<void> {
   const pollMs = opts.pollMs ?? 5
   const started = Date.now()
   let table = hasProcfs ? processTable() : []
-  for (const t of wave) signalGroup(t.record, 'SIGTERM', table)
+  for (const t of wave) signalGroup(t.record, 'SIGTERM', opts.runId, table)
   const pending = new Set(wave)
   const killedAt = new Map<StopTarget, number>()
   let lastNotice = started
@@ -70,13 +70,13 @@ async function stopWave(wave: StopTarget[], report: StopReport, opts: StopOption
     table = hasProcfs ? processTable() : []
     const now = Date.now()
     for (const t of [...pending]) {
-      const members = alive(t.record, table)
+      const members = alive(t.record, table, opts.runId)
       if (members.length === 0) {
         pending.delete(t)
         report.stopped.push(t.record.id)
         opts.onStopped?.(t.record.id)
       } else if (!killedAt.has(t) && now - started >= t.stopTimeoutMs) {
-        signalGroup(t.record, 'SIGKILL', table)
+        signalGroup(t.record, 'SIGKILL', opts.runId, table)
         killedAt.set(t, now)
         report.killed.push(t.record.id)
       } else if (killedAt.has(t) && now - killedAt.get(t)! > AFTER_KILL_MS) {

@@ -150,7 +150,7 @@ export class Stack {
     // An earlier process's unfinished last line (it died unwatched) stays a line of its own.
     this.unified.flush(m.record.logFile)
     const { child, pid, startTime } = spawnManaged(
-      { argv: m.spec.argv, cwd: m.spec.cwd, env: m.spec.env, logFile: m.record.logFile, stderrFile: this.stderrFile(m), runTag: `${this.state.runId}/${m.spec.id}` },
+      { argv: m.spec.argv, cwd: m.spec.cwd, env: m.spec.env, logFile: m.record.logFile, stderrFile: this.stderrFile(m), runTag: `${this.state.runId}/${m.spec.id}`, home: this.opts.home.root },
       this.opts.env,
     )
     m.child = child
@@ -205,7 +205,7 @@ export class Stack {
   private async respawn(m: Managed): Promise<void> {
     if (this.stopping) return
     // Whatever the dead leader left in its group would hold the port or duplicate work.
-    signalGroup(m.record, 'SIGKILL')
+    signalGroup(m.record, 'SIGKILL', this.state.runId)
     m.record.restarts++
     this.spawn(m)
     const result = await waitReady(m.spec.readiness, m.spec.host, m.spec.port, m.spec.readyTimeoutMs, () => m.exitReason ?? (this.stopping ? 'stopping' : undefined))
@@ -215,7 +215,7 @@ export class Stack {
       this.save()
     } else {
       this.opts.log?.(`${m.spec.id}: ${result.detail}; killing it to restart`)
-      signalGroup(m.record, 'SIGKILL')
+      signalGroup(m.record, 'SIGKILL', this.state.runId)
     }
   }
 
@@ -260,7 +260,7 @@ export class Stack {
 
   allGone(): boolean {
     const table = processTable()
-    return this.managed.every((m) => m.record.pid <= 0 || groupMembers(m.record, table).length === 0)
+    return this.managed.every((m) => m.record.pid <= 0 || groupMembers(m.record, table, this.state.runId).length === 0)
   }
 
   save(): void {

@@ -54,7 +54,7 @@ export async function stopStack(io: { home: Home }, onWait?: (what: string) => v
     if (!before) return { wasRunning: false, ms: Date.now() - started }
     const state = await quietSupervisor(io.home, before, 'SIGTERM')
     // A writer killed mid-rotation may have left a process group stopped; a stopped process ignores SIGTERM.
-    resumePaused(io.home)
+    resumePaused(io.home, state)
     const report = await stopProcesses(targetsOf(state), { runId: state.runId, onWait })
     await waitSupervisorExit(state)
     if (report.survivors.length === 0) {

@@ -1,0 +1,172 @@
+// Signals go only to the stack's own processes: forged state files, reused pids and process groups,
+// stopped (SIGSTOP) processes, a start killed half way, a damaged state file. Real processes, ports and signals.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import path from 'node:path'
+import { startTimeOf } from '../lib/procfs.ts'
+import { supervisorAlive, type StackState } from '../lib/state.ts'
+import {
+  freePorts,
+  groupMembers,
+  listening,
+  pidAlive,
+  pidGone,
+  procStat,
+  spawnOwned,
+  useHome,
+  waitFor,
+  type RecordedProcess,
+  type ServerYaml,
+  type TestHome,
+} from './helpers.ts'
+
+function fixtureServer(name: string, script: string, port: number | undefined, extra: Partial<ServerYaml> = {}): ServerYaml {
+  return {
+    name,
+    command: `node test/fixtures/${script}`,
+    ...(port === undefined ? { health: 'none' } : { port, health: script === 'http-server.mjs' ? '/health' : 'tcp' }),
+    stop_timeout: 0.5,
+    ready_timeout: 5,
+    ...extra,
+  }
+}
+
+async function startOk(home: TestHome, config: string, ...flags: string[]) {
+  const r = await home.cli(['start', config, ...flags])
+  assert.equal(r.code, 0, `start failed:\n${r.stdout}\n${r.stderr}\n${home.readLog('supervisor.log')}`)
+  return r
+}
+
+async function stopOk(home: TestHome) {
+  const r = await home.cli(['stop'])
+  assert.equal(r.code, 0, `stop failed:\n${r.stdout}\n${r.stderr}`)
+  return r
+}
+
+
+// A live process that records every catchable signal it gets; SIGKILL shows as its death.
+async function stranger(home: TestHome, name: string): Promise<{ pid: number; startTime: string; signals: () => string }> {
+  const log = path.join(home.root, `${name}.signals`)
+  const child = spawnOwned(home, process.execPath, ['test/fixtures/signal-recorder.mjs'], { env: { SIGNAL_LOG: log } })
+  await waitFor(() => fs.existsSync(`${log}.ready`), 10_000, `${name} to start`)
+  return { pid: child.pid!, startTime: procStat(child.pid!)!.startTime, signals: () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '') }
+}
+
+function editState(home: TestHome, edit: (state: any) => void): void {
+  const state = JSON.parse(fs.readFileSync(home.statePath, 'utf8'))
+  edit(state)
+  fs.writeFileSync(home.statePath, JSON.stringify(state))
+}
+
+async function killSupervisor(home: TestHome): Promise<void> {
+  const pid = home.state()!.supervisor.pid
+  process.kill(pid, 'SIGKILL')
+  await waitFor(() => pidGone(pid), 10_000, 'the supervisor to die')
+}
+
+test('pid 1 and a process without the run tag or the supervise command line are never taken for the supervisor', () => {
+  const base = { version: 1, runId: 'r1', phase: 'running', startedAt: 0, plan: {}, ports: [], processes: [] } as unknown as StackState
+  assert.equal(supervisorAlive({ ...base, supervisor: { pid: 1, startTime: startTimeOf(1) ?? '1' } }), false)
+  assert.equal(supervisorAlive({ ...base, supervisor: { pid: process.pid, startTime: startTimeOf(process.pid)! } }), false)
+  assert.equal(supervisorAlive({ ...base, supervisor: { pid: 0, startTime: '' } }), false)
+})
+
+test('a state file whose supervisor is an unrelated process: stop, restart and start never signal it', async (t) => {
+  const home = useHome(t)
+  const port = await freePorts(1)
+  const config = home.writeConfig({ servers: [fixtureServer('web', 'http-server.mjs', port)] })
+  await startOk(home, config)
+  const other = await stranger(home, 'stranger')
+  const forge = () => editState(home, (s) => (s.supervisor = { pid: other.pid, startTime: other.startTime }))
+
+  await killSupervisor(home)
+  forge()
+  const web = home.record('web-0')
+  await stopOk(home)
+  assert.ok(pidGone(web.pid, web.startTime), 'the recorded server was not stopped')
+  assert.equal(await listening(port), false)
+
+  await startOk(home, config)
+  await killSupervisor(home)
+  forge()
+  const restarted = await home.cli(['restart', config])
+  assert.equal(restarted.code, 0, restarted.stdout + restarted.stderr)
+
+  // The supervisor recorded now is the unrelated process: start does not take the stack for running.
+  await killSupervisor(home)
+  forge()
+  const again = await home.cli(['start', config])
+  assert.equal(again.code, 0, again.stdout + again.stderr)
+  assert.notEqual(home.state()!.supervisor.pid, other.pid)
+  await stopOk(home)
+
+  assert.ok(pidAlive(other.pid, other.startTime), 'the unrelated process was killed')
+  assert.equal(other.signals(), '', 'the unrelated process received signals')
+})
+
+// A group whose leader exited, leaving one child; the child carries `tag` when given.
+async function leaderlessGroup(home: TestHome, name: string, tag?: string): Promise<{ pgid: number; child: number; childStart: string }> {
+  const pidFile = path.join(home.root, `${name}.pid`)
+  const leader = spawnOwned(home, process.execPath, ['test/fixtures/group-leaver.mjs'], { env: { CHILD_PID_FILE: pidFile, ...(tag ? { CHILD_ENV_TAG: tag } : {}) } })
+  const child = await waitFor(() => fs.existsSync(pidFile) && Number(fs.readFileSync(pidFile, 'utf8')), 10_000, `${name}'s child`)
+  await waitFor(() => pidGone(leader.pid!), 10_000, `${name}'s leader to exit`)
+  assert.equal(procStat(child)!.pgrp, leader.pid)
+  return { pgid: leader.pid!, child, childStart: procStat(child)!.startTime }
+}
+
+test('a recorded group whose leader is gone: only members carrying the run tag are signalled', async (t) => {
+  const home = useHome(t)
+  const port = await freePorts(1)
+  const config = home.writeConfig({ servers: [fixtureServer('web', 'http-server.mjs', port)] })
+  await startOk(home, config)
+  const runId = home.state()!.runId
+  const foreign = await leaderlessGroup(home, 'foreign')
+  const ours = await leaderlessGroup(home, 'ours', `${runId}/web-1`)
+  // As if web-0 and web-1 had died unwatched and their pids had been reused by those two leaders.
+  const record = (id: string, pgid: number): RecordedProcess => ({ ...home.record('web-0'), id, pid: pgid, pgid, startTime: '12345' })
+  const web = home.record('web-0')
+  await killSupervisor(home)
+  editState(home, (s) => s.processes.push(record('web-1', ours.pgid), record('web-2', foreign.pgid)))
+  await stopOk(home)
+
+  assert.ok(pidGone(web.pid, web.startTime))
+  assert.ok(pidGone(ours.child, ours.childStart), 'the tagged member of a leaderless group was left running')
+  assert.ok(pidAlive(foreign.child, foreign.childStart), 'a leaderless group without the run tag was signalled')
+  assert.deepEqual(groupMembers(foreign.pgid), [foreign.child])
+})
+
+function notePaused(home: TestHome, groups: number[]): void {
+  const file = path.join(home.root, 'run', 'log-offsets.json')
+  const offsets = JSON.parse(fs.readFileSync(file, 'utf8'))
+  fs.writeFileSync(file, JSON.stringify({ ...offsets, paused: groups }))
+}
+
+const stopped = (pid: number) => procStat(pid)?.state === 'T'
+
+test('groups noted as paused in log-offsets.json are resumed only when they are recorded processes of the stack', async (t) => {
+  const home = useHome(t)
+  const port = await freePorts(1)
+  const config = home.writeConfig({ servers: [fixtureServer('web', 'http-server.mjs', port)] })
+  await startOk(home, config)
+  const frozen = spawnOwned(home, 'sleep', ['1000'])
+  process.kill(-frozen.pid!, 'SIGSTOP')
+  await waitFor(() => stopped(frozen.pid!), 10_000, 'the unrelated group to stop')
+
+  // A supervisor killed mid-rotation left web-0 paused; the note also names an unrelated stopped group.
+  await killSupervisor(home)
+  const web = home.record('web-0')
+  process.kill(-web.pgid, 'SIGSTOP')
+  await waitFor(() => stopped(web.pid), 10_000, 'web-0 to stop')
+  notePaused(home, [frozen.pid!, web.pgid])
+  await startOk(home, config)
+  assert.equal(home.record('web-0').pid, web.pid, 'web-0 was not adopted')
+  await waitFor(() => !stopped(web.pid), 10_000, 'the recorded group to be resumed')
+  assert.ok(stopped(frozen.pid!), 'a re-adopting start resumed an unrelated group')
+
+  await killSupervisor(home)
+  notePaused(home, [frozen.pid!])
+  await stopOk(home)
+  assert.ok(stopped(frozen.pid!), 'stop resumed an unrelated group')
+  assert.ok(pidGone(web.pid, web.startTime))
+})
