@@ -7,6 +7,8 @@ import path from 'node:path'
 import { startTimeOf } from '../lib/procfs.ts'
 import { supervisorAlive, type StackState } from '../lib/state.ts'
 import {
+  commandLine,
+  environValue,
   freePorts,
   groupMembers,
   listening,
@@ -169,4 +171,71 @@ test('groups noted as paused in log-offsets.json are resumed only when they are 
   await stopOk(home)
   assert.ok(stopped(frozen.pid!), 'stop resumed an unrelated group')
   assert.ok(pidGone(web.pid, web.startTime))
+})
+
+async function nginxOr(t: { skip(msg: string): void }, home: TestHome): Promise<boolean> {
+  const check = await home.cli(['check-nginx'])
+  if (check.code !== 0) t.skip(`no usable nginx ("check-nginx" exit ${check.code})`)
+  return check.code === 0
+}
+
+// Live processes of this home's stack: carrying its run tag, or an nginx running its config (nginx overwrites its environment).
+function leftovers(home: TestHome, runId: string): string[] {
+  const conf = path.join(home.root, 'run', 'nginx.conf')
+  return fs
+    .readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number)
+    .filter((pid) => pid !== process.pid && pidAlive(pid))
+    .filter((pid) => (environValue(pid, 'BACKEND_MANAGER_RUN') ?? '').startsWith(`${runId}/`) || commandLine(pid).includes(conf))
+    .map((pid) => `${pid} ${commandLine(pid)}`)
+}
+
+async function portsFree(ports: number[]): Promise<void> {
+  for (const port of ports) assert.equal(await listening(port), false, `port ${port} still accepts connections`)
+}
+
+test('stop finds what the state file does not record: an unrecorded nginx and a tagged server, and checks every port', async (t) => {
+  const home = useHome(t)
+  if (!(await nginxOr(t, home))) return
+  const base = await freePorts(2)
+  const config = home.writeConfig({ proxy: { type: 'nginx', host: '127.0.0.1', port: base + 1 }, servers: [fixtureServer('web', 'http-server.mjs', base)] })
+  await startOk(home, config)
+  const runId = home.state()!.runId
+  const nginx = home.record('nginx')
+  // As a start killed between spawning them and recording them leaves the state file.
+  await killSupervisor(home)
+  editState(home, (s) => (s.processes = []))
+  const r = await stopOk(home)
+  assert.ok(pidGone(nginx.pid, nginx.startTime), `the unrecorded nginx survived: ${r.stdout}`)
+  assert.deepEqual(leftovers(home, runId), [])
+  await portsFree([base, base + 1])
+  assert.equal(fs.existsSync(home.statePath), false)
+})
+
+test('a start killed with SIGKILL at any point: stop leaves no process of the stack and every port free', async (t) => {
+  const home = useHome(t)
+  if (!(await nginxOr(t, home))) return
+  const base = await freePorts(3)
+  const config = home.writeConfig({
+    proxy: { type: 'nginx', host: '127.0.0.1', port: base + 2 },
+    servers: [fixtureServer('web', 'http-server.mjs', base), fixtureServer('api', 'http-server.mjs', base + 1, { modules: ['api'], depends_on: ['web'] })],
+  })
+  for (const delayMs of [0, 5, 20, 60, 150]) {
+    const start = home.spawnCli(['start', config])
+    // Polled as fast as the state file can be read: the kill lands right after nginx is spawned, or a little later.
+    const runId = await waitFor(() => home.state()?.processes.some((p) => p.kind === 'proxy' && p.pid > 0) && home.state()!.runId, 60_000, 'nginx to be spawned')
+    await new Promise((resolve) => setTimeout(resolve, delayMs))
+    try {
+      process.kill(start.child.pid!, 'SIGKILL')
+    } catch {
+      // It had finished.
+    }
+    await start.done
+    await stopOk(home)
+    await waitFor(() => leftovers(home, runId).length === 0, 5000, `no process of the stack after a start killed ${delayMs} ms after nginx was spawned`).catch(() =>
+      assert.deepEqual(leftovers(home, runId), [], `killed ${delayMs} ms after nginx was spawned`),
+    )
+    await portsFree([base, base + 1, base + 2])
+  }
 })
