@@ -65,7 +65,7 @@ export function writeState(home: Home, state: StackState): void {
 }
 
 function problem(home: Home, message: string): BackendManagerError {
-  return new BackendManagerError('STATE', `${home.state}: ${message}; the stack may still be running: check with "ps", then remove the file`)
+  return new BackendManagerError('STATE', `${home.state}: ${message}; the stack may still be running: "backend-manager stop --force" finds its processes, stops them and removes the file`)
 }
 
 // undefined when no stack was started here; a clear error when the file is damaged.

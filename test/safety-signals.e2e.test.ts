@@ -239,3 +239,36 @@ test('a start killed with SIGKILL at any point: stop leaves no process of the st
     await portsFree([base, base + 1, base + 2])
   }
 })
+
+test('a damaged state file: stop says to use --force, and stop --force stops every process of the stack', async (t) => {
+  const home = useHome(t)
+  if (!(await nginxOr(t, home))) return
+  const base = await freePorts(4)
+  const config = home.writeConfig({
+    proxy: { type: 'nginx', host: '127.0.0.1', port: base + 2 },
+    servers: [
+      fixtureServer('web', 'http-server.mjs', base),
+      // Deaf to SIGTERM: only the SIGKILL after the timeout ends it.
+      fixtureServer('deaf', 'stubborn.mjs', base + 1, { modules: ['deaf'] }),
+      fixtureServer('escaper', 'escaper.mjs', base + 3, { behind_proxy: false }),
+    ],
+  })
+  await startOk(home, config)
+  const state = home.state()!
+  const escaped = await waitFor(() => Number(/escaped child pid (\d+)/.exec(home.readLog('escaper-0.log'))?.[1]), 10_000, 'the escaped child')
+  const pids = [state.supervisor.pid, escaped, ...state.processes.map((p) => p.pid)]
+  fs.writeFileSync(home.statePath, '{"version": 1, "processes": [')
+
+  const refused = await home.cli(['stop'])
+  assert.equal(refused.code, 2, refused.stdout + refused.stderr)
+  assert.match(refused.stderr, /not valid JSON.*stop --force/)
+  assert.deepEqual(pids.filter((pid) => pidGone(pid)), [], 'a refused stop signalled something')
+
+  const forced = await home.cli(['stop', '--force'])
+  assert.equal(forced.code, 0, forced.stdout + forced.stderr)
+  assert.match(forced.stdout, /stopped \d+ processes found by their environment/)
+  for (const pid of pids) assert.ok(pidGone(pid), `pid ${pid} survived stop --force:\n${forced.stdout}${forced.stderr}`)
+  assert.deepEqual(leftovers(home, state.runId), [])
+  await portsFree([base, base + 1, base + 2, base + 3])
+  assert.equal(fs.existsSync(home.statePath), false, 'the damaged state file is still there')
+})
