@@ -5,7 +5,7 @@ import type { Home } from './home.ts'
 import { UnifiedLog, processLogPath, stderrLogPath } from './logs.ts'
 import type { Plan, ProcessSpec } from './plan.ts'
 import { isSameProcess, processTable, startTimeOf } from './procfs.ts'
-import { groupMembers, signalGroup, spawnManaged } from './procs.ts'
+import { groupMembers, isRecordedProcess, signalGroup, spawnManaged } from './procs.ts'
 import { waitReady } from './readiness.ts'
 import { decideAfterExit } from './restart-policy.ts'
 import { describeExit, writeState, type ProcessRecord, type StackState } from './state.ts'
@@ -110,17 +110,20 @@ export class Stack {
     const m: Managed = { spec, kind, unstable: 0, record: { id: spec.id, kind, server: spec.server, port: spec.port, pid: 0, pgid: 0, startTime: '', startedAt: 0, state: 'starting', restarts: old?.restarts ?? 0, logFile } }
     this.managed.push(m)
     this.unified.follow(spec.id, logFile, { stderrFile: this.stderrFile(m), group: () => m.record, fromEnd: !old })
-    if (old && isSameProcess(old.pid, old.startTime)) {
-      Object.assign(m.record, { pid: old.pid, pgid: old.pgid, startTime: old.startTime, startedAt: old.startedAt, state: 'running' })
+    const started = Date.now()
+    if (old && isRecordedProcess(old, this.state.runId)) {
+      // Recorded before it was ready (its supervisor died during a --no-wait bring-up): checked like a new one.
+      const unready = old.state === 'starting' || old.state === 'restarting'
+      Object.assign(m.record, { pid: old.pid, pgid: old.pgid, startTime: old.startTime, startedAt: old.startedAt, state: unready ? 'starting' : 'running' })
       this.record(m.record)
       this.save()
       if (configChanged) this.opts.proxy?.reload(old.pid)
       this.opts.progress?.({ type: 'adopted', id: spec.id, pid: old.pid })
-      return
+      if (!unready) return
+    } else {
+      this.record(m.record)
+      this.spawn(m)
     }
-    this.record(m.record)
-    const started = Date.now()
-    this.spawn(m)
     const result = await waitReady(spec.readiness, spec.host, spec.port, spec.readyTimeoutMs, () => m.exitReason ?? (this.firstError ? 'start aborted' : undefined))
     if (!result.ok) {
       // A failure elsewhere aborted this wait: report the first failure, not this echo of it.

@@ -272,3 +272,27 @@ test('a damaged state file: stop says to use --force, and stop --force stops eve
   await portsFree([base, base + 1, base + 2, base + 3])
   assert.equal(fs.existsSync(home.statePath), false, 'the damaged state file is still there')
 })
+
+test('a process adopted while still starting is checked for readiness before its dependents start', async (t) => {
+  const home = useHome(t)
+  const base = await freePorts(2)
+  const config = home.writeConfig({
+    servers: [
+      fixtureServer('slow', 'stubborn.mjs', base, { ready_timeout: 60, env: { LISTEN_DELAY_MS: '4000' } }),
+      fixtureServer('after', 'dependent.mjs', base + 1, { depends_on: ['slow'], env: { DEP_PORT: String(base) } }),
+    ],
+  })
+  const r = await home.cli(['start', config, '--no-wait'])
+  assert.equal(r.code, 0, r.stdout + r.stderr)
+  // The supervisor dies while slow-0 is spawned but not listening yet.
+  const slow = await waitFor(() => home.state()?.processes.find((p) => p.id === 'slow-0' && p.pid > 0 && p.state === 'starting'), 30_000, 'slow-0 to be spawned')
+  await killSupervisor(home)
+  assert.equal(await listening(base), false, 'slow-0 was ready before its supervisor was killed; the test needs a slower LISTEN_DELAY_MS')
+
+  const adopted = await startOk(home, config)
+  assert.match(adopted.stdout, /adopted\s+slow-0/)
+  assert.equal(home.record('slow-0').pid, slow.pid)
+  assert.match(home.readLog('after-0.log'), /dependency was ready/)
+  assert.equal(home.record('slow-0').state, 'running')
+  await stopOk(home)
+})
