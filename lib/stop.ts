@@ -66,7 +66,10 @@ async function stopWave(wave: StopTarget[], report: StopReport, opts: StopOption
   const pollMs = opts.pollMs ?? 5
   const started = Date.now()
   let table = hasProcfs ? processTable() : []
-  for (const t of wave) signalGroup(t.record, 'SIGTERM', opts.runId, table)
+  for (const t of wave) {
+    // A stopped process (SIGSTOP, Ctrl+Z) acts on SIGTERM only once continued.
+    if (signalGroup(t.record, 'SIGTERM', opts.runId, table)) signalGroup(t.record, 'SIGCONT', opts.runId, table)
+  }
   const pending = new Set(wave)
   const killedAt = new Map<StopTarget, number>()
   let lastNotice = started
@@ -104,6 +107,7 @@ async function stopEscaped(runId: string, ids: Set<string> | undefined, report: 
   for (const e of escaped) {
     report.escaped.push(`pid ${e.stat.pid} (${commandLine(e.stat.pid)}) started by ${e.tag.slice(runId.length + 1)}`)
     killPid(e.stat.pid, 'SIGTERM')
+    killPid(e.stat.pid, 'SIGCONT')
   }
   const deadline = Date.now() + 1000
   while (escaped.length && Date.now() < deadline) {

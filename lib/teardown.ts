@@ -154,8 +154,10 @@ export async function forceStop(io: { home: Home }, onWait?: (what: string) => v
     const ports = listeningPortsOf(found.map((p) => p.pid))
     for (const p of found) {
       // An nginx master takes its workers along: they overwrote their environment too.
-      if (runsConfig(p, path.resolve(io.home.nginxConf))) signalGroup({ pid: p.pid, pgid: p.pgrp, startTime: p.startTime }, 'SIGTERM')
-      else killPid(p.pid, 'SIGTERM')
+      for (const sig of ['SIGTERM', 'SIGCONT'] as const) {
+        if (runsConfig(p, path.resolve(io.home.nginxConf))) signalGroup({ pid: p.pid, pgid: p.pgrp, startTime: p.startTime }, sig)
+        else killPid(p.pid, sig)
+      }
     }
     if (found.length) onWait?.(`${found.length} processes of ${io.home.root} to exit`)
     const stubborn = await waitGone(found, FORCE_TIMEOUT_MS)

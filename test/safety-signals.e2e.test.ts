@@ -3,6 +3,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
+import net from 'node:net'
 import path from 'node:path'
 import { startTimeOf } from '../lib/procfs.ts'
 import { supervisorAlive, type StackState } from '../lib/state.ts'
@@ -296,3 +297,49 @@ test('a process adopted while still starting is checked for readiness before its
   assert.equal(home.record('slow-0').state, 'running')
   await stopOk(home)
 })
+
+test('a server stopped by SIGSTOP shows "stopped (signal)" and stop ends it with SIGTERM, not after its stop_timeout', async (t) => {
+  const home = useHome(t)
+  const base = await freePorts(2)
+  const config = home.writeConfig({ servers: [fixtureServer('web', 'http-server.mjs', base, { stop_timeout: 3 }), fixtureServer('other', 'http-server.mjs', base + 1)] })
+  await startOk(home, config)
+  const web = home.record('web-0')
+  process.kill(web.pid, 'SIGSTOP')
+  await waitFor(() => stopped(web.pid), 10_000, 'web-0 to stop')
+
+  const status = await home.cli(['status', '--json'])
+  assert.equal(status.code, 1, status.stdout + status.stderr)
+  const rows = JSON.parse(status.stdout).processes.map((p: { id: string; state: string; healthy: boolean }) => [p.id, p.state, p.healthy])
+  assert.deepEqual(rows.slice(1), [['web-0', 'stopped (signal)', false], ['other-0', 'running', true]])
+
+  const r = await stopOk(home)
+  assert.doesNotMatch(r.stderr, /killed after stop_timeout/, 'the stopped server needed SIGKILL: SIGTERM never reached it')
+  // It shut down by its own SIGTERM handler (exit code 0 after closing its server).
+  assert.ok(pidGone(web.pid, web.startTime))
+  await portsFree([base, base + 1])
+})
+
+test('a port held only by a connection in TIME_WAIT (the server closed first) does not refuse a start', async (t) => {
+  const home = useHome(t)
+  const port = await freePorts(1)
+  // A server on the port answers one connection and closes it first: its end stays in TIME_WAIT for a minute.
+  const server = net.createServer((socket) => socket.end())
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
+  await new Promise<void>((resolve) => {
+    const client = net.connect(port, '127.0.0.1')
+    client.on('end', () => client.end()).on('close', () => resolve()).resume()
+  })
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  assert.ok(timeWait(port), 'no TIME_WAIT entry on the port')
+  const config = home.writeConfig({ servers: [fixtureServer('web', 'http-server.mjs', port)] })
+  await startOk(home, config)
+  await stopOk(home)
+})
+
+function timeWait(port: number): boolean {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0')
+  return fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').some((line) => {
+    const cols = line.trim().split(/\s+/)
+    return cols[1]?.endsWith(`:${hex}`) && cols[3] === '06'
+  })
+}
