@@ -258,6 +258,8 @@ test('a damaged state file: stop says to use --force, and stop --force stops eve
   const state = home.state()!
   const escaped = await waitFor(() => Number(/escaped child pid (\d+)/.exec(home.readLog('escaper-0.log'))?.[1]), 10_000, 'the escaped child')
   const pids = [state.supervisor.pid, escaped, ...state.processes.map((p) => p.pid)]
+  // The supervisor has read the state file and taken over (it would not start on a damaged one).
+  await waitFor(() => home.readLog('supervisor.log').includes('all processes ready'), 30_000, 'the supervisor to take over')
   fs.writeFileSync(home.statePath, '{"version": 1, "processes": [')
 
   const refused = await home.cli(['stop'])
