@@ -214,6 +214,21 @@ test('stop finds what the state file does not record: an unrecorded nginx and a 
   assert.equal(fs.existsSync(home.statePath), false)
 })
 
+test('stop also stops a supervisor of the run that the state file does not record, before it restarts what stop ends', async (t) => {
+  const home = useHome(t)
+  const port = await freePorts(1)
+  const config = home.writeConfig({ servers: [fixtureServer('web', 'http-server.mjs', port, { restart: 'always' })] })
+  await startOk(home, config)
+  await waitFor(() => home.readLog('supervisor.log').includes('all processes ready'), 30_000, 'the supervisor to take over')
+  const { runId, supervisor } = home.state()!
+  // As a start killed right after spawning its supervisor, before recording it, leaves the state file.
+  editState(home, (s) => (s.supervisor = { pid: 0, startTime: '' }))
+  await stopOk(home)
+  assert.ok(pidGone(supervisor.pid, supervisor.startTime), 'the unrecorded supervisor is still running')
+  assert.deepEqual(leftovers(home, runId), [])
+  await portsFree([port])
+})
+
 test('a start killed with SIGKILL at any point: stop leaves no process of the stack and every port free', async (t) => {
   const home = useHome(t)
   if (!(await nginxOr(t, home))) return
