@@ -9,6 +9,7 @@ import type { Plan, ProcessSpec } from './plan.ts'
 import { busyPorts, describeBusy } from './ports.ts'
 import { isSameProcess, startTimeOf } from './procfs.ts'
 import { makeProxy, proxyPorts } from './proxy.ts'
+import { isRecordedProcess } from './procs.ts'
 import { HOME_ENV, RUN_ENV, readState, removeState, writeState, supervisorAlive, supervisorTag, type ProcessRecord, type StackState } from './state.ts'
 import { stopProcesses } from './stop.ts'
 import { Stack, type ProgressEvent } from './supervisor.ts'
@@ -31,7 +32,7 @@ function refuseIfRunning(home: Home, state: StackState | undefined): void {
 
 // Every port the plan binds is free, except those held by processes this start will adopt.
 async function checkPorts(plan: Plan, previous: StackState | undefined): Promise<void> {
-  const live = (previous?.processes ?? []).filter((p) => p.port !== undefined && isSameProcess(p.pid, p.startTime))
+  const live = (previous?.processes ?? []).filter((p) => p.port !== undefined && isRecordedProcess(p, previous!.runId))
   const adopted = new Set(live.map((p) => p.port!))
   // An adopted proxy holds all its ports (gRPC, Envoy admin), not only the one it is recorded with.
   const proxy = live.some((p) => p.kind === 'proxy') ? [] : proxyPorts(plan)

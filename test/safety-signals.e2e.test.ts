@@ -108,6 +108,29 @@ test('a state file whose supervisor is an unrelated process: stop, restart and s
   assert.equal(other.signals(), '', 'the unrelated process received signals')
 })
 
+test('a state file naming an unrelated server (with its real start time) as a process: start neither adopts nor signals it', async (t) => {
+  const home = useHome(t)
+  const port = await freePorts(1)
+  const config = home.writeConfig({ servers: [fixtureServer('web', 'http-server.mjs', port)] })
+  await startOk(home, config)
+  const plan = home.state()!.plan
+  await stopOk(home)
+  // Someone else's server now listens on the port, and a forged state file says it is web-0.
+  const other = spawnOwned(home, process.execPath, ['test/fixtures/http-server.mjs'], { env: { PORT: String(port) } })
+  await waitFor(() => listening(port), 10_000, 'the unrelated server to listen')
+  const startTime = procStat(other.pid!)!.startTime
+  const record = { id: 'web-0', kind: 'server', server: 'web', port, pid: other.pid, pgid: other.pid, startTime, startedAt: Date.now(), state: 'running', restarts: 0 }
+  fs.mkdirSync(path.dirname(home.statePath), { recursive: true })
+  fs.writeFileSync(home.statePath, JSON.stringify({ version: 1, runId: 'forged', phase: 'running', startedAt: 0, supervisor: { pid: 0, startTime: '' }, plan, ports: [port], processes: [record] }))
+
+  const r = await home.cli(['start', config])
+  assert.equal(r.code, 1, r.stdout + r.stderr)
+  assert.match(r.stderr, new RegExp(`port ${port} is in use by pid ${other.pid}`))
+  assert.doesNotMatch(r.stdout, /adopted/)
+  const stop = await home.cli(['stop'])
+  assert.ok(pidAlive(other.pid!, startTime), `the unrelated server was stopped:\n${stop.stdout}${stop.stderr}`)
+})
+
 // A group whose leader exited, leaving one child; the child carries `tag` when given.
 async function leaderlessGroup(home: TestHome, name: string, tag?: string): Promise<{ pgid: number; child: number; childStart: string }> {
   const pidFile = path.join(home.root, `${name}.pid`)
