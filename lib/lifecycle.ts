@@ -11,7 +11,8 @@ import { isSameProcess, startTimeOf } from './procfs.ts'
 import { makeProxy, proxyPorts } from './proxy.ts'
 import { ensureNginx } from './nginx-install.ts'
 import { openAppend } from './safe-files.ts'
-import { readState, removeState, writeState, supervisorAlive, type ProcessRecord, type StackState } from './state.ts'
+import { isRecordedProcess } from './procs.ts'
+import { HOME_ENV, RUN_ENV, readState, removeState, writeState, supervisorAlive, supervisorTag, type ProcessRecord, type StackState } from './state.ts'
 import { registerStack } from './registry.ts'
 import { stopProcesses } from './stop.ts'
 import { Stack, type ProgressEvent } from './supervisor.ts'
@@ -45,7 +46,7 @@ function refuseIfRunning(home: Home, state: StackState | undefined, plan: Plan):
 
 // Every port the plan binds is free, except those held by processes this start will adopt.
 async function checkPorts(plan: Plan, previous: StackState | undefined): Promise<void> {
-  const live = (previous?.processes ?? []).filter((p) => p.port !== undefined && isSameProcess(p.pid, p.startTime))
+  const live = (previous?.processes ?? []).filter((p) => p.port !== undefined && isRecordedProcess(p, previous!.runId))
   const adopted = new Set(live.map((p) => p.port!))
   // An adopted proxy holds all its ports (gRPC, Envoy admin), not only the one it is recorded with.
   const proxy = live.some((p) => p.kind === 'proxy') ? [] : proxyPorts(plan)
@@ -108,13 +109,14 @@ export async function bringUpHere(plan: Plan, io: LifecycleIO, previous?: StackS
   return stack
 }
 
-export function spawnSupervisor(home: Home, env: NodeJS.ProcessEnv): number {
+export function spawnSupervisor(home: Home, env: NodeJS.ProcessEnv, runId: string): number {
   ensureHome(home)
   const out = openAppend(home.supervisorLog)
   const child = spawn(process.execPath, [path.join(packageRoot, 'bin', 'backend-manager.js'), '--home', home.root, 'supervise'], {
     detached: true,
     stdio: ['ignore', out, out],
-    env,
+    // Tagged like the servers, so a stop can tell it from an unrelated process on a reused pid.
+    env: { ...env, [RUN_ENV]: supervisorTag(runId), [HOME_ENV]: home.root },
     cwd: home.root,
   })
   fs.closeSync(out)
@@ -148,7 +150,7 @@ export async function startDetached(req: StartRequest, io: LifecycleIO): Promise
       // The supervisor brings everything up itself, from the plan in the state file.
       const state: StackState = { ...(previous ?? emptyState(req.plan)), plan: req.plan, phase: 'starting', supervisor: { pid: 0, startTime: '' } }
       writeState(io.home, state)
-      const pid = spawnSupervisor(io.home, io.env)
+      const pid = spawnSupervisor(io.home, io.env, state.runId)
       // Recorded before the lock is released: a start or stop right after this one must see the supervisor at work.
       if (readState(io.home)?.supervisor.pid === 0) writeState(io.home, { ...state, supervisor: { pid, startTime: startTimeOf(pid) ?? 'unknown' } })
       registerStack(io.home, state, io.env)
@@ -156,7 +158,7 @@ export async function startDetached(req: StartRequest, io: LifecycleIO): Promise
     }
     const stack = await bringUpHere(req.plan, io, previous)
     stack.close()
-    const pid = spawnSupervisor(io.home, io.env)
+    const pid = spawnSupervisor(io.home, io.env, stack.state.runId)
     stack.state.supervisor = { pid, startTime: startTimeOf(pid) ?? 'unknown' }
     stack.save()
     return { supervisorPid: pid }

@@ -4,14 +4,14 @@ import type { Home } from './home.ts'
 import { readAt, unifiedLogPath } from './log-paths.ts'
 import { cutCopy, locate } from './log-source.ts'
 import { fromBase64, readLogState, toBase64, type CopyIntent, type LogState, type SourceState } from './log-state.ts'
-import { resumeGroup } from './rotate.ts'
+import { resumePaused } from './rotate.ts'
 import { truncateRegular } from './safe-files.ts'
 
 // Crash recovery: a last write to the unified log that did not (fully) happen is undone and redone,
 // a stderr copy that did happen is found, and groups left paused by a rotation are resumed.
 export function recover(home: Home): LogState {
   const state = readLogState(home)
-  for (const pgid of state.paused ?? []) resumeGroup(pgid)
+  resumePaused(home)
   const pending = state.pending
   const unified = unifiedLogPath(home)
   const stat = fs.statSync(unified, { throwIfNoEntry: false })

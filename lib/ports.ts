@@ -89,6 +89,30 @@ export function socketOwner(inodes: number[]): { pid: number; command: string } 
   return undefined
 }
 
+// The ports these processes listen on (read before they are stopped, when nothing else says which ports a stack has).
+export function listeningPortsOf(pids: number[]): number[] {
+  const byInode = new Map<string, number>()
+  for (const [port, inodes] of listeningSockets()) for (const inode of inodes) byInode.set(`socket:[${inode}]`, port)
+  const ports = new Set<number>()
+  for (const pid of pids) {
+    let fds: string[]
+    try {
+      fds = fs.readdirSync(`/proc/${pid}/fd`)
+    } catch {
+      continue
+    }
+    for (const fd of fds) {
+      try {
+        const port = byInode.get(fs.readlinkSync(`/proc/${pid}/fd/${fd}`))
+        if (port !== undefined) ports.add(port)
+      } catch {
+        // Closed while we looked.
+      }
+    }
+  }
+  return [...ports]
+}
+
 function lsofOwner(port: number): { pid: number; command: string } | undefined {
   // Only off Linux, and only for a busy port: loaded here so the common paths skip child_process.
   const { execFileSync } = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process')

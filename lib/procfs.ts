@@ -101,14 +101,27 @@ export function commandLine(pid: number): string {
   }
 }
 
-export function environValue(pid: number, key: string): string | undefined {
+// The process's argv as it started (or as it rewrote it for a title), [] when unreadable.
+export function commandArgs(pid: number): string[] {
   try {
-    const prefix = `${key}=`
-    const entry = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').find((e) => e.startsWith(prefix))
-    return entry?.slice(prefix.length)
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean)
+  } catch {
+    return []
+  }
+}
+
+// The environment the process started with, as NAME=value entries; undefined when it cannot be read.
+export function environ(pid: number): string[] | undefined {
+  try {
+    return fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean)
   } catch {
     return undefined
   }
+}
+
+export function environValue(pid: number, key: string): string | undefined {
+  const prefix = `${key}=`
+  return environ(pid)?.find((e) => e.startsWith(prefix))?.slice(prefix.length)
 }
 
 // pid -> all descendants (and itself), from one table snapshot.

@@ -1,8 +1,8 @@
 import fs from 'node:fs'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { environValue, hasProcfs, isSameProcess, processTable, startTimeOf, type ProcStat } from './procfs.ts'
+import { environ, environValue, hasProcfs, isSameProcess, processTable, startTimeOf, type ProcStat } from './procfs.ts'
 import { openAppend } from './safe-files.ts'
-import { RUN_ENV, type ProcessRecord } from './state.ts'
+import { HOME_ENV, RUN_ENV, type ProcessRecord } from './state.ts'
 
 export interface SpawnRequest {
   argv: string[]
@@ -13,6 +13,8 @@ export interface SpawnRequest {
   stderrFile?: string
   // Written into the child's environment as RUN_ENV, inherited by everything it starts.
   runTag: string
+  // The home's path, written as HOME_ENV: finds the stack's processes when its state file is damaged.
+  home?: string
 }
 
 export interface Spawned {
@@ -36,7 +38,7 @@ export function spawnManaged(req: SpawnRequest, baseEnv: NodeJS.ProcessEnv): Spa
   try {
     const child = spawn(req.argv[0], req.argv.slice(1), {
       cwd: req.cwd,
-      env: { ...baseEnv, ...req.env, [RUN_ENV]: req.runTag },
+      env: { ...baseEnv, ...req.env, [RUN_ENV]: req.runTag, ...(req.home ? { [HOME_ENV]: req.home } : {}) },
       detached: true,
       stdio: ['ignore', fd, errFd],
     })
@@ -60,19 +62,46 @@ function signal(target: number, sig: NodeJS.Signals): boolean {
   }
 }
 
-// The live members of a recorded process group, or [] when the group is gone or the pid was reused.
-// While any member lives the kernel does not hand the group's number out again, so a leaderless group is still ours.
-export function groupMembers(record: Pick<ProcessRecord, 'pid' | 'pgid' | 'startTime'>, table: ProcStat[]): ProcStat[] {
-  const members = table.filter((p) => p.pgrp === record.pgid)
-  const leader = table.find((p) => p.pid === record.pgid)
-  if (leader && leader.pgrp === record.pgid && !isSameProcess(record.pid, record.startTime)) return []
-  return members
+type GroupRecord = Pick<ProcessRecord, 'pid' | 'pgid' | 'startTime'>
+
+// Whether the process's environment carries a tag of this run (set at spawn, inherited by what it starts).
+export function carriesRunTag(pid: number, runId: string): boolean {
+  return environValue(pid, RUN_ENV)?.startsWith(`${runId}/`) ?? false
 }
 
-export function signalGroup(record: Pick<ProcessRecord, 'pid' | 'pgid' | 'startTime'>, sig: NodeJS.Signals, table?: ProcStat[]): boolean {
-  if (!hasProcfs) return isSameProcess(record.pid, record.startTime) && signal(-record.pgid, sig)
-  const members = groupMembers(record, table ?? processTable())
-  return members.length > 0 && signal(-record.pgid, sig)
+// The recorded process itself: pid above 1, start time, and this run's tag. A process that rewrote its
+// environment area for its title (nginx, redis) shows no NAME=value entry at all: pid and start time decide then.
+export function isRecordedProcess(record: GroupRecord, runId?: string): boolean {
+  if (!(record.pid > 1) || !isSameProcess(record.pid, record.startTime)) return false
+  if (!hasProcfs || runId === undefined) return true
+  const env = environ(record.pid)
+  if (env === undefined) return false
+  const tag = env.find((e) => e.startsWith(`${RUN_ENV}=`))
+  if (tag !== undefined) return tag.startsWith(`${RUN_ENV}=${runId}/`)
+  return !env.some((e) => /^[A-Za-z_][A-Za-z0-9_]*=/.test(e))
+}
+
+// The live members of a recorded process group that may be signalled: all of them while the recorded leader
+// lives; once the leader is gone, only members carrying this run's tag (the number may have been reused).
+// Without a runId (no tag to check), a leaderless group is left alone.
+export function groupMembers(record: GroupRecord, table: ProcStat[], runId?: string): ProcStat[] {
+  if (!(record.pgid > 1)) return []
+  const members = table.filter((p) => p.pgrp === record.pgid)
+  if (members.length === 0) return []
+  const leader = members.find((p) => p.pid === record.pgid)
+  if (leader) return leader.pid === record.pid && isRecordedProcess(record, runId) ? members : []
+  if (runId === undefined || !hasProcfs) return []
+  return members.filter((m) => carriesRunTag(m.pid, runId))
+}
+
+// Signals what groupMembers allows: the whole group at once when all of it, else each member by pid.
+export function signalGroup(record: GroupRecord, sig: NodeJS.Signals, runId?: string, table?: ProcStat[]): boolean {
+  if (!hasProcfs) return record.pid > 1 && record.pgid > 1 && isSameProcess(record.pid, record.startTime) && signal(-record.pgid, sig)
+  const snapshot = table ?? processTable()
+  const members = groupMembers(record, snapshot, runId)
+  if (members.length === 0) return false
+  if (members.length === snapshot.filter((p) => p.pgrp === record.pgid).length) return signal(-record.pgid, sig)
+  return members.map((m) => signal(m.pid, sig)).some(Boolean)
 }
 
 // Descendants that left the group (setsid, double fork) still carry the run tag in their environment.

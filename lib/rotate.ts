@@ -6,8 +6,9 @@ import { archivePath, fileSize } from './log-paths.ts'
 import { readLogState } from './log-state.ts'
 import type { GroupRecord } from './log-source.ts'
 import { hasProcfs, processTable, readStat } from './procfs.ts'
-import { groupMembers } from './procs.ts'
+import { groupMembers, signalGroup } from './procs.ts'
 import { openAppend, openRead, truncateRegular } from './safe-files.ts'
+import { readState, type StackState } from './state.ts'
 import { sleepSync } from './sleep.ts'
 
 const isRegularFile = (file: string) => fs.lstatSync(file, { throwIfNoEntry: false })?.isFile() ?? false
@@ -78,9 +79,23 @@ export function pauseGroup(record: GroupRecord | undefined, beforeStop: (pgid: n
   }
 }
 
-// SIGCONT for groups a dead writer left stopped mid-rotation; `stop` calls this before signalling.
-export function resumePaused(home: Home): void {
-  for (const pgid of readLogState(home).paused ?? []) resumeGroup(pgid)
+// SIGCONT for groups a dead writer left stopped mid-rotation; `stop` calls this before signalling. Only
+// groups of recorded processes, verified as any signal is: the note names a bare number that may be reused.
+export function resumePaused(home: Home, state?: StackState): void {
+  const paused = readLogState(home).paused ?? []
+  if (paused.length === 0) return
+  let stack = state
+  try {
+    stack ??= readState(home)
+  } catch {
+    // A damaged state file: nothing can be verified, so nothing is resumed.
+  }
+  if (!stack) return
+  const table = hasProcfs ? processTable() : undefined
+  for (const pgid of paused) {
+    const record = stack.processes.find((p) => p.pgid === pgid)
+    if (record) signalGroup(record, 'SIGCONT', stack.runId, table)
+  }
 }
 
 export function resumeGroup(pgid: number): void {

@@ -3,7 +3,7 @@ import path from 'node:path'
 import { BackendManagerError } from './errors.ts'
 import type { Home } from './home.ts'
 import type { Plan } from './plan.ts'
-import { isSameProcess } from './procfs.ts'
+import { commandArgs, environValue, hasProcfs, isSameProcess } from './procfs.ts'
 import { DIR_MODE, removeFile, writeFileAtomic } from './safe-files.ts'
 
 export type ProcessState = 'starting' | 'running' | 'restarting' | 'stopped' | 'crashed'
@@ -39,6 +39,10 @@ export interface StackState {
 }
 
 export const RUN_ENV = 'BACKEND_MANAGER_RUN'
+// The home's path, in the environment of every process of its stack: found by it when the state file is lost.
+export const HOME_ENV = 'BACKEND_MANAGER_STACK_HOME'
+// The run tag of a stack's detached supervisor.
+export const supervisorTag = (runId: string) => `${runId}/supervisor`
 
 // 0600 whatever the umask (the plan holds the servers' environment, secrets included), never through a link.
 export function writeJsonAtomic(file: string, value: unknown): void {
@@ -61,7 +65,7 @@ export function writeState(home: Home, state: StackState): void {
 }
 
 function problem(home: Home, message: string): BackendManagerError {
-  return new BackendManagerError('STATE', `${home.state}: ${message}; the stack may still be running: check with "ps", then remove the file`)
+  return new BackendManagerError('STATE', `${home.state}: ${message}; the stack may still be running: "backend-manager stop --force" finds its processes, stops them and removes the file`)
 }
 
 // undefined when no stack was started here; a clear error when the file is damaged.
@@ -92,9 +96,21 @@ export function removeState(home: Home): void {
   removeFile(home.state)
 }
 
-// The recorded supervisor is still that very process (not a reused pid).
+// Whether a command line is this tool's CLI running `command` (node .../backend-manager.js ... supervise).
+export function isCliCommand(argv: string[], command: string): boolean {
+  return argv.some((a) => /^backend-manager(\.[cm]?[jt]s)?$/.test(path.basename(a))) && argv.includes(command)
+}
+
+// The recorded supervisor is still that very process: pid above 1, start time, command line and run tag.
+// A start bringing the stack up (or running it in the foreground) supervises from the CLI process, which has no tag.
 export function supervisorAlive(state: StackState): boolean {
-  return state.supervisor.pid > 0 && isSameProcess(state.supervisor.pid, state.supervisor.startTime)
+  const { pid, startTime } = state.supervisor
+  if (!Number.isInteger(pid) || pid <= 1 || typeof startTime !== 'string' || !isSameProcess(pid, startTime)) return false
+  if (!hasProcfs) return true
+  const argv = commandArgs(pid)
+  const tag = environValue(pid, RUN_ENV)
+  if (argv.at(-1) === 'supervise') return isCliCommand(argv, 'supervise') && tag === supervisorTag(state.runId)
+  return isCliCommand(argv, 'start') && tag === undefined
 }
 
 export function describeExit(code: number | null, signal: NodeJS.Signals | null): string {

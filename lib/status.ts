@@ -14,7 +14,8 @@ export interface ProcessStatus {
   kind: 'server' | 'proxy' | 'supervisor'
   pid: number
   port: number | null
-  state: ProcessState | 'gone'
+  // 'stopped (signal)': alive but stopped by SIGSTOP (or Ctrl+Z), so it answers nothing.
+  state: ProcessState | 'gone' | 'stopped (signal)'
   health: string
   healthy: boolean
   uptimeMs: number | null
@@ -73,10 +74,12 @@ export async function collectStatus(home: Home, now = Date.now()): Promise<Stack
   const rows = await Promise.all(
     records.map(async (record): Promise<ProcessStatus> => {
       const alive = record.pid > 0 && isSameProcess(record.pid, record.startTime)
+      const signalStopped = alive && table.find((p) => p.pid === record.pid)?.state === 'T'
       const readiness = readinessOf(state, record)
-      const checked = alive ? await probe(readiness, hostOf(state, record), record.port, PROBE_TIMEOUT_MS) : undefined
+      const checked = alive && !signalStopped ? await probe(readiness, hostOf(state, record), record.port, PROBE_TIMEOUT_MS) : undefined
       // Without a live supervisor nobody updates the recorded state, so a dead process is just gone.
-      const shown: ProcessStatus['state'] = alive ? record.state : record.state === 'crashed' || (supervisorUp && record.state !== 'running') ? record.state : 'gone'
+      const recorded: ProcessStatus['state'] = alive ? record.state : record.state === 'crashed' || (supervisorUp && record.state !== 'running') ? record.state : 'gone'
+      const shown = signalStopped ? 'stopped (signal)' : recorded
       return {
         id: record.id,
         name: record.server,

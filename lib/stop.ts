@@ -1,8 +1,8 @@
-import { accepting, busyPorts, describeBusy } from './ports.ts'
+import { accepting, busyPorts, describeBusy, type Endpoint } from './ports.ts'
 import { escapedProcesses, groupMembers, killPid, signalGroup } from './procs.ts'
 import { commandLine, hasProcfs, isSameProcess, processTable, type ProcStat } from './procfs.ts'
 import { sleep } from './sleep.ts'
-import type { ProcessRecord } from './state.ts'
+import { supervisorTag, type ProcessRecord } from './state.ts'
 
 export interface StopTarget {
   record: ProcessRecord
@@ -30,6 +30,11 @@ export interface StopOptions {
   onWait?: (what: string) => void
   // Called as soon as a process and its whole group are gone.
   onStopped?: (id: string) => void
+  // The whole stack is stopping: every process carrying the run's tag goes too (bar its supervisor), even
+  // one no record names (a start killed between a spawn and its record).
+  wholeRun?: boolean
+  // Ports to find released besides the targets' own (the plan's and the proxy's).
+  ports?: Endpoint[]
 }
 
 const PORT_RELEASE_MS = 2000
@@ -52,16 +57,19 @@ export function stopWaves(targets: StopTarget[]): StopTarget[][] {
   return waves
 }
 
-function alive(record: ProcessRecord, table: ProcStat[]): ProcStat[] {
+function alive(record: ProcessRecord, table: ProcStat[], runId: string): ProcStat[] {
   if (!hasProcfs) return isSameProcess(record.pid, record.startTime) ? [{ pid: record.pid } as ProcStat] : []
-  return groupMembers(record, table)
+  return groupMembers(record, table, runId)
 }
 
 async function stopWave(wave: StopTarget[], report: StopReport, opts: StopOptions): Promise<void> {
   const pollMs = opts.pollMs ?? 5
   const started = Date.now()
   let table = hasProcfs ? processTable() : []
-  for (const t of wave) signalGroup(t.record, 'SIGTERM', table)
+  for (const t of wave) {
+    // A stopped process (SIGSTOP, Ctrl+Z) acts on SIGTERM only once continued.
+    if (signalGroup(t.record, 'SIGTERM', opts.runId, table)) signalGroup(t.record, 'SIGCONT', opts.runId, table)
+  }
   const pending = new Set(wave)
   const killedAt = new Map<StopTarget, number>()
   let lastNotice = started
@@ -70,13 +78,13 @@ async function stopWave(wave: StopTarget[], report: StopReport, opts: StopOption
     table = hasProcfs ? processTable() : []
     const now = Date.now()
     for (const t of [...pending]) {
-      const members = alive(t.record, table)
+      const members = alive(t.record, table, opts.runId)
       if (members.length === 0) {
         pending.delete(t)
         report.stopped.push(t.record.id)
         opts.onStopped?.(t.record.id)
       } else if (!killedAt.has(t) && now - started >= t.stopTimeoutMs) {
-        signalGroup(t.record, 'SIGKILL', table)
+        signalGroup(t.record, 'SIGKILL', opts.runId, table)
         killedAt.set(t, now)
         report.killed.push(t.record.id)
       } else if (killedAt.has(t) && now - killedAt.get(t)! > AFTER_KILL_MS) {
@@ -92,12 +100,14 @@ async function stopWave(wave: StopTarget[], report: StopReport, opts: StopOption
 }
 
 // Descendants that escaped their group (setsid) but carry this run's tag: TERM, then KILL.
-async function stopEscaped(runId: string, ids: Set<string>, report: StopReport, pollMs: number): Promise<void> {
-  let escaped = escapedProcesses(runId, new Set(), processTable()).filter((e) => ids.has(e.tag.slice(runId.length + 1)))
+async function stopEscaped(runId: string, ids: Set<string> | undefined, report: StopReport, pollMs: number): Promise<void> {
+  const wanted = (tag: string) => (ids ? ids.has(tag.slice(runId.length + 1)) : tag !== supervisorTag(runId))
+  let escaped = escapedProcesses(runId, new Set(), processTable()).filter((e) => wanted(e.tag))
   if (escaped.length === 0) return
   for (const e of escaped) {
     report.escaped.push(`pid ${e.stat.pid} (${commandLine(e.stat.pid)}) started by ${e.tag.slice(runId.length + 1)}`)
     killPid(e.stat.pid, 'SIGTERM')
+    killPid(e.stat.pid, 'SIGCONT')
   }
   const deadline = Date.now() + 1000
   while (escaped.length && Date.now() < deadline) {
@@ -112,8 +122,10 @@ async function stopEscaped(runId: string, ids: Set<string>, report: StopReport, 
 export async function stopProcesses(targets: StopTarget[], opts: StopOptions): Promise<StopReport> {
   const report: StopReport = { stopped: [], killed: [], escaped: [], survivors: [] }
   for (const wave of stopWaves(targets)) await stopWave(wave, report, opts)
-  if (hasProcfs) await stopEscaped(opts.runId, new Set(targets.map((t) => t.record.id)), report, opts.pollMs ?? 10)
-  const endpoints = targets.flatMap((t) => (t.record.port === undefined ? [] : [{ host: t.host ?? '127.0.0.1', port: t.record.port }]))
+  if (hasProcfs) await stopEscaped(opts.runId, opts.wholeRun ? undefined : new Set(targets.map((t) => t.record.id)), report, opts.pollMs ?? 10)
+  const endpoints: Endpoint[] = []
+  for (const e of [...targets.flatMap((t) => (t.record.port === undefined ? [] : [{ host: t.host ?? '127.0.0.1', port: t.record.port }])), ...(opts.ports ?? [])])
+    if (!endpoints.some((o) => o.port === e.port)) endpoints.push(e)
   const deadline = Date.now() + PORT_RELEASE_MS
   // Every process is gone by now, and a listening socket closes with its last holder: a connect probe
   // confirms it cheaply; the slower /proc scan runs only to name whoever still listens.

@@ -5,7 +5,7 @@ import type { Home } from './home.ts'
 import { UnifiedLog, processLogPath, stderrLogPath } from './logs.ts'
 import type { Plan, ProcessSpec } from './plan.ts'
 import { isSameProcess, processTable, startTimeOf } from './procfs.ts'
-import { groupMembers, signalGroup, spawnManaged } from './procs.ts'
+import { groupMembers, isRecordedProcess, signalGroup, spawnManaged } from './procs.ts'
 import { waitReady } from './readiness.ts'
 import { decideAfterExit } from './restart-policy.ts'
 import { describeExit, writeState, type ProcessRecord, type StackState } from './state.ts'
@@ -117,17 +117,20 @@ export class Stack {
     const m: Managed = { spec, kind, unstable: 0, record: { id: spec.id, kind, server: spec.server, port: spec.port, pid: 0, pgid: 0, startTime: '', startedAt: 0, state: 'starting', restarts: old?.restarts ?? 0, logFile } }
     this.managed.push(m)
     this.unified.follow(spec.id, logFile, { stderrFile: this.stderrFile(m), group: () => m.record, fromEnd: !old })
-    if (old && isSameProcess(old.pid, old.startTime)) {
-      Object.assign(m.record, { pid: old.pid, pgid: old.pgid, startTime: old.startTime, startedAt: old.startedAt, state: 'running' })
+    const started = Date.now()
+    if (old && isRecordedProcess(old, this.state.runId)) {
+      // Recorded before it was ready (its supervisor died during a --no-wait bring-up): checked like a new one.
+      const unready = old.state === 'starting' || old.state === 'restarting'
+      Object.assign(m.record, { pid: old.pid, pgid: old.pgid, startTime: old.startTime, startedAt: old.startedAt, state: unready ? 'starting' : 'running' })
       this.record(m.record)
       this.save()
       if (configChanged) this.opts.proxy?.reload(old.pid)
       this.opts.progress?.({ type: 'adopted', id: spec.id, pid: old.pid })
-      return
+      if (!unready) return
+    } else {
+      this.record(m.record)
+      this.spawn(m)
     }
-    this.record(m.record)
-    const started = Date.now()
-    this.spawn(m)
     const aborted = () => m.exitReason ?? (this.firstError ? 'start aborted' : undefined)
     const waiting = (ms: number, reason: string) => this.opts.progress?.({ type: 'waiting', id: spec.id, ms, reason })
     const result = await waitReady(spec.readiness, spec.host, spec.port, spec.readyTimeoutMs, aborted, waiting)
@@ -162,7 +165,7 @@ export class Stack {
     this.unified.flush(m.record.logFile)
     m.logFrom = fileSize(m.record.logFile)
     const { child, pid, startTime } = spawnManaged(
-      { argv: m.spec.argv, cwd: m.spec.cwd, env: m.spec.env, logFile: m.record.logFile, stderrFile: this.stderrFile(m), runTag: `${this.state.runId}/${m.spec.id}` },
+      { argv: m.spec.argv, cwd: m.spec.cwd, env: m.spec.env, logFile: m.record.logFile, stderrFile: this.stderrFile(m), runTag: `${this.state.runId}/${m.spec.id}`, home: this.opts.home.root },
       this.opts.env,
     )
     m.child = child
@@ -217,7 +220,7 @@ export class Stack {
   private async respawn(m: Managed): Promise<void> {
     if (this.stopping) return
     // Whatever the dead leader left in its group would hold the port or duplicate work.
-    signalGroup(m.record, 'SIGKILL')
+    signalGroup(m.record, 'SIGKILL', this.state.runId)
     m.record.restarts++
     this.spawn(m)
     const result = await waitReady(m.spec.readiness, m.spec.host, m.spec.port, m.spec.readyTimeoutMs, () => m.exitReason ?? (this.stopping ? 'stopping' : undefined))
@@ -227,7 +230,7 @@ export class Stack {
       this.save()
     } else {
       this.opts.log?.(`${m.spec.id}: ${result.detail}; killing it to restart`)
-      signalGroup(m.record, 'SIGKILL')
+      signalGroup(m.record, 'SIGKILL', this.state.runId)
     }
   }
 
@@ -272,7 +275,7 @@ export class Stack {
 
   allGone(): boolean {
     const table = processTable()
-    return this.managed.every((m) => m.record.pid <= 0 || groupMembers(m.record, table).length === 0)
+    return this.managed.every((m) => m.record.pid <= 0 || groupMembers(m.record, table, this.state.runId).length === 0)
   }
 
   save(): void {

@@ -343,7 +343,7 @@ export class TestHome {
     const mine = this.processes()
     return {
       supervisors: mine.filter((pid) => / supervise$/.test(commandLine(pid))),
-      tagged: mine.filter((pid) => environValue(pid, 'BACKEND_MANAGER_RUN') !== undefined),
+      tagged: mine.filter((pid) => !/\/supervisor$/.test(environValue(pid, 'BACKEND_MANAGER_RUN') ?? '/supervisor')),
     }
   }
 

@@ -33,7 +33,7 @@ test('state: written atomically and read back; no file means no stack', (t) => {
 })
 
 const damaged: { name: string; text: string; want: RegExp }[] = [
-  { name: 'not JSON', text: '{"version": 1,', want: /state\.json: not valid JSON \(.+\); the stack may still be running: check with "ps", then remove the file$/ },
+  { name: 'not JSON', text: '{"version": 1,', want: /state\.json: not valid JSON \(.+\); the stack may still be running: "backend-manager stop --force" finds its processes, stops them and removes the file$/ },
   { name: 'another version', text: JSON.stringify({ ...valid(), version: 2 }), want: /state\.json: expected a state file written by this version of backend-manager/ },
   { name: 'no processes list', text: JSON.stringify({ ...valid(), processes: 'none' }), want: /state\.json: expected a state file written by this version/ },
   {

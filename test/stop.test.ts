@@ -42,7 +42,8 @@ for (const c of cases) test(`stopWaves: ${c.name}`, () => assert.deepEqual(waves
 
 // A real process in its own process group, recorded the way the supervisor records one.
 function managed(id: string, script: string, env: NodeJS.ProcessEnv = {}): { record: ProcessRecord; kill(): void } {
-  const child = spawn(process.execPath, ['-e', script], { detached: true, stdio: 'ignore', env: { ...process.env, ...env } })
+  // Tagged as the supervisor tags what it starts: stop signals nothing that does not carry the run's tag.
+  const child = spawn(process.execPath, ['-e', script], { detached: true, stdio: 'ignore', env: { ...process.env, BACKEND_MANAGER_RUN: `test-run/${id}`, ...env } })
   const pid = child.pid!
   const record: ProcessRecord = { id, kind: 'server', server: id.replace(/-\d+$/, ''), pid, pgid: pid, startTime: startTimeOf(pid)!, startedAt: Date.now(), state: 'running', restarts: 0, logFile: '' }
   return {
@@ -80,7 +81,7 @@ test('stopProcesses: SIGTERM stops a polite server, SIGKILL after stop_timeout a
 })
 
 test('stopProcesses: a record whose pid now belongs to another process signals nothing', procfsOnly, async (t) => {
-  const stranger = managed('web-0', "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)")
+  const stranger = managed('web-0', "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)", { BACKEND_MANAGER_RUN: 'another-run/web-0' })
   t.after(() => stranger.kill())
   const reused = { ...stranger.record, startTime: String(Number(stranger.record.startTime) + 500) }
   const report = await stopProcesses([{ record: reused, stopTimeoutMs: 100, dependsOn: [] }], { runId: 'test-run' })

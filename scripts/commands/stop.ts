@@ -1,23 +1,40 @@
 import fs from 'node:fs'
 import { parseFlags, type Context } from '../../lib/cli.ts'
 import { noStackHere } from '../../lib/registry.ts'
-import { stopStack } from '../../lib/teardown.ts'
+import { forceStop, stopStack } from '../../lib/teardown.ts'
 import { printStopReport } from '../../lib/progress.ts'
 
-export const usage = `Usage: backend-manager stop
+export const usage = `Usage: backend-manager stop [--force]
 
 Stops the proxy first, then the servers in reverse dependency order: SIGTERM to each process
 group, SIGKILL after its stop_timeout, then waits until every port is released and no process
-of the stack is left. Works from any shell, also when the supervisor has died.`
+of the stack is left. Works from any shell, also when the supervisor has died.
+
+  --force   also when the state file is damaged: finds the stack's processes by the home in
+            their environment, stops them (SIGTERM, SIGKILL after 5 s) and removes the file`
 
 export async function run(args: string[], ctx: Context): Promise<number> {
-  parseFlags('stop', args, {}, 0)
-  // Where no stack ever ran, nothing is created (not even the lock's folder).
+  const { values } = parseFlags('stop', args, { force: { type: 'boolean' } }, 0)
+  const onWait = (what: string) => ctx.stderr.write(`waiting for ${what}\n`)
   const io = { home: ctx.home, env: ctx.env, notice: (line: string) => ctx.stderr.write(`${line}\n`) }
-  const result = fs.existsSync(ctx.home.run) ? await stopStack(io, (what) => ctx.stderr.write(`waiting for ${what}\n`)) : undefined
-  if (!result?.wasRunning) {
-    ctx.stdout.write(`${noStackHere(ctx.home, ctx.env)}\n`)
-    return 0
+  if (!values.force) {
+    // Where no stack ever ran, nothing is created (not even the lock's folder).
+    const result = fs.existsSync(ctx.home.run) ? await stopStack(io, onWait) : undefined
+    if (!result?.wasRunning) {
+      ctx.stdout.write(`${noStackHere(ctx.home, ctx.env)}\n`)
+      return 0
+    }
+    return printStopReport(result, ctx.stdout, ctx.stderr)
   }
-  return printStopReport(result, ctx.stdout, ctx.stderr)
+  const r = await forceStop(io, onWait)
+  if (r.damaged) ctx.stderr.write(`${r.damaged.split(';')[0]}: looked for the stack's processes by their environment instead\n`)
+  const recorded = r.recorded?.report ? printStopReport(r.recorded, ctx.stdout, ctx.stderr) : 0
+  for (const p of r.killed) ctx.stderr.write(`killed after 5 s: ${p}\n`)
+  if (r.survivors.length) {
+    ctx.stderr.write(`Error: not everything stopped:\n${r.survivors.map((s) => `  ${s}`).join('\n')}\n`)
+    return 1
+  }
+  if (r.stopped.length || !r.recorded?.report) ctx.stdout.write(`stopped ${r.stopped.length} processes found by their environment in ${r.ms} ms${r.stopped.map((p) => `\n  ${p}`).join('')}\n`)
+  if (r.damaged) ctx.stdout.write(`removed ${ctx.home.state}\n`)
+  return recorded
 }
