@@ -10,8 +10,8 @@ export interface LoadResult {
   p50Ms: number
   p99Ms: number
   errors: number
-  // CPU per 1000 requests in ms, i.e. µs per request: the servers, nginx, everything else (mostly the load tool).
-  cpuPer1000?: { servers: number; nginx: number; rest: number }
+  // CPU per 1000 requests in ms, i.e. µs per request: the servers, the proxy, everything else (mostly the load tool).
+  cpuPer1000?: { servers: number; proxy: number; rest: number }
 }
 
 const autocannonBin = path.join(benchDir, 'node_modules', 'autocannon', 'autocannon.js')
