@@ -7,7 +7,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { cpuMs, freePortRange, machineBusyMs } from './common.ts'
-import { load, pacedLatency, type LatencyResult, type LoadResult } from './load.ts'
+import { load, pacedLatencies, type LatencyResult, type LoadResult } from './load.ts'
 import { available, caddy, demoServer, generatedNginx, haproxy, nodeHttpProxy, uvicorn, versionOf, type Backend, type Peer } from './peers.ts'
 
 export type SubjectKind = 'direct' | 'nginx' | 'haproxy' | 'caddy' | 'node'
@@ -21,6 +21,8 @@ export interface ProxySubject {
   generated?: boolean
   runs: LoadResult[]
   paced: LatencyResult[]
+  // The direct runs measured interleaved with each of this subject's paced runs.
+  pacedDirect: LatencyResult[]
 }
 
 export interface ProxyBackendResults {
@@ -60,8 +62,8 @@ export interface ProxyOptions {
 }
 
 // Overridable for a quicker look: BENCH_PROXY_ROUNDS, BENCH_LOAD_SECONDS (flat out), BENCH_PACED_ROUNDS, BENCH_PACED_SECONDS.
-const ROUNDS = Number(process.env.BENCH_PROXY_ROUNDS ?? 5)
-const SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 3)
+const ROUNDS = Number(process.env.BENCH_PROXY_ROUNDS ?? 9)
+const SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 2)
 const PACED_ROUNDS = Number(process.env.BENCH_PACED_ROUNDS ?? 5)
 const PACED_SECONDS = Number(process.env.BENCH_PACED_SECONDS ?? 3)
 const CONNECTIONS = 16
@@ -104,13 +106,17 @@ async function compare(entries: Entry[], servers: Peer[], backend: string, url: 
     }
     perRound.push(byName)
   }
+  // Each proxy interleaved with direct requests: the added latency is taken under the same load.
   const pacedRounds = opts.pacedRounds ?? PACED_ROUNDS
+  const [baseline, ...proxied] = entries
   for (let round = 0; round < pacedRounds; round++)
-    for (let i = 0; i < entries.length; i++) {
-      const e = entries[(i + round) % entries.length]
-      const r = await pacedLatency(e.url, RATE, opts.pacedSeconds ?? PACED_SECONDS)
+    for (let i = 0; i < proxied.length; i++) {
+      const e = proxied[(i + round) % proxied.length]
+      const [d, r] = await pacedLatencies([baseline.url, e.url], RATE, opts.pacedSeconds ?? PACED_SECONDS)
       e.subject.paced.push(r)
-      opts.log(`${backend} at ${RATE} req/s, round ${round + 1}/${pacedRounds}: ${e.subject.name}: p50 ${r.p50Ms.toFixed(3)} ms, p99 ${r.p99Ms.toFixed(3)} ms`)
+      e.subject.pacedDirect.push(d)
+      baseline.subject.paced.push(d)
+      opts.log(`${backend} at ${RATE} req/s, round ${round + 1}/${pacedRounds}: ${e.subject.name}: p50 ${r.p50Ms.toFixed(3)} ms, p99 ${r.p99Ms.toFixed(3)} ms; direct alongside: p50 ${d.p50Ms.toFixed(3)} ms, p99 ${d.p99Ms.toFixed(3)} ms`)
     }
   return { backend, url, subjects: entries.map((e) => e.subject), rounds: perRound }
 }
@@ -122,7 +128,7 @@ async function startAll(peers: Peer[], opts: ProxyOptions): Promise<void> {
   }
 }
 
-const subject = (name: string, kind: SubjectKind, extra: Partial<ProxySubject> = {}): ProxySubject => ({ name, kind, runs: [], paced: [], ...extra })
+const subject = (name: string, kind: SubjectKind, extra: Partial<ProxySubject> = {}): ProxySubject => ({ name, kind, runs: [], paced: [], pacedDirect: [], ...extra })
 
 export async function runProxyScenario(opts: ProxyOptions): Promise<ProxyResults> {
   const cores = os.cpus().length
@@ -208,7 +214,7 @@ export async function runProxyScenario(opts: ProxyOptions): Promise<ProxyResults
     method: [
       `backends: 2 x ${opts.serverLabel}${have.uvicorn ? '; 1 uvicorn process (bench/fastapi_app.py)' : ''}`,
       `flat out: wrk, ${CONNECTIONS} keep-alive connections, ${seconds} s per run, ${rounds} rounds after a 1 s warm-up of each`,
-      `steady: ${RATE} requests/s on one keep-alive connection, ${opts.pacedSeconds ?? PACED_SECONDS} s per run, ${opts.pacedRounds ?? PACED_ROUNDS} rounds`,
+      `steady: ${RATE} requests/s on one keep-alive connection through the proxy, interleaved with ${RATE} requests/s direct on another, ${opts.pacedSeconds ?? PACED_SECONDS} s per run, ${opts.pacedRounds ?? PACED_ROUNDS} rounds; added latency: the median over runs of proxied minus direct`,
       'every proxy is started before the first round and idles while another is measured; the order rotates every round',
     ],
     connections: CONNECTIONS,
