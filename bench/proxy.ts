@@ -28,11 +28,19 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const)
     void cleanup().finally(() => process.exit(130))
   })
 
+function tmpdirFor(): string {
+  const dir = path.join(benchDir, '.build')
+  fs.mkdirSync(dir, { recursive: true })
+  return dir
+}
+
 try {
   const shared = machineShared()
   if (shared.shared) log(shared.note)
   const server = programs('js').server
   const results = await runProxyScenario({ tmp, serverArgv: server.argv, serverLabel: server.label, log, onStarted: (stop) => stops.push(stop) })
+  // The raw figures too, to re-render or compare runs (not committed).
+  fs.writeFileSync(path.join(tmpdirFor(), 'proxy-results.json'), JSON.stringify(results, (_k, v) => (v instanceof Map ? Object.fromEntries(v) : v), 2))
   const section = renderProxySection(results, shared.shared)
   process.stdout.write(section + '\n')
   const file = path.join(benchDir, 'RESULTS.md')

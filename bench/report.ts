@@ -273,7 +273,8 @@ export function proxyTargets(p: ProxyResults): VariantTargets[] {
   })
 }
 
-// Most targets met; then the higher median ratio to the best HAProxy.
+// Among fixed worker counts (auto is the core count here, the same config as that number; on a
+// 16-core laptop it would mean 16 workers): most targets met, then the higher ratio to the best HAProxy.
 export function recommendedWorkers(p: ProxyResults): string | undefined {
   const haproxies = ofKind(p.demo, 'haproxy')
   const score = (v: VariantTargets) => {
@@ -281,6 +282,7 @@ export function recommendedWorkers(p: ProxyResults): string | undefined {
     return [v.checks.filter((c) => c.met).length, haproxies.length ? roundRatio(p.demo, n.name, (r) => maxOf(r, haproxies)) : medianOf2(n.runs.map((r) => r.requestsPerSecond))]
   }
   const ranked = proxyTargets(p)
+    .filter((v) => v.workers !== 'auto')
     .map((v) => ({ v, s: score(v) }))
     .sort((a, b) => b.s[0] - a.s[0] || b.s[1] - a.s[1])
   return ranked[0]?.v.workers
@@ -340,7 +342,7 @@ export function renderProxySection(p: ProxyResults, sharedMachine: boolean): str
     '',
     ...targetsTable(p),
     '',
-    `Generated today: \`worker_processes ${p.generatedWorkers};\`. By these figures: \`worker_processes ${rec ?? 'n/a'};\` (most targets met, then the higher ratio to HAProxy; ${p.cores} cores here).`,
+    `Generated today: \`worker_processes ${p.generatedWorkers};\`. By these figures: \`worker_processes ${rec ?? 'n/a'};\` (of the fixed counts: most targets met, then the higher ratio to HAProxy; \`auto\` starts one worker per core, ${p.cores} here: where that equals a fixed row, the two rows differ only by noise).`,
     PROXY_END,
   )
   return lines.join('\n')
