@@ -212,7 +212,7 @@ export async function runProxyScenario(opts: ProxyOptions): Promise<ProxyResults
       ...(have.uvicorn ? [versionOf('uvicorn')] : []),
     ],
     method: [
-      `backends: 2 x ${opts.serverLabel}${have.uvicorn ? '; 1 uvicorn process (bench/fastapi_app.py)' : ''}`,
+      `backends: 2 x ${opts.serverLabel}${have.uvicorn ? '; 1 uvicorn process (bench/fastapi_app.py) on uvloop with its h11 parser (httptools is not installed)' : ''}`,
       `flat out: wrk, ${CONNECTIONS} keep-alive connections, ${seconds} s per run, ${rounds} rounds after a 1 s warm-up of each`,
       `steady: ${RATE} requests/s on one keep-alive connection through the proxy, interleaved with ${RATE} requests/s direct on another, ${opts.pacedSeconds ?? PACED_SECONDS} s per run, ${opts.pacedRounds ?? PACED_ROUNDS} rounds; added latency: the median over runs of proxied minus direct`,
       'every proxy is started before the first round and idles while another is measured; the order rotates every round',
