@@ -10,7 +10,7 @@ import { resolveHome } from '../lib/home.ts'
 import { findNginx, mimeTypesFor } from '../lib/nginx-install.ts'
 import { nginxArgs, prepareNginxDirs, renderNginxConf } from '../lib/nginx.ts'
 import { resolvePlan } from '../lib/plan.ts'
-import { benchDir, childrenOf, killGroupOrPid, pidAlive, pollUntil, repoRoot, sleep } from './common.ts'
+import { benchDir, childrenOf, pidAlive, pollUntil, repoRoot, sleep } from './common.ts'
 
 // Debian's own python3: a pyenv or venv python3 first on PATH would not see python3-uvicorn.
 export const DEBIAN_PYTHON = '/usr/bin/python3'
@@ -75,11 +75,20 @@ export class Spawned implements Peer {
     const pid = this.pid
     if (pid === undefined) return
     this.pid = undefined
-    killGroupOrPid(pid, 'SIGTERM')
+    signalGroup(pid, 'SIGTERM')
     await pollUntil(`${this.name} to exit`, () => !pidAlive(pid), 5000, 20).catch(() => undefined)
-    // The group, so workers a master left behind go too.
-    killGroupOrPid(pid, 'SIGKILL')
+    // The group again, for workers a master left behind.
+    signalGroup(pid, 'SIGKILL')
     await sleep(0)
+  }
+}
+
+// Only the group it leads, never a bare pid, which may belong to another process once this one is gone.
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal)
+  } catch {
+    // The group is empty: everything in it exited.
   }
 }
 
