@@ -4,16 +4,16 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { benchDir, childrenOf, cpuMs, freePortRange, healthChecker, machineBusyMs, now, pidAlive, pollUntil, procStatus, repoRoot, run, sleep, stackGone, stats, type RunResult } from './common.ts'
-import { load, loadTool, pacedLatency, type LoadResult } from './load.ts'
+import { benchDir, freePortRange, healthChecker, machineShared, now, pidAlive, pollUntil, procStatus, repoRoot, run, sleep, stackGone, stats, type RunResult } from './common.ts'
+import { loadTool } from './load.ts'
 import { runBurst, runLogsBurstScript } from './logs-scenario.ts'
 import { programs } from './programs.ts'
+import { runProxyScenario } from './proxy-scenario.ts'
 import { renderMarkdown, targets, type Results } from './report.ts'
 import { BackendManager, DirectSpawn, Pm2, Supervisord, type ProcSet, type Tool } from './tools.ts'
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 7)
 const STATUS_RUNS = 3
-const LOAD_SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 5)
 const BURST_LINES = 20_000
 const BURST_ROUNDS = 3
 const INSTANCES = 8
@@ -153,56 +153,6 @@ async function lifecycle(subjects: Subject[], results: Results): Promise<void> {
   }
 }
 
-// One load run, with the CPU each party spent on it: what the proxy costs, not only what it yields.
-async function measuredLoad(url: string, connections: number, servers: number[], nginx: number[]): Promise<LoadResult> {
-  const before = { servers: cpuMs(servers), nginx: cpuMs(nginx), machine: machineBusyMs() }
-  const result = await load(url, connections, LOAD_SECONDS, tmp)
-  const per1000 = 1000 / (result.requestsPerSecond * LOAD_SECONDS)
-  const s = cpuMs(servers) - before.servers
-  const n = cpuMs(nginx) - before.nginx
-  const m = machineBusyMs() - before.machine
-  return { ...result, cpuPer1000: { servers: s * per1000, nginx: n * per1000, rest: Math.max(0, m - s - n) * per1000 } }
-}
-
-async function proxyScenario(bm: BackendManager, base: number, proxyPort: number, results: Results): Promise<void> {
-  await bm.start()
-  await pollUntil('nginx stack healthy', healthChecker([base, base + 1, proxyPort]))
-  const direct = `http://127.0.0.1:${base}/`
-  const nginx = `http://127.0.0.1:${proxyPort}/`
-  const procs = bm.state()?.processes ?? []
-  const pidOf = (id: string) => procs.find((p) => p.id === id)?.pid ?? 0
-  const nginxPids = [pidOf('nginx'), ...childrenOf(pidOf('nginx'))]
-  const via = { direct: { url: direct, servers: [pidOf('web-0')] }, nginx: { url: nginx, servers: [pidOf('web-0'), pidOf('web-1')] } }
-  // Warm both paths (JIT, nginx's upstream keepalive pool) before anything is kept.
-  await load(direct, 16, 1, tmp)
-  await load(nginx, 16, 1, tmp)
-  const rows = {
-    direct16: { label: 'direct to one instance', target: 'direct' as const, connections: 16, runs: [] as LoadResult[] },
-    nginx16: { label: 'through nginx (2 instances)', target: 'nginx' as const, connections: 16, runs: [] as LoadResult[] },
-    direct1: { label: 'direct to one instance', target: 'direct' as const, connections: 1, runs: [] as LoadResult[] },
-    nginx1: { label: 'through nginx (2 instances)', target: 'nginx' as const, connections: 1, runs: [] as LoadResult[] },
-  }
-  // Alternated, so a burst of background noise does not land on one side only.
-  for (let round = 0; round < 2; round++) {
-    const pair = round % 2 === 0 ? (['direct', 'nginx'] as const) : (['nginx', 'direct'] as const)
-    for (const connections of [16, 1] as const)
-      for (const which of pair) {
-        const row = rows[`${which}${connections}`]
-        row.runs.push(await measuredLoad(via[which].url, connections, via[which].servers, nginxPids))
-        const last = row.runs.at(-1)!
-        log(`proxy round ${round + 1}: ${which}, ${connections} connection(s): ${last.requestsPerSecond.toFixed(0)} req/s, p99 ${last.p99Ms.toFixed(2)} ms`)
-      }
-  }
-  results.proxy.push(rows.direct16, rows.nginx16, rows.direct1, rows.nginx1)
-  for (let round = 0; round < 2; round++)
-    for (const which of round % 2 === 0 ? (['direct', 'nginx'] as const) : (['nginx', 'direct'] as const)) {
-      results.latency[which].push(await pacedLatency(via[which].url, results.latency.rate, LOAD_SECONDS))
-      const last = results.latency[which].at(-1)!
-      log(`proxy latency round ${round + 1}: ${which}: p50 ${last.p50Ms.toFixed(3)} ms, p99 ${last.p99Ms.toFixed(3)} ms`)
-    }
-  await bm.stop()
-}
-
 async function memoryScenario(subjects: Subject[], results: Results): Promise<void> {
   for (const s of subjects) {
     await s.tool.start()
@@ -271,12 +221,12 @@ async function main(): Promise<void> {
     ...(sup ? [{ tool: sup, ports, processes: INSTANCES }] : []),
     { tool: floor, ports, processes: INSTANCES },
   ]
+  const shared = machineShared()
   const results: Results = {
-    machine: await machine(bm, progs.server.label),
+    machine: [...(await machine(bm, progs.server.label)), ...(shared.shared ? [shared.note] : [])],
     timings: new Map(),
     inside: new Map(),
-    proxy: [],
-    latency: { rate: 500, direct: [], nginx: [] },
+    sharedMachine: shared.shared,
     bursts: [],
     memory: [],
     tools: subjects.map((s) => s.tool.name),
@@ -289,7 +239,7 @@ async function main(): Promise<void> {
   await lifecycle(subjects, results)
 
   log('5: proxy')
-  await proxyScenario(bmNginx, base, proxyPort, results)
+  results.proxy = await runProxyScenario({ tmp, serverArgv: progs.server.argv, serverLabel: progs.server.label, log, onStarted: (stop) => teardowns.push(stop) })
 
   log('6: logs burst')
   const burstNames = Array.from({ length: INSTANCES }, (_, i) => `burst-${i}`)

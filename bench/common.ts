@@ -188,3 +188,10 @@ export function stats(values: number[]): Stats | undefined {
   const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
   return { n: sorted.length, min: sorted[0], median, max: sorted[sorted.length - 1] }
 }
+
+// Whether other jobs share the machine, from the load average before the bench starts anything.
+export function machineShared(): { shared: boolean; note: string } {
+  const load1 = Number(fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0])
+  const shared = process.env.BENCH_SHARED_MACHINE === '1' || load1 >= 1
+  return { shared, note: `Shared machine: load average ${load1.toFixed(2)} before the bench started anything, so absolute figures are noisy; the ratios are taken within one round` }
+}

@@ -10,8 +10,8 @@ export interface LoadResult {
   p50Ms: number
   p99Ms: number
   errors: number
-  // CPU per 1000 requests in ms, i.e. µs per request: the servers, nginx, everything else (mostly the load tool).
-  cpuPer1000?: { servers: number; nginx: number; rest: number }
+  // CPU per 1000 requests in ms, i.e. µs per request: the servers, the proxy, everything else (mostly the load tool).
+  cpuPer1000?: { servers: number; proxy: number; rest: number }
 }
 
 const autocannonBin = path.join(benchDir, 'node_modules', 'autocannon', 'autocannon.js')
@@ -58,31 +58,37 @@ export interface LatencyResult {
   errors: number
 }
 
-// Latency without saturating the machine: one keep-alive connection, one request every 1000/rate ms,
-// each timed from sending to the last byte. Flat-out load on 2 cores measures CPU contention instead.
-export async function pacedLatency(url: string, rate: number, seconds: number): Promise<LatencyResult> {
-  if (!/^http:\/\/127\.0\.0\.1:\d+\//.test(url)) throw new Error(`load only against 127.0.0.1, not ${url}`)
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
-  const samples: number[] = []
-  let errors = 0
+// Latency without saturating the machine: each URL gets `rate` requests per second on its own keep-alive
+// connection, the URLs' requests interleaved evenly in one loop, each timed from sending to the last byte.
+// Measured together, a proxied URL and the direct one see the same background load at the same moments.
+// Flat-out load on 2 cores measures CPU contention instead.
+export async function pacedLatencies(urls: string[], rate: number, seconds: number): Promise<LatencyResult[]> {
+  for (const url of urls) if (!/^http:\/\/127\.0\.0\.1:\d+\//.test(url)) throw new Error(`load only against 127.0.0.1, not ${url}`)
+  const agents = urls.map(() => new http.Agent({ keepAlive: true, maxSockets: 1 }))
+  const samples: number[][] = urls.map(() => [])
+  const errors = urls.map(() => 0)
   const t0 = now()
-  for (let i = 0; i < rate * seconds; i++) {
-    const wait = t0 + (i * 1000) / rate - now()
+  const ticks = rate * seconds * urls.length
+  for (let i = 0; i < ticks; i++) {
+    const which = i % urls.length
+    const wait = t0 + (i * 1000) / (rate * urls.length) - now()
     if (wait > 0) await sleep(wait)
     const sent = now()
     const ok = await new Promise<boolean>((resolve) => {
-      const req = http.get(url, { agent }, (res) => {
+      const req = http.get(urls[which], { agent: agents[which] }, (res) => {
         res.resume()
         res.once('end', () => resolve(res.statusCode === 200))
       })
       req.once('error', () => resolve(false))
       req.setTimeout(2000, () => req.destroy())
     })
-    if (ok) samples.push(now() - sent)
-    else errors++
+    if (ok) samples[which].push(now() - sent)
+    else errors[which]++
   }
-  agent.destroy()
-  samples.sort((a, b) => a - b)
-  const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? NaN
-  return { p50Ms: at(0.5), p99Ms: at(0.99), samples: samples.length, errors }
+  for (const agent of agents) agent.destroy()
+  return samples.map((list, i) => {
+    list.sort((a, b) => a - b)
+    const at = (q: number) => list[Math.min(list.length - 1, Math.floor(q * list.length))] ?? NaN
+    return { p50Ms: at(0.5), p99Ms: at(0.99), samples: list.length, errors: errors[i] }
+  })
 }

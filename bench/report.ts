@@ -1,7 +1,7 @@
 // Renders the results as Markdown: one table per kind of measurement, then the targets.
 import { stats, type Stats } from './common.ts'
 import type { BurstResult } from './logs-scenario.ts'
-import type { LatencyResult, LoadResult } from './load.ts'
+import type { ProxyBackendResults, ProxyResults, ProxySubject } from './proxy-scenario.ts'
 
 export interface Results {
   machine: string[]
@@ -9,9 +9,9 @@ export interface Results {
   timings: Map<string, Map<string, number[]>>
   // The same, as backend-manager's own timer reports it (no node start-up, module loading or config parsing).
   inside: Map<string, Map<string, number[]>>
-  proxy: { label: string; target: 'direct' | 'nginx'; connections: number; runs: LoadResult[] }[]
-  // Paced requests on one keep-alive connection (requests per second), per target.
-  latency: { rate: number; direct: LatencyResult[]; nginx: LatencyResult[] }
+  proxy?: ProxyResults
+  // Other jobs ran on the machine during the bench.
+  sharedMachine: boolean
   bursts: BurstResult[]
   memory: { tool: string; what: string; rssBytes?: number }[]
   tools: string[]
@@ -60,45 +60,6 @@ function breakdownTable(r: Results): string[] {
       if (wall === undefined || own === undefined) continue
       out.push(`| ${tool} ${scenario} | ${ms(wall)} ms | ${ms(own)} ms | ${ms(wall - own)} ms | ${floor === undefined ? 'n/a' : `${ms(floor)} ms`} | ${floor === undefined ? 'n/a' : `+${ms(wall - floor)} ms`} |`)
     }
-  }
-  return out
-}
-
-function latencyTable(r: Results): string[] {
-  const out = ['| target | p50 | p99 | requests | errors | added by nginx (p50 / p99) |', '|---|---|---|---|---|---|']
-  const med = (runs: LatencyResult[], f: (x: LatencyResult) => number) => stats(runs.map(f))?.median ?? NaN
-  const d = { p50: med(r.latency.direct, (x) => x.p50Ms), p99: med(r.latency.direct, (x) => x.p99Ms) }
-  for (const target of ['direct', 'nginx'] as const) {
-    const runs = r.latency[target]
-    if (runs.length === 0) continue
-    const p50 = med(runs, (x) => x.p50Ms)
-    const p99 = med(runs, (x) => x.p99Ms)
-    const added = target === 'nginx' ? `${signed(p50 - d.p50, 3)} ms / ${signed(p99 - d.p99, 3)} ms` : ''
-    const label = target === 'direct' ? 'direct to one instance' : 'through nginx (2 instances)'
-    out.push(`| ${label} | ${p50.toFixed(3)} ms | ${p99.toFixed(3)} ms | ${runs.reduce((s, x) => s + x.samples, 0)} | ${runs.reduce((s, x) => s + x.errors, 0)} | ${added} |`)
-  }
-  return out
-}
-
-function proxyTable(r: Results): string[] {
-  const out = [
-    '| load | target | req/s (median of runs) | p50 | p99 | errors | nginx ÷ direct | CPU µs per request: servers / nginx / rest (load tool, machine) |',
-    '|---|---|---|---|---|---|---|---|',
-  ]
-  const summary = (runs: LoadResult[]) => ({
-    rps: stats(runs.map((x) => x.requestsPerSecond))!.median,
-    p50: stats(runs.map((x) => x.p50Ms))!.median,
-    p99: stats(runs.map((x) => x.p99Ms))!.median,
-    errors: runs.reduce((s, x) => s + x.errors, 0),
-  })
-  for (const row of r.proxy) {
-    const s = summary(row.runs)
-    const direct = r.proxy.find((p) => p.target === 'direct' && p.connections === row.connections)
-    const d = direct ? summary(direct.runs) : undefined
-    const vs = row.target === 'nginx' && d ? `${((s.rps / d.rps) * 100).toFixed(0)}% req/s, p99 ${signed(s.p99 - d.p99, 2)} ms` : ''
-    const cpu = row.runs.at(-1)?.cpuPer1000
-    const cpuText = cpu ? `${cpu.servers.toFixed(0)} / ${cpu.nginx.toFixed(0)} / ${cpu.rest.toFixed(0)}` : ''
-    out.push(`| ${row.connections} connection${row.connections === 1 ? '' : 's'}, ${row.runs.length} x | ${row.label} | ${s.rps.toFixed(0)} | ${s.p50.toFixed(2)} ms | ${s.p99.toFixed(2)} ms | ${s.errors} | ${vs} | ${cpuText} |`)
   }
   return out
 }
@@ -153,17 +114,6 @@ export function targets(r: Results): Target[] {
   const restartBound = have(stopPm2, startPm2) ? 0.4 * stopPm2! + startPm2! : undefined
   add('restart: under the sum of the two bounds above (0.4x PM2 stop + PM2 start)', have(restartBm, restartBound) ? `${ms(restartBm!)} ms vs ${ms(restartBound!)} ms` : undefined, have(restartBm, restartBound) ? restartBm! < restartBound! : undefined)
   add('status: no slower than pm2 jlist', have(statusBm, statusPm2) ? ratio(statusBm!, statusPm2!) : undefined, have(statusBm, statusPm2) ? statusBm! <= statusPm2! : undefined)
-  const med = (target: 'direct' | 'nginx', c: number, f: (x: LoadResult) => number) => {
-    const row = r.proxy.find((p) => p.target === target && p.connections === c)
-    return row ? stats(row.runs.map(f))!.median : undefined
-  }
-  const heavy = Math.max(0, ...r.proxy.map((p) => p.connections))
-  const dRps = med('direct', heavy, (x) => x.requestsPerSecond)
-  const nRps = med('nginx', heavy, (x) => x.requestsPerSecond)
-  add(`nginx in front: at least 85% of direct req/s (${heavy} connections)`, have(dRps, nRps) ? `${((nRps! / dRps!) * 100).toFixed(0)}%` : undefined, have(dRps, nRps) ? nRps! >= 0.85 * dRps! : undefined)
-  const d99 = stats(r.latency.direct.map((x) => x.p99Ms))?.median
-  const n99 = stats(r.latency.nginx.map((x) => x.p99Ms))?.median
-  add(`nginx in front: p99 added latency under 1 ms (${r.latency.rate} req/s on one connection)`, have(d99, n99) ? `${signed(n99! - d99!, 2)} ms` : undefined, have(d99, n99) ? n99! - d99! < 1 : undefined)
   const bursts = r.bursts.filter((b) => b.tool === bm)
   const lost = bursts.reduce((s, b) => s + b.lost, 0)
   const torn = bursts.reduce((s, b) => s + b.torn, 0)
@@ -201,16 +151,7 @@ export function renderMarkdown(r: Results): string {
     '',
     ...breakdownTable(r),
     '',
-    '## Proxy (5): direct to one instance vs through the generated nginx (2-instance upstream)',
-    '',
-    'Flat out with wrk (keep-alive, 127.0.0.1; the load tool shares the 2 cores with the servers and nginx):',
-    '',
-    ...proxyTable(r),
-    '',
-    `Latency at a steady ${r.latency.rate} requests/s on one keep-alive connection (median of the runs):`,
-    '',
-    ...latencyTable(r),
-    '',
+    ...(r.proxy ? [renderProxySection(r.proxy, r.sharedMachine), ''] : []),
     '## Logs (6): 8 processes x 20,000 lines at once',
     '',
     ...burstTable(r),
@@ -225,5 +166,199 @@ export function renderMarkdown(r: Results): string {
     '|---|---|---|',
     ...t.map((x) => `| ${x.what} | ${x.measured} | ${x.met === undefined ? 'n/a' : x.met ? 'yes' : '**no**'} |`),
     '',
+    'The proxy targets are in the proxy section above (per `worker_processes` value).',
+    '',
   ].join('\n')
+}
+// ---------------------------------------------------------------- the proxy comparison
+
+export const PROXY_BEGIN = '<!-- proxy comparison: rewritten by `make -C bench proxy` -->'
+export const PROXY_END = '<!-- end of proxy comparison -->'
+
+const medianOf2 = (values: number[]) => stats(values.filter(Number.isFinite))?.median ?? NaN
+const x2 = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}x` : 'n/a')
+const pct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(0)}%` : 'n/a')
+const msText = (v: number, digits = 3) => (Number.isFinite(v) ? `${v.toFixed(digits)} ms` : 'n/a')
+
+// The median over rounds of a / b, each ratio taken within one round (the same background load).
+function roundRatio(b: ProxyBackendResults, a: string, over: (round: Map<string, number>) => number | undefined): number {
+  return medianOf2(b.rounds.map((r) => (r.get(a) ?? NaN) / (over(r) ?? NaN)))
+}
+
+const direct = (b: ProxyBackendResults) => b.subjects.find((s) => s.kind === 'direct')!
+const ofKind = (b: ProxyBackendResults, kind: ProxySubject['kind']) => b.subjects.filter((s) => s.kind === kind)
+const maxOf = (r: Map<string, number>, subjects: ProxySubject[]) => (subjects.length ? Math.max(...subjects.map((s) => r.get(s.name) ?? NaN)) : undefined)
+const resolvedThreads = (p: ProxyResults, workers: string) => (workers === 'auto' ? String(p.cores) : workers)
+
+// Latency this subject adds over direct at the steady rate: the median of the differences to the direct
+// runs interleaved with its own.
+function added(s: ProxySubject, q: 'p50Ms' | 'p99Ms'): number {
+  return medianOf2(s.paced.map((run, i) => run[q] - (s.pacedDirect[i]?.[q] ?? NaN)))
+}
+
+function subjectLabel(s: ProxySubject): string {
+  return s.generated ? `${s.name} (as generated)` : s.name
+}
+
+function flatTable(b: ProxyBackendResults): string[] {
+  const out = [
+    '| target | req/s (median) | ÷ direct | p50 | p99 | errors | CPU µs per request: servers / proxy / rest (load tool, machine) |',
+    '|---|---|---|---|---|---|---|',
+  ]
+  for (const s of b.subjects) {
+    const rps = medianOf2(s.runs.map((r) => r.requestsPerSecond))
+    const vs = s.kind === 'direct' ? '' : pct(roundRatio(b, s.name, (r) => r.get(direct(b).name)))
+    const cpu = s.runs.map((r) => r.cpuPer1000).filter((c) => c !== undefined)
+    const c = (k: 'servers' | 'proxy' | 'rest') => medianOf2(cpu.map((x) => x[k])).toFixed(0)
+    const errors = s.runs.reduce((n, r) => n + r.errors, 0)
+    out.push(`| ${subjectLabel(s)} | ${rps.toFixed(0)} | ${vs} | ${msText(medianOf2(s.runs.map((r) => r.p50Ms)), 2)} | ${msText(medianOf2(s.runs.map((r) => r.p99Ms)), 2)} | ${errors} | ${cpu.length ? `${c('servers')} / ${c('proxy')} / ${c('rest')}` : ''} |`)
+  }
+  return out
+}
+
+function ratioTable(p: ProxyResults, b: ProxyBackendResults): string[] {
+  const haproxies = ofKind(b, 'haproxy')
+  const out = [
+    '| nginx req/s | ÷ HAProxy, same thread count | ÷ HAProxy, best of its runs | ÷ Caddy | ÷ Node http-proxy | proxy CPU per request: nginx ÷ HAProxy (same threads), Caddy, Node |',
+    '|---|---|---|---|---|---|',
+  ]
+  for (const n of ofKind(b, 'nginx')) {
+    const same = haproxies.find((h) => h.threads === resolvedThreads(p, n.threads!))
+    const caddy = ofKind(b, 'caddy')[0]
+    const node = ofKind(b, 'node')[0]
+    // CPU time per request barely moves with the background load, unlike req/s on a shared machine.
+    const cpu = (x: ProxySubject | undefined) => (x ? medianOf2(x.runs.map((r) => r.cpuPer1000?.proxy ?? NaN)) : NaN)
+    const cpuVs = [same, caddy, node].map((x) => x2(cpu(n) / cpu(x))).join(', ')
+    out.push(
+      `| ${subjectLabel(n)} | ${same ? `${x2(roundRatio(b, n.name, (r) => r.get(same.name)))} (nbthread ${same.threads})` : 'n/a'} | ${haproxies.length ? x2(roundRatio(b, n.name, (r) => maxOf(r, haproxies))) : 'n/a'} | ${caddy ? x2(roundRatio(b, n.name, (r) => r.get(caddy.name))) : 'n/a'} | ${node ? x2(roundRatio(b, n.name, (r) => r.get(node.name))) : 'n/a'} | ${cpuVs} |`,
+    )
+  }
+  return out
+}
+
+function pacedTable(b: ProxyBackendResults): string[] {
+  const out = [`| target | p50 | p99 | added over direct: p50 / p99 | requests | errors |`, '|---|---|---|---|---|---|']
+  for (const s of b.subjects) {
+    const more = s.kind === 'direct' ? '' : `${signed(added(s, 'p50Ms'), 3)} ms / ${signed(added(s, 'p99Ms'), 3)} ms`
+    const n = s.paced.reduce((t, r) => t + r.samples, 0)
+    const e = s.paced.reduce((t, r) => t + r.errors, 0)
+    out.push(`| ${subjectLabel(s)} | ${msText(medianOf2(s.paced.map((r) => r.p50Ms)))} | ${msText(medianOf2(s.paced.map((r) => r.p99Ms)))} | ${more} | ${n} | ${e} |`)
+  }
+  return out
+}
+
+interface VariantTargets {
+  workers: string
+  generated: boolean
+  checks: { what: string; value: string; met: boolean | undefined }[]
+}
+
+export function proxyTargets(p: ProxyResults): VariantTargets[] {
+  const b = p.demo
+  const haproxies = ofKind(b, 'haproxy')
+  const caddy = ofKind(b, 'caddy')[0]
+  const node = ofKind(b, 'node')[0]
+  return ofKind(b, 'nginx').map((n) => {
+    const checks: VariantTargets['checks'] = []
+    const add = (what: string, v: number, met: (v: number) => boolean, show: (v: number) => string) =>
+      checks.push({ what, value: Number.isFinite(v) ? show(v) : 'n/a', met: Number.isFinite(v) ? met(v) : undefined })
+    add('>= 2x Caddy req/s', caddy ? roundRatio(b, n.name, (r) => r.get(caddy.name)) : NaN, (v) => v >= 2, x2)
+    add('>= 2x Node http-proxy req/s', node ? roundRatio(b, n.name, (r) => r.get(node.name)) : NaN, (v) => v >= 2, x2)
+    const same = haproxies.find((h) => h.threads === resolvedThreads(p, n.threads!))
+    add('>= HAProxy req/s (nbthread = the worker count)', same ? roundRatio(b, n.name, (r) => r.get(same.name)) : NaN, (v) => v >= 1, x2)
+    const uv = p.uvicorn?.subjects.find((s) => s.kind === 'nginx' && s.threads === n.threads)
+    add('uvicorn proxied >= 95% of direct req/s', uv && p.uvicorn ? roundRatio(p.uvicorn, uv.name, (r) => r.get(direct(p.uvicorn!).name)) : NaN, (v) => v >= 0.95, pct)
+    add(`p99 added under 1 ms at ${p.rate} req/s (demo server)`, added(n, 'p99Ms'), (v) => v < 1, (v) => `${signed(v, 3)} ms`)
+    add(`p99 added under 1 ms at ${p.rate} req/s (uvicorn)`, uv && p.uvicorn ? added(uv, 'p99Ms') : NaN, (v) => v < 1, (v) => `${signed(v, 3)} ms`)
+    return { workers: n.threads!, generated: n.generated === true, checks }
+  })
+}
+
+// Among fixed worker counts (auto is the core count here, the same config as that number; on a
+// 16-core laptop it would mean 16 workers): most targets met, then the higher ratio to the best HAProxy.
+export function recommendedWorkers(p: ProxyResults): string | undefined {
+  const haproxies = ofKind(p.demo, 'haproxy')
+  const score = (v: VariantTargets) => {
+    const n = ofKind(p.demo, 'nginx').find((s) => s.threads === v.workers)!
+    const vsHaproxy = haproxies.length ? roundRatio(p.demo, n.name, (r) => maxOf(r, haproxies)) : medianOf2(n.runs.map((r) => r.requestsPerSecond))
+    return [v.checks.filter((c) => c.met).length, vsHaproxy]
+  }
+  const ranked = proxyTargets(p)
+    .filter((v) => v.workers !== 'auto')
+    .map((v) => ({ v, s: score(v) }))
+    .sort((a, b) => b.s[0] - a.s[0] || b.s[1] - a.s[1])
+  return ranked[0]?.v.workers
+}
+
+function targetsTable(p: ProxyResults): string[] {
+  const variants = proxyTargets(p)
+  if (variants.length === 0) return []
+  const head = variants.map((v) => `worker_processes ${v.workers}${v.generated ? ' (as generated)' : ''}`)
+  const out = [`| target (PRODUCT.md) | ${head.join(' | ')} |`, `|---|${variants.map(() => '---').join('|')}|`]
+  for (let i = 0; i < variants[0].checks.length; i++) {
+    const cells = variants.map((v) => {
+      const c = v.checks[i]
+      return `${c.value} ${c.met === undefined ? '' : c.met ? 'yes' : '**no**'}`.trim()
+    })
+    out.push(`| ${variants[0].checks[i].what} | ${cells.join(' | ')} |`)
+  }
+  return out
+}
+
+export function renderProxySection(p: ProxyResults, sharedMachine: boolean): string {
+  const rec = recommendedWorkers(p)
+  const lines = [
+    PROXY_BEGIN,
+    '## Proxy (5): the generated nginx against HAProxy, Caddy and a Node http-proxy',
+    '',
+    `- Date: ${p.date}${sharedMachine ? '; a shared machine (other jobs running), so absolute figures are noisy: read the ratios, each taken within one round' : ''}`,
+    `- Versions: ${p.versions.join('; ')}`,
+    ...p.method.map((m) => `- ${m.charAt(0).toUpperCase()}${m.slice(1)}`),
+    '- Each proxy on 127.0.0.1 in front of the same two instances, round robin, keep-alive to the backends: nginx as generated (upstream `keepalive 32`), with only `worker_processes` changed per variant; HAProxy `nbthread` N, `http-reuse always`, `option forwardfor`; Caddy `reverse_proxy` with `keepalive 65s`, 32 idle connections per backend; Node: bench/node-proxy.mjs (http-proxy, keep-alive agent)',
+    ...(p.skipped.length ? [`- Not measured: ${p.skipped.join('; ')}`] : []),
+    '',
+    `### Flat out, demo server (${p.connections} connections, median of the runs; ratios are medians of per-round ratios)`,
+    '',
+    ...flatTable(p.demo),
+    '',
+    ...ratioTable(p, p.demo),
+    '',
+    `### Steady ${p.rate} requests/s, demo server (median of the runs; each proxied run interleaved with a direct one)`,
+    '',
+    ...pacedTable(p.demo),
+    '',
+  ]
+  if (p.uvicorn)
+    lines.push(
+      '### uvicorn + FastAPI: direct vs through the generated nginx (one uvicorn process behind it)',
+      '',
+      ...flatTable(p.uvicorn),
+      '',
+      `At a steady ${p.rate} requests/s:`,
+      '',
+      ...pacedTable(p.uvicorn),
+      '',
+    )
+  lines.push(
+    '### Proxy targets per worker_processes value',
+    '',
+    ...targetsTable(p),
+    '',
+    `Generated today: \`worker_processes ${p.generatedWorkers};\`. By these figures: \`worker_processes ${rec ?? 'n/a'};\` (of the fixed counts: most targets met, then the higher ratio to HAProxy; \`auto\` starts one worker per core, ${p.cores} here: where that equals a fixed row, the two rows differ only by noise).`,
+    PROXY_END,
+  )
+  return lines.join('\n')
+}
+
+// Puts the proxy section into RESULTS.md text, replacing the one there (or appending it).
+export function spliceProxySection(markdown: string, section: string): string {
+  const begin = markdown.indexOf(PROXY_BEGIN)
+  const end = markdown.indexOf(PROXY_END)
+  if (begin < 0 || end < begin) {
+    // A file from before the markers: replace its proxy section, up to the next one.
+    const old = /^## Proxy[^\n]*\n[\s\S]*?(?=^## )/m.exec(markdown)
+    if (old) return markdown.slice(0, old.index) + section + '\n\n' + markdown.slice(old.index + old[0].length)
+    return `${markdown.trimEnd()}\n\n${section}\n`
+  }
+  return markdown.slice(0, begin) + section + markdown.slice(end + PROXY_END.length)
 }
