@@ -146,7 +146,10 @@ export function nginxArgs(home: Home, opts: { version?: string; conf?: string } 
 
 function upstreamBlock(u: Upstream): string[] {
   const servers = u.ports.map((port) => `server ${hostPort(u.host, port)} max_fails=1 fail_timeout=2s;`)
-  return [`upstream ${safeToken('server name', u.name)} {`, ...indent([...servers, 'keepalive 32;', 'keepalive_timeout 4s;']), '}']
+  const name = safeToken('server name', u.name)
+  // A shared zone: round-robin and failure counts are one state for every worker, not one per worker.
+  const body = [`zone ${name} 64k;`, ...servers, 'keepalive 32;', 'keepalive_timeout 4s;']
+  return [`upstream ${name} {`, ...indent(body), '}']
 }
 
 // Set at server level; every location inherits them because none sets a header of its own.

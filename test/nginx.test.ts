@@ -99,7 +99,7 @@ test('the dev-config render has every required piece', () => {
     'fastcgi_temp_path /srv/bm/run/nginx-temp/fastcgi;',
     'uwsgi_temp_path /srv/bm/run/nginx-temp/uwsgi;',
     'scgi_temp_path /srv/bm/run/nginx-temp/scgi;',
-    'upstream datafeed {\n        server 127.0.0.1:8002 max_fails=1 fail_timeout=2s;\n        server 127.0.0.1:8003',
+    'upstream datafeed {\n        zone datafeed 64k;\n        server 127.0.0.1:8002 max_fails=1 fail_timeout=2s;\n        server 127.0.0.1:8003',
     'keepalive 32;',
     'proxy_http_version 1.1;',
     "map $http_upgrade $connection_upgrade {\n        default upgrade;\n        '' '';\n    }",
@@ -122,9 +122,9 @@ test('the dev-config render has every required piece', () => {
 test('no server without modules: "/" answers 404 with JSON; the gRPC server gets its own HTTP/2 port', () => {
   const text = renderNginxConf(fromYaml(IPV6_NO_ROOT), fixedHome('/srv/bm'), { user: null })
   assert.match(text, /location \/ \{\n\s+default_type application\/json;\n\s+return 404 '\{"error":"not found"/)
-  assert.match(text, /upstream orders \{\n(\s+server \[::1\]:910[123] max_fails=1 fail_timeout=2s;\n){3}/)
+  assert.match(text, /upstream orders \{\n\s+zone orders 64k;\n(\s+server \[::1\]:910[123] max_fails=1 fail_timeout=2s;\n){3}/)
   assert.ok(text.includes('listen [::1]:9000;'))
-  assert.match(text, /upstream rpc \{\n\s+server \[::1\]:9301 max_fails=1 fail_timeout=2s;\n\s+keepalive 32;/)
+  assert.match(text, /upstream rpc \{\n\s+zone rpc 64k;\n\s+server \[::1\]:9301 max_fails=1 fail_timeout=2s;\n\s+keepalive 32;/)
   assert.match(text, /listen \[::1\]:50051 http2;[^}]*location \/ \{\n\s+grpc_pass grpc:\/\/rpc;/)
   assert.ok(!/location [^{]*\{\n\s+proxy_pass http:\/\/rpc/.test(text), 'no HTTP route leads to the gRPC server')
   assert.ok(!text.includes('queue'), 'a portless worker is not behind the proxy')
@@ -132,7 +132,7 @@ test('no server without modules: "/" answers 404 with JSON; the gRPC server gets
 
 test('gRPC only: one HTTP/2 server block with grpc_pass, timeouts and keepalive; no HTTP/1.1 listener', () => {
   const text = renderNginxConf(fromYaml(GRPC_ONLY), fixedHome('/srv/bm'), { user: null })
-  assert.match(text, /upstream pricer \{\n(\s+server 127\.0\.0\.1:5005[567] max_fails=1 fail_timeout=2s;\n){3}\s+keepalive 32;/)
+  assert.match(text, /upstream pricer \{\n\s+zone pricer 64k;\n(\s+server 127\.0\.0\.1:5005[567] max_fails=1 fail_timeout=2s;\n){3}\s+keepalive 32;/)
   for (const piece of ['listen 127.0.0.1:50051 http2;', 'grpc_pass grpc://pricer;', 'grpc_connect_timeout 2s;', 'grpc_read_timeout 300s;', 'grpc_send_timeout 300s;', 'grpc_next_upstream error timeout;'])
     assert.ok(text.includes(piece), `missing: ${piece}`)
   assert.equal(text.match(/^\s+server \{/gm)?.length, 1, 'exactly one server block')

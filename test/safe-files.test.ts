@@ -1,7 +1,7 @@
 // The file operations used for everything under the home, on real files, links and FIFOs.
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -9,7 +9,7 @@ import { ensureHome, resolveHome } from '../lib/home.ts'
 import { cleanLogs } from '../lib/log-clean.ts'
 import { startTimeOf } from '../lib/procfs.ts'
 import { copyTruncate } from '../lib/rotate.ts'
-import { writeState, type StackState } from '../lib/state.ts'
+import { RUN_ENV, supervisorTag, writeState, type StackState } from '../lib/state.ts'
 import { FileProblem, checkHomeDir, makeDirsUnder, openAppend, truncateRegular, writeFileAtomic } from '../lib/safe-files.ts'
 
 function tempDir(t: TestContext): string {
@@ -94,8 +94,15 @@ test('logs clean on a full disk, with a live writer it cannot even ask: it trunc
   })
   const home = resolveHome({}, '/', dir)
   ensureHome(home)
-  // This test process stands in for the live supervisor: the same pid and start time it would be recorded with.
-  const state = { version: 1, runId: 'r', phase: 'running', startedAt: 0, supervisor: { pid: process.pid, startTime: startTimeOf(process.pid)! }, plan: {}, ports: [], processes: [] }
+  // A live supervisor as the stack checks it: the CLI's command line ending in "supervise", and the run's tag.
+  const stand = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e9)', path.join(dir, 'backend-manager.js'), 'supervise'], {
+    env: { ...process.env, [RUN_ENV]: supervisorTag('r') },
+    stdio: 'ignore',
+  })
+  t.after(() => stand.kill('SIGKILL'))
+  await new Promise((resolve) => stand.once('spawn', resolve))
+  const supervisor = { pid: stand.pid!, startTime: startTimeOf(stand.pid!)! }
+  const state = { version: 1, runId: 'r', phase: 'running', startedAt: 0, supervisor, plan: {}, ports: [], processes: [] }
   writeState(home, state as unknown as StackState)
   fs.writeFileSync(path.join(home.logs, 'api-0.log'), 'x'.repeat(100_000))
   const fd = fs.openSync(path.join(dir, 'filler'), 'a')
