@@ -5,6 +5,7 @@ import path from 'node:path'
 import { BackendManagerError } from './errors.ts'
 import { packageRoot, type Home } from './home.ts'
 import { acquireLock } from './lock.ts'
+import { freeBytes } from './log-paths.ts'
 import type { Plan, ProcessSpec } from './plan.ts'
 import { busyPorts, describeBusy } from './ports.ts'
 import { isSameProcess, startTimeOf } from './procfs.ts'
@@ -27,6 +28,18 @@ export const newRunId = () => randomBytes(6).toString('hex')
 function refuseIfRunning(home: Home, state: StackState | undefined): void {
   if (state && supervisorAlive(state))
     throw new BackendManagerError('START_FAILED', `a stack is already running from ${home.root} (supervisor pid ${state.supervisor.pid}, config ${state.plan.file}); use "restart" or "stop" first`)
+}
+
+// Less free than this on the home's disk: the servers' first output would fill it and the start would fail halfway.
+const MIN_FREE_BYTES = 1 << 20
+
+// Fails before anything is written or started when the disk holding the home is (nearly) full.
+export function checkFreeSpace(home: Home): void {
+  let dir = home.root
+  while (!fs.existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir)
+  const free = freeBytes(dir)
+  if (free < MIN_FREE_BYTES)
+    throw new BackendManagerError('START_FAILED', `${home.root}: no space left on its disk (${Math.floor(free / 1024)} KB free, start needs at least ${MIN_FREE_BYTES >> 10} KB for state and logs); free some space there (e.g. "backend-manager logs clean") and start again; nothing was started`)
 }
 
 // Every port the plan binds is free, except those held by processes this start will adopt.
@@ -64,6 +77,7 @@ async function retireStale(plan: Plan, previous: StackState, notice?: (line: str
 // What every start checks under the lock before it starts anything (detached or --foreground); returns
 // the previous state to adopt from.
 export async function preflight(home: Home, plan: Plan, previous: StackState | undefined, notice?: (line: string) => void): Promise<StackState | undefined> {
+  checkFreeSpace(home)
   refuseIfRunning(home, previous)
   const adoptable = previous && (await retireStale(plan, previous, notice))
   await checkPorts(plan, adoptable)
@@ -111,6 +125,7 @@ export interface StartRequest {
 
 // start: validate, lock, refuse a second stack, check ports, bring up, hand over to a detached supervisor.
 export async function startDetached(req: StartRequest, io: LifecycleIO): Promise<{ supervisorPid: number }> {
+  checkFreeSpace(io.home)
   const lock = acquireLock(io.home, 'start')
   try {
     const previous = await preflight(io.home, req.plan, readState(io.home), io.notice)

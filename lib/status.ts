@@ -1,4 +1,5 @@
 import type { Home } from './home.ts'
+import { unifiedLogBehind } from './logs.ts'
 import type { Readiness } from './plan.ts'
 import { bootTimeMs, CLOCK_TICKS, hasProcfs, isSameProcess, PAGE_SIZE, processTable, treeOf, type ProcStat } from './procfs.ts'
 import { probe } from './readiness.ts'
@@ -27,6 +28,8 @@ export interface StackStatus {
   home: string
   config: string | null
   processes: ProcessStatus[]
+  // Set while the unified log cannot be written (a full disk): it misses lines the processes' own files hold.
+  logBehind?: { reason: string; unreadBytes: number } | null
   healthy: boolean
 }
 
@@ -54,7 +57,7 @@ function hostOf(state: StackState, record: ProcessRecord): string {
 
 export async function collectStatus(home: Home, now = Date.now()): Promise<StackStatus> {
   const state = readState(home)
-  if (!state) return { running: false, home: home.root, config: null, processes: [], healthy: false }
+  if (!state) return { running: false, home: home.root, config: null, processes: [], logBehind: null, healthy: false }
   const table = hasProcfs ? processTable() : []
   const boot = hasProcfs ? bootTimeMs() : 0
   const supervisorUp = supervisorAlive(state)
@@ -97,7 +100,8 @@ export async function collectStatus(home: Home, now = Date.now()): Promise<Stack
     ...(supervisorUp && hasProcfs ? usage(state.supervisor.pid, table, boot, now, false) : { cpuPercent: null, rssBytes: null, uptimeMs: null }),
   }
   const processes = [supervisor, ...rows]
-  return { running: true, home: home.root, config: state.plan.file, processes, healthy: processes.every((p) => p.healthy) }
+  const logBehind = unifiedLogBehind(home) ?? null
+  return { running: true, home: home.root, config: state.plan.file, processes, logBehind, healthy: processes.every((p) => p.healthy) && !logBehind }
 }
 
 export function statusExitCode(status: StackStatus): number {
