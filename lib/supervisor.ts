@@ -268,9 +268,9 @@ export class Stack {
     try {
       writeState(this.opts.home, this.state)
     } catch (error) {
-      // A full disk: a bring-up stops at once (a stack it cannot record could not be stopped); a running one keeps going.
+      // A full disk: a bring-up that started processes it cannot record stops at once; adopting or running, it keeps going.
       const why = `cannot write ${this.opts.home.state}: ${writeFailure(error)}`
-      if (this.state.phase === 'starting') this.abort(`start failed: ${why}; free some space on that disk and start again`)
+      if (this.state.phase === 'starting' && this.managed.some((m) => m.child)) this.abort(`start failed: ${why}; free some space on that disk and start again`)
       this.opts.log?.(why)
     }
   }
