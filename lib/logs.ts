@@ -288,7 +288,24 @@ export class UnifiedLog {
     const key = files[0]
     if (Date.now() - (this.rotationFailed.get(key) ?? 0) < RETRY_ROTATION_MS) return
     const events: TruncationFiles = {}
-    const done = copyTruncate(files, this.limits.keep, {
+    let begun = false
+    let ended = false
+    let done: boolean
+    try {
+      done = this.copyTruncate(files, source, events, () => (begun = true), () => (ended = true))
+    } catch (error) {
+      // No room for the copy (a full disk): drop the partial copies, close the truncation begun, try again later.
+      this.rotationFailed.set(key, Date.now())
+      for (const file of files) fs.rmSync(`${file}.rotating`, { force: true })
+      if (begun && !ended) endTruncation(this.home, events)
+      throw error
+    }
+    if (done) this.rotationFailed.delete(key)
+    else this.rotationFailed.set(key, Date.now())
+  }
+
+  private copyTruncate(files: string[], source: LogSource | undefined, events: TruncationFiles, begun: () => void, ended: () => void): boolean {
+    return copyTruncate(files, this.limits.keep, {
       pause: () =>
         pauseGroup(source?.group(), (pgid) => {
           this.state.paused = [pgid]
@@ -303,7 +320,10 @@ export class UnifiedLog {
         // Every stderr line is copied before its file is cut, even into an unfinished stdout line.
         if (source && files.some((f) => f === source.out.file || f === source.err?.file)) this.drain([source], true)
       },
-      begin: () => beginTruncation(this.home),
+      begin: () => {
+        beginTruncation(this.home)
+        begun()
+      },
       truncated: (file, size) => {
         events[file] = { kind: 'rotate', size }
         if (source && file === source.out.file) source.restart('out', true)
@@ -313,10 +333,9 @@ export class UnifiedLog {
         this.state.sources = this.snapshotAll()
         this.commit()
         endTruncation(this.home, events)
+        ended()
       },
     })
-    if (done) this.rotationFailed.delete(key)
-    else this.rotationFailed.set(key, Date.now())
   }
 
   // Someone deleted or moved the unified log: start a new one rather than write into a file nobody sees.

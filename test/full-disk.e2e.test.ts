@@ -59,8 +59,15 @@ function chatter(env: Record<string, string>, extra: Partial<ServerYaml> = {}): 
 const expected = (n: number) => `chatter ${n} ${PAYLOAD}`
 const isStderr = (n: number) => n % STDERR_EVERY === STDERR_EVERY - 1
 
+// A log file with its rotated copies before it, oldest first.
+function withArchives(home: TestHome, name: string): string {
+  const archives = fs.readdirSync(path.join(home.root, 'logs')).filter((f) => f.startsWith(`${name}.`) && /\.\d+$/.test(f))
+  const sorted = archives.sort((a, b) => Number(b.split('.').at(-1)) - Number(a.split('.').at(-1)))
+  return [...sorted, name].map((f) => home.readLog(f)).join('')
+}
+
 function unifiedLines(home: TestHome): { out: string[]; err: string[]; total: number } {
-  const text = home.readLog('backend-unified.log')
+  const text = withArchives(home, 'backend-unified.log')
   const result = { out: [] as string[], err: [] as string[], total: 0 }
   for (const line of text.split('\n').slice(0, -1)) {
     const m = UNIFIED_LINE.exec(line)
@@ -71,12 +78,12 @@ function unifiedLines(home: TestHome): { out: string[]; err: string[]; total: nu
   return result
 }
 
-test('full disk: the unified log loses no line while the disk is full, status says it is behind, and it catches up once there is room', async (t) => {
-  const home = tmpfsHome(t)
+async function fillAndCatchUp(t: TestContext, size: string, logs?: { max_size: number; keep: number }): Promise<void> {
+  const home = tmpfsHome(t, size)
   if (!home) return
   const lines = 10_000
   const go = path.join(home.root, 'go')
-  const config = home.writeConfig({ servers: [chatter({ CHATTER_LINES: String(lines), CHATTER_GO: go })] })
+  const config = home.writeConfig({ ...(logs && { logs }), servers: [chatter({ CHATTER_LINES: String(lines), CHATTER_GO: go })] })
   // About 2.2 MB of logs in all: more than is left now, less than the disk once the filler is gone.
   fill(home, 1536 << 10)
   const start = await home.cli(['start', config])
@@ -100,10 +107,18 @@ test('full disk: the unified log loses no line while the disk is full, status sa
   assert.deepEqual(unified.err, all.filter(isStderr).map(expected), 'every stderr line once, whole, in order, marked !>')
   assert.equal(unified.total, lines, 'nothing else in the unified log')
   // The raw files hold the same lines: what the unified log shows is what the process printed.
-  assert.deepEqual(home.readLog('chat-0.stderr.log').split('\n').slice(0, -1), unified.err)
+  assert.deepEqual(withArchives(home, 'chat-0.stderr.log').split('\n').slice(0, -1), unified.err)
   const status = await home.statusUntilHealthy(30_000)
   assert.equal(status.code, 0, `status after catching up:\n${status.stdout}`)
   assert.doesNotMatch(status.stdout, /behind/)
+}
+
+test('full disk: the unified log loses no line while the disk is full, status says it is behind, and it catches up once there is room', async (t) => {
+  await fillAndCatchUp(t, '3m')
+})
+
+test('full disk: the same with files rotating while the disk is full', async (t) => {
+  await fillAndCatchUp(t, '4m', { max_size: 300_000, keep: 20 })
 })
 
 test('full disk: start refuses at once when the disk holding the home is full, starting and writing nothing', async (t) => {
