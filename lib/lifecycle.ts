@@ -5,6 +5,7 @@ import path from 'node:path'
 import { BackendManagerError } from './errors.ts'
 import { ensureHome, packageRoot, type Home } from './home.ts'
 import { acquireLock } from './lock.ts'
+import { freeBytes } from './log-paths.ts'
 import type { Plan, ProcessSpec } from './plan.ts'
 import { busyPorts, describeBusy } from './ports.ts'
 import { isSameProcess, startTimeOf } from './procfs.ts'
@@ -44,6 +45,18 @@ function refuseIfRunning(home: Home, state: StackState | undefined, plan: Plan):
   throw new BackendManagerError('START_FAILED', `${what}; use "restart" or "stop" first${same}`)
 }
 
+// Less free than this on the home's disk: the servers' first output would fill it and the start would fail halfway.
+const MIN_FREE_BYTES = 1 << 20
+
+// Fails before anything is written or started when the disk holding the home is (nearly) full.
+export function checkFreeSpace(home: Home): void {
+  let dir = home.root
+  while (!fs.existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir)
+  const free = freeBytes(dir)
+  if (free < MIN_FREE_BYTES)
+    throw new BackendManagerError('START_FAILED', `${home.root}: no space left on its disk (${Math.floor(free / 1024)} KB free, start needs at least ${MIN_FREE_BYTES >> 10} KB for state and logs); free some space there (e.g. "backend-manager logs clean") and start again; nothing was started`)
+}
+
 // Every port the plan binds is free, except those held by processes this start will adopt.
 async function checkPorts(plan: Plan, previous: StackState | undefined): Promise<void> {
   const live = (previous?.processes ?? []).filter((p) => p.port !== undefined && isRecordedProcess(p, previous!.runId))
@@ -79,6 +92,7 @@ async function retireStale(plan: Plan, previous: StackState, notice?: (line: str
 // What every start checks under the lock before it starts anything (detached or --foreground); returns
 // the previous state to adopt from.
 export async function preflight(home: Home, plan: Plan, previous: StackState | undefined, notice?: (line: string) => void): Promise<StackState | undefined> {
+  checkFreeSpace(home)
   refuseIfRunning(home, previous, plan)
   // A new start: an earlier one's failure no longer describes the stack.
   clearLastFailure(home)
@@ -137,6 +151,7 @@ export interface StartResult {
 
 // start: validate, lock, refuse a second stack, check ports, bring up, hand over to a detached supervisor.
 export async function startDetached(req: StartRequest, io: LifecycleIO): Promise<StartResult> {
+  checkFreeSpace(io.home)
   const lock = acquireLock(io.home, 'start')
   try {
     const current = readState(io.home)

@@ -25,6 +25,8 @@ export const generationPath = (home: Home) => path.join(home.run, 'log-generatio
 // `logs clean` asks the live writer of the unified log to do it, and waits for the answer.
 export const cleanRequestPath = (home: Home) => path.join(home.run, 'log-clean.request')
 export const cleanDonePath = (home: Home) => path.join(home.run, 'log-clean.done')
+// Present while the unified log cannot be written (a full disk): why, for `status`.
+export const logBehindPath = (home: Home) => path.join(home.run, 'log-behind.json')
 
 export const archivePath = (file: string, n: number) => `${file}.${n}`
 
@@ -83,4 +85,22 @@ export function readAt(file: string, offset: number, length: number): Buffer {
   } finally {
     fs.closeSync(fd)
   }
+}
+
+// Bytes an unprivileged writer can still put on the disk holding `dir`; Infinity when unknown.
+export function freeBytes(dir: string): number {
+  try {
+    const s = fs.statfsSync(dir)
+    return s.bavail * s.bsize
+  } catch {
+    return Infinity
+  }
+}
+
+const WRITE_ERRORS: Record<string, string> = { ENOSPC: 'no space left on device', EDQUOT: 'disk quota exceeded', EROFS: 'read-only file system', EIO: 'input/output error' }
+
+// A failed write in words: "no space left on device" rather than "ENOSPC: no space left on device, write".
+export function writeFailure(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException)?.code
+  return (code && WRITE_ERRORS[code]) ?? (error instanceof Error ? error.message : String(error))
 }

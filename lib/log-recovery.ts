@@ -3,14 +3,15 @@ import fs from 'node:fs'
 import type { Home } from './home.ts'
 import { readAt, unifiedLogPath } from './log-paths.ts'
 import { cutCopy, locate } from './log-source.ts'
-import { fromBase64, readLogState, toBase64, type CopyIntent, type LogState, type SourceState } from './log-state.ts'
+import { fromBase64, loadLogState, toBase64, type CopyIntent, type LoadedLogState, type SourceState } from './log-state.ts'
 import { resumePaused } from './rotate.ts'
 import { truncateRegular } from './safe-files.ts'
 
 // Crash recovery: a last write to the unified log that did not (fully) happen is undone and redone,
-// a stderr copy that did happen is found, and groups left paused by a rotation are resumed.
-export function recover(home: Home): LogState {
-  const state = readLogState(home)
+// a stderr copy that did happen is found, and groups left paused by a rotation are resumed. What of the
+// saved file was damaged comes back with it, so the caller takes those files from their end.
+export function recover(home: Home): LoadedLogState {
+  const { state, damage } = loadLogState(home)
   resumePaused(home)
   const pending = state.pending
   const unified = unifiedLogPath(home)
@@ -23,7 +24,7 @@ export function recover(home: Home): LogState {
     const source = state.sources[intent.out]
     if (source) recoverCopy(intent, source)
   }
-  return { version: 2, sources: state.sources }
+  return { state: { version: 2, sources: state.sources }, damage }
 }
 
 // After a crash between planning a copy and recording it: find whether it reached the log file.

@@ -60,6 +60,19 @@ export function locate(file: string, from: number, bytes: Buffer): number | unde
   return undefined
 }
 
+// All of `bytes` at the end of the file, or none: a write cut short (no space left) is cut off again, so
+// the file never keeps half a line that the next write would run into. Only when nothing was appended since.
+function appendWhole(fd: number, bytes: Buffer): void {
+  let done = 0
+  try {
+    while (done < bytes.length) done += fs.writeSync(fd, bytes, done)
+  } catch (error) {
+    const end = done > 0 ? positionOf(fd) : undefined
+    if (end !== undefined && fs.fstatSync(fd).size === end) fs.ftruncateSync(fd, end - done)
+    throw error
+  }
+}
+
 interface Reader {
   file: string
   offset: number
@@ -137,7 +150,7 @@ export class LogSource {
 
   applyCopy(plan: CopyPlan): void {
     this.appendFd ??= openAppend(this.out.file)
-    fs.writeSync(this.appendFd, plan.bytes)
+    appendWhole(this.appendFd, plan.bytes)
     const end = positionOf(this.appendFd) ?? locate(this.out.file, plan.intent.outBefore, plan.bytes)
     if (end !== undefined) this.copies.push([end - plan.bytes.length, end])
     this.err!.offset = plan.intent.errTo
@@ -200,6 +213,13 @@ export class LogSource {
     r.offset = 0
     if (!keepCarry) r.carry = Buffer.alloc(0)
     if (which === 'out') this.copies = []
+  }
+
+  // Back to a snapshot taken before a batch that could not be written (a full disk): read it again later.
+  restore(saved: SourceState): void {
+    this.out = loadReader(saved.out)
+    if (this.err && saved.err) this.err = loadReader(saved.err)
+    this.copies = saved.copies ? saved.copies.map((c) => [c[0], c[1]]) : []
   }
 
   close(): void {

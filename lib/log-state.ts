@@ -1,5 +1,6 @@
 // What the writer of the unified log persists, so a writer that dies (even by SIGKILL) is replaced
 // by one that continues exactly where it stopped: no line lost, none written twice.
+import fs from 'node:fs'
 import type { Home } from './home.ts'
 import { generationPath, offsetsPath } from './log-paths.ts'
 import { readJsonFile, writeJsonAtomic } from './state.ts'
@@ -50,16 +51,103 @@ export interface LogState {
 
 const empty = (): LogState => ({ version: 2, sources: {} })
 
-// Version 1 was a plain map of file -> offset.
-export function readLogState(home: Home): LogState {
-  const record = readJsonFile(offsetsPath(home))
-  if (!record) return empty()
-  if (record.version === 2 && record.sources && typeof record.sources === 'object') return record as unknown as LogState
-  const sources: Record<string, SourceState> = {}
-  for (const [file, offset] of Object.entries(record)) {
-    if (typeof offset === 'number') sources[file] = { id: '', out: { file, offset } }
+// What was read back, and what of it had to be thrown away: `whole` when nothing in the file could be trusted,
+// else the files whose saved position was unusable. Either way those files are taken from their end, not from 0.
+export interface LoadedLogState {
+  state: LogState
+  damage?: { detail: string; whole: boolean; files: string[] }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
+const isOffset = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
+
+function validStream(v: unknown): v is StreamState {
+  return isObject(v) && typeof v.file === 'string' && v.file !== '' && isOffset(v.offset) && (v.carry === undefined || (typeof v.carry === 'string' && BASE64.test(v.carry)))
+}
+
+function validSource(file: string, v: unknown): v is SourceState {
+  if (!isObject(v) || typeof v.id !== 'string' || !validStream(v.out) || v.out.file !== file) return false
+  if (v.err !== undefined && !validStream(v.err)) return false
+  const range = (c: unknown) => Array.isArray(c) && c.length === 2 && isOffset(c[0]) && isOffset(c[1]) && c[0] < c[1]
+  return v.copies === undefined || (Array.isArray(v.copies) && v.copies.every(range))
+}
+
+function validSources(v: unknown): Record<string, SourceState> | undefined {
+  if (!isObject(v)) return undefined
+  return Object.entries(v).every(([file, s]) => validSource(file, s)) ? (v as Record<string, SourceState>) : undefined
+}
+
+function validIntent(v: unknown): v is CopyIntent {
+  return isObject(v) && typeof v.out === 'string' && isOffset(v.errFrom) && isOffset(v.errTo) && v.errFrom <= v.errTo && isOffset(v.outBefore) && typeof v.final === 'boolean' && (v.errCarry === undefined || (typeof v.errCarry === 'string' && BASE64.test(v.errCarry)))
+}
+
+function validPending(v: unknown): PendingWrite | undefined {
+  if (!isObject(v) || !isOffset(v.ino) || !isOffset(v.before) || !isOffset(v.after) || v.before > v.after) return undefined
+  const prev = validSources(v.prev)
+  return prev && { ino: v.ino, before: v.before, after: v.after, prev }
+}
+
+// Every field is checked: a damaged file (emptied, garbage, null, a negative or non-number offset) must never
+// make the unified log read a file again from its start, nor crash its writer.
+export function parseLogState(text: string | undefined): LoadedLogState {
+  if (text === undefined) return { state: empty() }
+  const whole = (detail: string): LoadedLogState => ({ state: empty(), damage: { detail, whole: true, files: [] } })
+  let record: unknown
+  try {
+    record = JSON.parse(text)
+  } catch {
+    return whole(text.trim() === '' ? 'empty' : 'not valid JSON')
   }
-  return { version: 2, sources }
+  if (!isObject(record)) return whole(`expected an object, got ${record === null ? 'null' : Array.isArray(record) ? 'an array' : typeof record}`)
+  if (record.version !== 2) {
+    // Version 1 was a plain map of file -> offset.
+    const entries = Object.entries(record)
+    if (entries.length === 0) return whole('no files listed')
+    const state = empty()
+    const bad: string[] = []
+    for (const [file, offset] of entries) {
+      if (isOffset(offset)) state.sources[file] = { id: '', out: { file, offset } }
+      else bad.push(file)
+    }
+    return bad.length ? { state, damage: { detail: `bad offset for ${bad.join(', ')}`, whole: false, files: bad } } : { state }
+  }
+  if (!isObject(record.sources)) return whole('no "sources" object')
+  const state = empty()
+  const bad: string[] = []
+  for (const [file, source] of Object.entries(record.sources)) {
+    if (validSource(file, source)) state.sources[file] = source
+    else bad.push(file)
+  }
+  const problems = bad.length ? [`bad entry for ${bad.join(', ')}`] : []
+  if (record.pending !== undefined) {
+    state.pending = validPending(record.pending)
+    if (!state.pending) problems.push('bad "pending"')
+  }
+  if (record.copying !== undefined) {
+    if (Array.isArray(record.copying) && record.copying.every(validIntent)) state.copying = record.copying
+    else problems.push('bad "copying"')
+  }
+  if (record.paused !== undefined) {
+    if (Array.isArray(record.paused) && record.paused.every((g) => Number.isSafeInteger(g) && (g as number) > 1)) state.paused = record.paused as number[]
+    else problems.push('bad "paused"')
+  }
+  // A bad record of the last write means the saved positions may be past lines never written: trust none of them.
+  if (record.pending !== undefined && !state.pending) return whole(problems.join('; '))
+  return problems.length ? { state, damage: { detail: problems.join('; '), whole: false, files: bad } } : { state }
+}
+
+export function loadLogState(home: Home): LoadedLogState {
+  try {
+    return parseLogState(fs.readFileSync(offsetsPath(home), 'utf8'))
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    return code === 'ENOENT' ? parseLogState(undefined) : { state: empty(), damage: { detail: `cannot read it (${code})`, whole: true, files: [] } }
+  }
+}
+
+export function readLogState(home: Home): LogState {
+  return loadLogState(home).state
 }
 
 export function writeLogState(home: Home, state: LogState): void {

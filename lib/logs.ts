@@ -1,15 +1,18 @@
 // The unified log: built by following every process's own log files from saved offsets, so a
 // supervisor that dies and is replaced (or hands over) continues exactly where the last one stopped.
 import fs from 'node:fs'
+import path from 'node:path'
 import { logsDefaults, type LogsConfig } from './config.ts'
 import { ensureHome, type Home } from './home.ts'
 import { answerCleanRequest, resetSource, takeCleanRequest, truncateLogFiles } from './log-clean.ts'
-import { fileSize, proxyAccessLogs, unifiedLogPath } from './log-paths.ts'
+import { fileSize, freeBytes, logBehindPath, offsetsPath, proxyAccessLogs, unifiedLogPath, writeFailure } from './log-paths.ts'
+import { prefixLine } from './log-line.ts'
 import { recover } from './log-recovery.ts'
 import { LogSource, type CopyPlan, type GroupRecord } from './log-source.ts'
-import { beginTruncation, endTruncation, writeLogState, type LogState, type TruncationFiles } from './log-state.ts'
+import { beginTruncation, endTruncation, readLogState, writeLogState, type LoadedLogState, type LogState, type TruncationFiles } from './log-state.ts'
 import { copyTruncate, pauseGroup, resumeGroup, shiftArchives } from './rotate.ts'
 import { noSpace, openAppend } from './safe-files.ts'
+import { readJsonFile, writeJsonAtomic } from './state.ts'
 
 export { PREFIX_WIDTH, cleanLine, prefixLine } from './log-line.ts'
 export { offsetsPath, processLogPath, stderrLogPath, unifiedLogPath } from './log-paths.ts'
@@ -47,6 +50,9 @@ export class UnifiedLog {
   private readonly rotationFailed = new Map<string, number>()
 
   private lastError = ''
+  // Why the unified log could not be written (a full disk), until it has caught up again.
+  private behind?: { reason: string; recorded: boolean }
+  private readonly damage: LoadedLogState['damage']
 
   constructor(
     private readonly home: Home,
@@ -55,16 +61,23 @@ export class UnifiedLog {
     private readonly report: (line: string) => void = () => {},
   ) {
     ensureHome(home)
-    this.state = recover(home)
-    this.commit()
+    const { state, damage } = recover(home)
+    this.state = state
+    this.damage = damage
+    fs.rmSync(logBehindPath(home), { force: true })
+    this.tryCommit()
     this.fd = openAppend(unifiedLogPath(home))
+    if (damage) this.noteDamage(damage)
   }
 
   follow(id: string, file: string, opts: FollowOptions = {}): void {
     if (this.sources.has(file)) return
-    this.sources.set(file, new LogSource(id, file, opts.stderrFile, opts.group ?? (() => undefined), this.state.sources[file], opts.fromEnd ?? false))
+    const saved = this.state.sources[file]
+    // Where the saved position was damaged, what was read before is unknown: go on from the end, never from 0.
+    const lost = !saved && this.damage !== undefined && (this.damage.whole || this.damage.files.includes(file))
+    this.sources.set(file, new LogSource(id, file, opts.stderrFile, opts.group ?? (() => undefined), saved, (opts.fromEnd ?? false) || lost))
     this.state.sources[file] = this.sources.get(file)!.snapshot()
-    this.commit()
+    this.tryCommit()
   }
 
   // Reads everything new from every file and appends it, prefixed; returns the number of lines.
@@ -73,18 +86,19 @@ export class UnifiedLog {
     try {
       this.serveCleanRequest()
       this.reopenIfGone()
+      let more = false
       for (let round = 0; round < MAX_ROUNDS; round++) {
         const r = this.cycle([...this.sources.values()], false)
         lines += r.lines
+        more = r.more
         if (!r.more) break
       }
       this.rotateIfNeeded()
       this.lastError = ''
+      if (!more) this.caughtUp()
     } catch (error) {
       // A full disk or a removed folder must not take the supervisor (and the restarts it does) down.
-      const message = `unified log: ${error instanceof Error ? error.message : String(error)}`
-      if (message !== this.lastError) this.report(message)
-      this.lastError = message
+      this.failed(error)
     }
     return lines
   }
@@ -93,16 +107,67 @@ export class UnifiedLog {
   flush(file: string): void {
     const source = this.sources.get(file)
     if (!source) return
-    this.drain([source])
-    this.cycle([source], true)
+    try {
+      this.drain([source])
+      this.cycle([source], true)
+    } catch (error) {
+      this.failed(error)
+    }
   }
 
   close(): void {
     const all = [...this.sources.values()]
-    this.drain(all)
-    this.commit()
+    try {
+      this.drain(all)
+      this.commit()
+    } catch (error) {
+      // What could not be written stays unread in the saved offsets: the next writer takes it from there.
+      this.failed(error)
+    }
     for (const source of all) source.close()
     fs.closeSync(this.fd)
+  }
+
+  private failed(error: unknown): void {
+    const message = `unified log: ${error instanceof Error ? error.message : String(error)}`
+    if (message !== this.lastError) this.report(message)
+    this.lastError = message
+    const reason = writeFailure(error)
+    if (this.behind?.reason !== reason) this.behind = { reason, recorded: false }
+    if (this.behind.recorded) return
+    try {
+      writeJsonAtomic(logBehindPath(this.home), { reason, since: new Date().toISOString(), pid: process.pid })
+      this.behind.recorded = true
+    } catch {
+      // The disk is full: `status` sees it from the free space and the offsets instead.
+    }
+  }
+
+  private caughtUp(): void {
+    if (!this.behind) return
+    fs.rmSync(logBehindPath(this.home), { force: true })
+    this.report(`unified log caught up (it was behind: ${this.behind.reason})`)
+    this.behind = undefined
+  }
+
+  private tryCommit(): void {
+    try {
+      this.commit()
+    } catch (error) {
+      this.failed(error)
+    }
+  }
+
+  // Said in the unified log itself and to the caller, so whoever reads either knows why lines may be missing.
+  private noteDamage(damage: NonNullable<LoadedLogState['damage']>): void {
+    const where = damage.whole ? 'every file' : damage.files.map((f) => path.basename(f)).join(', ')
+    const text = `${offsetsPath(this.home)} was damaged (${damage.detail}): the unified log goes on from the end of ${where}; what was printed while no supervisor ran is only in each process's own log file`
+    this.report(text)
+    try {
+      fs.writeSync(this.fd, `${prefixLine('supervisor', text, 'err')}\n`)
+    } catch (error) {
+      this.failed(error)
+    }
   }
 
   // Truncates every log file in place and starts every offset over (see log-clean.ts).
@@ -133,8 +198,14 @@ export class UnifiedLog {
     }
     if (plans.length) {
       this.state.copying = plans.map(([, p]) => p.intent)
-      this.commit()
-      for (const [source, plan] of plans) source.applyCopy(plan)
+      try {
+        this.commit()
+        for (const [source, plan] of plans) source.applyCopy(plan)
+      } catch (error) {
+        // A copy that did not fit was cut off again (see applyCopy) and its stderr offset not moved: retried later.
+        this.state.copying = undefined
+        throw error
+      }
     }
     const prev = this.snapshotAll()
     const chunks: Buffer[] = []
@@ -155,10 +226,25 @@ export class UnifiedLog {
     const length = chunks.reduce((n, c) => n + c.length, 0)
     const stat = fs.fstatSync(this.fd)
     this.state.pending = { ino: stat.ino, before: stat.size, after: stat.size + length, prev }
-    this.commit()
-    writeAll(this.fd, chunks, length)
+    try {
+      this.commit()
+      writeAll(this.fd, chunks, length)
+    } catch (error) {
+      this.undo(prev, stat.size)
+      throw error
+    }
     this.state.pending = undefined
     return { lines: count, more }
+  }
+
+  // A batch that could not be recorded or written (no space left): cut off whatever part of it landed and
+  // put every offset back, so it is read and written again once there is room. Nothing is lost, nothing torn.
+  private undo(prev: LogState['sources'], size: number): void {
+    // This process is the only writer of the unified log, so nothing else can have landed after the batch.
+    if (fs.fstatSync(this.fd).size > size) fs.ftruncateSync(this.fd, size)
+    for (const [file, source] of this.sources) if (prev[file]) source.restore(prev[file])
+    this.state.sources = prev
+    this.state.pending = undefined
   }
 
   // Reads until caught up; bounded, for a process that prints faster than it can be read.
@@ -208,7 +294,24 @@ export class UnifiedLog {
     const key = files[0]
     if (Date.now() - (this.rotationFailed.get(key) ?? 0) < RETRY_ROTATION_MS) return
     const events: TruncationFiles = {}
-    const done = copyTruncate(files, this.limits.keep, {
+    let begun = false
+    let ended = false
+    let done: boolean
+    try {
+      done = this.copyTruncate(files, source, events, () => (begun = true), () => (ended = true))
+    } catch (error) {
+      // No room for the copy (a full disk): drop the partial copies, close the truncation begun, try again later.
+      this.rotationFailed.set(key, Date.now())
+      for (const file of files) fs.rmSync(`${file}.rotating`, { force: true })
+      if (begun && !ended) endTruncation(this.home, events)
+      throw error
+    }
+    if (done) this.rotationFailed.delete(key)
+    else this.rotationFailed.set(key, Date.now())
+  }
+
+  private copyTruncate(files: string[], source: LogSource | undefined, events: TruncationFiles, begun: () => void, ended: () => void): boolean {
+    return copyTruncate(files, this.limits.keep, {
       pause: () =>
         pauseGroup(source?.group(), (pgid) => {
           this.state.paused = [pgid]
@@ -223,7 +326,10 @@ export class UnifiedLog {
         // Every stderr line is copied before its file is cut, even into an unfinished stdout line.
         if (source && files.some((f) => f === source.out.file || f === source.err?.file)) this.drain([source], true)
       },
-      begin: () => beginTruncation(this.home),
+      begin: () => {
+        beginTruncation(this.home)
+        begun()
+      },
       truncated: (file, size) => {
         events[file] = { kind: 'rotate', size }
         if (source && file === source.out.file) source.restart('out', true)
@@ -233,10 +339,9 @@ export class UnifiedLog {
         this.state.sources = this.snapshotAll()
         this.commit()
         endTruncation(this.home, events)
+        ended()
       },
     })
-    if (done) this.rotationFailed.delete(key)
-    else this.rotationFailed.set(key, Date.now())
   }
 
   // Someone deleted or moved the unified log: start a new one rather than write into a file nobody sees.
@@ -257,4 +362,26 @@ export class UnifiedLog {
     fs.closeSync(this.fd)
     this.fd = openAppend(file)
   }
+}
+
+// Free space kept aside on top of what the unread lines need, below which the unified log cannot catch up.
+const LOW_SPACE = 64 << 10
+
+// Whether the unified log is behind the processes' own files because it cannot be written: why, and by how much.
+// The supervisor says why in run/log-behind.json when it can; on a disk too full for even that, the free
+// space and the saved offsets tell.
+export function unifiedLogBehind(home: Home): { reason: string; unreadBytes: number } | undefined {
+  const state = readLogState(home)
+  // A last batch recorded but not (fully) written, as on a full disk: its offsets are the ones before it.
+  const written = state.pending && fs.statSync(unifiedLogPath(home), { throwIfNoEntry: false })
+  const sources = state.pending && written && written.ino === state.pending.ino && written.size < state.pending.after ? state.pending.prev : state.sources
+  let unreadBytes = 0
+  for (const source of Object.values(sources)) {
+    for (const stream of [source.out, source.err]) if (stream) unreadBytes += Math.max(0, fileSize(stream.file) - stream.offset)
+  }
+  if (unreadBytes === 0) return undefined
+  const recorded = readJsonFile(logBehindPath(home))
+  if (typeof recorded?.reason === 'string') return { reason: recorded.reason, unreadBytes }
+  // Prefixed, the unread lines take more room than they do raw: without that much free, they cannot all be written.
+  return freeBytes(home.logs) < 2 * unreadBytes + LOW_SPACE ? { reason: 'no space left on device', unreadBytes } : undefined
 }

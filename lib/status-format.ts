@@ -38,6 +38,7 @@ export function formatStatus(status: StackStatus, colour: boolean): string {
   const lines = text.split('\n')
   const coloured = colour ? lines.map((line, i) => (i === 0 || !rows[i - 1] ? line : line.replace(` ${rows[i - 1][3]} `, ` ${paint(rows[i - 1][3])} `))) : lines
   const notes = status.processes.filter((p) => p.lastExit && p.state !== 'running').map((p) => `${p.id}: ${p.lastExit}`)
+  if (status.logBehind) notes.push(`unified log behind: ${status.logBehind.reason} (${status.logBehind.unreadBytes} bytes unread)`)
   const summary = status.healthy ? 'all healthy' : 'degraded'
   return `config ${status.config}  home ${status.home}  ${summary}\n${coloured.join('\n')}${notes.length ? `${notes.join('\n')}\n` : ''}`
 }

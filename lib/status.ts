@@ -1,6 +1,7 @@
 import { cpuKey, cpuTargets, recentCpu } from './cpu.ts'
 import type { Home } from './home.ts'
 import { readLastFailure, type LastFailure } from './last-failure.ts'
+import { unifiedLogBehind } from './logs.ts'
 import type { Readiness } from './plan.ts'
 import { bootTimeMs, CLOCK_TICKS, hasProcfs, isSameProcess, PAGE_SIZE, processTable, treeOf, type ProcStat } from './procfs.ts'
 import { probe } from './readiness.ts'
@@ -30,6 +31,8 @@ export interface StackStatus {
   home: string
   config: string | null
   processes: ProcessStatus[]
+  // Set while the unified log cannot be written (a full disk): it misses lines the processes' own files hold.
+  logBehind?: { reason: string; unreadBytes: number } | null
   healthy: boolean
   // Why the last start failed (a background start nobody watched); gone once a start succeeds.
   lastFailure?: LastFailure
@@ -60,7 +63,7 @@ function hostOf(state: StackState, record: ProcessRecord): string {
 export async function collectStatus(home: Home, now = Date.now()): Promise<StackStatus> {
   const state = readState(home)
   const lastFailure = readLastFailure(home)
-  if (!state) return { running: false, home: home.root, config: null, processes: [], healthy: false, lastFailure }
+  if (!state) return { running: false, home: home.root, config: null, processes: [], logBehind: null, healthy: false, lastFailure }
   const table = hasProcfs ? processTable() : []
   const boot = hasProcfs ? bootTimeMs() : 0
   const supervisorUp = supervisorAlive(state)
@@ -117,8 +120,9 @@ export async function collectStatus(home: Home, now = Date.now()): Promise<Stack
     const figure = cpu?.get(cpuKey(r))
     if (figure !== undefined && processes[i].cpuPercent !== null) processes[i].cpuPercent = figure
   })
-  const healthy = processes.every((p) => p.healthy)
-  return { running: true, home: home.root, config: state.plan.file, processes, healthy, lastFailure }
+  const logBehind = unifiedLogBehind(home) ?? null
+  const healthy = processes.every((p) => p.healthy) && !logBehind
+  return { running: true, home: home.root, config: state.plan.file, processes, logBehind, healthy, lastFailure }
 }
 
 export function statusExitCode(status: StackStatus): number {

@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import type { ChildProcess } from 'node:child_process'
 import { BackendManagerError } from './errors.ts'
 import type { Home } from './home.ts'
+import { writeFailure } from './log-paths.ts'
 import { UnifiedLog, processLogPath, stderrLogPath } from './logs.ts'
 import type { Plan, ProcessSpec } from './plan.ts'
 import { isSameProcess, processTable, startTimeOf } from './procfs.ts'
@@ -279,6 +280,13 @@ export class Stack {
   }
 
   save(): void {
-    writeState(this.opts.home, this.state)
+    try {
+      writeState(this.opts.home, this.state)
+    } catch (error) {
+      // A full disk: a bring-up that started processes it cannot record stops at once; adopting or running, it keeps going.
+      const why = `cannot write ${this.opts.home.state}: ${writeFailure(error)}`
+      if (this.state.phase === 'starting' && this.managed.some((m) => m.child)) this.abort(`start failed: ${why}; free some space on that disk and start again`)
+      this.opts.log?.(why)
+    }
   }
 }

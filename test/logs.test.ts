@@ -9,7 +9,7 @@ import { truncateLogFiles } from '../lib/log-clean.ts'
 import { FileFollower, FollowSet, followFiles } from '../lib/log-follow.ts'
 import { cleanLine, formatLines, linePrefix, parseLine, prefixLine, serverOf, utf8Boundary } from '../lib/log-line.ts'
 import { cutCopy, MAX_LINE } from '../lib/log-source.ts'
-import { beginTruncation, endTruncation, readLogState, type TruncationFiles } from '../lib/log-state.ts'
+import { beginTruncation, endTruncation, parseLogState, readLogState, type TruncationFiles } from '../lib/log-state.ts'
 import { copyTruncate } from '../lib/rotate.ts'
 import { UnifiedLog, offsetsPath, processLogPath, stderrLogPath, unifiedLogPath } from '../lib/logs.ts'
 import { tailFile, tailLines } from '../lib/tail.ts'
@@ -384,4 +384,27 @@ test('FollowSet: two copy-truncate rotations between two looks are read from x.l
   set.tick()
   assert.deepEqual(seen, Array.from({ length: 20 }, (_, i) => `request ${i}`))
   assert.deepEqual(linesOf(`${file}.2`), Array.from({ length: 10 }, (_, i) => `request ${i}`))
+})
+
+test('parseLogState: every kind of damage is reported, and no damaged position is kept', () => {
+  const valid = { version: 2, sources: { '/x/a-0.log': { id: 'a-0', out: { file: '/x/a-0.log', offset: 10 }, err: { file: '/x/a-0.stderr.log', offset: 4 } } } }
+  assert.equal(parseLogState(JSON.stringify(valid)).damage, undefined)
+  assert.equal(parseLogState(undefined).damage, undefined)
+  for (const [text, detail] of [['', 'empty'], ['{"vers', 'not valid JSON'], ['null', 'got null'], ['[]', 'an array'], ['{}', 'no files']]) {
+    const loaded = parseLogState(text)
+    assert.deepEqual(loaded.state.sources, {}, text)
+    assert.ok(loaded.damage?.whole && loaded.damage.detail.includes(detail), `${JSON.stringify(text)}: ${JSON.stringify(loaded.damage)}`)
+  }
+  const bad = (edit: (s: any) => void) => {
+    const s = structuredClone(valid) as any
+    edit(s.sources['/x/a-0.log'])
+    return parseLogState(JSON.stringify(s))
+  }
+  for (const edit of [(s: any) => (s.out.offset = -1), (s: any) => (s.out.offset = '10'), (s: any) => (s.err.offset = null), (s: any) => (s.out.offset = 1.5), (s: any) => (s.copies = [[5, 2]]), (s: any) => (s.out.file = '/y')]) {
+    const loaded = bad(edit)
+    assert.deepEqual(loaded.state.sources, {})
+    assert.deepEqual(loaded.damage?.files, ['/x/a-0.log'])
+  }
+  const pending = parseLogState(JSON.stringify({ ...valid, pending: { ino: 1, before: -3, after: 0, prev: {} } }))
+  assert.ok(pending.damage?.whole, 'a bad record of the last write trusts no position')
 })

@@ -69,3 +69,15 @@ test('formatStatus: aligned columns, why a process is down, colour only when ask
 test('formatStatus: nothing running says where it looked', () => {
   assert.equal(formatStatus({ running: false, home: '/h', config: null, processes: [], healthy: false }, false), 'not running (no stack in /h)\n')
 })
+
+test('formatStatus: a unified log that cannot be written is said, with why and how far behind', () => {
+  const status: StackStatus = {
+    running: true,
+    home: '/h',
+    config: 'dev.yaml',
+    healthy: false,
+    logBehind: { reason: 'no space left on device', unreadBytes: 123456 },
+    processes: [row({ id: 'supervisor', kind: 'supervisor', port: null })],
+  }
+  assert.match(formatStatus(status, false), /  degraded\n[^]*\nunified log behind: no space left on device \(123456 bytes unread\)\n$/)
+})

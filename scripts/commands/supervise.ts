@@ -1,5 +1,6 @@
 // The detached supervisor: adopts what the state file lists (starting whatever is missing), then
 // restarts crashed processes and builds the unified log until a stop or a handover.
+import fs from 'node:fs'
 import type { Context } from '../../lib/cli.ts'
 import { BackendManagerError } from '../../lib/errors.ts'
 import { cpuTargets, recordCpu } from '../../lib/cpu.ts'
@@ -15,7 +16,17 @@ export const usage = `Usage: backend-manager supervise
 Internal: started by "start"; runs detached and supervises the stack recorded in the state file.`
 
 export async function run(_args: string[], ctx: Context): Promise<number> {
-  const log = (line: string) => ctx.stdout.write(`${new Date().toISOString()} ${line}\n`)
+  const fd = (ctx.stdout as { fd?: unknown }).fd
+  const log = (line: string) => {
+    const text = `${new Date().toISOString()} ${line}\n`
+    // One write per note, straight to the file: a full disk loses that note, never the supervisor.
+    if (typeof fd !== 'number') return void ctx.stdout.write(text)
+    try {
+      fs.writeSync(fd, text)
+    } catch {
+      // No room for it.
+    }
+  }
   const previous = readState(ctx.home)
   if (!previous) throw new BackendManagerError('NOT_FOUND', `no state file at ${ctx.home.state}; nothing to supervise`)
   const stack = new Stack({
