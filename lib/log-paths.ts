@@ -2,6 +2,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Home } from './home.ts'
+import { errnoOf } from './safe-files.ts'
 
 export const unifiedLogPath = (home: Home) => path.join(home.logs, 'backend-unified.log')
 // Raw stdout; the supervisor appends each stderr line here too, so the file holds both streams.
@@ -101,6 +102,6 @@ const WRITE_ERRORS: Record<string, string> = { ENOSPC: 'no space left on device'
 
 // A failed write in words: "no space left on device" rather than "ENOSPC: no space left on device, write".
 export function writeFailure(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException)?.code
+  const code = errnoOf(error)
   return (code && WRITE_ERRORS[code]) ?? (error instanceof Error ? error.message : String(error))
 }
