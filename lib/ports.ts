@@ -72,21 +72,28 @@ export function socketOwner(inodes: number[]): { pid: number; command: string } 
   const targets = new Set(inodes.map((i) => `socket:[${i}]`))
   for (const name of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue
-    let fds: string[]
-    try {
-      fds = fs.readdirSync(`/proc/${name}/fd`)
-    } catch {
-      continue
-    }
-    for (const fd of fds) {
-      try {
-        if (targets.has(fs.readlinkSync(`/proc/${name}/fd/${fd}`))) return { pid: Number(name), command: commandLine(Number(name)) }
-      } catch {
-        // The fd closed while we looked.
-      }
-    }
+    if (fdTargets(Number(name)).some((t) => targets.has(t))) return { pid: Number(name), command: commandLine(Number(name)) }
   }
   return undefined
+}
+
+// What a process's open file descriptors point at ("socket:[123]", paths); [] when it is gone or not ours to read.
+function fdTargets(pid: number): string[] {
+  let fds: string[]
+  try {
+    fds = fs.readdirSync(`/proc/${pid}/fd`)
+  } catch {
+    return []
+  }
+  const out: string[] = []
+  for (const fd of fds) {
+    try {
+      out.push(fs.readlinkSync(`/proc/${pid}/fd/${fd}`))
+    } catch {
+      // The fd closed while we looked.
+    }
+  }
+  return out
 }
 
 // The ports these processes listen on (read before they are stopped, when nothing else says which ports a stack has).
@@ -95,19 +102,9 @@ export function listeningPortsOf(pids: number[]): number[] {
   for (const [port, inodes] of listeningSockets()) for (const inode of inodes) byInode.set(`socket:[${inode}]`, port)
   const ports = new Set<number>()
   for (const pid of pids) {
-    let fds: string[]
-    try {
-      fds = fs.readdirSync(`/proc/${pid}/fd`)
-    } catch {
-      continue
-    }
-    for (const fd of fds) {
-      try {
-        const port = byInode.get(fs.readlinkSync(`/proc/${pid}/fd/${fd}`))
-        if (port !== undefined) ports.add(port)
-      } catch {
-        // Closed while we looked.
-      }
+    for (const target of fdTargets(pid)) {
+      const port = byInode.get(target)
+      if (port !== undefined) ports.add(port)
     }
   }
   return [...ports]

@@ -1,5 +1,6 @@
 // Shared helpers for end-to-end tests: run the real CLI against a temporary state dir, find free
 // ports, write configs, probe ports and pids, and clean up every process a test started.
+import assert from 'node:assert/strict'
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import http from 'node:http'
@@ -396,4 +397,28 @@ export function hasCommand(name: string): boolean {
       return false
     }
   })
+}
+
+// A fixture server with short timeouts, so a slow stop or a failed start costs seconds, not minutes.
+export function fixtureServer(name: string, script: string, port: number | undefined, extra: Partial<ServerYaml> = {}): ServerYaml {
+  return {
+    name,
+    command: `node test/fixtures/${script}`,
+    ...(port === undefined ? { health: 'none' } : { port, health: script === 'http-server.mjs' ? '/health' : 'tcp' }),
+    stop_timeout: 0.5,
+    ready_timeout: 5,
+    ...extra,
+  }
+}
+
+export async function startOk(home: TestHome, config: string, ...flags: string[]): Promise<CliResult> {
+  const r = await home.cli(['start', config, ...flags])
+  assert.equal(r.code, 0, `start failed:\n${r.stdout}\n${r.stderr}\n${home.readLog('supervisor.log')}`)
+  return r
+}
+
+export async function stopOk(home: TestHome): Promise<CliResult> {
+  const r = await home.cli(['stop'])
+  assert.equal(r.code, 0, `stop failed:\n${r.stdout}\n${r.stderr}`)
+  return r
 }

@@ -6,6 +6,7 @@ import path from 'node:path'
 import {
   commandLine,
   environValue,
+  fixtureServer,
   freePorts,
   groupMembers,
   hasCommand,
@@ -16,25 +17,14 @@ import {
   procStat,
   sleep,
   spawnOwned,
+  startOk,
+  stopOk,
   useHome,
   waitFor,
   type RecordedProcess,
   type RecordedState,
-  type ServerYaml,
   type TestHome,
 } from './helpers.ts'
-
-// A fixture server with short timeouts, so a slow stop or a failed start costs seconds, not minutes.
-function fixtureServer(name: string, script: string, port: number | undefined, extra: Partial<ServerYaml> = {}): ServerYaml {
-  return {
-    name,
-    command: `node test/fixtures/${script}`,
-    ...(port === undefined ? { health: 'none' } : { port, health: script === 'http-server.mjs' ? '/health' : 'tcp' }),
-    stop_timeout: 0.5,
-    ready_timeout: 3,
-    ...extra,
-  }
-}
 
 async function assertPortsFree(ports: number[]): Promise<void> {
   for (const port of ports) assert.equal(await listening(port), false, `port ${port} still accepts connections`)
@@ -69,18 +59,6 @@ function assertOneStack(home: TestHome, state: RecordedState): void {
   const { supervisors, tagged } = home.stackProcesses()
   assert.deepEqual(supervisors, [state.supervisor.pid], `supervisors: ${supervisors.map(describe).join(', ')}`)
   assert.deepEqual(tagged.sort(), state.processes.map((p) => p.pid).sort(), `tagged processes: ${tagged.map(describe).join(', ')}`)
-}
-
-async function startOk(home: TestHome, config: string, ...flags: string[]) {
-  const r = await home.cli(['start', config, ...flags])
-  assert.equal(r.code, 0, `start failed:\n${r.stdout}\n${r.stderr}\n${home.readLog('supervisor.log')}`)
-  return r
-}
-
-async function stopOk(home: TestHome) {
-  const r = await home.cli(['stop'])
-  assert.equal(r.code, 0, `stop failed:\n${r.stdout}\n${r.stderr}`)
-  return r
 }
 
 test('start -> healthy -> requests -> stop leaves every port free and no process alive', async (t) => {

@@ -10,6 +10,7 @@ import { supervisorAlive, type StackState } from '../lib/state.ts'
 import {
   commandLine,
   environValue,
+  fixtureServer,
   freePorts,
   groupMembers,
   listening,
@@ -17,35 +18,13 @@ import {
   pidGone,
   procStat,
   spawnOwned,
+  startOk,
+  stopOk,
   useHome,
   waitFor,
   type RecordedProcess,
-  type ServerYaml,
   type TestHome,
 } from './helpers.ts'
-
-function fixtureServer(name: string, script: string, port: number | undefined, extra: Partial<ServerYaml> = {}): ServerYaml {
-  return {
-    name,
-    command: `node test/fixtures/${script}`,
-    ...(port === undefined ? { health: 'none' } : { port, health: script === 'http-server.mjs' ? '/health' : 'tcp' }),
-    stop_timeout: 0.5,
-    ready_timeout: 5,
-    ...extra,
-  }
-}
-
-async function startOk(home: TestHome, config: string, ...flags: string[]) {
-  const r = await home.cli(['start', config, ...flags])
-  assert.equal(r.code, 0, `start failed:\n${r.stdout}\n${r.stderr}\n${home.readLog('supervisor.log')}`)
-  return r
-}
-
-async function stopOk(home: TestHome) {
-  const r = await home.cli(['stop'])
-  assert.equal(r.code, 0, `stop failed:\n${r.stdout}\n${r.stderr}`)
-  return r
-}
 
 
 // A live process that records every catchable signal it gets; SIGKILL shows as its death.

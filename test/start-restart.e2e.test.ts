@@ -4,22 +4,20 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
-import { commandLine, freePorts, httpGet, listening, pidAlive, pidGone, useHome, waitFor, type ServerYaml, type TestHome } from './helpers.ts'
-
-function fixtureServer(name: string, script: string, port: number, extra: Partial<ServerYaml> = {}): ServerYaml {
-  return { name, command: `node test/fixtures/${script}`, port, health: script === 'http-server.mjs' ? '/health' : 'tcp', stop_timeout: 0.5, ready_timeout: 5, ...extra }
-}
-
-async function startOk(home: TestHome, config: string, ...flags: string[]) {
-  const r = await home.cli(['start', config, ...flags])
-  assert.equal(r.code, 0, `start failed:\n${r.stdout}\n${r.stderr}\n${home.readLog('supervisor.log')}`)
-  return r
-}
-
-async function stopOk(home: TestHome) {
-  const r = await home.cli(['stop'])
-  assert.equal(r.code, 0, `stop failed:\n${r.stdout}\n${r.stderr}`)
-}
+import {
+  commandLine,
+  fixtureServer,
+  freePorts,
+  httpGet,
+  listening,
+  pidAlive,
+  pidGone,
+  startOk,
+  stopOk,
+  useHome,
+  waitFor,
+  type TestHome,
+} from './helpers.ts'
 
 const pidOf = (home: TestHome, id: string) => home.record(id).pid
 
