@@ -83,29 +83,6 @@ export function prepareNginxDirs(home: Home): void {
   checkExisting(paths.pid)
 }
 
-// As root, the workers run as an unprivileged user; the root master opens the config, the logs and the
-// pid file before they start, and hands the temp folders to them (chown). They must only be able to walk
-// down to those: the home, run/ and run/nginx-temp become 0711 (enter, not list, not write); every file and
-// every other folder stays 0600/0700. Only for running nginx: `nginx -t` starts no workers.
-export function letWorkersReachTemp(home: Home): void {
-  if (process.getuid?.() !== 0) return
-  const temp = path.join(home.run, 'nginx-temp')
-  const root = path.resolve(home.root)
-  // A worker pool's home (simple mode) sits in the stack's home: that one is ours to open as well.
-  const ours = [root, home.run, temp]
-  if (path.basename(root) === 'simple' && fs.statSync(path.dirname(root)).uid === process.getuid?.()) ours.push(path.dirname(root))
-  for (let dir = path.dirname(root); ; dir = path.dirname(dir)) {
-    const mode = ours.includes(dir) ? 0o711 : fs.statSync(dir).mode
-    if (!(mode & 0o001)) {
-      const octal = (mode & 0o777).toString(8).padStart(4, '0')
-      const fix = `use a home others can enter (--home DIR) or "chmod o+x ${dir}"`
-      throw new BackendManagerError('NGINX', `nginx workers run as "${WORKER_USER}" and must reach ${temp}, but ${dir} has mode ${octal} (others cannot enter it); ${fix}`)
-    }
-    if (dir === path.dirname(dir)) break
-  }
-  for (const dir of ours) fs.chmodSync(dir, 0o711)
-}
-
 const WORKER_USER = 'nobody'
 
 // The group to run workers with: Debian's "nogroup", else "nobody" (Red Hat, Alpine).

@@ -4,7 +4,7 @@ import { ensureHome, type Home } from './home.ts'
 import { envoyPaths, renderEnvoyConf } from './envoy.ts'
 import { envoyArgs, requireEnvoy } from './envoy-binary.ts'
 import { findNginx, installAdvice, mimeTypesFor } from './nginx-install.ts'
-import { letWorkersReachTemp, nginxArgs, nginxPaths, prepareNginxDirs, renderNginxConf } from './nginx.ts'
+import { nginxArgs, nginxPaths, prepareNginxDirs, renderNginxConf } from './nginx.ts'
 import { proxyListeners, type Plan, type ProcessSpec } from './plan.ts'
 import { isSameProcess, startTimeOf } from './procfs.ts'
 import { openAppend, writeFileAtomic } from './safe-files.ts'
@@ -76,7 +76,6 @@ function nginxProxy(home: Home, plan: Plan, env: NodeJS.ProcessEnv): ProxyProces
     logFile: paths.errorLog,
     prepare() {
       prepareNginxDirs(home)
-      letWorkersReachTemp(home)
       return writeIfChanged(paths.conf, renderNginxConf(plan, home, { mimeTypes: mimeTypesFor(nginx.path) }))
     },
     // nginx re-reads its config on SIGHUP without dropping connections.
