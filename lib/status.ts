@@ -1,7 +1,7 @@
 import { cpuKey, cpuTargets, recentCpu } from './cpu.ts'
 import type { Home } from './home.ts'
 import { readLastFailure, type LastFailure } from './last-failure.ts'
-import { unifiedLogBehind } from './logs.ts'
+import { unifiedLogBehind } from './log-behind.ts'
 import type { Readiness } from './plan.ts'
 import { bootTimeMs, CLOCK_TICKS, hasProcfs, isSameProcess, PAGE_SIZE, processTable, treeOf, type ProcStat } from './procfs.ts'
 import { probe } from './readiness.ts'

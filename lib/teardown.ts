@@ -10,6 +10,7 @@ import { commandArgs, commandLine, environValue, hasProcfs, processTable, type P
 import { resumePaused } from './rotate.ts'
 import { cannotWrite, removeFile } from './safe-files.ts'
 import { sleep } from './sleep.ts'
+import { plural } from './words.ts'
 import { BackendManagerError } from './errors.ts'
 import { HOME_ENV, RUN_ENV, readState, removeState, supervisorAlive, supervisorTag, type ProcessRecord, type StackState } from './state.ts'
 import { unregisterStack } from './registry.ts'
@@ -167,7 +168,7 @@ export async function forceStop(io: StopIO, onWait?: (what: string) => void): Pr
         else killPid(p.pid, sig)
       }
     }
-    if (found.length) onWait?.(`${found.length} processes of ${io.home.root} to exit`)
+    if (found.length) onWait?.(`${plural(found.length, 'process', 'processes')} of ${io.home.root} to exit`)
     const stubborn = await waitGone(found, FORCE_TIMEOUT_MS)
     for (const p of stubborn) killPid(p.pid, 'SIGKILL')
     const survivors = await waitGone(stubborn, 2000)

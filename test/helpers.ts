@@ -348,6 +348,18 @@ export class TestHome {
     }
   }
 
+  // Group leaders of stacks whose home is a folder below this one (a test's nested home): by the home in their
+  // environment, or for nginx (which overwrites its environment) by the prefix on its command line.
+  private nestedLeftovers(): number[] {
+    const under = (dir: string | undefined) => dir !== undefined && dir.startsWith(`${this.root}/`)
+    return allPids().filter((pid) => {
+      const stat = procStat(pid)
+      if (pid === process.pid || !stat || stat.pgrp !== pid) return false
+      const home = environValue(pid, 'BACKEND_MANAGER_STACK_HOME') ?? environValue(pid, 'BACKEND_MANAGER_HOME')
+      return under(home) || (/^nginx: master/.test(commandLine(pid)) && commandLine(pid).includes(` -p ${this.root}/`))
+    })
+  }
+
   async cleanup(): Promise<void> {
     // Without a state file "stop" has nothing to go on; what is left is found below by pid and environment.
     if (this.state() || fs.existsSync(this.statePath)) await this.cli(['stop'], { timeoutMs: 20_000 })
@@ -360,6 +372,7 @@ export class TestHome {
     }
     for (const [pid, startTime] of this.seen) if (pidAlive(pid, startTime)) kill(pid)
     for (const pid of this.processes()) kill(pid)
+    for (const pid of this.nestedLeftovers()) kill(-pid)
     for (const { pid, group } of this.extra) kill(group ? -pid : pid)
     if (!process.env.BM_TEST_KEEP) fs.rmSync(this.root, { recursive: true, force: true })
   }

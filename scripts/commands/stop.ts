@@ -3,6 +3,7 @@ import { parseFlags, type Context } from '../../lib/cli.ts'
 import { noStackHere } from '../../lib/registry.ts'
 import { forceStop, stopStack } from '../../lib/teardown.ts'
 import { printStopReport } from '../../lib/progress.ts'
+import { plural } from '../../lib/words.ts'
 
 export const usage = `Usage: backend-manager stop [--force]
 
@@ -34,7 +35,7 @@ export async function run(args: string[], ctx: Context): Promise<number> {
     ctx.stderr.write(`Error: not everything stopped:\n${r.survivors.map((s) => `  ${s}`).join('\n')}\n`)
     return 1
   }
-  if (r.stopped.length || !r.recorded?.report) ctx.stdout.write(`stopped ${r.stopped.length} processes found by their environment in ${r.ms} ms${r.stopped.map((p) => `\n  ${p}`).join('')}\n`)
+  if (r.stopped.length || !r.recorded?.report) ctx.stdout.write(`stopped ${plural(r.stopped.length, 'process', 'processes')} found by their environment in ${r.ms} ms${r.stopped.map((p) => `\n  ${p}`).join('')}\n`)
   if (r.damaged) ctx.stdout.write(`removed ${ctx.home.state}\n`)
   return recorded
 }
