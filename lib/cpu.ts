@@ -2,7 +2,7 @@
 // The supervisor records a figure every few seconds in run/cpu.json; without one, status samples briefly.
 import path from 'node:path'
 import type { Home } from './home.ts'
-import { CLOCK_TICKS, processTable, treeOf, type ProcStat } from './procfs.ts'
+import { bootTimeMs, CLOCK_TICKS, processTable, treeOf, type ProcStat } from './procfs.ts'
 import { sleep } from './sleep.ts'
 import { readJsonFile, writeJsonAtomic, type StackState } from './state.ts'
 
@@ -77,6 +77,9 @@ export async function recentCpu(home: Home, supervisor: Identity | undefined, ta
     const percent = (recorded.percent ?? {}) as Record<string, unknown>
     return new Map(Object.entries(percent).filter((e): e is [string, number] => typeof e[1] === 'number'))
   }
+  // Every process started within the last few seconds: its lifetime average is its recent CPU, no sample needed.
+  const boot = bootTimeMs()
+  if (targets.every((t) => now - (boot + (Number(t.startTime) * 1000) / CLOCK_TICKS) < FRESH_MS)) return new Map()
   const before: Sample = { at: Date.now(), table: processTable() }
   await sleep(SAMPLE_MS)
   return cpuBetween(before, { at: Date.now(), table: processTable() }, targets)
