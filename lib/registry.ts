@@ -6,6 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { homeAt, type Home } from './home.ts'
 import { isSameProcess } from './procfs.ts'
+import { writeFileAtomic } from './safe-files.ts'
 import { readState, supervisorAlive, type StackState } from './state.ts'
 
 export interface RegistryEntry {
@@ -36,13 +37,12 @@ const entryFile = (env: NodeJS.ProcessEnv, home: string) =>
 export function registerStack(home: Home, state: StackState, env: NodeJS.ProcessEnv): void {
   const entry: RegistryEntry = { home: home.root, config: state.plan.file, supervisorPid: state.supervisor.pid, runId: state.runId, registeredAt: Date.now() }
   const file = entryFile(env, home.root)
-  const tmp = `${file}.${process.pid}.tmp`
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
-    fs.writeFileSync(tmp, JSON.stringify(entry) + '\n', { mode: 0o600, flag: 'w' })
-    fs.renameSync(tmp, file)
+    // 0600, never through a link, whatever the umask: like every file of a stack's home.
+    writeFileAtomic(file, JSON.stringify(entry) + '\n')
   } catch {
-    fs.rmSync(tmp, { force: true })
+    // Listed next time: the stack runs either way.
   }
 }
 
