@@ -57,6 +57,12 @@ async function runForeground(plan: ReturnType<typeof resolvePlan>, io: Parameter
   // The terminal shows this run's unified log, as foreman does, from where the file ends now.
   const unified = new FollowSet(ctx.home, [new FileFollower(unifiedLogPath(ctx.home), fileSize(unifiedLogPath(ctx.home)))], (_file, lines) => ctx.stdout.write(lines.join('\n') + '\n'))
   let stack: Awaited<ReturnType<typeof bringUpHere>>
+  // Listening before the bring-up's own handlers go: with no listener at all, a Ctrl+C would kill this
+  // process outright and leave the stack running unwatched.
+  const stopRequested = new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve)
+    process.once('SIGTERM', resolve)
+  })
   try {
     // The same checks as a detached start: never adopt a stack another supervisor watches, never start onto a busy port.
     const previous = await preflight(ctx.home, plan, readState(ctx.home), io.notice)
@@ -67,10 +73,7 @@ async function runForeground(plan: ReturnType<typeof resolvePlan>, io: Parameter
   ctx.stdout.write(`${allReady(processCount(plan))}; Ctrl+C stops everything\n`)
   unified.tick()
   const tail = setInterval(() => unified.tick(), LOG_TICK_MS)
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve)
-    process.once('SIGTERM', resolve)
-  })
+  await stopRequested
   ctx.stdout.write('\nstopping...\n')
   const started = Date.now()
   const report = await stack.stopAll({ onWait: (what) => ctx.stderr.write(`waiting for ${what}\n`) })
