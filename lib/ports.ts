@@ -3,6 +3,7 @@ import net from 'node:net'
 import { createRequire } from 'node:module'
 import { bareHost, connectHost, probeSource, sourceRefused } from './hosts.ts'
 import { commandLine, hasProcfs } from './procfs.ts'
+import { sleep } from './sleep.ts'
 
 export interface BusyPort {
   port: number
@@ -186,4 +187,15 @@ export async function accepting(endpoints: Endpoint[], timeoutMs = 200): Promise
     }),
   )
   return answers.filter((p): p is number => p !== undefined)
+}
+
+// Waits up to `ms` until none of the endpoints accepts a connection; returns the ports that still do.
+export async function waitReleased(endpoints: Endpoint[], ms: number, pollMs = 10): Promise<number[]> {
+  const deadline = Date.now() + ms
+  let listening = await accepting(endpoints)
+  while (listening.length && Date.now() < deadline) {
+    await sleep(pollMs)
+    listening = await accepting(endpoints)
+  }
+  return listening
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { environ, environValue, hasProcfs, isSameProcess, processTable, startTimeOf, type ProcStat } from './procfs.ts'
 import { openAppend } from './safe-files.ts'
+import { sleep } from './sleep.ts'
 import { HOME_ENV, RUN_ENV, type ProcessRecord } from './state.ts'
 
 export interface SpawnRequest {
@@ -115,6 +116,21 @@ export function escapedProcesses(runId: string, knownGroups: Set<number>, table:
   return out
 }
 
+// Those of `procs` still alive in one table snapshot: the same pid with the same start time.
+export function stillAlive(procs: ProcStat[], table: ProcStat[] = processTable()): ProcStat[] {
+  return procs.filter((p) => table.some((q) => q.pid === p.pid && q.startTime === p.startTime))
+}
+
+// Waits up to `ms` for `procs` to exit, one table snapshot a poll; returns those still alive.
+export async function waitGone(procs: ProcStat[], ms: number, pollMs = 10): Promise<ProcStat[]> {
+  const deadline = Date.now() + ms
+  let left = stillAlive(procs)
+  while (left.length && Date.now() < deadline) {
+    await sleep(pollMs)
+    left = stillAlive(left)
+  }
+  return left
+}
 
 export function killPid(pid: number, sig: NodeJS.Signals): boolean {
   return signal(pid, sig)

@@ -1,5 +1,5 @@
-import { accepting, busyPorts, describeBusy, type Endpoint } from './ports.ts'
-import { escapedProcesses, groupMembers, killPid, signalGroup } from './procs.ts'
+import { busyPorts, describeBusy, waitReleased, type Endpoint } from './ports.ts'
+import { escapedProcesses, groupMembers, killPid, signalGroup, waitGone } from './procs.ts'
 import { commandLine, hasProcfs, isSameProcess, processTable, type ProcStat } from './procfs.ts'
 import { sleep } from './sleep.ts'
 import { supervisorTag, type ProcessRecord } from './state.ts'
@@ -102,20 +102,14 @@ async function stopWave(wave: StopTarget[], report: StopReport, opts: StopOption
 // Descendants that escaped their group (setsid) but carry this run's tag: TERM, then KILL.
 async function stopEscaped(runId: string, ids: Set<string> | undefined, report: StopReport, pollMs: number): Promise<void> {
   const wanted = (tag: string) => (ids ? ids.has(tag.slice(runId.length + 1)) : tag !== supervisorTag(runId))
-  let escaped = escapedProcesses(runId, new Set(), processTable()).filter((e) => wanted(e.tag))
+  const escaped = escapedProcesses(runId, new Set(), processTable()).filter((e) => wanted(e.tag))
   if (escaped.length === 0) return
   for (const e of escaped) {
     report.escaped.push(`pid ${e.stat.pid} (${commandLine(e.stat.pid)}) started by ${e.tag.slice(runId.length + 1)}`)
     killPid(e.stat.pid, 'SIGTERM')
     killPid(e.stat.pid, 'SIGCONT')
   }
-  const deadline = Date.now() + 1000
-  while (escaped.length && Date.now() < deadline) {
-    await sleep(pollMs)
-    const table = processTable()
-    escaped = escaped.filter((e) => table.some((p) => p.pid === e.stat.pid && p.startTime === e.stat.startTime))
-  }
-  for (const e of escaped) killPid(e.stat.pid, 'SIGKILL')
+  for (const p of await waitGone(escaped.map((e) => e.stat), 1000, pollMs)) killPid(p.pid, 'SIGKILL')
 }
 
 // Stops the given processes in dependency order, then waits until their ports are released.
@@ -126,14 +120,9 @@ export async function stopProcesses(targets: StopTarget[], opts: StopOptions): P
   const endpoints: Endpoint[] = []
   for (const e of [...targets.flatMap((t) => (t.record.port === undefined ? [] : [{ host: t.host ?? '127.0.0.1', port: t.record.port }])), ...(opts.ports ?? [])])
     if (!endpoints.some((o) => o.port === e.port)) endpoints.push(e)
-  const deadline = Date.now() + PORT_RELEASE_MS
   // Every process is gone by now, and a listening socket closes with its last holder: a connect probe
   // confirms it cheaply; the slower /proc scan runs only to name whoever still listens.
-  let listening = await accepting(endpoints)
-  while (listening.length && Date.now() < deadline) {
-    await sleep(opts.pollMs ?? 10)
-    listening = await accepting(endpoints)
-  }
+  const listening = await waitReleased(endpoints, PORT_RELEASE_MS, opts.pollMs ?? 10)
   if (listening.length) for (const busy of await busyPorts(endpoints.filter((e) => listening.includes(e.port)))) report.survivors.push(`${describeBusy(busy)} after stop`)
   return report
 }

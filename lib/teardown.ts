@@ -4,8 +4,8 @@ import type { Home } from './home.ts'
 import { acquireLockIfWritable } from './lock.ts'
 import { offsetsPath } from './log-paths.ts'
 import { proxyListeners } from './plan.ts'
-import { accepting, listeningPortsOf, type Endpoint } from './ports.ts'
-import { escapedProcesses, killPid, signalGroup } from './procs.ts'
+import { listeningPortsOf, waitReleased, type Endpoint } from './ports.ts'
+import { escapedProcesses, killPid, signalGroup, waitGone } from './procs.ts'
 import { commandArgs, commandLine, environValue, hasProcfs, processTable, type ProcStat } from './procfs.ts'
 import { resumePaused } from './rotate.ts'
 import { cannotWrite, removeFile } from './safe-files.ts'
@@ -63,8 +63,7 @@ async function stopStraySupervisors(state: StackState): Promise<void> {
   if (!hasProcfs) return
   const stray = escapedProcesses(state.runId, new Set(), processTable()).filter((e) => e.tag === supervisorTag(state.runId) && e.stat.pid !== state.supervisor.pid)
   for (const s of stray) killPid(s.stat.pid, 'SIGKILL')
-  const deadline = Date.now() + 2000
-  while (Date.now() < deadline && stray.some((s) => processTable().some((p) => p.pid === s.stat.pid && p.startTime === s.stat.startTime))) await sleep(5)
+  await waitGone(stray.map((s) => s.stat), 2000, 5)
 }
 
 // An nginx master (its group's leader) running this config file.
@@ -122,23 +121,12 @@ export interface ForceStopResult {
 
 const FORCE_TIMEOUT_MS = 5000
 
-const alive = (p: ProcStat) => processTable().some((q) => q.pid === p.pid && q.startTime === p.startTime)
 const describe = (p: ProcStat) => `pid ${p.pid} (${commandLine(p.pid)})`
 
 // Every process of this home's stack, found without the state file: the home in its environment, or an nginx on its config.
 export function homeProcesses(home: Home, table: ProcStat[]): ProcStat[] {
   const conf = path.resolve(home.nginxConf)
   return table.filter((p) => p.pid !== process.pid && (environValue(p.pid, HOME_ENV) === home.root || runsConfig(p, conf)))
-}
-
-async function waitGone(procs: ProcStat[], ms: number): Promise<ProcStat[]> {
-  const deadline = Date.now() + ms
-  let left = procs.filter(alive)
-  while (left.length && Date.now() < deadline) {
-    await sleep(10)
-    left = left.filter(alive)
-  }
-  return left
 }
 
 // stop --force: stops the stack even when its state file is damaged, finding its processes by the home in their
@@ -161,10 +149,12 @@ export async function forceStop(io: StopIO, onWait?: (what: string) => void): Pr
     for (const s of await waitGone(supervisors, 2000)) killPid(s.pid, 'SIGKILL')
     const found = homeProcesses(io.home, processTable())
     const ports = listeningPortsOf(found.map((p) => p.pid))
+    const conf = path.resolve(io.home.nginxConf)
     for (const p of found) {
       // An nginx master takes its workers along: they overwrote their environment too.
+      const nginx = runsConfig(p, conf)
       for (const sig of ['SIGTERM', 'SIGCONT'] as const) {
-        if (runsConfig(p, path.resolve(io.home.nginxConf))) signalGroup({ pid: p.pid, pgid: p.pgrp, startTime: p.startTime }, sig)
+        if (nginx) signalGroup({ pid: p.pid, pgid: p.pgrp, startTime: p.startTime }, sig)
         else killPid(p.pid, sig)
       }
     }
@@ -175,13 +165,7 @@ export async function forceStop(io: StopIO, onWait?: (what: string) => void): Pr
     result.stopped = [...supervisors, ...found].filter((p) => !survivors.includes(p)).map(describe)
     result.killed = stubborn.filter((p) => !survivors.includes(p)).map(describe)
     result.survivors = survivors.map((p) => `${describe(p)} still alive after SIGKILL`)
-    const held = await accepting(ports.map((port) => ({ port, host: '127.0.0.1' })))
-    const deadline = Date.now() + 2000
-    let still = held
-    while (still.length && Date.now() < deadline) {
-      await sleep(10)
-      still = await accepting(still.map((port) => ({ port, host: '127.0.0.1' })))
-    }
+    const still = await waitReleased(ports.map((port) => ({ port, host: '127.0.0.1' })), 2000)
     result.survivors.push(...still.map((port) => `port ${port} still accepts connections`))
     if (result.survivors.length === 0) removeRunFiles(io)
     result.ms = Date.now() - started
