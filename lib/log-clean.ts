@@ -8,7 +8,7 @@ import type { Home } from './home.ts'
 import { acquireLockIfWritable } from './lock.ts'
 import { archivedLogFiles, cleanDonePath, cleanRequestPath, liveLogFiles } from './log-paths.ts'
 import { beginTruncation, endTruncation, readLogState, writeLogState, type SourceState, type TruncationFiles } from './log-state.ts'
-import { noSpace, removeRegular, truncateRegular } from './safe-files.ts'
+import { leftAlone, noSpace, removeRegular, truncateRegular } from './safe-files.ts'
 import { sleep } from './sleep.ts'
 import { readJsonFile, readState, supervisorAlive, writeJsonAtomic } from './state.ts'
 
@@ -47,7 +47,8 @@ function unsafeLogFiles(home: Home): string[] {
   const skipped: string[] = []
   for (const file of [...liveLogFiles(home), ...archivedLogFiles(home)]) {
     const stat = fs.lstatSync(file, { throwIfNoEntry: false })
-    if (stat && !stat.isFile()) skipped.push(`${file} is ${stat.isSymbolicLink() ? `a symbolic link (to ${fs.readlinkSync(file)})` : 'not a regular file'}, left alone`)
+    const reason = stat && leftAlone(file, stat)
+    if (reason) skipped.push(reason)
   }
   return skipped
 }

@@ -153,12 +153,19 @@ export function writeFileAtomic(file: string, data: string | Buffer): void {
 
 export type TruncateResult = 'truncated' | 'missing' | { skipped: string }
 
+// Why a file in the logs folder is not ours to truncate or remove (a link, a FIFO, ...); undefined for a regular file.
+export function leftAlone(file: string, stat: fs.Stats): string | undefined {
+  if (stat.isSymbolicLink()) return `${describeLink(file)}, left alone`
+  if (!stat.isFile()) return `${file} is ${kindOf(stat)}, not a regular file, left alone`
+  return undefined
+}
+
 // Truncates a regular file of ours in place; a link or anything else is left alone and named.
 export function truncateRegular(file: string, size = 0): TruncateResult {
   const stat = fs.lstatSync(file, { throwIfNoEntry: false })
   if (!stat) return 'missing'
-  if (stat.isSymbolicLink()) return { skipped: `${describeLink(file)}, left alone` }
-  if (!stat.isFile()) return { skipped: `${file} is ${kindOf(stat)}, not a regular file, left alone` }
+  const skipped = leftAlone(file, stat)
+  if (skipped) return { skipped }
   let fd: number
   try {
     fd = fs.openSync(file, O_WRONLY | O_NOFOLLOW | O_NONBLOCK)
@@ -193,8 +200,8 @@ export function removeFile(file: string): void {
 export function removeRegular(file: string): TruncateResult {
   const stat = fs.lstatSync(file, { throwIfNoEntry: false })
   if (!stat) return 'missing'
-  if (stat.isSymbolicLink()) return { skipped: `${describeLink(file)}, left alone` }
-  if (!stat.isFile()) return { skipped: `${file} is ${kindOf(stat)}, not a regular file, left alone` }
+  const skipped = leftAlone(file, stat)
+  if (skipped) return { skipped }
   try {
     fs.rmSync(file, { force: true })
   } catch (error) {
