@@ -38,17 +38,19 @@ export function runsPlan(state: StackState, plan: Plan): boolean {
 
 function refuseIfRunning(home: Home, state: StackState | undefined, plan: Plan): void {
   if (!state || !supervisorAlive(state)) return
+  const same = runsPlan(state, plan)
   const sameFile = state.plan.configPath !== undefined && state.plan.configPath === plan.configPath
-  const changed = sameFile && !runsPlan(state, plan) ? ', run differently: the file changed since, or another --only' : ''
-  const same = runsPlan(state, plan) ? ' ("logs -f" follows its output)' : ''
+  const changed = sameFile && !same ? ', run differently: the file changed since, or another --only' : ''
+  const follow = same ? ' ("logs -f" follows its output)' : ''
   const what = `a stack is already running from ${home.root} (supervisor pid ${state.supervisor.pid}, config ${state.plan.file}${changed})`
-  throw new BackendManagerError('START_FAILED', `${what}; use "restart" or "stop" first${same}`)
+  throw new BackendManagerError('START_FAILED', `${what}; use "restart" or "stop" first${follow}`)
 }
 
 // Less free than this on the home's disk: the servers' first output would fill it and the start would fail halfway.
 const MIN_FREE_BYTES = 1 << 20
 
-// Fails before anything is written or started when the disk holding the home is (nearly) full.
+// Fails before anything is written or started when the disk holding the home is (nearly) full; checked before
+// the lock, whose own write would otherwise be the first to fail.
 export function checkFreeSpace(home: Home): void {
   let dir = home.root
   while (!fs.existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir)
@@ -92,7 +94,6 @@ async function retireStale(plan: Plan, previous: StackState, notice?: (line: str
 // What every start checks under the lock before it starts anything (detached or --foreground); returns
 // the previous state to adopt from.
 export async function preflight(home: Home, plan: Plan, previous: StackState | undefined, notice?: (line: string) => void): Promise<StackState | undefined> {
-  checkFreeSpace(home)
   refuseIfRunning(home, previous, plan)
   // A new start: an earlier one's failure no longer describes the stack.
   clearLastFailure(home)

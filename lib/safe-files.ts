@@ -236,7 +236,7 @@ export function makeHomeDir(root: string): void {
   let stat = fs.statSync(root, { throwIfNoEntry: false })
   if (!stat) {
     try {
-      // Folders on the way are like mkdir -p's (others may pass through, as nginx workers must); the home is private.
+      // Folders on the way are made as mkdir -p makes them; the home itself is private.
       fs.mkdirSync(path.dirname(root), { recursive: true, mode: 0o755 })
       fs.mkdirSync(root, { mode: DIR_MODE })
     } catch (error) {

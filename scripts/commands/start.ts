@@ -1,7 +1,7 @@
 import path from 'node:path'
 import { DEFAULT_CONFIG, csv, parseFlags, type Context } from '../../lib/cli.ts'
 import { loadConfig } from '../../lib/config.ts'
-import { bringUpHere, preflight, startDetached } from '../../lib/lifecycle.ts'
+import { bringUpHere, checkFreeSpace, preflight, startDetached } from '../../lib/lifecycle.ts'
 import { resolvePlan } from '../../lib/plan.ts'
 import { describeProxy, processCount } from '../../lib/proxy.ts'
 import { allReady, progressPrinter, printStopReport } from '../../lib/progress.ts'
@@ -53,6 +53,7 @@ export async function run(args: string[], ctx: Context): Promise<number> {
 }
 
 async function runForeground(plan: ReturnType<typeof resolvePlan>, io: Parameters<typeof bringUpHere>[1], ctx: Context): Promise<number> {
+  checkFreeSpace(ctx.home)
   const lock = acquireLock(ctx.home, 'start --foreground')
   // The terminal shows this run's unified log, as foreman does, from where the file ends now.
   const unified = new FollowSet(ctx.home, [new FileFollower(unifiedLogPath(ctx.home), fileSize(unifiedLogPath(ctx.home)))], (_file, lines) => ctx.stdout.write(lines.join('\n') + '\n'))
