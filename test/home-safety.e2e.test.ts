@@ -187,14 +187,20 @@ function childrenOf(pid: number): number[] {
     .filter((p) => procStatus(p, 'PPid') === String(pid))
 }
 
-test('as root, nginx workers run unprivileged and still take large bodies, large answers and WebSockets', async (t) => {
-  if (!isRoot) return t.skip('needs root: the workers switch user only when the master runs as root')
-  const home = useHome(t)
+// nginx in front of a server that counts the bytes of a body and sends large answers (/api/v1/files/...).
+async function filesStack(home: TestHome): Promise<{ file: string; port: number }> {
   const port = await freePorts(2)
   const file = home.writeConfig({
     proxy: { type: 'nginx', port },
     servers: [{ name: 'files', command: `node ${fixture('byte-counter.mjs')}`, port: port + 1, modules: ['files'], health: '/health', stop_timeout: 1 }],
   })
+  return { file, port }
+}
+
+test('as root, nginx workers run unprivileged and still take large bodies, large answers and WebSockets', async (t) => {
+  if (!isRoot) return t.skip('needs root: the workers switch user only when the master runs as root')
+  const home = useHome(t)
+  const { file, port } = await filesStack(home)
   const r = await home.cli(['start', file])
   assert.equal(r.code, 0, `start failed:\n${r.stdout}\n${r.stderr}`)
   const master = home.record('nginx').pid
@@ -230,11 +236,7 @@ test('as root, nginx workers run unprivileged and still take large bodies, large
 test('as root, a home inside a folder others cannot enter works: nginx workers need nothing in the home', async (t) => {
   if (!isRoot) return t.skip('needs root: only root\'s nginx workers switch user')
   const home = useHome(t)
-  const port = await freePorts(2)
-  const file = home.writeConfig({
-    proxy: { type: 'nginx', port },
-    servers: [{ name: 'files', command: `node ${fixture('byte-counter.mjs')}`, port: port + 1, modules: ['files'], health: '/health', stop_timeout: 1 }],
-  })
+  const { file, port } = await filesStack(home)
   fs.chmodSync(home.root, 0o700)
   const inner = path.join(home.root, 'inner')
   t.after(() => runIn(inner, ['stop']))
