@@ -4,7 +4,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { benchDir, freePortRange, healthChecker, machineShared, now, pidAlive, pollUntil, procStatus, repoRoot, run, sleep, stackGone, stats, type RunResult } from './common.ts'
+import { benchDir, benchSession, freePortRange, healthChecker, machineShared, now, pidAlive, pollUntil, procStatus, repoRoot, run, sleep, stackGone, stats, type RunResult } from './common.ts'
 import { loadTool } from './load.ts'
 import { runBurst, runLogsBurstScript } from './logs-scenario.ts'
 import { programs } from './programs.ts'
@@ -24,23 +24,7 @@ const REFERENCE = 'backend-manager'
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`)
 const started = now()
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bm-bench-'))
-const teardowns: (() => Promise<void>)[] = []
-let cleaned = false
-
-// Stops everything every tool started, daemons included; runs once, on success, failure or Ctrl+C.
-async function cleanup(): Promise<void> {
-  if (cleaned) return
-  cleaned = true
-  for (const teardown of teardowns.reverse()) await teardown().catch((error) => log(`cleanup: ${error instanceof Error ? error.message : error}`))
-  if (process.env.BENCH_KEEP !== '1') fs.rmSync(tmp, { recursive: true, force: true })
-}
-
-for (const signal of ['SIGINT', 'SIGTERM'] as const)
-  process.once(signal, () => {
-    log(`${signal}: stopping everything the bench started`)
-    void cleanup().finally(() => process.exit(130))
-  })
+const { tmp, teardowns, cleanup } = benchSession('bm-bench-', log)
 
 function cliMode(): string {
   const stamp = path.join(repoRoot, 'dist', '.stamp')

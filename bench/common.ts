@@ -2,6 +2,7 @@
 // pids) applied identically to every tool, and the statistics.
 import fs from 'node:fs'
 import http from 'node:http'
+import os from 'node:os'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -194,4 +195,24 @@ export function machineShared(): { shared: boolean; note: string } {
   const load1 = Number(fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0])
   const shared = process.env.BENCH_SHARED_MACHINE === '1' || load1 >= 1
   return { shared, note: `Shared machine: load average ${load1.toFixed(2)} before the bench started anything, so absolute figures are noisy; the ratios are taken within one round` }
+}
+
+// One bench run's temp folder and teardowns: cleanup stops everything it started (in reverse), once, on
+// success, failure or Ctrl+C, then removes the folder (unless BENCH_KEEP=1).
+export function benchSession(prefix: string, log: (line: string) => void): { tmp: string; teardowns: (() => Promise<void>)[]; cleanup: () => Promise<void> } {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+  const teardowns: (() => Promise<void>)[] = []
+  let cleaned = false
+  const cleanup = async () => {
+    if (cleaned) return
+    cleaned = true
+    for (const teardown of teardowns.reverse()) await teardown().catch((error) => log(`cleanup: ${error instanceof Error ? error.message : error}`))
+    if (process.env.BENCH_KEEP !== '1') fs.rmSync(tmp, { recursive: true, force: true })
+  }
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => {
+      log(`${signal}: stopping everything the bench started`)
+      void cleanup().finally(() => process.exit(130))
+    })
+  return { tmp, teardowns, cleanup }
 }

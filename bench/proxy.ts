@@ -3,31 +3,15 @@
 // `--render` only re-renders the last run's figures (kept in bench/.build/proxy-results.json).
 // Everything it starts is stopped at the end by its recorded process group, also on failure or Ctrl+C.
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
-import { benchDir, machineShared, now } from './common.ts'
+import { benchDir, benchSession, machineShared, now } from './common.ts'
 import { programs } from './programs.ts'
 import { runProxyScenario, type ProxyResults } from './proxy-scenario.ts'
 import { recommendedWorkers, renderProxySection, spliceProxySection } from './report.ts'
 
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`)
 const started = now()
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bm-bench-proxy-'))
-const stops: (() => Promise<void>)[] = []
-let cleaned = false
-
-async function cleanup(): Promise<void> {
-  if (cleaned) return
-  cleaned = true
-  for (const stop of stops.reverse()) await stop().catch((error) => log(`cleanup: ${error instanceof Error ? error.message : error}`))
-  if (process.env.BENCH_KEEP !== '1') fs.rmSync(tmp, { recursive: true, force: true })
-}
-
-for (const signal of ['SIGINT', 'SIGTERM'] as const)
-  process.once(signal, () => {
-    log(`${signal}: stopping everything the bench started`)
-    void cleanup().finally(() => process.exit(130))
-  })
+const { tmp, teardowns: stops, cleanup } = benchSession('bm-bench-proxy-', log)
 
 function tmpdirFor(): string {
   const dir = path.join(benchDir, '.build')
