@@ -46,7 +46,7 @@ typecheck: $(DEPS)
 	npx tsc --noEmit
 
 test: install system-deps typecheck
-	node --import tsx --test --test-concurrency=2 --test-reporter=spec test/*.test.ts
+	node --import tsx --test --test-concurrency=2 --test-reporter=spec $(shell find test -name "*.test.ts" | sort)
 
 backend-manager-start: install
 	$(BM) start $(config)

@@ -2,7 +2,7 @@
 // server's name, instance and port; grpc.health.v1.Health/Check answers SERVING and logs each call.
 // GRPC_HEALTH=off leaves the health service out, as many real servers do.
 import * as grpc from '@grpc/grpc-js'
-import { decodeHealthRequest, decodeMessage, encodeHealthResponse, encodeMessage, HEALTH_CHECK, text } from '../lib/grpc.ts'
+import { decodeHealthRequest, decodeMessage, encodeHealthResponse, encodeMessage, HEALTH_CHECK, text } from '../lib/probe/grpc.ts'
 
 const port = Number(process.env.PORT)
 const host = process.env.HOST ?? '127.0.0.1'

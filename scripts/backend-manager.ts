@@ -1,11 +1,11 @@
 // The single entry point: global flags, then the command's own module (loaded lazily, so a quick
 // command like `status` never pays for what `start` needs).
-import { usageError, isKnownError } from '../lib/errors.ts'
+import { usageError, isKnownError } from '../lib/core/errors.ts'
 import fs from 'node:fs'
 import path from 'node:path'
-import { packageRoot, resolveHome } from '../lib/home.ts'
-import { asFileProblem } from '../lib/safe-files.ts'
-import type { CommandModule, Context } from '../lib/cli.ts'
+import { packageRoot, resolveHome } from '../lib/core/home.ts'
+import { asFileProblem } from '../lib/core/safe-files.ts'
+import type { CommandModule, Context } from '../lib/cli/context.ts'
 
 const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   start: { summary: 'start the stack detached; returns once every server is healthy', load: () => import('./commands/start.ts') },

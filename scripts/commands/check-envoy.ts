@@ -1,13 +1,13 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { parseFlags, type Context } from '../../lib/cli.ts'
-import { parseConfig } from '../../lib/config.ts'
-import { BackendManagerError } from '../../lib/errors.ts'
-import { envoyPaths, renderEnvoyConf } from '../../lib/envoy.ts'
-import { requireEnvoy, validateEnvoyConf } from '../../lib/envoy-binary.ts'
-import { resolveHome } from '../../lib/home.ts'
-import { resolvePlan } from '../../lib/plan.ts'
+import { parseFlags, type Context } from '../../lib/cli/context.ts'
+import { parseConfig } from '../../lib/config/load.ts'
+import { BackendManagerError } from '../../lib/core/errors.ts'
+import { envoyPaths, renderEnvoyConf } from '../../lib/proxy/envoy/render.ts'
+import { requireEnvoy, validateEnvoyConf } from '../../lib/proxy/envoy/binary.ts'
+import { resolveHome } from '../../lib/core/home.ts'
+import { resolvePlan } from '../../lib/config/plan.ts'
 
 export const usage = `Usage: backend-manager check-envoy [--verify]
 

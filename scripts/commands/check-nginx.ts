@@ -1,11 +1,11 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { parseFlags, type Context } from '../../lib/cli.ts'
-import { parseConfig } from '../../lib/config.ts'
-import { BackendManagerError } from '../../lib/errors.ts'
-import { findNginx, installAdvice, mimeTypesFor, nginxCacheHome, SHARED_NGINX, SYSTEM_NGINX, testPlanInTempHome } from '../../lib/nginx-install.ts'
-import { resolvePlan } from '../../lib/plan.ts'
+import { parseFlags, type Context } from '../../lib/cli/context.ts'
+import { parseConfig } from '../../lib/config/load.ts'
+import { BackendManagerError } from '../../lib/core/errors.ts'
+import { findNginx, installAdvice, mimeTypesFor, nginxCacheHome, SHARED_NGINX, SYSTEM_NGINX, testPlanInTempHome } from '../../lib/proxy/nginx/install.ts'
+import { resolvePlan } from '../../lib/config/plan.ts'
 
 export const usage = `Usage: backend-manager check-nginx [--verify]
 

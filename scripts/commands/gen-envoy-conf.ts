@@ -1,13 +1,13 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { DEFAULT_CONFIG, emitRendered, parseFlags, type Context } from '../../lib/cli.ts'
-import { loadConfig } from '../../lib/config.ts'
-import { BackendManagerError } from '../../lib/errors.ts'
-import { envoyPaths, renderEnvoyConf } from '../../lib/envoy.ts'
-import { requireEnvoy, validateEnvoyConf, type EnvoyCheck } from '../../lib/envoy-binary.ts'
-import { ensureHome, resolveHome } from '../../lib/home.ts'
-import { resolvePlan, type Plan } from '../../lib/plan.ts'
+import { DEFAULT_CONFIG, emitRendered, parseFlags, type Context } from '../../lib/cli/context.ts'
+import { loadConfig } from '../../lib/config/load.ts'
+import { BackendManagerError } from '../../lib/core/errors.ts'
+import { envoyPaths, renderEnvoyConf } from '../../lib/proxy/envoy/render.ts'
+import { requireEnvoy, validateEnvoyConf, type EnvoyCheck } from '../../lib/proxy/envoy/binary.ts'
+import { ensureHome, resolveHome } from '../../lib/core/home.ts'
+import { resolvePlan, type Plan } from '../../lib/config/plan.ts'
 
 export const usage = `Usage: backend-manager gen-envoy-conf [CONFIG] [-o FILE] [--validate]
 

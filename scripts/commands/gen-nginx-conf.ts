@@ -1,9 +1,9 @@
-import { DEFAULT_CONFIG, emitRendered, parseFlags, type Context } from '../../lib/cli.ts'
-import { loadConfig } from '../../lib/config.ts'
-import { BackendManagerError } from '../../lib/errors.ts'
-import { prepareNginxDirs, renderNginxConf } from '../../lib/nginx.ts'
-import { findNginx, installAdvice, mimeTypesFor, testNginxConf, testPlanInTempHome, type ConfTest } from '../../lib/nginx-install.ts'
-import { resolvePlan } from '../../lib/plan.ts'
+import { DEFAULT_CONFIG, emitRendered, parseFlags, type Context } from '../../lib/cli/context.ts'
+import { loadConfig } from '../../lib/config/load.ts'
+import { BackendManagerError } from '../../lib/core/errors.ts'
+import { prepareNginxDirs, renderNginxConf } from '../../lib/proxy/nginx/render.ts'
+import { findNginx, installAdvice, mimeTypesFor, testNginxConf, testPlanInTempHome, type ConfTest } from '../../lib/proxy/nginx/install.ts'
+import { resolvePlan } from '../../lib/config/plan.ts'
 
 export const usage = `Usage: backend-manager gen-nginx-conf [CONFIG] [-o FILE] [--validate]
 

@@ -1,6 +1,6 @@
-import { parseFlags, useColour, type Context } from '../../lib/cli.ts'
-import { checkHealth, formatHealth, planOfRunningStack } from '../../lib/health.ts'
-import { noStackHere } from '../../lib/registry.ts'
+import { parseFlags, useColour, type Context } from '../../lib/cli/context.ts'
+import { checkHealth, formatHealth, planOfRunningStack } from '../../lib/stack/health.ts'
+import { noStackHere } from '../../lib/stack/registry.ts'
 
 export const usage = `Usage: backend-manager health [--json]
 

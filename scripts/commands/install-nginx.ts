@@ -1,5 +1,5 @@
-import { parseFlags, type Context } from '../../lib/cli.ts'
-import { installNginx, nginxCacheHome } from '../../lib/nginx-install.ts'
+import { parseFlags, type Context } from '../../lib/cli/context.ts'
+import { installNginx, nginxCacheHome } from '../../lib/proxy/nginx/install.ts'
 
 export const usage = `Usage: backend-manager install-nginx [--no-system]
 

@@ -1,14 +1,14 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import { parseFlags, positiveInt, type Context } from '../../lib/cli.ts'
-import { usageError } from '../../lib/errors.ts'
-import { cleanLogs } from '../../lib/log-clean.ts'
-import { FileFollower, followFiles } from '../../lib/log-follow.ts'
-import { lineOwner, serverOf } from '../../lib/log-line.ts'
-import { loggedIds, nginxAccessLogPath, nginxErrorLogPath, unifiedLogPath } from '../../lib/log-paths.ts'
-import { readState, supervisorAlive } from '../../lib/state.ts'
-import { noStackHere } from '../../lib/registry.ts'
-import { tailFile } from '../../lib/tail.ts'
+import { parseFlags, positiveInt, type Context } from '../../lib/cli/context.ts'
+import { usageError } from '../../lib/core/errors.ts'
+import { cleanLogs } from '../../lib/logs/clean.ts'
+import { FileFollower, followFiles } from '../../lib/logs/follow.ts'
+import { lineOwner, serverOf } from '../../lib/logs/line.ts'
+import { loggedIds, nginxAccessLogPath, nginxErrorLogPath, unifiedLogPath } from '../../lib/logs/paths.ts'
+import { readState, supervisorAlive } from '../../lib/stack/state.ts'
+import { noStackHere } from '../../lib/stack/registry.ts'
+import { tailFile } from '../../lib/logs/tail.ts'
 
 export const usage = `Usage: backend-manager logs [NAME|nginx] [-f] [-n N]
        backend-manager logs clean

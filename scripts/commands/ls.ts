@@ -1,8 +1,8 @@
-import { parseFlags, type Context } from '../../lib/cli.ts'
-import { homeAt } from '../../lib/home.ts'
-import { table } from '../../lib/plan-format.ts'
-import { registryDir, runningStacks } from '../../lib/registry.ts'
-import { collectStatus } from '../../lib/status.ts'
+import { parseFlags, type Context } from '../../lib/cli/context.ts'
+import { homeAt } from '../../lib/core/home.ts'
+import { table } from '../../lib/cli/plan-format.ts'
+import { registryDir, runningStacks } from '../../lib/stack/registry.ts'
+import { collectStatus } from '../../lib/stack/status.ts'
 
 export const usage = `Usage: backend-manager ls [--json]
 

@@ -1,7 +1,7 @@
-import { DEFAULT_CONFIG, csv, parseFlags, type Context } from '../../lib/cli.ts'
-import { loadConfig } from '../../lib/config.ts'
-import { resolvePlan } from '../../lib/plan.ts'
-import { formatPlan, planJson } from '../../lib/plan-format.ts'
+import { DEFAULT_CONFIG, csv, parseFlags, type Context } from '../../lib/cli/context.ts'
+import { loadConfig } from '../../lib/config/load.ts'
+import { resolvePlan } from '../../lib/config/plan.ts'
+import { formatPlan, planJson } from '../../lib/cli/plan-format.ts'
 
 export const usage = `Usage: backend-manager plan [CONFIG] [--only a,b] [--json]
 

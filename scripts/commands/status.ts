@@ -1,8 +1,8 @@
-import { parseFlags, useColour, type Context } from '../../lib/cli.ts'
-import { describeStartFailure } from '../../lib/last-failure.ts'
-import { collectStatus, statusExitCode } from '../../lib/status.ts'
-import { formatStatus } from '../../lib/status-format.ts'
-import { noStackHere } from '../../lib/registry.ts'
+import { parseFlags, useColour, type Context } from '../../lib/cli/context.ts'
+import { describeStartFailure } from '../../lib/stack/last-failure.ts'
+import { collectStatus, statusExitCode } from '../../lib/stack/status.ts'
+import { formatStatus } from '../../lib/cli/status-format.ts'
+import { noStackHere } from '../../lib/stack/registry.ts'
 
 export const usage = `Usage: backend-manager status [--json]
 

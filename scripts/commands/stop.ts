@@ -1,9 +1,9 @@
 import fs from 'node:fs'
-import { parseFlags, type Context } from '../../lib/cli.ts'
-import { noStackHere } from '../../lib/registry.ts'
-import { forceStop, stopStack } from '../../lib/teardown.ts'
-import { printStopReport } from '../../lib/progress.ts'
-import { plural } from '../../lib/words.ts'
+import { parseFlags, type Context } from '../../lib/cli/context.ts'
+import { noStackHere } from '../../lib/stack/registry.ts'
+import { forceStop, stopStack } from '../../lib/stack/stop.ts'
+import { printStopReport } from '../../lib/cli/progress.ts'
+import { plural } from '../../lib/core/words.ts'
 
 export const usage = `Usage: backend-manager stop [--force]
 

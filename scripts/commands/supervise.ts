@@ -1,15 +1,15 @@
 // The detached supervisor: adopts what the state file lists (starting whatever is missing), then
 // restarts crashed processes and builds the unified log until a stop or a handover.
 import fs from 'node:fs'
-import type { Context } from '../../lib/cli.ts'
-import { BackendManagerError } from '../../lib/errors.ts'
-import { cpuTargets, recordCpu } from '../../lib/cpu.ts'
-import { startTimeOf } from '../../lib/procfs.ts'
-import { makeProxy } from '../../lib/proxy.ts'
-import { sleep } from '../../lib/sleep.ts'
-import { readState, removeState } from '../../lib/state.ts'
-import { Stack } from '../../lib/supervisor.ts'
-import { writeLastFailure, type LastFailure } from '../../lib/last-failure.ts'
+import type { Context } from '../../lib/cli/context.ts'
+import { BackendManagerError } from '../../lib/core/errors.ts'
+import { cpuTargets, recordCpu } from '../../lib/os/cpu.ts'
+import { startTimeOf } from '../../lib/os/procfs.ts'
+import { makeProxy } from '../../lib/proxy/process.ts'
+import { sleep } from '../../lib/core/sleep.ts'
+import { readState, removeState } from '../../lib/stack/state.ts'
+import { Stack } from '../../lib/stack/stack.ts'
+import { writeLastFailure, type LastFailure } from '../../lib/stack/last-failure.ts'
 
 export const usage = `Usage: backend-manager supervise
 

@@ -1,0 +1,64 @@
+import { proxyListeners, type Plan } from '../config/plan.ts'
+
+// Colour codes take no room on a terminal, so they do not count towards a cell's width.
+const visibleLength = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, '').length
+
+// A plain-text table: columns padded to their widest cell.
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => visibleLength(r[i] ?? ''))))
+  const pad = (c: string, width: number) => c + ' '.repeat(Math.max(0, width - visibleLength(c)))
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : pad(c, widths[i]))).join('  ').trimEnd()
+  return [line(header), ...rows.map(line)].join('\n') + '\n'
+}
+
+// The proxy's front ports: HTTP on `listen`, gRPC (HTTP/2) on `grpc_listen`.
+function proxyJson(plan: Plan) {
+  if (plan.proxy.type === 'none') return null
+  const { http, grpc } = proxyListeners(plan.proxy, plan.upstreams)
+  const at = (port: number) => `${plan.proxy.host}:${port}`
+  return { type: plan.proxy.type, ...(http === undefined ? {} : { listen: at(http) }), ...(grpc === undefined ? {} : { grpc_listen: at(grpc) }) }
+}
+
+export function planJson(plan: Plan) {
+  return {
+    config: plan.file,
+    proxy: proxyJson(plan),
+    processes: plan.processes.map((p) => ({
+      id: p.id,
+      server: p.server,
+      instance: p.instance,
+      port: p.port ?? null,
+      command: p.command,
+      cwd: p.cwd,
+      env: p.env,
+      readiness: p.readiness.kind === 'http' ? `http ${p.readiness.path}` : p.readiness.kind,
+      depends_on: p.dependsOn,
+    })),
+    routes: plan.routes.map((r) => ({
+      path: r.path,
+      websocket: r.websocket,
+      upstream: r.upstream,
+      ports: plan.upstreams.find((u) => u.name === r.upstream)!.ports,
+    })),
+  }
+}
+
+export function formatPlan(plan: Plan): string {
+  const json = planJson(plan)
+  const processes = table(
+    ['PROCESS', 'PORT', 'READY WHEN', 'COMMAND', 'ENV'],
+    json.processes.map((p) => [
+      p.id,
+      p.port === null ? '-' : String(p.port),
+      p.readiness,
+      p.command,
+      Object.entries(p.env).map(([k, v]) => `${k}=${v}`).join(' '),
+    ]),
+  )
+  const fronts = json.proxy ? [json.proxy.listen, json.proxy.grpc_listen && `${json.proxy.grpc_listen} (gRPC)`].filter(Boolean).join(' and ') : ''
+  const proxy = json.proxy ? `${json.proxy.type} on ${fronts}` : 'none'
+  const routes = json.routes.length
+    ? table(['PATH', 'KIND', 'UPSTREAM', 'PORTS'], json.routes.map((r) => [r.path, r.websocket ? 'websocket' : 'http', r.upstream, r.ports.join(',')]))
+    : '(no routes)\n'
+  return `Config: ${plan.file}\n\nProcesses (start order):\n${processes}\nProxy: ${proxy}\n${json.proxy ? `\nRoutes:\n${routes}` : ''}`
+}

@@ -1,0 +1,218 @@
+import fs from 'node:fs'
+import { createHash } from 'node:crypto'
+import { createRequire } from 'node:module'
+import path from 'node:path'
+import { BackendManagerError } from '../core/errors.ts'
+import { checkShape, pruneBadValues, show, type Problem } from './schema.ts'
+import { checkSemantics } from './validators.ts'
+import { readJsonFile, writeJsonAtomic } from '../stack/state.ts'
+
+export type ProxyType = 'nginx' | 'envoy' | 'none'
+export type RestartPolicy = 'no' | 'on-failure' | 'always'
+export type Protocol = 'http' | 'grpc'
+
+export interface ProxyConfig {
+  type: ProxyType
+  host: string
+  port: number
+  routing_strategy: 'path'
+  api_prefix: string
+  admin_port: number
+  grpc_port: number
+}
+
+export interface ServerConfig {
+  name: string
+  // A string runs through /bin/sh; a list runs directly with no shell.
+  command: string | string[]
+  port?: number
+  host: string
+  instances: number
+  modules: string[]
+  // An HTTP path, 'tcp' or 'none'.
+  health: string
+  env: Record<string, string>
+  cwd: string
+  ready_timeout: number
+  stop_timeout: number
+  restart: RestartPolicy
+  max_restarts: number
+  depends_on: string[]
+  protocol: Protocol
+  // false keeps a server with a port (a database, a cache) out of the proxy's upstreams and routes.
+  behind_proxy: boolean
+}
+
+export interface LogsConfig {
+  // Bytes after which a per-process log file is rotated; 0 disables rotation.
+  max_size: number
+  keep: number
+}
+
+export interface Config {
+  file: string
+  dir: string
+  proxy: ProxyConfig
+  servers: ServerConfig[]
+  logs: LogsConfig
+}
+
+export const proxyDefaults: ProxyConfig = {
+  type: 'nginx',
+  host: '127.0.0.1',
+  port: 8000,
+  routing_strategy: 'path',
+  api_prefix: '/api/v1',
+  admin_port: 9901,
+  grpc_port: 50051,
+}
+
+export const logsDefaults: LogsConfig = { max_size: 50 * 1024 * 1024, keep: 3 }
+
+// `key:` with no value parses as null; it means "use the default", like leaving the key out.
+function present(raw: unknown): Record<string, unknown> {
+  return Object.fromEntries(Object.entries((raw as Record<string, unknown> | null | undefined) ?? {}).filter(([, v]) => v !== null))
+}
+
+function serverDefaults(given: Record<string, unknown>, proxy: ProxyConfig, dir: string): ServerConfig {
+  const raw = present(given)
+  const hasPort = raw.port !== undefined
+  const protocol = (raw.protocol as Protocol | undefined) ?? 'http'
+  return {
+    name: raw.name as string,
+    // YAML reads `[sleep, 100]` with a number in it; every argument is a string by the time it runs.
+    command: Array.isArray(raw.command) ? raw.command.map(String) : (raw.command as string),
+    port: raw.port as number | undefined,
+    host: (raw.host as string | undefined) ?? proxy.host,
+    instances: (raw.instances as number | undefined) ?? 1,
+    modules: (raw.modules as string[] | undefined) ?? [],
+    health: (raw.health as string | undefined) ?? (hasPort ? 'tcp' : 'none'),
+    // `NAME:` with no value parses as null and means an empty value.
+    env: Object.fromEntries(Object.entries((raw.env as Record<string, unknown>) ?? {}).map(([k, v]) => [k, v === null ? '' : String(v)])),
+    cwd: path.resolve(dir, (raw.cwd as string | undefined) ?? '.'),
+    ready_timeout: (raw.ready_timeout as number | undefined) ?? 30,
+    stop_timeout: (raw.stop_timeout as number | undefined) ?? 3,
+    restart: (raw.restart as RestartPolicy | undefined) ?? 'on-failure',
+    max_restarts: (raw.max_restarts as number | undefined) ?? 5,
+    depends_on: (raw.depends_on as string[] | undefined) ?? [],
+    protocol,
+    behind_proxy: (raw.behind_proxy as boolean | undefined) ?? true,
+  }
+}
+
+// Defaults are applied only after the shape check, so every cast above is to a checked type.
+export function applyDefaults(raw: Record<string, unknown>, file: string): Config {
+  const dir = path.dirname(path.resolve(file))
+  const proxy: ProxyConfig = { ...proxyDefaults, ...present(raw.proxy) }
+  const logs: LogsConfig = { ...logsDefaults, ...present(raw.logs) }
+  const servers = ((raw.servers as Record<string, unknown>[] | undefined) ?? []).map((s) => serverDefaults(s, proxy, dir))
+  return { file, dir, proxy, servers, logs }
+}
+
+export function formatProblems(file: string, problems: Problem[]): string {
+  return problems.map((p) => `${file}: ${p.path ? `${p.path}: ` : ''}${p.message}`).join('\n')
+}
+
+// What the top of the file holds, for the message when it is not a mapping.
+function describeTop(raw: unknown): string {
+  if (raw === null || raw === undefined) return 'the file is empty'
+  if (Array.isArray(raw)) return 'the file holds a list'
+  return `the file holds a single value ${show(raw)}`
+}
+
+// A YAML syntax error as `line L, column C: invalid YAML: <reason>`, without the library's code excerpt.
+function yamlProblem(error: unknown): Problem {
+  const e = error as { message?: string; code?: string; linePos?: { line: number; col: number }[] }
+  const where = e.linePos?.[0] ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : ''
+  let reason = String(e.message ?? error).split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')
+  if (e.code === 'MULTIPLE_DOCS') reason = 'the file holds several documents, expected one'
+  else if (e.code === 'DUPLICATE_KEY') reason = 'a key appears twice in one mapping, expected each key once'
+  else reason = reason.charAt(0).toLowerCase() + reason.slice(1)
+  return { path: where, message: `invalid YAML: ${reason}` }
+}
+
+// zx (for its YAML) costs ~60 ms and ~17 MB to load: loaded only when a config is parsed, so stop,
+// status and the supervisor, which import this module for its types and defaults, never pay for it.
+function parseYaml(text: string, options: object): unknown {
+  const { YAML } = createRequire(import.meta.url)('zx') as typeof import('zx')
+  return (YAML.parse as (src: string, options: object) => unknown)(text, options)
+}
+
+// Parse, check the shape, apply defaults, then run the semantic validators; throw all problems at once.
+export function parseConfig(text: string, file: string): Config {
+  return configFromObject(parseRaw(text, file), file)
+}
+
+function parseRaw(text: string, file: string): Record<string, unknown> {
+  let raw: unknown
+  try {
+    raw = parseYaml(text, { prettyErrors: true, uniqueKeys: true, logLevel: 'error' })
+  } catch (error) {
+    throw new BackendManagerError('CONFIG', formatProblems(file, [yamlProblem(error)]))
+  }
+  if (raw === null || raw === undefined || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new BackendManagerError('CONFIG', `${file}: ${describeTop(raw)}, expected a mapping with "servers" (and optionally "proxy", "logs")`)
+  }
+  return raw as Record<string, unknown>
+}
+
+// The shape check, defaults and validators, for YAML already parsed or a config built in code (simple mode).
+export function configFromObject(raw: Record<string, unknown>, file: string): Config {
+  const shapeProblems = checkShape(raw)
+  if (shapeProblems.length > 0) {
+    const all = [...shapeProblems, ...semanticsDespite(raw, shapeProblems, file)]
+    throw new BackendManagerError('CONFIG', formatProblems(file, all))
+  }
+  const config = applyDefaults(raw, file)
+  const problems = checkSemantics(config)
+  if (problems.length > 0) throw new BackendManagerError('CONFIG', formatProblems(file, problems))
+  return config
+}
+
+// Every problem at once: the semantic checks run on the well-shaped rest, and leave out what involves a
+// bad value (a bad port would also read as "no port"; a proxy port left to its default could "overlap").
+function semanticsDespite(raw: Record<string, unknown>, shapeProblems: Problem[], file: string): Problem[] {
+  const damage = pruneBadValues(raw, shapeProblems)
+  const config = applyDefaults(damage.usable, file)
+  for (const s of config.servers) {
+    s.name ??= ''
+    s.command ??= ''
+  }
+  const names = [...damage.servers].map((i) => config.servers[i]?.name).filter((n) => typeof n === 'string')
+  const involved = (p: Problem) =>
+    [...damage.servers].some((i) => new RegExp(`^servers\\[${i}\\]($|[.[])`).test(p.path)) ||
+    names.some((n) => p.message.includes(JSON.stringify(n))) ||
+    (damage.proxy && (p.path.startsWith('proxy') || p.message.includes('proxy')))
+  return checkSemantics(config).filter((p) => !involved(p))
+}
+
+export interface LoadOptions {
+  // Where start and restart keep the last parsed YAML, keyed by the file's content hash: a repeated
+  // start skips loading the YAML parser (~50 ms). Only a config that validated is written there.
+  cacheFile?: string
+}
+
+function cachedRaw(cacheFile: string, key: string): Record<string, unknown> | undefined {
+  const cached = readJsonFile(cacheFile)
+  return cached?.key === key && cached.raw && typeof cached.raw === 'object' ? (cached.raw as Record<string, unknown>) : undefined
+}
+
+export function loadConfig(file: string, opts: LoadOptions = {}): Config {
+  let text: string
+  try {
+    text = fs.readFileSync(file, 'utf8')
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : `error ${code}`
+    throw new BackendManagerError('CONFIG', `${file}: cannot read the config file (${reason}), expected a readable YAML file`)
+  }
+  if (!opts.cacheFile) return parseConfig(text, file)
+  const key = createHash('sha256').update(text).digest('hex')
+  const hit = cachedRaw(opts.cacheFile, key)
+  if (hit) return configFromObject(hit, file)
+  const raw = parseRaw(text, file)
+  const config = configFromObject(raw, file)
+  // Only into a state folder already in use: a first start (or a bad flag after it) creates nothing here.
+  if (fs.existsSync(path.dirname(opts.cacheFile))) writeJsonAtomic(opts.cacheFile, { key, raw })
+  return config
+}

@@ -1,0 +1,229 @@
+// One followed process: its log file (stdout, plus the stderr lines appended here) and its raw stderr file.
+import fs from 'node:fs'
+import { formatLines, linePrefix, utf8Boundary } from './line.ts'
+import { fileSize, readAt } from './paths.ts'
+import { fromBase64, toBase64, type CopyIntent, type SourceState, type StreamState } from './offsets.ts'
+import { hasProcfs } from '../os/procfs.ts'
+import { openAppend } from '../core/safe-files.ts'
+
+const READ_CHUNK = 256 << 10
+const COPY_CHUNK = 256 << 10
+// A line longer than this is cut: memory stays bounded for output that never prints a newline.
+export const MAX_LINE = 1 << 20
+const NL = 0x0a
+// How long stderr lines wait for the process to finish a stdout line it is in the middle of.
+const COPY_DEFER_MS = 1000
+
+export interface GroupRecord {
+  pid: number
+  pgid: number
+  startTime: string
+}
+
+export interface CopyPlan {
+  bytes: Buffer
+  rest: Buffer
+  intent: CopyIntent
+}
+
+// The whole lines of `all` to copy (all of it when the process has exited), or undefined for none yet.
+export function cutCopy(all: Buffer, final: boolean): { bytes: Buffer; rest: Buffer } | undefined {
+  let cut = all.lastIndexOf(NL) + 1
+  if (final) cut = all.length
+  else if (cut === 0 && all.length >= MAX_LINE) cut = utf8Boundary(all, MAX_LINE)
+  if (cut === 0) return undefined
+  const body = all.subarray(0, cut)
+  // A copied line always ends in a newline, so the next line in the file starts clean.
+  const bytes = body[body.length - 1] === NL ? Buffer.from(body) : Buffer.concat([body, Buffer.from('\n')])
+  return { bytes, rest: Buffer.from(all.subarray(cut)) }
+}
+
+// Where a write just landed: our file position after an O_APPEND write is its end.
+function positionOf(fd: number): number | undefined {
+  if (!hasProcfs) return undefined
+  try {
+    const m = /^pos:\s+(\d+)/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))
+    return m ? Number(m[1]) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+// The end of the first occurrence of `bytes` in `file` at or after `from`.
+export function locate(file: string, from: number, bytes: Buffer): number | undefined {
+  const size = fileSize(file)
+  for (let at = from; at < size; at += READ_CHUNK) {
+    const chunk = readAt(file, at, Math.min(READ_CHUNK + bytes.length, size - at))
+    const found = chunk.indexOf(bytes)
+    if (found >= 0) return at + found + bytes.length
+  }
+  return undefined
+}
+
+// All of `bytes` at the end of the file, or none: a write cut short (no space left) is cut off again, so
+// the file never keeps half a line that the next write would run into. Only when nothing was appended since.
+function appendWhole(fd: number, bytes: Buffer): void {
+  let done = 0
+  try {
+    while (done < bytes.length) done += fs.writeSync(fd, bytes, done)
+  } catch (error) {
+    const end = done > 0 ? positionOf(fd) : undefined
+    if (end !== undefined && fs.fstatSync(fd).size === end) fs.ftruncateSync(fd, end - done)
+    throw error
+  }
+}
+
+interface Reader {
+  file: string
+  offset: number
+  carry: Buffer
+}
+
+const reader = (file: string, offset: number): Reader => ({ file, offset, carry: Buffer.alloc(0) })
+const saveReader = (r: Reader): StreamState => ({ file: r.file, offset: r.offset, carry: toBase64(r.carry) })
+const loadReader = (s: StreamState): Reader => ({ file: s.file, offset: s.offset, carry: fromBase64(s.carry) })
+
+export class LogSource {
+  out: Reader
+  err?: Reader
+  copies: [number, number][] = []
+  private appendFd?: number
+  private deferredSince = 0
+  private readonly prefix: { out: Buffer; err: Buffer }
+  // Stderr bytes left unread by the last plan (more than one chunk), not counting a deferred copy.
+  errBehind = false
+
+  constructor(
+    readonly id: string,
+    outFile: string,
+    errFile: string | undefined,
+    readonly group: () => GroupRecord | undefined,
+    saved: SourceState | undefined,
+    fromEnd: boolean,
+  ) {
+    this.prefix = { out: linePrefix(id, 'out'), err: linePrefix(id, 'err') }
+    // A saved offset past the end means the file was truncated while nobody followed it: read it all.
+    const start = (file: string, s?: StreamState) =>
+      s && s.file === file ? (s.offset <= fileSize(file) ? loadReader(s) : reader(file, 0)) : reader(file, fromEnd ? fileSize(file) : 0)
+    this.out = start(outFile, saved?.out)
+    if (errFile) this.err = start(errFile, saved?.err)
+    if (saved?.copies && saved.out.file === outFile && saved.out.offset <= fileSize(outFile)) this.copies = saved.copies
+  }
+
+  snapshot(): SourceState {
+    return { id: this.id, out: saveReader(this.out), err: this.err && saveReader(this.err), copies: this.copies.length ? this.copies.map((c) => [c[0], c[1]]) : undefined }
+  }
+
+  // Trade-off: stderr has its own file so its lines can be marked; they reach the log file through this copy, a poll late.
+  // The stderr lines to append to the log file now (whole lines only, unless the process has exited).
+  planCopy(final: boolean, force = false): CopyPlan | undefined {
+    const err = this.err
+    this.errBehind = false
+    if (!err) return undefined
+    const size = fileSize(err.file)
+    if (size < err.offset) Object.assign(err, { offset: 0, carry: Buffer.alloc(0) })
+    if (size === err.offset && err.carry.length === 0) return undefined
+    // Appending now would land inside an unfinished stdout line and tear it in the raw file: wait a little.
+    if (!final && !force && !this.atLineStart()) {
+      this.deferredSince ||= Date.now()
+      if (Date.now() - this.deferredSince < COPY_DEFER_MS) return undefined
+    }
+    this.deferredSince = 0
+    const data = readAt(err.file, err.offset, Math.min(size - err.offset, COPY_CHUNK))
+    this.errBehind = err.offset + data.length < size
+    const all = err.carry.length ? Buffer.concat([err.carry, data]) : data
+    const cut = cutCopy(all, final)
+    const intent: CopyIntent = { out: this.out.file, errFrom: err.offset, errTo: err.offset + data.length, errCarry: toBase64(err.carry), outBefore: 0, final }
+    if (!cut) {
+      err.offset = intent.errTo
+      err.carry = Buffer.from(all)
+      return undefined
+    }
+    intent.outBefore = fileSize(this.out.file)
+    return { bytes: cut.bytes, rest: cut.rest, intent }
+  }
+
+  private atLineStart(): boolean {
+    const size = fileSize(this.out.file)
+    return size === 0 || readAt(this.out.file, size - 1, 1)[0] === NL
+  }
+
+  applyCopy(plan: CopyPlan): void {
+    this.appendFd ??= openAppend(this.out.file)
+    appendWhole(this.appendFd, plan.bytes)
+    const end = positionOf(this.appendFd) ?? locate(this.out.file, plan.intent.outBefore, plan.bytes)
+    if (end !== undefined) this.copies.push([end - plan.bytes.length, end])
+    this.err!.offset = plan.intent.errTo
+    this.err!.carry = plan.rest
+  }
+
+  // New lines of the log file, prefixed; stderr copies come out as stderr lines where they landed.
+  readOut(final: boolean): { chunks: Buffer[]; count: number; more: boolean } {
+    const out = this.out
+    const size = fileSize(out.file)
+    if (size < out.offset) this.restart('out')
+    let end = Math.min(size, out.offset + READ_CHUNK)
+    // Never split a copied block: stop before it, or read through it when it starts right here.
+    for (const [start, stop] of this.copies) if (start < end && stop > end) end = start > out.offset ? start : stop
+    const data = readAt(out.file, out.offset, end - out.offset)
+    end = out.offset + data.length
+    const result = { chunks: [] as Buffer[], count: 0, more: false }
+    const add = (prefix: Buffer, bytes: Buffer) => {
+      const f = formatLines(prefix, bytes)
+      if (f.count) result.chunks.push(f.data)
+      result.count += f.count
+    }
+    let pos = out.offset
+    for (const [start, stop] of this.copies) {
+      if (start < pos || stop > end) continue
+      this.takeOut(data.subarray(pos - out.offset, start - out.offset), add)
+      add(this.prefix.err, data.subarray(start - out.offset, stop - out.offset))
+      pos = stop
+    }
+    this.takeOut(data.subarray(pos - out.offset), add)
+    if (final && out.carry.length) {
+      add(this.prefix.out, out.carry)
+      out.carry = Buffer.alloc(0)
+    }
+    out.offset = end
+    this.copies = this.copies.filter((c) => c[1] > end)
+    result.more = end < fileSize(out.file)
+    return result
+  }
+
+  // Stdout bytes: whole lines go out, the rest waits in the carry for its newline.
+  private takeOut(bytes: Buffer, add: (prefix: Buffer, bytes: Buffer) => void): void {
+    const out = this.out
+    let all = out.carry.length ? Buffer.concat([out.carry, bytes]) : bytes
+    const cut = all.lastIndexOf(NL) + 1
+    add(this.prefix.out, all.subarray(0, cut))
+    all = all.subarray(cut)
+    while (all.length >= MAX_LINE) {
+      const at = utf8Boundary(all, MAX_LINE)
+      add(this.prefix.out, all.subarray(0, at))
+      all = all.subarray(at)
+    }
+    out.carry = Buffer.from(all)
+  }
+
+  // The file was emptied (clean, rotation, or someone else): read it again from its start.
+  restart(which: 'out' | 'err', keepCarry = false): void {
+    const r = which === 'out' ? this.out : this.err
+    if (!r) return
+    r.offset = 0
+    if (!keepCarry) r.carry = Buffer.alloc(0)
+    if (which === 'out') this.copies = []
+  }
+
+  // Back to a snapshot taken before a batch that could not be written (a full disk): read it again later.
+  restore(saved: SourceState): void {
+    this.out = loadReader(saved.out)
+    if (this.err && saved.err) this.err = loadReader(saved.err)
+    this.copies = saved.copies ? saved.copies.map((c) => [c[0], c[1]]) : []
+  }
+
+  close(): void {
+    if (this.appendFd !== undefined) fs.closeSync(this.appendFd)
+    this.appendFd = undefined
+  }
+}

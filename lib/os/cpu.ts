@@ -1,0 +1,94 @@
+// Recent CPU use per process tree: the difference between two /proc samples, not the lifetime average.
+// The supervisor records a figure every few seconds in run/cpu.json; without one, status samples briefly.
+import path from 'node:path'
+import type { Home } from '../core/home.ts'
+import { bootTimeMs, CLOCK_TICKS, processTable, treeOf, type ProcStat } from './procfs.ts'
+import { sleep } from '../core/sleep.ts'
+import { readJsonFile, writeJsonAtomic, type StackState } from '../stack/state.ts'
+
+export interface CpuTarget {
+  pid: number
+  startTime: string
+  // The supervisor counts only itself: servers it restarted are its children but have rows of their own.
+  wholeTree: boolean
+}
+
+type Identity = { pid: number; startTime: string }
+
+interface Sample {
+  at: number
+  table: ProcStat[]
+}
+
+export const CPU_RECORD_MS = 2000
+const CPU_FIRST_MS = 500
+// Older than this, the figure is no longer "recent" (the supervisor is gone or stuck).
+const FRESH_MS = 3 * CPU_RECORD_MS
+// The one sample status may take itself; it is also the most status ever waits for it.
+const SAMPLE_MS = 100
+
+const cpuFile = (home: Home) => path.join(home.run, 'cpu.json')
+const keyOf = (t: Identity) => `${t.pid}:${t.startTime}`
+
+function ticksOf(target: CpuTarget, table: ProcStat[]): number | undefined {
+  const tree = target.wholeTree ? treeOf(target.pid, table) : table.filter((p) => p.pid === target.pid)
+  if (tree[0]?.startTime !== target.startTime) return undefined
+  return tree.reduce((sum, p) => sum + p.cpuTicks, 0)
+}
+
+// Percent of one core over the time between two samples, per target still alive in both.
+export function cpuBetween(before: Sample, after: Sample, targets: CpuTarget[]): Map<string, number> {
+  const out = new Map<string, number>()
+  const elapsed = after.at - before.at
+  if (elapsed <= 0) return out
+  for (const t of targets) {
+    const [a, b] = [ticksOf(t, before.table), ticksOf(t, after.table)]
+    if (a === undefined || b === undefined) continue
+    out.set(keyOf(t), Math.round((Math.max(0, b - a) * 1000 * 1000) / CLOCK_TICKS / elapsed) / 10)
+  }
+  return out
+}
+
+// Run by the supervisor: a first figure soon after it starts, then one every CPU_RECORD_MS. A failed write
+// (full disk) is skipped.
+export function recordCpu(home: Home, supervisor: Identity, targets: () => CpuTarget[]): { stop(): void } {
+  let last: Sample = { at: Date.now(), table: processTable() }
+  let timer: NodeJS.Timeout
+  const tick = () => {
+    const now: Sample = { at: Date.now(), table: processTable() }
+    const percent = cpuBetween(last, now, targets())
+    last = now
+    try {
+      writeJsonAtomic(cpuFile(home), { supervisor: keyOf(supervisor), at: now.at, percent: Object.fromEntries(percent) })
+    } catch {
+      // Status falls back to its own short sample.
+    }
+    timer = setTimeout(tick, CPU_RECORD_MS).unref()
+  }
+  timer = setTimeout(tick, CPU_FIRST_MS).unref()
+  return { stop: () => clearTimeout(timer) }
+}
+
+// For status: the supervisor's recent figures when they are fresh (a process started since has none: its
+// lifetime is recent), else a sample of SAMPLE_MS taken now.
+export async function recentCpu(home: Home, supervisor: Identity | undefined, targets: CpuTarget[], now = Date.now()): Promise<Map<string, number>> {
+  const recorded = readJsonFile(cpuFile(home))
+  if (supervisor && recorded?.supervisor === keyOf(supervisor) && typeof recorded.at === 'number' && now - recorded.at < FRESH_MS) {
+    const percent = (recorded.percent ?? {}) as Record<string, unknown>
+    return new Map(Object.entries(percent).filter((e): e is [string, number] => typeof e[1] === 'number'))
+  }
+  // Every process started within the last few seconds: its lifetime average is its recent CPU, no sample needed.
+  const boot = bootTimeMs()
+  if (targets.every((t) => now - (boot + (Number(t.startTime) * 1000) / CLOCK_TICKS) < FRESH_MS)) return new Map()
+  const before: Sample = { at: Date.now(), table: processTable() }
+  await sleep(SAMPLE_MS)
+  return cpuBetween(before, { at: Date.now(), table: processTable() }, targets)
+}
+
+export const cpuKey = keyOf
+
+// The supervisor (itself only) and every recorded process (its whole tree).
+export function cpuTargets(state: StackState, supervisor: Identity | undefined): CpuTarget[] {
+  const own = supervisor && supervisor.pid > 0 ? [{ ...supervisor, wholeTree: false }] : []
+  return [...own, ...state.processes.filter((p) => p.pid > 0).map((p) => ({ pid: p.pid, startTime: p.startTime, wholeTree: true }))]
+}

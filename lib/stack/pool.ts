@@ -1,0 +1,97 @@
+import path from 'node:path'
+import { configFromObject, proxyDefaults, type Config, type Protocol, type ProxyType } from '../config/load.ts'
+import { BackendManagerError, usageError } from '../core/errors.ts'
+import { packageRoot, resolveHome, type Home } from '../core/home.ts'
+import { isSameProcess } from '../os/procfs.ts'
+import { readJsonFile, readState, supervisorAlive, writeJsonAtomic } from './state.ts'
+
+// A pool of identical workers with no config file: the seed's quantra-simple, plus an optional proxy.
+export interface PoolRequest {
+  workers: number
+  basePort: number
+  host: string
+  proxy: ProxyType
+  // grpc: the workers speak gRPC; the proxy serves them over HTTP/2 on the front port.
+  protocol?: Protocol
+  frontPort: number
+  // Empty: the bundled demo server (HTTP or gRPC).
+  command: string[]
+  cwd: string
+}
+
+export const POOL_NAME = 'worker'
+export const POOL_SOURCE = 'simple mode'
+export const DEFAULT_FRONT_PORT = 8000
+export const DEFAULT_GRPC_FRONT_PORT = proxyDefaults.grpc_port
+const DEMO_COMMANDS: Record<Protocol, string[]> = {
+  http: ['node', '--import', 'tsx', path.join(packageRoot, 'examples', 'server.ts')],
+  grpc: ['node', '--import', 'tsx', path.join(packageRoot, 'examples', 'grpc-server.ts')],
+}
+
+// The pool keeps its own state folder, so it can run beside a config-file stack.
+export function poolHome(env: NodeJS.ProcessEnv, cwd: string, flag?: string): Home {
+  const base = resolveHome(env, cwd, flag)
+  return resolveHome({}, cwd, path.join(base.root, 'simple'))
+}
+
+// Flag-level checks come first so their messages name the flag, not a config key.
+function checkRequest(req: PoolRequest): void {
+  const last = req.basePort + req.workers - 1
+  if (last > 65535) throw usageError(`--workers ${req.workers} from --base-port ${req.basePort} runs past port 65535`)
+  if (req.proxy !== 'none' && req.frontPort >= req.basePort && req.frontPort <= last)
+    throw usageError(`--port ${req.frontPort} overlaps the worker ports ${req.basePort}-${last}; pick a front port outside them`)
+  const admin = proxyDefaults.admin_port
+  if (req.proxy === 'envoy' && (admin === req.frontPort || (admin >= req.basePort && admin <= last)))
+    throw usageError(`--proxy envoy: its admin API port ${admin} is ${admin === req.frontPort ? '--port' : `among the worker ports ${req.basePort}-${last}`}; pick ports that leave ${admin} free`)
+}
+
+export function poolConfig(req: PoolRequest): Config {
+  checkRequest(req)
+  const demo = req.command.length === 0
+  const protocol = req.protocol ?? 'http'
+  // One word runs through the shell (it may be a whole command line); several run as they are.
+  const command = demo ? [...DEMO_COMMANDS[protocol]] : req.command.length === 1 ? req.command[0] : req.command
+  // gRPC workers are served on the proxy's gRPC port; with no HTTP server behind it, proxy.port goes unused.
+  const front = protocol === 'grpc' ? { grpc_port: req.frontPort } : {}
+  return configFromObject(
+    {
+      proxy: { type: req.proxy, host: req.host, port: req.frontPort, ...front },
+      servers: [
+        {
+          name: POOL_NAME,
+          command,
+          port: req.basePort,
+          instances: req.workers,
+          host: req.host,
+          protocol,
+          // gRPC workers are asked through the gRPC health service (TCP when they have none).
+          ...(protocol === 'grpc' ? {} : { health: demo ? '/health' : 'tcp' }),
+          cwd: demo ? packageRoot : req.cwd,
+          ready_timeout: 30,
+        },
+      ],
+    },
+    POOL_SOURCE,
+  )
+}
+
+// What `simple restart` keeps from the running pool (command, ports, proxy) lives beside its state.
+const requestFile = (home: Home) => path.join(home.run, 'pool.json')
+
+export function saveRequest(home: Home, req: PoolRequest): void {
+  writeJsonAtomic(requestFile(home), req)
+}
+
+export function loadRequest(home: Home): PoolRequest | undefined {
+  return readJsonFile(requestFile(home)) as PoolRequest | undefined
+}
+
+// A second `simple start` must not silently replace a pool that serves: restart and stop say so.
+export function refuseRunningPool(home: Home): void {
+  const state = readState(home)
+  if (!state) return
+  const live = state.processes.filter((p) => isSameProcess(p.pid, p.startTime))
+  if (!supervisorAlive(state) && live.length === 0) return
+  const what = supervisorAlive(state) ? `supervisor pid ${state.supervisor.pid}` : `${live.length} of its processes still running`
+  throw new BackendManagerError('START_FAILED', `a pool is already running from ${home.root} (${what}); use "simple restart" or "simple stop" first`)
+}

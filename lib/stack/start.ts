@@ -1,0 +1,209 @@
+import fs from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { spawn } from 'node:child_process'
+import path from 'node:path'
+import { BackendManagerError } from '../core/errors.ts'
+import { ensureHome, packageRoot, type Home } from '../core/home.ts'
+import { acquireLock } from '../os/lock.ts'
+import { freeBytes } from '../logs/paths.ts'
+import type { Plan, ProcessSpec } from '../config/plan.ts'
+import { busyPorts, describeBusy } from '../os/ports.ts'
+import { isSameProcess, startTimeOf } from '../os/procfs.ts'
+import { makeProxy, proxyPorts } from '../proxy/process.ts'
+import { ensureNginx } from '../proxy/nginx/install.ts'
+import { openAppend } from '../core/safe-files.ts'
+import { isRecordedProcess } from '../os/process-groups.ts'
+import { HOME_ENV, RUN_ENV, readState, removeState, writeState, supervisorAlive, supervisorTag, type ProcessRecord, type StackState } from './state.ts'
+import { registerStack } from './registry.ts'
+import { stopProcesses } from '../os/terminate.ts'
+import { Stack, type ProgressEvent } from './stack.ts'
+import { clearLastFailure } from './last-failure.ts'
+import { quietSupervisor, targetsOf, waitSupervisorExit } from './stop.ts'
+
+export interface LifecycleIO {
+  home: Home
+  env: NodeJS.ProcessEnv
+  // Progress for humans; the commands decide how it looks.
+  progress?: (event: ProgressEvent) => void
+  notice?: (line: string) => void
+}
+
+export const newRunId = () => randomBytes(6).toString('hex')
+
+// The stack runs exactly this plan, however its config file was named: a second start has nothing to do.
+export function runsPlan(state: StackState, plan: Plan): boolean {
+  const strip = (p: Plan) => JSON.stringify({ ...p, file: undefined, configPath: undefined })
+  return strip(state.plan) === strip(plan)
+}
+
+function refuseIfRunning(home: Home, state: StackState | undefined, plan: Plan): void {
+  if (!state || !supervisorAlive(state)) return
+  const same = runsPlan(state, plan)
+  const sameFile = state.plan.configPath !== undefined && state.plan.configPath === plan.configPath
+  const changed = sameFile && !same ? ', run differently: the file changed since, or another --only' : ''
+  const follow = same ? ' ("logs -f" follows its output)' : ''
+  const what = `a stack is already running from ${home.root} (supervisor pid ${state.supervisor.pid}, config ${state.plan.file}${changed})`
+  throw new BackendManagerError('START_FAILED', `${what}; use "restart" or "stop" first${follow}`)
+}
+
+// Less free than this on the home's disk: the servers' first output would fill it and the start would fail halfway.
+const MIN_FREE_BYTES = 1 << 20
+
+// Fails before anything is written or started when the disk holding the home is (nearly) full; checked before
+// the lock, whose own write would otherwise be the first to fail.
+export function checkFreeSpace(home: Home): void {
+  let dir = home.root
+  while (!fs.existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir)
+  const free = freeBytes(dir)
+  if (free < MIN_FREE_BYTES)
+    throw new BackendManagerError('START_FAILED', `${home.root}: no space left on its disk (${Math.floor(free / 1024)} KB free, start needs at least ${MIN_FREE_BYTES >> 10} KB for state and logs); free some space there (e.g. "backend-manager logs clean") and start again; nothing was started`)
+}
+
+// Every port the plan binds is free, except those held by processes this start will adopt.
+async function checkPorts(plan: Plan, previous: StackState | undefined): Promise<void> {
+  const live = (previous?.processes ?? []).filter((p) => p.port !== undefined && isRecordedProcess(p, previous!.runId))
+  const adopted = new Set(live.map((p) => p.port!))
+  // An adopted proxy holds all its ports (gRPC, Envoy admin), not only the one it is recorded with.
+  const proxy = live.some((p) => p.kind === 'proxy') ? [] : proxyPorts(plan)
+  const wanted = [
+    ...plan.processes.flatMap((p) => (p.port === undefined ? [] : [{ port: p.port, host: p.host }])),
+    ...proxy.map((port) => ({ port, host: plan.proxy.host })),
+  ].filter((e) => !adopted.has(e.port))
+  const busy = await busyPorts(wanted)
+  if (busy.length) throw new BackendManagerError('PORT_BUSY', `${busy.map(describeBusy).join('\n')}\nnothing was started`)
+}
+
+// What a process was started as: if any of it changed in the config, the running one cannot be adopted.
+const identity = (p: ProcessSpec | undefined) => p && JSON.stringify([p.argv, p.cwd, p.env, p.port, p.host])
+
+// A start over a stack whose supervisor died adopts only what the new plan runs unchanged; whatever the
+// config dropped or changed is stopped first, so it is neither orphaned nor left holding a port.
+async function retireStale(plan: Plan, previous: StackState, notice?: (line: string) => void): Promise<StackState> {
+  const wanted = new Map(plan.processes.map((p) => [p.id, p]))
+  const before = new Map(previous.plan.processes.map((p) => [p.id, p]))
+  const proxyKept = (['type', 'host', 'port', 'grpc_port', 'admin_port'] as const).every((k) => plan.proxy[k] === previous.plan.proxy[k])
+  const keep = (r: ProcessRecord) => (r.kind === 'proxy' ? proxyKept : wanted.has(r.id) && identity(wanted.get(r.id)) === identity(before.get(r.id)))
+  const stale = previous.processes.filter((r) => !keep(r) && isSameProcess(r.pid, r.startTime))
+  if (stale.length === 0) return { ...previous, processes: previous.processes.filter(keep) }
+  notice?.(`stopping what the config no longer runs as it was: ${stale.map((r) => r.id).join(', ')}`)
+  const report = await stopProcesses(targetsOf({ ...previous, processes: stale }), { runId: previous.runId })
+  if (report.survivors.length) throw new BackendManagerError('STOP_FAILED', `could not stop the previous stack's ${stale.map((r) => r.id).join(', ')}:\n${report.survivors.join('\n')}`)
+  return { ...previous, processes: previous.processes.filter(keep) }
+}
+
+// What every start checks under the lock before it starts anything (detached or --foreground); returns
+// the previous state to adopt from.
+export async function preflight(home: Home, plan: Plan, previous: StackState | undefined, notice?: (line: string) => void): Promise<StackState | undefined> {
+  refuseIfRunning(home, previous, plan)
+  // A new start: an earlier one's failure no longer describes the stack.
+  clearLastFailure(home)
+  const adoptable = previous && (await retireStale(plan, previous, notice))
+  await checkPorts(plan, adoptable)
+  return adoptable
+}
+
+// Runs the whole start in this process; the caller then hands over to a detached supervisor or stays (--foreground).
+export async function bringUpHere(plan: Plan, io: LifecycleIO, previous?: StackState): Promise<Stack> {
+  if (plan.proxy.type === 'nginx') await ensureNginx(io.home, io.env, io.notice)
+  const stack = new Stack({ home: io.home, plan, env: io.env, runId: previous?.runId ?? newRunId(), proxy: makeProxy(io.home, plan, io.env), previous, progress: io.progress, log: io.notice })
+  // Ctrl+C (or a closed terminal) while waiting must not leave half a stack running with nobody watching it.
+  const interrupt = () => stack.abort('start interrupted; nothing is left running')
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
+  for (const signal of signals) process.once(signal, interrupt)
+  try {
+    await stack.bringUp()
+  } catch (error) {
+    io.notice?.('stopping what was started')
+    await stack.stopAll()
+    removeState(io.home)
+    throw error
+  } finally {
+    for (const signal of signals) process.off(signal, interrupt)
+  }
+  registerStack(io.home, stack.state, io.env)
+  return stack
+}
+
+export function spawnSupervisor(home: Home, env: NodeJS.ProcessEnv, runId: string): number {
+  ensureHome(home)
+  const out = openAppend(home.supervisorLog)
+  const child = spawn(process.execPath, [path.join(packageRoot, 'bin', 'backend-manager.js'), '--home', home.root, 'supervise'], {
+    detached: true,
+    stdio: ['ignore', out, out],
+    // Tagged like the servers, so a stop can tell it from an unrelated process on a reused pid.
+    env: { ...env, [RUN_ENV]: supervisorTag(runId), [HOME_ENV]: home.root },
+    cwd: home.root,
+  })
+  fs.closeSync(out)
+  child.unref()
+  return child.pid!
+}
+
+export interface StartRequest {
+  plan: Plan
+  noWait?: boolean
+}
+
+export interface StartResult {
+  supervisorPid: number
+  // Set when the stack already ran this very plan, so nothing was started: its phase.
+  already?: StackState['phase']
+}
+
+// start: validate, lock, refuse a second stack, check ports, bring up, hand over to a detached supervisor.
+export async function startDetached(req: StartRequest, io: LifecycleIO): Promise<StartResult> {
+  checkFreeSpace(io.home)
+  const lock = acquireLock(io.home, 'start')
+  try {
+    const current = readState(io.home)
+    if (current && supervisorAlive(current) && runsPlan(current, req.plan))
+      return { supervisorPid: current.supervisor.pid, already: current.phase }
+    const previous = await preflight(io.home, req.plan, current, io.notice)
+    if (req.noWait) {
+      // A missing proxy binary (nginx, envoy) is installed or reported now, not later by the background supervisor.
+      if (req.plan.proxy.type === 'nginx') await ensureNginx(io.home, io.env, io.notice)
+      makeProxy(io.home, req.plan, io.env)
+      // The supervisor brings everything up itself, from the plan in the state file.
+      const state: StackState = { ...(previous ?? emptyState(req.plan)), plan: req.plan, phase: 'starting', supervisor: { pid: 0, startTime: '' } }
+      writeState(io.home, state)
+      const pid = spawnSupervisor(io.home, io.env, state.runId)
+      // Recorded before the lock is released: a start or stop right after this one must see the supervisor at work.
+      if (readState(io.home)?.supervisor.pid === 0) writeState(io.home, { ...state, supervisor: { pid, startTime: startTimeOf(pid) ?? 'unknown' } })
+      registerStack(io.home, state, io.env)
+      return { supervisorPid: pid }
+    }
+    const stack = await bringUpHere(req.plan, io, previous)
+    stack.close()
+    const pid = spawnSupervisor(io.home, io.env, stack.state.runId)
+    stack.state.supervisor = { pid, startTime: startTimeOf(pid) ?? 'unknown' }
+    stack.save()
+    return { supervisorPid: pid }
+  } finally {
+    lock.release()
+  }
+}
+
+function emptyState(plan: Plan): StackState {
+  return { version: 1, runId: newRunId(), phase: 'starting', startedAt: Date.now(), supervisor: { pid: 0, startTime: '' }, plan, ports: [], processes: [] }
+}
+
+// restart --only: hand the supervisor's watch over, stop just those servers, then start again adopting the rest.
+export async function restartOnly(plan: Plan, servers: string[], io: LifecycleIO, onWait?: (what: string) => void): Promise<{ supervisorPid: number }> {
+  const lock = acquireLock(io.home, 'restart')
+  let state: StackState
+  try {
+    const before = readState(io.home)
+    if (!before) throw new BackendManagerError('NOT_FOUND', `nothing is running from ${io.home.root}; use "start"`)
+    state = await quietSupervisor(io.home, before, 'SIGUSR2')
+    await waitSupervisorExit(state)
+    const report = await stopProcesses(targetsOf(state, new Set(servers)), { runId: state.runId, onWait })
+    if (report.survivors.length) throw new BackendManagerError('STOP_FAILED', `could not stop:\n${report.survivors.join('\n')}`)
+    state = readState(io.home) ?? state
+    state.processes = state.processes.filter((p) => !servers.includes(p.server))
+    state.supervisor = { pid: 0, startTime: '' }
+    writeState(io.home, state)
+  } finally {
+    lock.release()
+  }
+  return startDetached({ plan }, io)
+}

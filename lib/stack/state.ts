@@ -1,0 +1,119 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import { BackendManagerError } from '../core/errors.ts'
+import type { Home } from '../core/home.ts'
+import type { Plan } from '../config/plan.ts'
+import { commandArgs, environValue, hasProcfs, isSameProcess } from '../os/procfs.ts'
+import { DIR_MODE, removeFile, writeFileAtomic } from '../core/safe-files.ts'
+
+export type ProcessState = 'starting' | 'running' | 'restarting' | 'stopped' | 'crashed'
+
+// What the state file records of one OS process the stack runs (a server instance or the proxy).
+export interface ProcessRecord {
+  id: string
+  kind: 'server' | 'proxy'
+  server: string
+  port?: number
+  pid: number
+  pgid: number
+  startTime: string
+  startedAt: number
+  state: ProcessState
+  restarts: number
+  // Why it is not running, in words: "exited with code 1", "killed by SIGKILL".
+  lastExit?: string
+  logFile: string
+}
+
+export interface StackState {
+  version: 1
+  // Unique per start; every managed process carries it in its environment, so escaped descendants can be found.
+  runId: string
+  phase: 'starting' | 'running' | 'stopping'
+  startedAt: number
+  supervisor: { pid: number; startTime: string }
+  plan: Plan
+  // Every port the stack listens on: instances and proxy.
+  ports: number[]
+  processes: ProcessRecord[]
+}
+
+export const RUN_ENV = 'BACKEND_MANAGER_RUN'
+// The home's path, in the environment of every process of its stack: found by it when the state file is lost.
+export const HOME_ENV = 'BACKEND_MANAGER_STACK_HOME'
+// The run tag of a stack's detached supervisor.
+export const supervisorTag = (runId: string) => `${runId}/supervisor`
+
+// 0600 whatever the umask (the plan holds the servers' environment, secrets included), never through a link.
+export function writeJsonAtomic(file: string, value: unknown): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: DIR_MODE })
+  writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n')
+}
+
+// A small JSON file of ours (lock, offsets, requests, caches): undefined when missing, torn or not an object.
+export function readJsonFile(file: string): Record<string, unknown> | undefined {
+  try {
+    const parsed: unknown = JSON.parse(fs.readFileSync(file, 'utf8'))
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+export function writeState(home: Home, state: StackState): void {
+  writeJsonAtomic(home.state, state)
+}
+
+function problem(home: Home, message: string): BackendManagerError {
+  return new BackendManagerError('STATE', `${home.state}: ${message}; the stack may still be running: "backend-manager stop --force" finds its processes, stops them and removes the file`)
+}
+
+// undefined when no stack was started here; a clear error when the file is damaged.
+export function readState(home: Home): StackState | undefined {
+  let text: string
+  try {
+    text = fs.readFileSync(home.state, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw problem(home, `cannot read (${(error as NodeJS.ErrnoException).code})`)
+  }
+  let state: StackState
+  try {
+    state = JSON.parse(text)
+  } catch (error) {
+    throw problem(home, `not valid JSON (${(error as Error).message})`)
+  }
+  if (state?.version !== 1 || !Array.isArray(state.processes) || typeof state.supervisor?.pid !== 'number' || typeof state.plan !== 'object')
+    throw problem(home, 'expected a state file written by this version of backend-manager (version 1 with supervisor, plan and processes)')
+  for (const [i, p] of state.processes.entries()) {
+    if (!Number.isInteger(p.pid) || p.pid <= 1 || !Number.isInteger(p.pgid) || p.pgid <= 1 || typeof p.startTime !== 'string')
+      throw problem(home, `processes[${i}] expected a pid and pgid above 1 and a start time, got pid ${JSON.stringify(p.pid)}, pgid ${JSON.stringify(p.pgid)}`)
+  }
+  return state
+}
+
+export function removeState(home: Home): void {
+  removeFile(home.state)
+}
+
+// Whether a command line is this tool's CLI running `command` (node .../backend-manager.js ... supervise).
+export function isCliCommand(argv: string[], command: string): boolean {
+  return argv.some((a) => /^backend-manager(\.[cm]?[jt]s)?$/.test(path.basename(a))) && argv.includes(command)
+}
+
+// The recorded supervisor is still that very process: pid above 1, start time, command line and run tag.
+// A start bringing the stack up (or running it in the foreground) supervises from the CLI process, which has no tag.
+export function supervisorAlive(state: StackState): boolean {
+  const { pid, startTime } = state.supervisor
+  if (!Number.isInteger(pid) || pid <= 1 || typeof startTime !== 'string' || !isSameProcess(pid, startTime)) return false
+  if (!hasProcfs) return true
+  const argv = commandArgs(pid)
+  const tag = environValue(pid, RUN_ENV)
+  if (argv.at(-1) === 'supervise') return isCliCommand(argv, 'supervise') && tag === supervisorTag(state.runId)
+  return isCliCommand(argv, 'start') && tag === undefined
+}
+
+export function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+  if (signal) return `killed by ${signal}`
+  return `exited with code ${code}`
+}

@@ -1,0 +1,131 @@
+import { cpuKey, cpuTargets, recentCpu } from '../os/cpu.ts'
+import type { Home } from '../core/home.ts'
+import { readLastFailure, type LastFailure } from './last-failure.ts'
+import { unifiedLogBehind } from '../logs/behind.ts'
+import type { Readiness } from '../config/plan.ts'
+import { bootTimeMs, CLOCK_TICKS, hasProcfs, isSameProcess, PAGE_SIZE, processTable, treeOf, type ProcStat } from '../os/procfs.ts'
+import { probe } from '../probe/readiness.ts'
+import { readState, supervisorAlive, type ProcessRecord, type ProcessState, type StackState } from './state.ts'
+
+export interface ProcessStatus {
+  // name-instance, as in the logs; `name` and `instance` apart for scripts reading --json.
+  id: string
+  name: string
+  instance: number
+  kind: 'server' | 'proxy' | 'supervisor'
+  pid: number
+  port: number | null
+  // 'stopped (signal)': alive but stopped by SIGSTOP (or Ctrl+Z), so it answers nothing.
+  state: ProcessState | 'gone' | 'stopped (signal)'
+  health: string
+  healthy: boolean
+  uptimeMs: number | null
+  restarts: number
+  cpuPercent: number | null
+  rssBytes: number | null
+  lastExit: string | null
+}
+
+export interface StackStatus {
+  running: boolean
+  home: string
+  config: string | null
+  processes: ProcessStatus[]
+  // Set while the unified log cannot be written (a full disk): it misses lines the processes' own files hold.
+  logBehind?: { reason: string; unreadBytes: number } | null
+  healthy: boolean
+  // Why the last start failed (a background start nobody watched); gone once a start succeeds.
+  lastFailure?: LastFailure
+}
+
+const PROBE_TIMEOUT_MS = 500
+
+// CPU over the process's lifetime (as ps reports it) and RSS, both summed over its whole tree.
+function usage(pid: number, table: ProcStat[], boot: number, now: number, wholeTree = true) {
+  const tree = wholeTree ? treeOf(pid, table) : table.filter((p) => p.pid === pid)
+  const root = tree[0]
+  if (!root) return { cpuPercent: null, rssBytes: null, uptimeMs: null }
+  const startedMs = boot + (Number(root.startTime) * 1000) / CLOCK_TICKS
+  const uptimeMs = Math.max(1, now - startedMs)
+  const cpuMs = (tree.reduce((sum, p) => sum + p.cpuTicks, 0) * 1000) / CLOCK_TICKS
+  return { cpuPercent: Math.round((cpuMs / uptimeMs) * 1000) / 10, rssBytes: tree.reduce((sum, p) => sum + p.rssPages * PAGE_SIZE, 0), uptimeMs }
+}
+
+function readinessOf(state: StackState, record: ProcessRecord): Readiness {
+  if (record.kind === 'proxy') return { kind: 'tcp' }
+  return state.plan.processes.find((p) => p.id === record.id)?.readiness ?? { kind: 'tcp' }
+}
+
+function hostOf(state: StackState, record: ProcessRecord): string {
+  return record.kind === 'proxy' ? state.plan.proxy.host : (state.plan.processes.find((p) => p.id === record.id)?.host ?? '127.0.0.1')
+}
+
+export async function collectStatus(home: Home, now = Date.now()): Promise<StackStatus> {
+  const state = readState(home)
+  const lastFailure = readLastFailure(home)
+  if (!state) return { running: false, home: home.root, config: null, processes: [], logBehind: null, healthy: false, lastFailure }
+  const table = hasProcfs ? processTable() : []
+  const boot = hasProcfs ? bootTimeMs() : 0
+  const supervisorUp = supervisorAlive(state)
+  // Rows follow the plan's start order, the proxy last, however the records were written (restart --only appends).
+  const order = new Map(state.plan.processes.map((p, i) => [p.id, i]))
+  const rank = (r: ProcessRecord) => (r.kind === 'proxy' ? Infinity : (order.get(r.id) ?? order.size))
+  const records = [...state.processes].sort((a, b) => rank(a) - rank(b))
+  // Started before the probes, so a sample of its own (no supervisor) overlaps them.
+  const watcher = supervisorUp ? state.supervisor : undefined
+  const recent = hasProcfs ? recentCpu(home, watcher, cpuTargets(state, watcher)) : undefined
+  const rows = await Promise.all(
+    records.map(async (record): Promise<ProcessStatus> => {
+      const alive = record.pid > 0 && isSameProcess(record.pid, record.startTime)
+      const signalStopped = alive && table.find((p) => p.pid === record.pid)?.state === 'T'
+      const readiness = readinessOf(state, record)
+      const checked = alive && !signalStopped ? await probe(readiness, hostOf(state, record), record.port, PROBE_TIMEOUT_MS) : undefined
+      // Without a live supervisor nobody updates the recorded state, so a dead process is just gone.
+      const recorded: ProcessStatus['state'] = alive ? record.state : record.state === 'crashed' || (supervisorUp && record.state !== 'running') ? record.state : 'gone'
+      const shown = signalStopped ? 'stopped (signal)' : recorded
+      return {
+        id: record.id,
+        name: record.server,
+        instance: state.plan.processes.find((p) => p.id === record.id)?.instance ?? 0,
+        kind: record.kind,
+        pid: record.pid,
+        port: record.port ?? null,
+        state: shown,
+        health: checked ? (checked.ok ? (readiness.kind === 'none' ? 'alive' : 'ok') : checked.detail) : '-',
+        healthy: Boolean(checked?.ok) && record.state === 'running',
+        restarts: record.restarts,
+        lastExit: record.lastExit ?? null,
+        ...(alive && hasProcfs ? usage(record.pid, table, boot, now) : { cpuPercent: null, rssBytes: null, uptimeMs: alive ? now - record.startedAt : null }),
+      }
+    }),
+  )
+  const supervisor: ProcessStatus = {
+    id: 'supervisor',
+    name: 'supervisor',
+    instance: 0,
+    kind: 'supervisor',
+    pid: state.supervisor.pid,
+    port: null,
+    state: supervisorUp ? 'running' : 'gone',
+    health: supervisorUp ? 'alive' : 'gone',
+    healthy: supervisorUp,
+    restarts: 0,
+    lastExit: supervisorUp ? null : 'the supervisor is gone: servers keep running but crashes are not restarted; "start" re-adopts them, "stop" stops them',
+    // Its own memory only: servers it restarted are its children but are shown on their own rows.
+    ...(supervisorUp && hasProcfs ? usage(state.supervisor.pid, table, boot, now, false) : { cpuPercent: null, rssBytes: null, uptimeMs: null }),
+  }
+  const processes = [supervisor, ...rows]
+  const cpu = await recent
+  ;[state.supervisor, ...records].forEach((r, i) => {
+    const figure = cpu?.get(cpuKey(r))
+    if (figure !== undefined && processes[i].cpuPercent !== null) processes[i].cpuPercent = figure
+  })
+  const logBehind = unifiedLogBehind(home) ?? null
+  const healthy = processes.every((p) => p.healthy) && !logBehind
+  return { running: true, home: home.root, config: state.plan.file, processes, logBehind, healthy, lastFailure }
+}
+
+export function statusExitCode(status: StackStatus): number {
+  if (!status.running) return status.lastFailure ? 1 : 3
+  return status.healthy ? 0 : 1
+}
