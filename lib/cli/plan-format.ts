@@ -1,15 +1,5 @@
 import { proxyListeners, type Plan } from '../config/plan.ts'
-
-// Colour codes take no room on a terminal, so they do not count towards a cell's width.
-const visibleLength = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, '').length
-
-// A plain-text table: columns padded to their widest cell.
-export function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => visibleLength(r[i] ?? ''))))
-  const pad = (c: string, width: number) => c + ' '.repeat(Math.max(0, width - visibleLength(c)))
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : pad(c, widths[i]))).join('  ').trimEnd()
-  return [line(header), ...rows.map(line)].join('\n') + '\n'
-}
+import { table } from '../core/table.ts'
 
 // The proxy's front ports: HTTP on `listen`, gRPC (HTTP/2) on `grpc_listen`.
 function proxyJson(plan: Plan) {

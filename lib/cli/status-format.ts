@@ -1,4 +1,4 @@
-import { table } from './plan-format.ts'
+import { table } from '../core/table.ts'
 import type { StackStatus } from '../stack/status.ts'
 
 export function formatDuration(ms: number | null): string {

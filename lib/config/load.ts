@@ -5,69 +5,8 @@ import path from 'node:path'
 import { BackendManagerError } from '../core/errors.ts'
 import { checkShape, pruneBadValues, show, type Problem } from './schema.ts'
 import { checkSemantics } from './validators.ts'
-import { readJsonFile, writeJsonAtomic } from '../stack/state.ts'
-
-export type ProxyType = 'nginx' | 'envoy' | 'none'
-export type RestartPolicy = 'no' | 'on-failure' | 'always'
-export type Protocol = 'http' | 'grpc'
-
-export interface ProxyConfig {
-  type: ProxyType
-  host: string
-  port: number
-  routing_strategy: 'path'
-  api_prefix: string
-  admin_port: number
-  grpc_port: number
-}
-
-export interface ServerConfig {
-  name: string
-  // A string runs through /bin/sh; a list runs directly with no shell.
-  command: string | string[]
-  port?: number
-  host: string
-  instances: number
-  modules: string[]
-  // An HTTP path, 'tcp' or 'none'.
-  health: string
-  env: Record<string, string>
-  cwd: string
-  ready_timeout: number
-  stop_timeout: number
-  restart: RestartPolicy
-  max_restarts: number
-  depends_on: string[]
-  protocol: Protocol
-  // false keeps a server with a port (a database, a cache) out of the proxy's upstreams and routes.
-  behind_proxy: boolean
-}
-
-export interface LogsConfig {
-  // Bytes after which a per-process log file is rotated; 0 disables rotation.
-  max_size: number
-  keep: number
-}
-
-export interface Config {
-  file: string
-  dir: string
-  proxy: ProxyConfig
-  servers: ServerConfig[]
-  logs: LogsConfig
-}
-
-export const proxyDefaults: ProxyConfig = {
-  type: 'nginx',
-  host: '127.0.0.1',
-  port: 8000,
-  routing_strategy: 'path',
-  api_prefix: '/api/v1',
-  admin_port: 9901,
-  grpc_port: 50051,
-}
-
-export const logsDefaults: LogsConfig = { max_size: 50 * 1024 * 1024, keep: 3 }
+import { readJsonFile, writeJsonAtomic } from '../core/json-files.ts'
+import { logsDefaults, proxyDefaults, type Config, type LogsConfig, type Protocol, type ProxyConfig, type RestartPolicy, type ServerConfig } from './types.ts'
 
 // `key:` with no value parses as null; it means "use the default", like leaving the key out.
 function present(raw: unknown): Record<string, unknown> {

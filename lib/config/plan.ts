@@ -1,4 +1,4 @@
-import type { Config, LogsConfig, Protocol, ProxyConfig, RestartPolicy, ServerConfig } from './load.ts'
+import type { Config, LogsConfig, Protocol, ProxyConfig, RestartPolicy, ServerConfig } from './types.ts'
 import { BackendManagerError } from '../core/errors.ts'
 import { bareHost, connectHost } from '../os/hosts.ts'
 import { didYouMean } from './schema.ts'

@@ -1,5 +1,5 @@
 import fs from 'node:fs'
-import type { Config, ServerConfig } from './load.ts'
+import type { Config, ServerConfig } from './types.ts'
 import { proxyListeners } from './plan.ts'
 import { didYouMean, type Problem } from './schema.ts'
 

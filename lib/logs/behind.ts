@@ -4,7 +4,7 @@ import fs from 'node:fs'
 import type { Home } from '../core/home.ts'
 import { fileSize, freeBytes, logBehindPath, unifiedLogPath } from './paths.ts'
 import { readLogState } from './offsets.ts'
-import { readJsonFile } from '../stack/state.ts'
+import { readJsonFile } from '../core/json-files.ts'
 
 // Free space kept aside on top of what the unread lines need, below which the unified log cannot catch up.
 const LOW_SPACE = 64 << 10

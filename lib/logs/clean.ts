@@ -10,7 +10,7 @@ import { archivedLogFiles, cleanDonePath, cleanRequestPath, liveLogFiles } from 
 import { beginTruncation, endTruncation, readLogState, writeLogState, type SourceState, type TruncationFiles } from './offsets.ts'
 import { leftAlone, noSpace, removeRegular, truncateRegular } from '../core/safe-files.ts'
 import { sleep } from '../core/sleep.ts'
-import { readJsonFile, readState, supervisorAlive, writeJsonAtomic } from '../stack/state.ts'
+import { readJsonFile, writeJsonAtomic } from '../core/json-files.ts'
 
 const ANSWER_TIMEOUT_MS = 5000
 // A request nobody answered in time is stale: a writer started later must not act on it.
@@ -121,15 +121,20 @@ function cleanUnasked(home: Home, notice: (line: string) => void): number {
   return count
 }
 
-export async function cleanLogs(home: Home, notice: (line: string) => void = () => {}): Promise<CleanResult> {
+// The live writer of the unified log, if there is one: its pid, and whether it is still that process.
+export interface LogWriter {
+  pid: number
+  alive(): boolean
+}
+
+export async function cleanLogs(home: Home, writer: LogWriter | undefined, notice: (line: string) => void = () => {}): Promise<CleanResult> {
   const skipped = unsafeLogFiles(home)
-  const state = readState(home)
-  const writerAlive = () => Boolean(state && supervisorAlive(state))
+  const writerAlive = () => Boolean(writer?.alive())
   if (writerAlive()) {
     const files = await askWriter(home, writerAlive)
     if (files === NO_SPACE) return { files: cleanUnasked(home, notice), by: 'command', skipped }
     if (files !== undefined) return { files, by: 'supervisor', skipped }
-    if (writerAlive()) throw new BackendManagerError('LOCKED', `the supervisor (pid ${state!.supervisor.pid}) did not answer the clean request within ${ANSWER_TIMEOUT_MS / 1000} s; nothing was truncated`)
+    if (writerAlive()) throw new BackendManagerError('LOCKED', `the supervisor (pid ${writer!.pid}) did not answer the clean request within ${ANSWER_TIMEOUT_MS / 1000} s; nothing was truncated`)
   }
   let lock
   try {

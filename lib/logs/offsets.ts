@@ -3,7 +3,7 @@
 import fs from 'node:fs'
 import type { Home } from '../core/home.ts'
 import { generationPath, offsetsPath } from './paths.ts'
-import { readJsonFile, writeJsonAtomic } from '../stack/state.ts'
+import { readJsonFile, writeJsonAtomic } from '../core/json-files.ts'
 
 export interface StreamState {
   file: string

@@ -1,6 +1,7 @@
 // After a writer of the unified log died (even by SIGKILL): what the next one starts from.
 import fs from 'node:fs'
 import type { Home } from '../core/home.ts'
+import type { RecordedRun } from '../os/process-record.ts'
 import { readAt, unifiedLogPath } from './paths.ts'
 import { cutCopy, locate } from './source.ts'
 import { fromBase64, loadLogState, toBase64, type CopyIntent, type LoadedLogState, type SourceState } from './offsets.ts'
@@ -10,9 +11,9 @@ import { truncateRegular } from '../core/safe-files.ts'
 // Crash recovery: a last write to the unified log that did not (fully) happen is undone and redone,
 // a stderr copy that did happen is found, and groups left paused by a rotation are resumed. What of the
 // saved file was damaged comes back with it, so the caller takes those files from their end.
-export function recover(home: Home): LoadedLogState {
+export function recover(home: Home, run: RecordedRun | undefined): LoadedLogState {
   const { state, damage } = loadLogState(home)
-  resumePaused(home)
+  resumePaused(home, run)
   const pending = state.pending
   const unified = unifiedLogPath(home)
   const stat = fs.statSync(unified, { throwIfNoEntry: false })

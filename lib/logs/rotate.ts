@@ -4,11 +4,10 @@ import fs from 'node:fs'
 import type { Home } from '../core/home.ts'
 import { archivePath, fileSize } from './paths.ts'
 import { readLogState } from './offsets.ts'
-import type { GroupRecord } from './source.ts'
+import type { GroupRecord, RecordedRun } from '../os/process-record.ts'
 import { hasProcfs, processTable, readStat } from '../os/procfs.ts'
 import { groupMembers, signalGroup } from '../os/process-groups.ts'
 import { openAppend, openRead, truncateRegular } from '../core/safe-files.ts'
-import { readState, type StackState } from '../stack/state.ts'
 import { sleepSync } from '../core/sleep.ts'
 
 const isRegularFile = (file: string) => fs.lstatSync(file, { throwIfNoEntry: false })?.isFile() ?? false
@@ -80,21 +79,15 @@ export function pauseGroup(record: GroupRecord | undefined, beforeStop: (pgid: n
 }
 
 // SIGCONT for groups a dead writer left stopped mid-rotation; `stop` calls this before signalling. Only
-// groups of recorded processes, verified as any signal is: the note names a bare number that may be reused.
-export function resumePaused(home: Home, state?: StackState): void {
+// groups of recorded processes (none without a readable state), verified as any signal is: the note names a
+// bare number that may be reused.
+export function resumePaused(home: Home, run: RecordedRun | undefined): void {
   const paused = readLogState(home).paused ?? []
-  if (paused.length === 0) return
-  let stack = state
-  try {
-    stack ??= readState(home)
-  } catch {
-    // A damaged state file: nothing can be verified, so nothing is resumed.
-  }
-  if (!stack) return
+  if (paused.length === 0 || !run) return
   const table = hasProcfs ? processTable() : undefined
   for (const pgid of paused) {
-    const record = stack.processes.find((p) => p.pgid === pgid)
-    if (record) signalGroup(record, 'SIGCONT', stack.runId, table)
+    const record = run.processes.find((p) => p.pgid === pgid)
+    if (record) signalGroup(record, 'SIGCONT', run.runId, table)
   }
 }
 

@@ -1,5 +1,6 @@
 // One followed process: its log file (stdout, plus the stderr lines appended here) and its raw stderr file.
 import fs from 'node:fs'
+import type { GroupRecord } from '../os/process-record.ts'
 import { formatLines, linePrefix, utf8Boundary } from './line.ts'
 import { fileSize, readAt } from './paths.ts'
 import { fromBase64, toBase64, type CopyIntent, type SourceState, type StreamState } from './offsets.ts'
@@ -13,12 +14,6 @@ export const MAX_LINE = 1 << 20
 const NL = 0x0a
 // How long stderr lines wait for the process to finish a stdout line it is in the middle of.
 const COPY_DEFER_MS = 1000
-
-export interface GroupRecord {
-  pid: number
-  pgid: number
-  startTime: string
-}
 
 export interface CopyPlan {
   bytes: Buffer

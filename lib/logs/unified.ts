@@ -2,21 +2,19 @@
 // supervisor that dies and is replaced (or hands over) continues exactly where the last one stopped.
 import fs from 'node:fs'
 import path from 'node:path'
-import { logsDefaults, type LogsConfig } from '../config/load.ts'
+import { logsDefaults, type LogsConfig } from '../config/types.ts'
 import { ensureHome, type Home } from '../core/home.ts'
 import { answerCleanRequest, resetSource, takeCleanRequest, truncateLogFiles } from './clean.ts'
 import { fileSize, logBehindPath, offsetsPath, proxyAccessLogs, unifiedLogPath, writeFailure } from './paths.ts'
 import { prefixLine } from './line.ts'
 import { recover } from './recovery.ts'
-import { LogSource, type CopyPlan, type GroupRecord } from './source.ts'
+import { LogSource, type CopyPlan } from './source.ts'
+import type { GroupRecord, RecordedRun } from '../os/process-record.ts'
 import { beginTruncation, endTruncation, writeLogState, type LoadedLogState, type LogState, type TruncationFiles } from './offsets.ts'
 import { copyTruncate, pauseGroup, resumeGroup, shiftArchives } from './rotate.ts'
 import { noSpace, openAppend } from '../core/safe-files.ts'
-import { writeJsonAtomic } from '../stack/state.ts'
+import { writeJsonAtomic } from '../core/json-files.ts'
 
-export { PREFIX_WIDTH, cleanLine, prefixLine } from './line.ts'
-export { offsetsPath, processLogPath, stderrLogPath, unifiedLogPath } from './paths.ts'
-export { resumePaused } from './rotate.ts'
 
 // Rounds of reading per poll: a burst is taken in slices so the supervisor's event loop stays responsive.
 const MAX_ROUNDS = 16
@@ -59,9 +57,11 @@ export class UnifiedLog {
     private readonly limits: LogsConfig = logsDefaults,
     // Where a failed poll is reported (once per distinct error); the supervisor keeps running either way.
     private readonly report: (line: string) => void = () => {},
+    // The run whose process groups a dead writer may have left paused mid-rotation (resumed after checks).
+    recorded: () => RecordedRun | undefined = () => undefined,
   ) {
     ensureHome(home)
-    const { state, damage } = recover(home)
+    const { state, damage } = recover(home, recorded())
     this.state = state
     this.damage = damage
     fs.rmSync(logBehindPath(home), { force: true })

@@ -1,6 +1,6 @@
 // An IPv6 literal may be written bracketed in the config ("[::1]"); programs want it bare.
 export function bareHost(host: string): string {
-  return host.replace(/^\[|\]$/g, '')
+  return host.replace(/^\[(.*)\]$/, '$1')
 }
 
 // A server listening on every address (0.0.0.0, ::) is reached through loopback: that is where

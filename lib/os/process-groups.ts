@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { environ, environValue, hasProcfs, isSameProcess, processTable, startTimeOf, type ProcStat } from './procfs.ts'
 import { openAppend } from '../core/safe-files.ts'
 import { sleep } from '../core/sleep.ts'
-import { HOME_ENV, RUN_ENV, type ProcessRecord } from '../stack/state.ts'
+import { HOME_ENV, RUN_ENV, type ProcessRecord } from './process-record.ts'
 
 export interface SpawnRequest {
   argv: string[]

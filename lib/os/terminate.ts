@@ -2,7 +2,7 @@ import { busyPorts, describeBusy, waitReleased, type Endpoint } from './ports.ts
 import { escapedProcesses, groupMembers, killPid, signalGroup, waitGone } from './process-groups.ts'
 import { commandLine, hasProcfs, isSameProcess, processTable, type ProcStat } from './procfs.ts'
 import { sleep } from '../core/sleep.ts'
-import { supervisorTag, type ProcessRecord } from '../stack/state.ts'
+import { supervisorTag, type ProcessRecord } from './process-record.ts'
 
 export interface StopTarget {
   record: ProcessRecord

@@ -2,6 +2,7 @@
 // and plain unary calls. Messages are encoded by hand (strings and unsigned varints are all they
 // need), and @grpc/grpc-js is imported only on the first call, so stacks without gRPC never load it.
 import type * as GrpcJs from '@grpc/grpc-js'
+import { bareHost } from '../os/hosts.ts'
 
 export type FieldValue = string | number
 export type Decoded = Map<number, Buffer | number>
@@ -91,7 +92,7 @@ export type CallResult = { ok: true; value: Buffer } | { ok: false; code: number
 
 // "host:port" as grpc-js expects it, with IPv6 literals in brackets.
 export function grpcTarget(host: string, port: number): string {
-  const bare = host.replace(/^\[(.*)\]$/, '$1')
+  const bare = bareHost(host)
   return bare.includes(':') ? `[${bare}]:${port}` : `${bare}:${port}`
 }
 

@@ -9,7 +9,7 @@ import { proxyListeners, type Plan, type ProcessSpec } from '../config/plan.ts'
 import { isSameProcess, startTimeOf } from '../os/procfs.ts'
 import { openAppend, writeFileAtomic } from '../core/safe-files.ts'
 import { sleepSync } from '../core/sleep.ts'
-import type { ProxyProcess } from '../stack/stack.ts'
+import type { ProxyProcess } from './contract.ts'
 
 // Ports the proxy itself binds for this plan: its front ports, and Envoy's admin API.
 export function proxyPorts(plan: Plan): number[] {

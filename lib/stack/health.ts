@@ -1,13 +1,10 @@
 import { clustersUrl, fetchClusters, type EnvoyHost } from '../proxy/envoy/admin.ts'
 import type { Home } from '../core/home.ts'
+import { PROXY_HEALTH_PREFIX } from '../proxy/contract.ts'
 import { proxyListeners, type Plan, type ProcessSpec, type Readiness } from '../config/plan.ts'
-import { table } from '../cli/plan-format.ts'
+import { table } from '../core/table.ts'
 import { probe, probeGrpc, probeHttp, type ProbeResult } from '../probe/readiness.ts'
 import { readState } from './state.ts'
-
-// nginx answers this path by asking one server's upstream for its health path, so `health` can
-// show that the proxy reaches every server, not only that each server answers on its own port.
-export const PROXY_HEALTH_PREFIX = '/__backend-manager/health/'
 
 export interface HealthRow {
   target: string

@@ -3,7 +3,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Home } from '../core/home.ts'
-import { readJsonFile, writeJsonAtomic } from './state.ts'
+import { readJsonFile, writeJsonAtomic } from '../core/json-files.ts'
 
 export interface StartFailure {
   // The process that failed (name-instance), when one did; else the reason is about the whole start.

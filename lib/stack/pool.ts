@@ -1,9 +1,11 @@
 import path from 'node:path'
-import { configFromObject, proxyDefaults, type Config, type Protocol, type ProxyType } from '../config/load.ts'
+import { configFromObject } from '../config/load.ts'
+import { proxyDefaults, type Config, type Protocol, type ProxyType } from '../config/types.ts'
 import { BackendManagerError, usageError } from '../core/errors.ts'
 import { packageRoot, resolveHome, type Home } from '../core/home.ts'
 import { isSameProcess } from '../os/procfs.ts'
-import { readJsonFile, readState, supervisorAlive, writeJsonAtomic } from './state.ts'
+import { readState, supervisorAlive } from './state.ts'
+import { readJsonFile, writeJsonAtomic } from '../core/json-files.ts'
 
 // A pool of identical workers with no config file: the seed's quantra-simple, plus an optional proxy.
 export interface PoolRequest {

@@ -1,4 +1,4 @@
-import type { RestartPolicy } from '../config/load.ts'
+import type { RestartPolicy } from '../config/types.ts'
 
 // A process that stayed up this long counts as stable: its next crash starts the backoff over.
 export const STABLE_AFTER_MS = 10_000

@@ -2,14 +2,16 @@ import fs from 'node:fs'
 import type { ChildProcess } from 'node:child_process'
 import { BackendManagerError } from '../core/errors.ts'
 import type { Home } from '../core/home.ts'
-import { fileSize, writeFailure } from '../logs/paths.ts'
-import { UnifiedLog, processLogPath, stderrLogPath } from '../logs/unified.ts'
+import type { ProxyProcess } from '../proxy/contract.ts'
+import { fileSize, processLogPath, stderrLogPath, writeFailure } from '../logs/paths.ts'
+import { UnifiedLog } from '../logs/unified.ts'
 import type { Plan, ProcessSpec } from '../config/plan.ts'
 import { isSameProcess, processTable, startTimeOf } from '../os/procfs.ts'
 import { groupMembers, isRecordedProcess, signalGroup, spawnManaged } from '../os/process-groups.ts'
 import { waitReady } from '../probe/readiness.ts'
 import { decideAfterExit } from './restart-policy.ts'
-import { describeExit, writeState, type ProcessRecord, type StackState } from './state.ts'
+import { describeExit, readState, writeState, type StackState } from './state.ts'
+import type { ProcessRecord } from '../os/process-record.ts'
 import { stopProcesses, type StopOptions, type StopReport } from '../os/terminate.ts'
 import { tailLines } from '../logs/tail.ts'
 import { describeStartFailure, type StartFailure } from './last-failure.ts'
@@ -21,14 +23,6 @@ export type ProgressEvent =
   | { type: 'waiting'; id: string; ms: number; reason: string }
   | { type: 'restarting'; id: string; reason: string; delayMs: number }
   | { type: 'crashed'; id: string; reason: string }
-
-// The proxy runs like any other managed process; the caller renders its config in `prepare`.
-export interface ProxyProcess {
-  spec: ProcessSpec
-  logFile: string
-  prepare(): { changed: boolean }
-  reload(pid: number): void
-}
 
 export interface StackOptions {
   home: Home
@@ -83,7 +77,7 @@ export class Stack {
       processes: (opts.previous?.processes ?? []).filter((p) => procs.some((s) => s.id === p.id) || (p.kind === 'proxy' && p.id === opts.proxy?.spec.id)),
     }
     fs.mkdirSync(opts.home.logs, { recursive: true })
-    this.unified = new UnifiedLog(opts.home, opts.plan.logs, opts.log)
+    this.unified = new UnifiedLog(opts.home, opts.plan.logs, opts.log, () => recordedRun(opts.home))
   }
 
   // Starts (or adopts) every server once its dependencies are ready, then the proxy; throws on the first failure.
@@ -287,5 +281,14 @@ export class Stack {
       if (this.state.phase === 'starting' && this.managed.some((m) => m.child)) this.abort(`start failed: ${why}; free some space on that disk and start again`)
       this.opts.log?.(why)
     }
+  }
+}
+
+// The state file's run, for resuming groups a dead writer left paused; a damaged file verifies nothing.
+function recordedRun(home: Home): StackState | undefined {
+  try {
+    return readState(home)
+  } catch {
+    return undefined
   }
 }

@@ -1,29 +1,12 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { BackendManagerError } from '../core/errors.ts'
+import { RUN_ENV, supervisorTag, type ProcessRecord } from '../os/process-record.ts'
 import type { Home } from '../core/home.ts'
 import type { Plan } from '../config/plan.ts'
 import { commandArgs, environValue, hasProcfs, isSameProcess } from '../os/procfs.ts'
-import { DIR_MODE, removeFile, writeFileAtomic } from '../core/safe-files.ts'
-
-export type ProcessState = 'starting' | 'running' | 'restarting' | 'stopped' | 'crashed'
-
-// What the state file records of one OS process the stack runs (a server instance or the proxy).
-export interface ProcessRecord {
-  id: string
-  kind: 'server' | 'proxy'
-  server: string
-  port?: number
-  pid: number
-  pgid: number
-  startTime: string
-  startedAt: number
-  state: ProcessState
-  restarts: number
-  // Why it is not running, in words: "exited with code 1", "killed by SIGKILL".
-  lastExit?: string
-  logFile: string
-}
+import { removeFile } from '../core/safe-files.ts'
+import { writeJsonAtomic } from '../core/json-files.ts'
 
 export interface StackState {
   version: 1
@@ -38,27 +21,6 @@ export interface StackState {
   processes: ProcessRecord[]
 }
 
-export const RUN_ENV = 'BACKEND_MANAGER_RUN'
-// The home's path, in the environment of every process of its stack: found by it when the state file is lost.
-export const HOME_ENV = 'BACKEND_MANAGER_STACK_HOME'
-// The run tag of a stack's detached supervisor.
-export const supervisorTag = (runId: string) => `${runId}/supervisor`
-
-// 0600 whatever the umask (the plan holds the servers' environment, secrets included), never through a link.
-export function writeJsonAtomic(file: string, value: unknown): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: DIR_MODE })
-  writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n')
-}
-
-// A small JSON file of ours (lock, offsets, requests, caches): undefined when missing, torn or not an object.
-export function readJsonFile(file: string): Record<string, unknown> | undefined {
-  try {
-    const parsed: unknown = JSON.parse(fs.readFileSync(file, 'utf8'))
-    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined
-  } catch {
-    return undefined
-  }
-}
 
 export function writeState(home: Home, state: StackState): void {
   writeJsonAtomic(home.state, state)
@@ -111,6 +73,12 @@ export function supervisorAlive(state: StackState): boolean {
   const tag = environValue(pid, RUN_ENV)
   if (argv.at(-1) === 'supervise') return isCliCommand(argv, 'supervise') && tag === supervisorTag(state.runId)
   return isCliCommand(argv, 'start') && tag === undefined
+}
+
+// The supervisor of the stack in this home, while it is the recorded process (it writes the unified log).
+export function liveSupervisor(home: Home): { pid: number; alive(): boolean } | undefined {
+  const state = readState(home)
+  return state && { pid: state.supervisor.pid, alive: () => supervisorAlive(state) }
 }
 
 export function describeExit(code: number | null, signal: NodeJS.Signals | null): string {

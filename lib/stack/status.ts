@@ -1,11 +1,12 @@
-import { cpuKey, cpuTargets, recentCpu } from '../os/cpu.ts'
+import { cpuKey, cpuTargets, recentCpu } from './cpu.ts'
 import type { Home } from '../core/home.ts'
 import { readLastFailure, type LastFailure } from './last-failure.ts'
 import { unifiedLogBehind } from '../logs/behind.ts'
 import type { Readiness } from '../config/plan.ts'
 import { bootTimeMs, CLOCK_TICKS, hasProcfs, isSameProcess, PAGE_SIZE, processTable, treeOf, type ProcStat } from '../os/procfs.ts'
 import { probe } from '../probe/readiness.ts'
-import { readState, supervisorAlive, type ProcessRecord, type ProcessState, type StackState } from './state.ts'
+import { readState, supervisorAlive, type StackState } from './state.ts'
+import { type ProcessRecord, type ProcessState } from '../os/process-record.ts'
 
 export interface ProcessStatus {
   // name-instance, as in the logs; `name` and `instance` apart for scripts reading --json.

@@ -6,7 +6,7 @@ import { cleanLogs } from '../../lib/logs/clean.ts'
 import { FileFollower, followFiles } from '../../lib/logs/follow.ts'
 import { lineOwner, serverOf } from '../../lib/logs/line.ts'
 import { loggedIds, nginxAccessLogPath, nginxErrorLogPath, unifiedLogPath } from '../../lib/logs/paths.ts'
-import { readState, supervisorAlive } from '../../lib/stack/state.ts'
+import { liveSupervisor, readState, supervisorAlive } from '../../lib/stack/state.ts'
 import { noStackHere } from '../../lib/stack/registry.ts'
 import { tailFile } from '../../lib/logs/tail.ts'
 
@@ -33,7 +33,7 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   }
   if (target === 'clean') {
     if (values.follow || values.lines !== undefined) throw usageError('logs clean: takes no flags')
-    const result = await cleanLogs(ctx.home, (line) => ctx.stderr.write(`${line}\n`))
+    const result = await cleanLogs(ctx.home, liveSupervisor(ctx.home), (line) => ctx.stderr.write(`${line}\n`))
     for (const skipped of result.skipped) ctx.stderr.write(`skipped: ${skipped}\n`)
     ctx.stdout.write(`cleaned ${result.files} log files in ${ctx.home.logs}\n`)
     return 0

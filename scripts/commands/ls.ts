@@ -1,6 +1,6 @@
 import { parseFlags, type Context } from '../../lib/cli/context.ts'
 import { homeAt } from '../../lib/core/home.ts'
-import { table } from '../../lib/cli/plan-format.ts'
+import { table } from '../../lib/core/table.ts'
 import { registryDir, runningStacks } from '../../lib/stack/registry.ts'
 import { collectStatus } from '../../lib/stack/status.ts'
 

@@ -1,5 +1,5 @@
 import { parseFlags, positiveInt, type Context } from '../../lib/cli/context.ts'
-import type { Protocol, ProxyType } from '../../lib/config/load.ts'
+import type { Protocol, ProxyType } from '../../lib/config/types.ts'
 import { usageError } from '../../lib/core/errors.ts'
 import { startDetached } from '../../lib/stack/start.ts'
 import { stopStack } from '../../lib/stack/stop.ts'

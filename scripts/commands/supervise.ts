@@ -3,7 +3,7 @@
 import fs from 'node:fs'
 import type { Context } from '../../lib/cli/context.ts'
 import { BackendManagerError } from '../../lib/core/errors.ts'
-import { cpuTargets, recordCpu } from '../../lib/os/cpu.ts'
+import { cpuTargets, recordCpu } from '../../lib/stack/cpu.ts'
 import { startTimeOf } from '../../lib/os/procfs.ts'
 import { makeProxy } from '../../lib/proxy/process.ts'
 import { sleep } from '../../lib/core/sleep.ts'

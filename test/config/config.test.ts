@@ -3,7 +3,8 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { loadConfig, type Config } from '../../lib/config/load.ts'
+import { loadConfig } from '../../lib/config/load.ts'
+import { type Config } from '../../lib/config/types.ts'
 import { BackendManagerError } from '../../lib/core/errors.ts'
 
 // Messages name the file as it was given, so the tests load `dev-config.yaml` from inside a temp folder.

@@ -9,7 +9,8 @@ import { ensureHome, resolveHome } from '../../lib/core/home.ts'
 import { cleanLogs } from '../../lib/logs/clean.ts'
 import { startTimeOf } from '../../lib/os/procfs.ts'
 import { copyTruncate } from '../../lib/logs/rotate.ts'
-import { RUN_ENV, supervisorTag, writeState, type StackState } from '../../lib/stack/state.ts'
+import { liveSupervisor, writeState, type StackState } from '../../lib/stack/state.ts'
+import { RUN_ENV, supervisorTag } from '../../lib/os/process-record.ts'
 import { FileProblem, checkHomeDir, makeDirsUnder, openAppend, truncateRegular, writeFileAtomic } from '../../lib/core/safe-files.ts'
 
 function tempDir(t: TestContext): string {
@@ -114,7 +115,7 @@ test('logs clean on a full disk, with a live writer it cannot even ask: it trunc
     fs.closeSync(fd)
   }
   const notices: string[] = []
-  const result = await cleanLogs(home, (line) => notices.push(line))
+  const result = await cleanLogs(home, liveSupervisor(home), (line) => notices.push(line))
   assert.equal(result.by, 'command')
   assert.equal(fs.statSync(path.join(home.logs, 'api-0.log')).size, 0)
   assert.match(notices.join('\n'), /the disk is full, so the supervisor cannot be asked/)

@@ -11,7 +11,8 @@ import { cleanLine, formatLines, linePrefix, parseLine, prefixLine, serverOf, ut
 import { cutCopy, MAX_LINE } from '../../lib/logs/source.ts'
 import { beginTruncation, endTruncation, parseLogState, readLogState, type TruncationFiles } from '../../lib/logs/offsets.ts'
 import { copyTruncate } from '../../lib/logs/rotate.ts'
-import { UnifiedLog, offsetsPath, processLogPath, stderrLogPath, unifiedLogPath } from '../../lib/logs/unified.ts'
+import { UnifiedLog } from '../../lib/logs/unified.ts'
+import { offsetsPath, processLogPath, stderrLogPath, unifiedLogPath } from '../../lib/logs/paths.ts'
 import { tailFile, tailLines } from '../../lib/logs/tail.ts'
 import { fixture, repoRoot, sleep, waitFor } from '../helpers.ts'
 

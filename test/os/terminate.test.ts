@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import net from 'node:net'
 import { hasProcfs, startTimeOf } from '../../lib/os/procfs.ts'
-import type { ProcessRecord } from '../../lib/stack/state.ts'
+import type { ProcessRecord } from '../../lib/os/process-record.ts'
 import { stopProcesses, stopWaves, type StopTarget } from '../../lib/os/terminate.ts'
 import { freePorts, listening, pidAlive, pidGone, waitFor } from '../helpers.ts'
 

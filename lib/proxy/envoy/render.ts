@@ -5,10 +5,10 @@ import { createRequire } from 'node:module'
 import net from 'node:net'
 import path from 'node:path'
 import { BackendManagerError } from '../../core/errors.ts'
-import { PROXY_HEALTH_PREFIX } from '../../stack/health.ts'
+import { PROXY_HEALTH_PREFIX, safeToken } from '../contract.ts'
+import { bareHost } from '../../os/hosts.ts'
 import type { Home } from '../../core/home.ts'
 import { envoyAccessLogPath, envoyLogPath } from '../../logs/paths.ts'
-import { safeToken } from '../nginx/render.ts'
 import { proxyListeners, type Plan, type Route, type Upstream } from '../../config/plan.ts'
 import { fillTemplate, loadTemplate } from '../../core/template.ts'
 
@@ -49,7 +49,7 @@ function safeFile(what: string, value: string): string {
 
 // Envoy binds IP addresses only; "localhost" is the one name with an obvious meaning.
 export function listenAddress(host: string): string {
-  const bare = host.replace(/^\[(.*)\]$/, '$1')
+  const bare = bareHost(host)
   if (bare === 'localhost') return '127.0.0.1'
   if (net.isIP(bare)) return bare
   throw new BackendManagerError('CONFIG', `proxy.host ${JSON.stringify(host)}: envoy listens on IP addresses only, expected e.g. 127.0.0.1, ::1 or 0.0.0.0`)
@@ -57,7 +57,7 @@ export function listenAddress(host: string): string {
 
 // Where Envoy connects: a server bound to every address is reached on loopback; other names resolve by DNS.
 function endpointAddress(host: string): { address: string; dns: boolean } {
-  const bare = host.replace(/^\[(.*)\]$/, '$1')
+  const bare = bareHost(host)
   if (bare === '0.0.0.0' || bare === 'localhost') return { address: '127.0.0.1', dns: false }
   if (bare === '::') return { address: '::1', dns: false }
   if (net.isIP(bare)) return { address: bare, dns: false }

@@ -7,7 +7,7 @@ import { checkExisting, openAppend } from '../../core/safe-files.ts'
 import { nginxAccessLogPath, nginxErrorLogPath } from '../../logs/paths.ts'
 import { proxyListeners, type Plan, type Upstream } from '../../config/plan.ts'
 import { fillTemplate, indentLines as indent, loadTemplate } from '../../core/template.ts'
-import { PROXY_HEALTH_PREFIX } from '../../stack/health.ts'
+import { hostPort, PROXY_HEALTH_PREFIX, refuse, safePath, safeToken } from '../contract.ts'
 
 export interface RenderOptions {
   // A mime.types file to include (see mimeTypesFor in nginx-install.ts); else a small inline table.
@@ -28,33 +28,6 @@ export const MINIMAL_MIME_TYPES = `types {
     image/x-icon ico;
 }
 `
-
-// Characters that could end a directive, open a block, start a comment, or expand a variable.
-const UNSAFE_TOKEN = /[\s;{}'"#$\\]/
-// Filesystem paths may hold plain spaces (they are quoted); any other whitespace or special is refused.
-const UNSAFE_PATH = /[^\S ]|[;{}'"#$\\]/
-
-const refuse = (what: string, value: string, rule: string) =>
-  new BackendManagerError('CONFIG', `${what} ${JSON.stringify(value)} cannot go into the nginx config: ${rule}`)
-
-export function safeToken(what: string, value: string): string {
-  if (value === '' || UNSAFE_TOKEN.test(value))
-    throw refuse(what, value, 'it must be non-empty, without whitespace, ";", "{", "}", quotes, "#", "$" or "\\"')
-  return value
-}
-
-export function safePath(what: string, value: string): string {
-  if (!path.isAbsolute(value) || UNSAFE_PATH.test(value))
-    throw refuse(what, value, 'expected an absolute path without tabs, newlines, ";", "{", "}", quotes, "#", "$" or "\\"')
-  return value.includes(' ') ? `"${value}"` : value
-}
-
-// IPv6 literals need brackets before ":port"; a host given already bracketed is kept as is.
-export function hostPort(host: string, port: number): string {
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw refuse('port', String(port), 'expected 1-65535')
-  const bare = safeToken('host', host).replace(/^\[(.*)\]$/, '$1')
-  return bare.includes(':') ? `[${bare}]:${port}` : `${bare}:${port}`
-}
 
 export function nginxPaths(home: Home) {
   const temp = path.join(home.run, 'nginx-temp')

@@ -2,9 +2,10 @@
 // The supervisor records a figure every few seconds in run/cpu.json; without one, status samples briefly.
 import path from 'node:path'
 import type { Home } from '../core/home.ts'
-import { bootTimeMs, CLOCK_TICKS, processTable, treeOf, type ProcStat } from './procfs.ts'
+import { bootTimeMs, CLOCK_TICKS, processTable, treeOf, type ProcStat } from '../os/procfs.ts'
 import { sleep } from '../core/sleep.ts'
-import { readJsonFile, writeJsonAtomic, type StackState } from '../stack/state.ts'
+import { type StackState } from './state.ts'
+import { readJsonFile, writeJsonAtomic } from '../core/json-files.ts'
 
 export interface CpuTarget {
   pid: number

@@ -1,0 +1,84 @@
+// The layout is the map: lib/ folders are layers, each importing only from the ones before it, with no
+// import cycle anywhere under lib/ and scripts/ (type-only imports included).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import path from 'node:path'
+import { repoRoot } from './helpers.ts'
+
+const LAYERS = ['core', 'os', 'config', 'probe', 'logs', 'proxy', 'stack', 'cli']
+
+function sourceFiles(dir: string): string[] {
+  return fs.readdirSync(path.join(repoRoot, dir), { withFileTypes: true }).flatMap((entry) => {
+    const rel = path.join(dir, entry.name)
+    if (entry.isDirectory()) return sourceFiles(rel)
+    return entry.name.endsWith('.ts') ? [rel] : []
+  })
+}
+
+// Every relative module a file names: static imports and re-exports (type-only too) and dynamic import().
+export function importsOf(file: string, text: string): string[] {
+  const specs = [...text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"`;]*?from\s+'([^']+)'/g), ...text.matchAll(/\bimport\(\s*'([^']+)'\s*\)/g)]
+  return specs.map((m) => m[1]).filter((spec) => spec.startsWith('.')).map((spec) => path.normalize(path.join(path.dirname(file), spec)))
+}
+
+// Every cycle of the graph, each as one strongly connected component of two files or more, or a self-import.
+export function cycles(graph: Map<string, string[]>): string[][] {
+  const index = new Map<string, number>()
+  const low = new Map<string, number>()
+  const stack: string[] = []
+  const onStack = new Set<string>()
+  const found: string[][] = []
+  const visit = (node: string) => {
+    index.set(node, index.size)
+    low.set(node, index.get(node)!)
+    stack.push(node)
+    onStack.add(node)
+    for (const next of graph.get(node) ?? []) {
+      if (!index.has(next)) {
+        visit(next)
+        low.set(node, Math.min(low.get(node)!, low.get(next)!))
+      } else if (onStack.has(next)) low.set(node, Math.min(low.get(node)!, index.get(next)!))
+    }
+    if (low.get(node) !== index.get(node)) return
+    const component: string[] = []
+    let member: string
+    do {
+      member = stack.pop()!
+      onStack.delete(member)
+      component.push(member)
+    } while (member !== node)
+    if (component.length > 1 || (graph.get(node) ?? []).includes(node)) found.push(component.sort())
+  }
+  for (const node of graph.keys()) if (!index.has(node)) visit(node)
+  return found
+}
+
+const layerOf = (file: string) => (file.startsWith('scripts/') ? LAYERS.length : LAYERS.indexOf(file.split('/')[1]))
+
+const files = [...sourceFiles('lib'), ...sourceFiles('scripts')]
+const graph = new Map(files.map((file) => [file, importsOf(file, fs.readFileSync(path.join(repoRoot, file), 'utf8'))]))
+
+test('the cycle finder sees a cycle through type-only imports, and a graph without one', () => {
+  const a = 'lib/a.ts'
+  const text = `import type { B } from './b.ts'\nimport {\n  c,\n} from './c.ts'\nconst d = () => import('./d.ts')\n`
+  assert.deepEqual(importsOf(a, text), ['lib/b.ts', 'lib/c.ts', 'lib/d.ts'])
+  const cyclic = new Map([[a, importsOf(a, text)], ['lib/b.ts', ['lib/c.ts']], ['lib/c.ts', [a]], ['lib/d.ts', []]])
+  assert.deepEqual(cycles(cyclic), [[a, 'lib/b.ts', 'lib/c.ts']])
+  cyclic.set('lib/c.ts', [])
+  assert.deepEqual(cycles(cyclic), [])
+})
+
+test('no import cycle under lib/ and scripts/, type-only imports included', () => {
+  assert.ok(graph.size > 40, `expected the whole source tree, found ${graph.size} files`)
+  assert.deepEqual(cycles(graph), [])
+})
+
+test('every module of lib/ lives in a layer folder and imports only from its own layer or the ones before it', () => {
+  const misplaced = files.filter((file) => file.startsWith('lib/') && layerOf(file) < 0)
+  assert.deepEqual(misplaced, [], `lib/ folders are the layers ${LAYERS.join(' -> ')}`)
+  const upward = [...graph].flatMap(([file, deps]) =>
+    deps.filter((dep) => layerOf(dep) > layerOf(file)).map((dep) => `${file} imports ${dep}`),
+  )
+  assert.deepEqual(upward, [], `layers, first to last: ${LAYERS.join(' -> ')}, then scripts/`)
+})
