@@ -6,7 +6,7 @@ DEPS := node_modules/.installed
 
 .PHONY: build
 .PHONY: install deps system-deps nginx install-nginx check-nginx verify-nginx test typecheck \
-	backend-manager-start backend-manager-stop backend-manager-restart backend-manager-status \
+	format format-check backend-manager-start backend-manager-stop backend-manager-restart backend-manager-status \
 	backend-manager-plan backend-manager-gen-nginx-conf logs-tail logs-tail-nginx logs-clean \
 	simple-start simple-status simple-stop simple-restart simple-logs \
 	backend-manager-gen-envoy-conf check-envoy bench
@@ -45,7 +45,15 @@ verify-nginx: deps
 typecheck: $(DEPS)
 	npx tsc --noEmit
 
-test: install system-deps typecheck
+# The formatter's verdict on every source file; `make format` rewrites them.
+FORMATTED := "**/*.{ts,mjs,js}"
+format-check: $(DEPS)
+	npx prettier --check --log-level warn $(FORMATTED)
+
+format: $(DEPS)
+	npx prettier --write --log-level warn $(FORMATTED)
+
+test: install system-deps typecheck format-check
 	node --import tsx --test --test-concurrency=2 --test-reporter=spec $(shell find test -name "*.test.ts" | sort)
 
 backend-manager-start: install

@@ -4,7 +4,23 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { benchDir, benchSession, freePortRange, healthChecker, machineShared, now, pidAlive, pollUntil, procStatus, repoRoot, run, sleep, stackGone, stats, type RunResult } from './common.ts'
+import {
+  benchDir,
+  benchSession,
+  freePortRange,
+  healthChecker,
+  machineShared,
+  now,
+  pidAlive,
+  pollUntil,
+  procStatus,
+  repoRoot,
+  run,
+  sleep,
+  stackGone,
+  stats,
+  type RunResult,
+} from './common.ts'
 import { loadTool } from './load.ts'
 import { runBurst, runLogsBurstScript } from './logs-scenario.ts'
 import { programs } from './programs.ts'
@@ -35,7 +51,8 @@ function cliMode(): string {
     }, 0)
   try {
     const built = fs.statSync(stamp).mtimeMs
-    if (built >= newest(path.join(repoRoot, 'lib')) && built >= newest(path.join(repoRoot, 'scripts'))) return 'the compiled build in dist/'
+    if (built >= newest(path.join(repoRoot, 'lib')) && built >= newest(path.join(repoRoot, 'scripts')))
+      return 'the compiled build in dist/'
   } catch {
     // No build yet.
   }
@@ -44,8 +61,13 @@ function cliMode(): string {
 
 async function machine(bm: BackendManager, serverLabel: string): Promise<string[]> {
   const osName = (fs.readFileSync('/etc/os-release', 'utf8').match(/^PRETTY_NAME="?([^"\n]*)/m) ?? [])[1] ?? os.type()
-  const nginx = await run(process.execPath, [path.join(repoRoot, 'bin', 'backend-manager.js'), 'check-nginx'], { env: bm.env, ok: [0, 1] })
-  const supervisord = Supervisord.available() ? (await run('supervisord', ['--version'])).stdout.trim() : 'not installed'
+  const nginx = await run(process.execPath, [path.join(repoRoot, 'bin', 'backend-manager.js'), 'check-nginx'], {
+    env: bm.env,
+    ok: [0, 1],
+  })
+  const supervisord = Supervisord.available()
+    ? (await run('supervisord', ['--version'])).stdout.trim()
+    : 'not installed'
   const wrk = loadTool()
   const cpus = os.cpus()
   return [
@@ -72,7 +94,11 @@ interface Subject {
 
 // backend-manager prints its own timing (start and restart from after the config is loaded, stop
 // from taking the lock): the rest of the wall time is node's start-up, module loading, config parsing.
-const OWN_TIMER: Record<string, RegExp> = { start: /ready in (\d+) ms/, stop: /processes in (\d+) ms; all ports released/, restart: /restarted \d+ processes in (\d+) ms/ }
+const OWN_TIMER: Record<string, RegExp> = {
+  start: /ready in (\d+) ms/,
+  stop: /processes in (\d+) ms; all ports released/,
+  restart: /restarted \d+ processes in (\d+) ms/,
+}
 
 interface Timed {
   ms: number
@@ -91,7 +117,8 @@ async function timeStart(s: Subject): Promise<Timed> {
   await pollUntil(`${s.tool.name}: every server healthy`, healthChecker(s.ports))
   const ms = now() - t0
   const pids = await s.tool.pids()
-  if (pids.length !== s.processes) throw new Error(`${s.tool.name}: expected ${s.processes} processes after start, found ${pids.length}`)
+  if (pids.length !== s.processes)
+    throw new Error(`${s.tool.name}: expected ${s.processes} processes after start, found ${pids.length}`)
   return { ms, inside: inside('start', s, out) }
 }
 
@@ -108,7 +135,10 @@ async function timeRestart(s: Subject): Promise<Timed> {
   const healthy = healthChecker(s.ports)
   const t0 = now()
   const out = await s.tool.restart()
-  await pollUntil(`${s.tool.name}: restarted and healthy`, async () => old.every((p) => !pidAlive(p)) && (await healthy()))
+  await pollUntil(
+    `${s.tool.name}: restarted and healthy`,
+    async () => old.every((p) => !pidAlive(p)) && (await healthy()),
+  )
   return { ms: now() - t0, inside: inside('restart', s, out) }
 }
 
@@ -121,18 +151,22 @@ async function lifecycle(subjects: Subject[], results: Results): Promise<void> {
       const keep = (scenario: string, value: number | Timed) => {
         if (warmUp) return
         record(results.timings, scenario, name, typeof value === 'number' ? value : value.ms)
-        if (typeof value !== 'number' && value.inside !== undefined) record(results.inside, scenario, name, value.inside)
+        if (typeof value !== 'number' && value.inside !== undefined)
+          record(results.inside, scenario, name, value.inside)
       }
       const start = await timeStart(s)
       keep('start', start)
       const status: number[] = []
-      if (!(s.tool instanceof DirectSpawn)) for (let i = 0; i < STATUS_RUNS; i++) status.push((await s.tool.status()).ms)
+      if (!(s.tool instanceof DirectSpawn))
+        for (let i = 0; i < STATUS_RUNS; i++) status.push((await s.tool.status()).ms)
       for (const v of status) keep('status', v)
       const restart = await timeRestart(s)
       keep('restart', restart)
       const stop = await timeStop(s)
       keep('stop', stop)
-      log(`${warmUp ? 'warm-up' : `iteration ${iteration}/${ITERATIONS}`} ${name}: start ${start.ms.toFixed(0)} ms, restart ${restart.ms.toFixed(0)} ms, stop ${stop.ms.toFixed(0)} ms${status.length ? `, status ${status.map((v) => v.toFixed(0)).join('/')} ms` : ''}`)
+      log(
+        `${warmUp ? 'warm-up' : `iteration ${iteration}/${ITERATIONS}`} ${name}: start ${start.ms.toFixed(0)} ms, restart ${restart.ms.toFixed(0)} ms, stop ${stop.ms.toFixed(0)} ms${status.length ? `, status ${status.map((v) => v.toFixed(0)).join('/')} ms` : ''}`,
+      )
     }
   }
 }
@@ -145,8 +179,10 @@ async function memoryScenario(subjects: Subject[], results: Results): Promise<vo
     await sleep(2000)
     const pid = s.tool.daemonPid()
     const samples: number[] = []
-    for (let i = 0; i < 5; i++, await sleep(250)) if (pid !== undefined && pidAlive(pid)) samples.push(procStatus(pid, 'VmRSS') ?? NaN)
-    const what = s.tool instanceof BackendManager ? 'its supervisor' : s.tool instanceof Pm2 ? 'its God daemon' : 'supervisord'
+    for (let i = 0; i < 5; i++, await sleep(250))
+      if (pid !== undefined && pidAlive(pid)) samples.push(procStatus(pid, 'VmRSS') ?? NaN)
+    const what =
+      s.tool instanceof BackendManager ? 'its supervisor' : s.tool instanceof Pm2 ? 'its God daemon' : 'supervisord'
     results.memory.push({ tool: s.tool.name, what, rssBytes: stats(samples.filter(Number.isFinite))?.median })
     await timeStop(s)
   }
@@ -156,10 +192,38 @@ async function memoryScenario(subjects: Subject[], results: Results): Promise<vo
 async function bootCosts(results: Results, bm: BackendManager, pm2: Pm2 | undefined): Promise<void> {
   const probes: [string, string, string[], NodeJS.ProcessEnv][] = [
     ['node itself (`node -e 0`)', process.execPath, ['-e', '0'], process.env],
-    ['backend-manager CLI (`--help`)', process.execPath, [path.join(repoRoot, 'bin', 'backend-manager.js'), '--help'], bm.env],
-    ['backend-manager CLI through tsx (`--help`)', process.execPath, [path.join(repoRoot, 'bin', 'backend-manager.js'), '--help'], { ...bm.env, BACKEND_MANAGER_NO_BUILD: '1' }],
-    ...(pm2 ? [['PM2 CLI (`pm2 --version`)', process.execPath, [path.join(benchDir, 'node_modules', 'pm2', 'bin', 'pm2'), '--version'], pm2.env] as [string, string, string[], NodeJS.ProcessEnv]] : []),
-    ...(Supervisord.available() ? [['supervisorctl (`--help`)', 'supervisorctl', ['--help'], process.env] as [string, string, string[], NodeJS.ProcessEnv]] : []),
+    [
+      'backend-manager CLI (`--help`)',
+      process.execPath,
+      [path.join(repoRoot, 'bin', 'backend-manager.js'), '--help'],
+      bm.env,
+    ],
+    [
+      'backend-manager CLI through tsx (`--help`)',
+      process.execPath,
+      [path.join(repoRoot, 'bin', 'backend-manager.js'), '--help'],
+      { ...bm.env, BACKEND_MANAGER_NO_BUILD: '1' },
+    ],
+    ...(pm2
+      ? [
+          [
+            'PM2 CLI (`pm2 --version`)',
+            process.execPath,
+            [path.join(benchDir, 'node_modules', 'pm2', 'bin', 'pm2'), '--version'],
+            pm2.env,
+          ] as [string, string, string[], NodeJS.ProcessEnv],
+        ]
+      : []),
+    ...(Supervisord.available()
+      ? [
+          ['supervisorctl (`--help`)', 'supervisorctl', ['--help'], process.env] as [
+            string,
+            string,
+            string[],
+            NodeJS.ProcessEnv,
+          ],
+        ]
+      : []),
   ]
   for (let i = 0; i <= ITERATIONS; i++)
     for (const [label, cmd, args, env] of probes) {
@@ -176,7 +240,12 @@ async function main(): Promise<void> {
   log(`temp folder ${tmp}; ports ${base}-${base + INSTANCES - 1}, proxy ${proxyPort}; servers: ${progs.server.label}`)
   const demo: ProcSet = { name: 'demo', count: INSTANCES, basePort: base, argv: progs.server.argv }
   const go = path.join(tmp, 'go')
-  const burst: ProcSet = { name: 'burst', count: INSTANCES, argv: progs.writer.argv, env: { LW_MODE: 'burst', LW_LINES: String(BURST_LINES), LW_GO: go } }
+  const burst: ProcSet = {
+    name: 'burst',
+    count: INSTANCES,
+    argv: progs.writer.argv,
+    env: { LW_MODE: 'burst', LW_LINES: String(BURST_LINES), LW_GO: go },
+  }
 
   const bm = new BackendManager(REFERENCE, path.join(tmp, 'bm'), { sets: [demo] })
   const bmNginx = new BackendManager(`${REFERENCE} + nginx`, path.join(tmp, 'bm-nginx'), {
@@ -223,27 +292,52 @@ async function main(): Promise<void> {
   await lifecycle(subjects, results)
 
   log('5: proxy')
-  results.proxy = await runProxyScenario({ tmp, serverArgv: progs.server.argv, serverLabel: progs.server.label, log, onStarted: (stop) => teardowns.push(stop) })
+  results.proxy = await runProxyScenario({
+    tmp,
+    serverArgv: progs.server.argv,
+    serverLabel: progs.server.label,
+    log,
+    onStarted: (stop) => teardowns.push(stop),
+  })
 
   log('6: logs burst')
   const burstNames = Array.from({ length: INSTANCES }, (_, i) => `burst-${i}`)
   const burstOpts = { writers: INSTANCES, linesEach: BURST_LINES, go }
   const bursts = [
     () => runLogsBurstScript(REFERENCE, burstOpts),
-    ...(pm2 ? [() => runBurst(pm2.use('burst'), new Map(burstNames.map((n) => [path.join(pm2.home, 'logs', `${n}-out.log`), n])), burstOpts)] : []),
-    ...(sup ? [() => runBurst(sup.use('burst'), new Map(burstNames.map((n) => [path.join(sup.dir, `${n}.log`), n])), burstOpts)] : []),
+    ...(pm2
+      ? [
+          () =>
+            runBurst(
+              pm2.use('burst'),
+              new Map(burstNames.map((n) => [path.join(pm2.home, 'logs', `${n}-out.log`), n])),
+              burstOpts,
+            ),
+        ]
+      : []),
+    ...(sup
+      ? [
+          () =>
+            runBurst(sup.use('burst'), new Map(burstNames.map((n) => [path.join(sup.dir, `${n}.log`), n])), burstOpts),
+        ]
+      : []),
   ]
   for (let round = 0; round < BURST_ROUNDS; round++)
     for (let i = 0; i < bursts.length; i++) {
       const b = await bursts[(i + round) % bursts.length]()
       results.bursts.push(b)
-      log(`logs round ${round + 1} ${b.tool}: ${b.received}/${b.expected} lines in ${b.ms.toFixed(0)} ms, ${b.lost} lost, ${b.torn} torn, ${b.duplicated} duplicated`)
+      log(
+        `logs round ${round + 1} ${b.tool}: ${b.received}/${b.expected} lines in ${b.ms.toFixed(0)} ms, ${b.lost} lost, ${b.torn} torn, ${b.duplicated} duplicated`,
+      )
     }
   pm2?.use('demo')
   sup?.use('demo')
 
   log('7: memory')
-  await memoryScenario(subjects.filter((s) => s.tool !== bmNginx && s.tool !== floor), results)
+  await memoryScenario(
+    subjects.filter((s) => s.tool !== bmNginx && s.tool !== floor),
+    results,
+  )
 
   log('where the time goes: CLI start-up')
   await bootCosts(results, bm, pm2)

@@ -35,7 +35,11 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
   const ok = opts.ok ?? [0]
   const started = now()
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd ?? repoRoot, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(cmd, args, {
+      cwd: opts.cwd ?? repoRoot,
+      env: opts.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
@@ -48,14 +52,20 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
     child.once('close', (code) => {
       clearTimeout(timer)
       const ms = now() - started
-      if (!ok.includes(code ?? -1)) reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}\n${stdout}${stderr}`.trimEnd()))
+      if (!ok.includes(code ?? -1))
+        reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}\n${stdout}${stderr}`.trimEnd()))
       else resolve({ code, stdout, stderr, ms })
     })
   })
 }
 
 // Polls `done` every few milliseconds; the bench never waits unboundedly.
-export async function pollUntil(what: string, done: () => boolean | Promise<boolean>, timeoutMs = 20_000, everyMs = 3): Promise<void> {
+export async function pollUntil(
+  what: string,
+  done: () => boolean | Promise<boolean>,
+  timeoutMs = 20_000,
+  everyMs = 3,
+): Promise<void> {
   const deadline = now() + timeoutMs
   while (!(await done())) {
     if (now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
@@ -65,10 +75,13 @@ export async function pollUntil(what: string, done: () => boolean | Promise<bool
 
 function healthOk(port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/health', agent: false, timeout: 500, headers: { connection: 'close' } }, (res) => {
-      res.resume()
-      resolve(res.statusCode === 200)
-    })
+    const req = http.get(
+      { host: '127.0.0.1', port, path: '/health', agent: false, timeout: 500, headers: { connection: 'close' } },
+      (res) => {
+        res.resume()
+        resolve(res.statusCode === 200)
+      },
+    )
     req.once('timeout', () => req.destroy())
     req.once('error', () => resolve(false))
   })
@@ -132,7 +145,10 @@ export function childrenOf(pid: number): number[] {
 
 export function procStatus(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
   try {
-    const line = fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`))
+    const line = fs
+      .readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`${field}:`))
     return line ? Number(line.split(/\s+/)[1]) * 1024 : undefined
   } catch {
     return undefined
@@ -194,19 +210,26 @@ export function stats(values: number[]): Stats | undefined {
 export function machineShared(): { shared: boolean; note: string } {
   const load1 = Number(fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0])
   const shared = process.env.BENCH_SHARED_MACHINE === '1' || load1 >= 1
-  return { shared, note: `Shared machine: load average ${load1.toFixed(2)} before the bench started anything, so absolute figures are noisy; the ratios are taken within one round` }
+  return {
+    shared,
+    note: `Shared machine: load average ${load1.toFixed(2)} before the bench started anything, so absolute figures are noisy; the ratios are taken within one round`,
+  }
 }
 
 // One bench run's temp folder and teardowns: cleanup stops everything it started (in reverse), once, on
 // success, failure or Ctrl+C, then removes the folder (unless BENCH_KEEP=1).
-export function benchSession(prefix: string, log: (line: string) => void): { tmp: string; teardowns: (() => Promise<void>)[]; cleanup: () => Promise<void> } {
+export function benchSession(
+  prefix: string,
+  log: (line: string) => void,
+): { tmp: string; teardowns: (() => Promise<void>)[]; cleanup: () => Promise<void> } {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
   const teardowns: (() => Promise<void>)[] = []
   let cleaned = false
   const cleanup = async () => {
     if (cleaned) return
     cleaned = true
-    for (const teardown of teardowns.reverse()) await teardown().catch((error) => log(`cleanup: ${error instanceof Error ? error.message : error}`))
+    for (const teardown of teardowns.reverse())
+      await teardown().catch((error) => log(`cleanup: ${error instanceof Error ? error.message : error}`))
     if (process.env.BENCH_KEEP !== '1') fs.rmSync(tmp, { recursive: true, force: true })
   }
   for (const signal of ['SIGINT', 'SIGTERM'] as const)

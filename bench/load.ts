@@ -19,8 +19,14 @@ const autocannonBin = path.join(benchDir, 'node_modules', 'autocannon', 'autocan
 export function loadTool(): { name: string; version: string } | undefined {
   const wrk = spawnSync('wrk', ['-v'], { encoding: 'utf8' })
   // `wrk -v` prints e.g. "wrk debian/4.1.0-3+b2 [epoll] ..." and exits 1.
-  if (!wrk.error) return { name: 'wrk', version: (/wrk (?:\S+\/)?(\d[\w.+-]*)/.exec(wrk.stdout + wrk.stderr) ?? [])[1] ?? 'unknown' }
-  if (fs.existsSync(autocannonBin)) return { name: 'autocannon', version: JSON.parse(fs.readFileSync(path.join(benchDir, 'node_modules', 'autocannon', 'package.json'), 'utf8')).version }
+  if (!wrk.error)
+    return { name: 'wrk', version: (/wrk (?:\S+\/)?(\d[\w.+-]*)/.exec(wrk.stdout + wrk.stderr) ?? [])[1] ?? 'unknown' }
+  if (fs.existsSync(autocannonBin))
+    return {
+      name: 'autocannon',
+      version: JSON.parse(fs.readFileSync(path.join(benchDir, 'node_modules', 'autocannon', 'package.json'), 'utf8'))
+        .version,
+    }
   return undefined
 }
 
@@ -40,15 +46,31 @@ export async function load(url: string, connections: number, seconds: number, tm
   if (tool.name === 'wrk') {
     const script = path.join(tmpDir, 'summary.lua')
     fs.writeFileSync(script, WRK_SCRIPT)
-    const out = await run('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '-s', script, url], { timeoutMs: (seconds + 10) * 1000 })
+    const out = await run('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '-s', script, url], {
+      timeoutMs: (seconds + 10) * 1000,
+    })
     const line = out.stdout.split('\n').find((l) => l.startsWith('{'))
     if (!line) throw new Error(`wrk printed no summary:\n${out.stdout}${out.stderr}`)
     const s = JSON.parse(line)
-    return { requestsPerSecond: s.requests / (s.duration_us / 1e6), p50Ms: s.p50_us / 1000, p99Ms: s.p99_us / 1000, errors: s.errors + s.non2xx }
+    return {
+      requestsPerSecond: s.requests / (s.duration_us / 1e6),
+      p50Ms: s.p50_us / 1000,
+      p99Ms: s.p99_us / 1000,
+      errors: s.errors + s.non2xx,
+    }
   }
-  const out = await run(process.execPath, [autocannonBin, '-j', '-c', String(connections), '-d', String(seconds), url], { timeoutMs: (seconds + 10) * 1000 })
+  const out = await run(
+    process.execPath,
+    [autocannonBin, '-j', '-c', String(connections), '-d', String(seconds), url],
+    { timeoutMs: (seconds + 10) * 1000 },
+  )
   const s = JSON.parse(out.stdout)
-  return { requestsPerSecond: s.requests.average, p50Ms: s.latency.p50, p99Ms: s.latency.p99, errors: s.errors + s.non2xx }
+  return {
+    requestsPerSecond: s.requests.average,
+    p50Ms: s.latency.p50,
+    p99Ms: s.latency.p99,
+    errors: s.errors + s.non2xx,
+  }
 }
 
 export interface LatencyResult {
@@ -63,7 +85,8 @@ export interface LatencyResult {
 // Measured together, a proxied URL and the direct one see the same background load at the same moments.
 // Flat-out load on 2 cores measures CPU contention instead.
 export async function pacedLatencies(urls: string[], rate: number, seconds: number): Promise<LatencyResult[]> {
-  for (const url of urls) if (!/^http:\/\/127\.0\.0\.1:\d+\//.test(url)) throw new Error(`load only against 127.0.0.1, not ${url}`)
+  for (const url of urls)
+    if (!/^http:\/\/127\.0\.0\.1:\d+\//.test(url)) throw new Error(`load only against 127.0.0.1, not ${url}`)
   const agents = urls.map(() => new http.Agent({ keepAlive: true, maxSockets: 1 }))
   const samples: number[][] = urls.map(() => [])
   const errors = urls.map(() => 0)

@@ -10,7 +10,9 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const { values } = parseArgs({ options: { writers: { type: 'string' }, lines: { type: 'string' }, 'stderr-every': { type: 'string' } } })
+const { values } = parseArgs({
+  options: { writers: { type: 'string' }, lines: { type: 'string' }, 'stderr-every': { type: 'string' } },
+})
 const writers = Number(values.writers ?? 8)
 const lines = Number(values.lines ?? 20_000)
 const stderrEvery = Number(values['stderr-every'] ?? 0)
@@ -21,10 +23,17 @@ const home = fs.mkdtempSync(path.join(os.tmpdir(), 'bm-logs-burst-'))
 const go = path.join(home, 'go')
 const unified = path.join(home, 'logs', 'backend-unified.log')
 const cli = (...args: string[]) =>
-  execFileSync(process.execPath, [path.join(repo, 'bin', 'backend-manager.js'), ...args], { cwd: repo, env: { ...process.env, BACKEND_MANAGER_HOME: home }, encoding: 'utf8' })
+  execFileSync(process.execPath, [path.join(repo, 'bin', 'backend-manager.js'), ...args], {
+    cwd: repo,
+    env: { ...process.env, BACKEND_MANAGER_HOME: home },
+    encoding: 'utf8',
+  })
 
 function status(pid: number, key: string): number {
-  const line = fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${key}:`))
+  const line = fs
+    .readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${key}:`))
   return Number(line?.split(/\s+/)[1] ?? 0) * 1024
 }
 
@@ -94,14 +103,23 @@ try {
   const all = verify(text, /^(burst-\d+ +(?:>> burst-\d+ out|!> burst-\d+ err) \d+) x{48}$/)
   let perFile = 0
   for (let i = 0; i < writers; i++) {
-    const own = verify(fs.readFileSync(path.join(home, 'logs', `burst-${i}.log`), 'utf8'), new RegExp(`^(burst-${i} (?:out|err) \\d+) x{48}$`))
+    const own = verify(
+      fs.readFileSync(path.join(home, 'logs', `burst-${i}.log`), 'utf8'),
+      new RegExp(`^(burst-${i} (?:out|err) \\d+) x{48}$`),
+    )
     perFile += own.received - own.torn - own.duplicated
   }
   const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(1)
-  console.log(`writers ${writers} x ${lines} lines${stderrEvery ? ` (+1 stderr line every ${stderrEvery})` : ''}: ${expected} lines expected`)
-  console.log(`unified log: ${all.received} received, ${expected - all.received} lost, ${all.duplicated} duplicated, ${all.torn} torn`)
+  console.log(
+    `writers ${writers} x ${lines} lines${stderrEvery ? ` (+1 stderr line every ${stderrEvery})` : ''}: ${expected} lines expected`,
+  )
+  console.log(
+    `unified log: ${all.received} received, ${expected - all.received} lost, ${all.duplicated} duplicated, ${all.torn} torn`,
+  )
   console.log(`per-process files: ${perFile} of ${expected} lines whole and exactly once`)
-  console.log(`time until the last line was in the unified log: ${ms.toFixed(0)} ms = ${Math.round((expected / ms) * 1000)} lines/s`)
+  console.log(
+    `time until the last line was in the unified log: ${ms.toFixed(0)} ms = ${Math.round((expected / ms) * 1000)} lines/s`,
+  )
   console.log(`supervisor (pid ${supervisor}) RSS: idle ${mb(idleRss)} MB, peak (VmHWM) ${mb(peakRss)} MB`)
   process.exitCode = all.received === expected && all.torn === 0 && all.duplicated === 0 && perFile === expected ? 0 : 1
 } finally {

@@ -63,7 +63,8 @@ export async function runBurst(tool: Tool, files: Map<string, string>, opts: Bur
   fs.rmSync(opts.go, { force: true })
   await tool.start()
   const pids = await tool.pids()
-  if (pids.length !== opts.writers) throw new Error(`${tool.name}: expected ${opts.writers} writers, found ${pids.length}`)
+  if (pids.length !== opts.writers)
+    throw new Error(`${tool.name}: expected ${opts.writers} writers, found ${pids.length}`)
   const daemon = tool.daemonPid()
   // Let the start settle, so the burst and not the start is what the daemon handles.
   await sleep(1000)
@@ -133,14 +134,20 @@ export async function runBurst(tool: Tool, files: Map<string, string>, opts: Bur
 // backend-manager: bench/logs-burst.ts runs the stack, fires the burst and checks the unified log.
 export async function runLogsBurstScript(name: string, opts: Omit<BurstOptions, 'go'>): Promise<BurstResult> {
   const script = path.join(benchDir, 'logs-burst.ts')
-  const out = await run(process.execPath, ['--import', 'tsx', script, '--writers', String(opts.writers), '--lines', String(opts.linesEach)], { ok: [0, 1], timeoutMs: 180_000 })
+  const out = await run(
+    process.execPath,
+    ['--import', 'tsx', script, '--writers', String(opts.writers), '--lines', String(opts.linesEach)],
+    { ok: [0, 1], timeoutMs: 180_000 },
+  )
   const text = out.stdout + out.stderr
   const match = (re: RegExp) => {
     const m = re.exec(text)
     if (!m) throw new Error(`bench/logs-burst.ts: no match for ${re} in its output:\n${text}`)
     return m
   }
-  const [, received, lost, duplicated, torn] = match(/unified log: (\d+) received, (-?\d+) lost, (\d+) duplicated, (\d+) torn/).map(Number)
+  const [, received, lost, duplicated, torn] = match(
+    /unified log: (\d+) received, (-?\d+) lost, (\d+) duplicated, (\d+) torn/,
+  ).map(Number)
   const [, ms] = match(/time until the last line was in the unified log: (\d+) ms/).map(Number)
   const [, peakMb] = match(/peak \(VmHWM\) ([\d.]+) MB/).map(Number)
   const expected = opts.writers * opts.linesEach

@@ -52,7 +52,12 @@ export class Spawned implements Peer {
 
   async start(): Promise<void> {
     const out = fs.openSync(this.logFile, 'a')
-    const child = spawn(this.argv[0], this.argv.slice(1), { cwd: this.opts.cwd ?? repoRoot, env: this.opts.env ?? process.env, detached: true, stdio: ['ignore', out, out] })
+    const child = spawn(this.argv[0], this.argv.slice(1), {
+      cwd: this.opts.cwd ?? repoRoot,
+      env: this.opts.env ?? process.env,
+      detached: true,
+      stdio: ['ignore', out, out],
+    })
     fs.closeSync(out)
     this.exited = false
     child.once('exit', () => (this.exited = true))
@@ -60,7 +65,8 @@ export class Spawned implements Peer {
     child.unref()
     this.pid = child.pid
     const ready = async () => {
-      if (this.exited) throw new Error(`${this.name} exited during start-up:\n${fs.readFileSync(this.logFile, 'utf8').slice(-2000)}`)
+      if (this.exited)
+        throw new Error(`${this.name} exited during start-up:\n${fs.readFileSync(this.logFile, 'utf8').slice(-2000)}`)
       return answers(this.port, this.opts.healthPath ?? '/health')
     }
     await pollUntil(`${this.name} to answer on 127.0.0.1:${this.port}`, ready, 30_000, 50)
@@ -100,12 +106,25 @@ export interface Backend {
 
 // The generated nginx: the plan built from a config as `start` builds it, rendered by lib/nginx.ts with
 // the same options and started with the same arguments; only `worker_processes` may be replaced.
-export function generatedNginx(dir: string, port: number, backend: Backend, workers?: string): { peer: Peer; generatedWorkers: string; version: string } {
+export function generatedNginx(
+  dir: string,
+  port: number,
+  backend: Backend,
+  workers?: string,
+): { peer: Peer; generatedWorkers: string; version: string } {
   const home = resolveHome({}, dir, dir)
   const config = configFromObject(
     {
       proxy: { type: 'nginx', host: '127.0.0.1', port },
-      servers: [{ name: backend.name, command: ['true'], port: backend.ports[0], instances: backend.ports.length, health: backend.healthPath }],
+      servers: [
+        {
+          name: backend.name,
+          command: ['true'],
+          port: backend.ports[0],
+          instances: backend.ports.length,
+          health: backend.healthPath,
+        },
+      ],
     },
     path.join(dir, 'bench.yaml'),
   )
@@ -116,9 +135,14 @@ export function generatedNginx(dir: string, port: number, backend: Backend, work
   const line = /^worker_processes\s+([^;\s]+);$/m
   const m = line.exec(generated)
   if (!m) throw new Error('the generated nginx.conf has no "worker_processes N;" line to compare variants with')
-  fs.writeFileSync(home.nginxConf, workers === undefined ? generated : generated.replace(line, `worker_processes ${workers};`))
+  fs.writeFileSync(
+    home.nginxConf,
+    workers === undefined ? generated : generated.replace(line, `worker_processes ${workers};`),
+  )
   const argv = [nginx.path, ...nginxArgs(home, { version: nginx.version })]
-  const peer = new Spawned(`nginx (worker_processes ${workers ?? m[1]})`, port, argv, path.join(dir, 'nginx.out'), { cwd: home.root })
+  const peer = new Spawned(`nginx (worker_processes ${workers ?? m[1]})`, port, argv, path.join(dir, 'nginx.out'), {
+    cwd: home.root,
+  })
   return { peer, generatedWorkers: m[1], version: nginx.version ?? 'unknown' }
 }
 
@@ -151,7 +175,12 @@ export function haproxy(dir: string, port: number, backend: Backend, threads: nu
       '',
     ].join('\n'),
   )
-  return new Spawned(`HAProxy (nbthread ${threads})`, port, [haproxyBin(), '-db', '-f', conf], path.join(dir, 'haproxy.out'))
+  return new Spawned(
+    `HAProxy (nbthread ${threads})`,
+    port,
+    [haproxyBin(), '-db', '-f', conf],
+    path.join(dir, 'haproxy.out'),
+  )
 }
 
 export function haproxyBin(): string {
@@ -184,15 +213,36 @@ export function caddy(dir: string, port: number, backend: Backend): Peer {
       '',
     ].join('\n'),
   )
-  const env = { ...process.env, HOME: dir, XDG_DATA_HOME: path.join(dir, 'data'), XDG_CONFIG_HOME: path.join(dir, 'config') }
-  return new Spawned('Caddy', port, ['caddy', 'run', '--config', conf, '--adapter', 'caddyfile'], path.join(dir, 'caddy.out'), { env, cwd: dir })
+  const env = {
+    ...process.env,
+    HOME: dir,
+    XDG_DATA_HOME: path.join(dir, 'data'),
+    XDG_CONFIG_HOME: path.join(dir, 'config'),
+  }
+  return new Spawned(
+    'Caddy',
+    port,
+    ['caddy', 'run', '--config', conf, '--adapter', 'caddyfile'],
+    path.join(dir, 'caddy.out'),
+    { env, cwd: dir },
+  )
 }
 
 // A tiny proxy on the http-proxy npm package, as a Node shop would write it (one process, keep-alive agent).
 export function nodeHttpProxy(dir: string, port: number, backend: Backend): Peer {
   fs.mkdirSync(dir, { recursive: true })
-  const env = { ...process.env, PORT: String(port), TARGETS: backend.ports.map((p) => `http://127.0.0.1:${p}`).join(',') }
-  return new Spawned('Node http-proxy', port, [process.execPath, path.join(benchDir, 'node-proxy.mjs')], path.join(dir, 'node-proxy.out'), { env })
+  const env = {
+    ...process.env,
+    PORT: String(port),
+    TARGETS: backend.ports.map((p) => `http://127.0.0.1:${p}`).join(','),
+  }
+  return new Spawned(
+    'Node http-proxy',
+    port,
+    [process.execPath, path.join(benchDir, 'node-proxy.mjs')],
+    path.join(dir, 'node-proxy.out'),
+    { env },
+  )
 }
 
 export function demoServer(dir: string, argv: string[], name: string, port: number, instance: number): Peer {
@@ -204,23 +254,49 @@ export function demoServer(dir: string, argv: string[], name: string, port: numb
 // One uvicorn process serving bench/fastapi_app.py, as `uvicorn app:app` runs it (no access log, as in production).
 export function uvicorn(dir: string, port: number): Peer {
   fs.mkdirSync(dir, { recursive: true })
-  const argv = [DEBIAN_PYTHON, '-m', 'uvicorn', 'fastapi_app:app', '--app-dir', benchDir, '--host', '127.0.0.1', '--port', String(port), '--no-access-log']
-  return new Spawned('uvicorn', port, argv, path.join(dir, 'uvicorn.out'), { env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } })
+  const argv = [
+    DEBIAN_PYTHON,
+    '-m',
+    'uvicorn',
+    'fastapi_app:app',
+    '--app-dir',
+    benchDir,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--no-access-log',
+  ]
+  return new Spawned('uvicorn', port, argv, path.join(dir, 'uvicorn.out'), {
+    env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
+  })
 }
 
 export function available(what: 'haproxy' | 'caddy' | 'uvicorn' | 'http-proxy'): boolean {
   if (what === 'http-proxy') return fs.existsSync(path.join(benchDir, 'node_modules', 'http-proxy'))
-  if (what === 'uvicorn') return spawnSync(DEBIAN_PYTHON, ['-c', 'import uvicorn, fastapi'], { stdio: 'ignore' }).status === 0
-  return spawnSync(what === 'haproxy' ? haproxyBin() : 'caddy', [what === 'haproxy' ? '-v' : 'version'], { stdio: 'ignore' }).status === 0
+  if (what === 'uvicorn')
+    return spawnSync(DEBIAN_PYTHON, ['-c', 'import uvicorn, fastapi'], { stdio: 'ignore' }).status === 0
+  return (
+    spawnSync(what === 'haproxy' ? haproxyBin() : 'caddy', [what === 'haproxy' ? '-v' : 'version'], { stdio: 'ignore' })
+      .status === 0
+  )
 }
 
 export function versionOf(what: 'haproxy' | 'caddy' | 'uvicorn' | 'http-proxy'): string {
-  if (what === 'http-proxy') return JSON.parse(fs.readFileSync(path.join(benchDir, 'node_modules', 'http-proxy', 'package.json'), 'utf8')).version
+  if (what === 'http-proxy')
+    return JSON.parse(fs.readFileSync(path.join(benchDir, 'node_modules', 'http-proxy', 'package.json'), 'utf8'))
+      .version
   if (what === 'uvicorn') {
-    const r = spawnSync(DEBIAN_PYTHON, ['-c', 'import uvicorn, fastapi; print(uvicorn.__version__, fastapi.__version__)'], { encoding: 'utf8' })
+    const r = spawnSync(
+      DEBIAN_PYTHON,
+      ['-c', 'import uvicorn, fastapi; print(uvicorn.__version__, fastapi.__version__)'],
+      { encoding: 'utf8' },
+    )
     const [u, f] = r.stdout.trim().split(' ')
     return `uvicorn ${u}, FastAPI ${f}`
   }
-  const r = spawnSync(what === 'haproxy' ? haproxyBin() : 'caddy', [what === 'haproxy' ? '-v' : 'version'], { encoding: 'utf8' })
+  const r = spawnSync(what === 'haproxy' ? haproxyBin() : 'caddy', [what === 'haproxy' ? '-v' : 'version'], {
+    encoding: 'utf8',
+  })
   return (/(?:version )?v?(\d+\.\d+\.\d+\S*)/.exec(r.stdout) ?? [])[1] ?? 'unknown'
 }

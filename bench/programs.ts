@@ -16,7 +16,9 @@ export interface Program {
 
 function compile(source: string, out: string): string {
   const text = fs.readFileSync(source, 'utf8')
-  const js = ts.transpileModule(text, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false } }).outputText
+  const js = ts.transpileModule(text, {
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false },
+  }).outputText
   fs.mkdirSync(buildDir, { recursive: true })
   const file = path.join(buildDir, out)
   fs.writeFileSync(file, js)
@@ -26,7 +28,20 @@ function compile(source: string, out: string): string {
 export function programs(mode: 'js' | 'tsx'): { server: Program; writer: Program } {
   const serverTs = path.join(repoRoot, 'examples', 'server.ts')
   // Plain JavaScript already: LW_MODE=burst prints LW_LINES lines once the file LW_GO exists.
-  const writer = { argv: [process.execPath, path.join(repoRoot, 'test', 'fixtures', 'log-writer.mjs')], label: 'test/fixtures/log-writer.mjs' }
-  if (mode === 'tsx') return { server: { argv: [process.execPath, '--import', 'tsx', serverTs], label: 'examples/server.ts through tsx' }, writer }
-  return { server: { argv: [process.execPath, compile(serverTs, 'server.mjs')], label: 'examples/server.ts precompiled to JavaScript' }, writer }
+  const writer = {
+    argv: [process.execPath, path.join(repoRoot, 'test', 'fixtures', 'log-writer.mjs')],
+    label: 'test/fixtures/log-writer.mjs',
+  }
+  if (mode === 'tsx')
+    return {
+      server: { argv: [process.execPath, '--import', 'tsx', serverTs], label: 'examples/server.ts through tsx' },
+      writer,
+    }
+  return {
+    server: {
+      argv: [process.execPath, compile(serverTs, 'server.mjs')],
+      label: 'examples/server.ts precompiled to JavaScript',
+    },
+    writer,
+  }
 }

@@ -8,7 +8,18 @@ import os from 'node:os'
 import path from 'node:path'
 import { cpuMs, freePortRange, machineBusyMs } from './common.ts'
 import { load, pacedLatencies, type LatencyResult, type LoadResult } from './load.ts'
-import { available, caddy, demoServer, generatedNginx, haproxy, nodeHttpProxy, uvicorn, versionOf, type Backend, type Peer } from './peers.ts'
+import {
+  available,
+  caddy,
+  demoServer,
+  generatedNginx,
+  haproxy,
+  nodeHttpProxy,
+  uvicorn,
+  versionOf,
+  type Backend,
+  type Peer,
+} from './peers.ts'
 
 export type SubjectKind = 'direct' | 'nginx' | 'haproxy' | 'caddy' | 'node'
 
@@ -77,7 +88,13 @@ interface Entry {
 }
 
 // One flat-out run, with the CPU each party spent per request: what the proxy costs, not only what it yields.
-async function measuredLoad(url: string, seconds: number, tmp: string, servers: Peer[], proxy: Peer | undefined): Promise<LoadResult> {
+async function measuredLoad(
+  url: string,
+  seconds: number,
+  tmp: string,
+  servers: Peer[],
+  proxy: Peer | undefined,
+): Promise<LoadResult> {
   const serverPids = () => servers.flatMap((s) => s.pids())
   const proxyPids = () => proxy?.pids() ?? []
   const before = { servers: cpuMs(serverPids()), proxy: cpuMs(proxyPids()), machine: machineBusyMs() }
@@ -89,7 +106,13 @@ async function measuredLoad(url: string, seconds: number, tmp: string, servers: 
   return { ...result, cpuPer1000: { servers: s * per1000, proxy: p * per1000, rest: Math.max(0, m - s - p) * per1000 } }
 }
 
-async function compare(entries: Entry[], servers: Peer[], backend: string, url: string, opts: ProxyOptions): Promise<ProxyBackendResults> {
+async function compare(
+  entries: Entry[],
+  servers: Peer[],
+  backend: string,
+  url: string,
+  opts: ProxyOptions,
+): Promise<ProxyBackendResults> {
   const rounds = opts.rounds ?? ROUNDS
   const seconds = opts.seconds ?? SECONDS
   // Warm every path (JIT, keep-alive pools) before anything is kept.
@@ -102,7 +125,9 @@ async function compare(entries: Entry[], servers: Peer[], backend: string, url: 
       const r = await measuredLoad(e.url, seconds, opts.tmp, servers, e.peer)
       e.subject.runs.push(r)
       byName.set(e.subject.name, r.requestsPerSecond)
-      opts.log(`${backend} round ${round + 1}/${rounds}: ${e.subject.name}: ${r.requestsPerSecond.toFixed(0)} req/s, p99 ${r.p99Ms.toFixed(2)} ms${r.errors ? `, ${r.errors} errors` : ''}`)
+      opts.log(
+        `${backend} round ${round + 1}/${rounds}: ${e.subject.name}: ${r.requestsPerSecond.toFixed(0)} req/s, p99 ${r.p99Ms.toFixed(2)} ms${r.errors ? `, ${r.errors} errors` : ''}`,
+      )
     }
     perRound.push(byName)
   }
@@ -116,7 +141,9 @@ async function compare(entries: Entry[], servers: Peer[], backend: string, url: 
       e.subject.paced.push(r)
       e.subject.pacedDirect.push(d)
       baseline.subject.paced.push(d)
-      opts.log(`${backend} at ${RATE} req/s, round ${round + 1}/${pacedRounds}: ${e.subject.name}: p50 ${r.p50Ms.toFixed(3)} ms, p99 ${r.p99Ms.toFixed(3)} ms; direct alongside: p50 ${d.p50Ms.toFixed(3)} ms, p99 ${d.p99Ms.toFixed(3)} ms`)
+      opts.log(
+        `${backend} at ${RATE} req/s, round ${round + 1}/${pacedRounds}: ${e.subject.name}: p50 ${r.p50Ms.toFixed(3)} ms, p99 ${r.p99Ms.toFixed(3)} ms; direct alongside: p50 ${d.p50Ms.toFixed(3)} ms, p99 ${d.p99Ms.toFixed(3)} ms`,
+      )
     }
   return { backend, url, subjects: entries.map((e) => e.subject), rounds: perRound }
 }
@@ -128,16 +155,29 @@ async function startAll(peers: Peer[], opts: ProxyOptions): Promise<void> {
   }
 }
 
-const subject = (name: string, kind: SubjectKind, extra: Partial<ProxySubject> = {}): ProxySubject => ({ name, kind, runs: [], paced: [], pacedDirect: [], ...extra })
+const subject = (name: string, kind: SubjectKind, extra: Partial<ProxySubject> = {}): ProxySubject => ({
+  name,
+  kind,
+  runs: [],
+  paced: [],
+  pacedDirect: [],
+  ...extra,
+})
 
 export async function runProxyScenario(opts: ProxyOptions): Promise<ProxyResults> {
   const cores = os.cpus().length
   const skipped: string[] = []
-  const have = { haproxy: available('haproxy'), caddy: available('caddy'), node: available('http-proxy'), uvicorn: available('uvicorn') }
+  const have = {
+    haproxy: available('haproxy'),
+    caddy: available('caddy'),
+    node: available('http-proxy'),
+    uvicorn: available('uvicorn'),
+  }
   if (!have.haproxy) skipped.push('HAProxy (not installed: run "make -C bench deps" as root)')
   if (!have.caddy) skipped.push('Caddy (not installed: run "make -C bench deps" as root)')
   if (!have.node) skipped.push('Node http-proxy (bench/node_modules missing: run "make -C bench deps")')
-  if (!have.uvicorn) skipped.push('uvicorn + FastAPI (python3-uvicorn, python3-fastapi not installed: run "make -C bench deps" as root)')
+  if (!have.uvicorn)
+    skipped.push('uvicorn + FastAPI (python3-uvicorn, python3-fastapi not installed: run "make -C bench deps" as root)')
   // HAProxy threads matching each nginx worker count (auto: one per core).
   const threadCounts = [...new Set(NGINX_WORKERS.map((w) => (w === 'auto' ? cores : Number(w))))]
   const needed = 2 + NGINX_WORKERS.length + threadCounts.length + 2 + 1 + NGINX_WORKERS.length
@@ -155,19 +195,29 @@ export async function runProxyScenario(opts: ProxyOptions): Promise<ProxyResults
   const demo: Backend = { name: 'web', ports: servers.map((s) => s.port), healthPath: '/health' }
   opts.log(`proxy: ports ${base}-${base + needed - 1}; backends ${demo.ports.join(', ')}`)
   await startAll(servers, opts)
-  const entries: Entry[] = [{ subject: subject('direct to one instance', 'direct'), url: `http://127.0.0.1:${demo.ports[0]}/` }]
+  const entries: Entry[] = [
+    { subject: subject('direct to one instance', 'direct'), url: `http://127.0.0.1:${demo.ports[0]}/` },
+  ]
   let generatedWorkers = '?'
   let nginxVersion = 'unknown'
   for (const w of NGINX_WORKERS) {
     const n = generatedNginx(dir(`nginx-${w}`), port(), demo, w)
     generatedWorkers = n.generatedWorkers
     nginxVersion = n.version
-    entries.push({ subject: subject(`nginx, worker_processes ${w}`, 'nginx', { threads: w, generated: w === n.generatedWorkers }), peer: n.peer, url: `http://127.0.0.1:${n.peer.port}/` })
+    entries.push({
+      subject: subject(`nginx, worker_processes ${w}`, 'nginx', { threads: w, generated: w === n.generatedWorkers }),
+      peer: n.peer,
+      url: `http://127.0.0.1:${n.peer.port}/`,
+    })
   }
   if (have.haproxy)
     for (const t of threadCounts) {
       const h = haproxy(dir(`haproxy-${t}`), port(), demo, t)
-      entries.push({ subject: subject(`HAProxy, nbthread ${t}`, 'haproxy', { threads: String(t) }), peer: h, url: `http://127.0.0.1:${h.port}/` })
+      entries.push({
+        subject: subject(`HAProxy, nbthread ${t}`, 'haproxy', { threads: String(t) }),
+        peer: h,
+        url: `http://127.0.0.1:${h.port}/`,
+      })
     }
   if (have.caddy) {
     const c = caddy(dir('caddy'), port(), demo)
@@ -177,7 +227,10 @@ export async function runProxyScenario(opts: ProxyOptions): Promise<ProxyResults
     const n = nodeHttpProxy(dir('node-proxy'), port(), demo)
     entries.push({ subject: subject('Node http-proxy', 'node'), peer: n, url: `http://127.0.0.1:${n.port}/` })
   }
-  await startAll(entries.flatMap((e) => (e.peer ? [e.peer] : [])), opts)
+  await startAll(
+    entries.flatMap((e) => (e.peer ? [e.peer] : [])),
+    opts,
+  )
   const demoResults = await compare(entries, servers, 'demo server', '/', opts)
   for (const e of entries) await e.peer?.stop()
   for (const s of servers) await s.stop()
@@ -192,9 +245,19 @@ export async function runProxyScenario(opts: ProxyOptions): Promise<ProxyResults
     const uv: Entry[] = [{ subject: subject('uvicorn direct', 'direct'), url: `http://127.0.0.1:${app.port}${target}` }]
     for (const w of NGINX_WORKERS) {
       const n = generatedNginx(dir(`uvicorn-nginx-${w}`), port(), backend, w)
-      uv.push({ subject: subject(`through nginx, worker_processes ${w}`, 'nginx', { threads: w, generated: w === n.generatedWorkers }), peer: n.peer, url: `http://127.0.0.1:${n.peer.port}${target}` })
+      uv.push({
+        subject: subject(`through nginx, worker_processes ${w}`, 'nginx', {
+          threads: w,
+          generated: w === n.generatedWorkers,
+        }),
+        peer: n.peer,
+        url: `http://127.0.0.1:${n.peer.port}${target}`,
+      })
     }
-    await startAll(uv.flatMap((e) => (e.peer ? [e.peer] : [])), opts)
+    await startAll(
+      uv.flatMap((e) => (e.peer ? [e.peer] : [])),
+      opts,
+    )
     uvicornResults = await compare(uv, [app], 'uvicorn', target, opts)
     for (const e of uv) await e.peer?.stop()
     await app.stop()

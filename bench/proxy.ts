@@ -26,22 +26,38 @@ try {
   if (process.argv.includes('--render')) {
     // Only re-renders the figures of the last run (after a change to the report).
     const saved = JSON.parse(fs.readFileSync(raw, 'utf8'))
-    for (const b of [saved.demo, saved.uvicorn]) if (b) b.rounds = b.rounds.map((r: Record<string, number>) => new Map(Object.entries(r)))
+    for (const b of [saved.demo, saved.uvicorn])
+      if (b) b.rounds = b.rounds.map((r: Record<string, number>) => new Map(Object.entries(r)))
     results = saved
     shared.shared = saved.sharedMachine
   } else {
     if (shared.shared) log(shared.note)
     const server = programs('js').server
-    results = await runProxyScenario({ tmp, serverArgv: server.argv, serverLabel: server.label, log, onStarted: (stop) => stops.push(stop) })
+    results = await runProxyScenario({
+      tmp,
+      serverArgv: server.argv,
+      serverLabel: server.label,
+      log,
+      onStarted: (stop) => stops.push(stop),
+    })
     // The raw figures too, to re-render or compare runs (not committed).
-    fs.writeFileSync(raw, JSON.stringify({ ...results, sharedMachine: shared.shared }, (_k, v) => (v instanceof Map ? Object.fromEntries(v) : v), 2))
+    fs.writeFileSync(
+      raw,
+      JSON.stringify(
+        { ...results, sharedMachine: shared.shared },
+        (_k, v) => (v instanceof Map ? Object.fromEntries(v) : v),
+        2,
+      ),
+    )
   }
   const section = renderProxySection(results, shared.shared)
   process.stdout.write(section + '\n')
   const file = path.join(benchDir, 'RESULTS.md')
   const before = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmark results\n'
   fs.writeFileSync(file, spliceProxySection(before, section))
-  log(`worker_processes by these figures: ${recommendedWorkers(results) ?? 'n/a'} (generated today: ${results.generatedWorkers})`)
+  log(
+    `worker_processes by these figures: ${recommendedWorkers(results) ?? 'n/a'} (generated today: ${results.generatedWorkers})`,
+  )
 } finally {
   await cleanup()
   log(`done in ${((now() - started) / 1000).toFixed(0)} s`)

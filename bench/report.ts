@@ -31,16 +31,15 @@ export function medianOf(r: Results, scenario: string, tool: string): number | u
 }
 
 function lifecycleTable(r: Results): string[] {
-  const out = [
-    `| scenario | tool | min / **median** / max (ms) | ${r.reference} ÷ tool |`,
-    '|---|---|---|---|',
-  ]
+  const out = [`| scenario | tool | min / **median** / max (ms) | ${r.reference} ÷ tool |`, '|---|---|---|---|']
   for (const [scenario, byTool] of r.timings) {
     const ref = stats(byTool.get(r.reference) ?? [])
     for (const tool of r.tools) {
       const s = stats(byTool.get(tool) ?? [])
       if (!s) continue
-      out.push(`| ${scenario} | ${tool} | ${triple(s)} | ${ref && tool !== r.reference ? ratio(ref.median, s.median) : ''} |`)
+      out.push(
+        `| ${scenario} | ${tool} | ${triple(s)} | ${ref && tool !== r.reference ? ratio(ref.median, s.median) : ''} |`,
+      )
     }
   }
   return out
@@ -58,7 +57,9 @@ function breakdownTable(r: Results): string[] {
       const own = stats(samples)?.median
       const floor = medianOf(r, scenario, r.floor)
       if (wall === undefined || own === undefined) continue
-      out.push(`| ${tool} ${scenario} | ${ms(wall)} ms | ${ms(own)} ms | ${ms(wall - own)} ms | ${floor === undefined ? 'n/a' : `${ms(floor)} ms`} | ${floor === undefined ? 'n/a' : `+${ms(wall - floor)} ms`} |`)
+      out.push(
+        `| ${tool} ${scenario} | ${ms(wall)} ms | ${ms(own)} ms | ${ms(wall - own)} ms | ${floor === undefined ? 'n/a' : `${ms(floor)} ms`} | ${floor === undefined ? 'n/a' : `+${ms(wall - floor)} ms`} |`,
+      )
     }
   }
   return out
@@ -75,7 +76,9 @@ function burstTable(r: Results): string[] {
     const t = stats(runs.map((b) => b.ms))!
     const peaks = runs.map((b) => b.peakRssBytes).filter((x): x is number => x !== undefined)
     const lps = stats(runs.map((b) => b.linesPerSecond))!.median
-    out.push(`| ${tool} | ${runs[0].where} | ${runs.length} x ${runs[0].expected} lines | ${sum((b) => b.lost)} / ${sum((b) => b.torn)} / ${sum((b) => b.duplicated)} | ${triple(t)} ms | ${Math.round(lps)} | ${mb(peaks.length ? Math.max(...peaks) : undefined)} (${runs[0].peakOf}) |`)
+    out.push(
+      `| ${tool} | ${runs[0].where} | ${runs.length} x ${runs[0].expected} lines | ${sum((b) => b.lost)} / ${sum((b) => b.torn)} / ${sum((b) => b.duplicated)} | ${triple(t)} ms | ${Math.round(lps)} | ${mb(peaks.length ? Math.max(...peaks) : undefined)} (${runs[0].peakOf}) |`,
+    )
   }
   return out
 }
@@ -96,7 +99,8 @@ export function targets(r: Results): Target[] {
   const bm = r.reference
   const m = (s: string, t: string) => medianOf(r, s, t)
   const list: Target[] = []
-  const add = (what: string, measured: string | undefined, met: boolean | undefined) => list.push({ what, measured: measured ?? 'n/a', met })
+  const add = (what: string, measured: string | undefined, met: boolean | undefined) =>
+    list.push({ what, measured: measured ?? 'n/a', met })
   const stopBm = m('stop', bm)
   const stopPm2 = m('stop', 'PM2')
   const stopFloor = m('stop', r.floor)
@@ -107,23 +111,61 @@ export function targets(r: Results): Target[] {
   const statusBm = m('status', bm)
   const statusPm2 = m('status', 'PM2')
   const have = (...v: (number | undefined)[]) => v.every((x) => x !== undefined)
-  add('stop: at most 0.4x PM2', have(stopBm, stopPm2) ? ratio(stopBm!, stopPm2!) : undefined, have(stopBm, stopPm2) ? stopBm! <= 0.4 * stopPm2! : undefined)
-  add('stop: under 150 ms beyond the servers\' own shutdown (floor)', have(stopBm, stopFloor) ? `+${ms(stopBm! - stopFloor!)} ms` : undefined, have(stopBm, stopFloor) ? stopBm! - stopFloor! < 150 : undefined)
-  add('start: no slower than PM2', have(startBm, startPm2) ? ratio(startBm!, startPm2!) : undefined, have(startBm, startPm2) ? startBm! <= startPm2! : undefined)
-  add('start: under 150 ms beyond the servers\' own readiness (floor)', have(startBm, startFloor) ? `+${ms(startBm! - startFloor!)} ms` : undefined, have(startBm, startFloor) ? startBm! - startFloor! < 150 : undefined)
+  add(
+    'stop: at most 0.4x PM2',
+    have(stopBm, stopPm2) ? ratio(stopBm!, stopPm2!) : undefined,
+    have(stopBm, stopPm2) ? stopBm! <= 0.4 * stopPm2! : undefined,
+  )
+  add(
+    "stop: under 150 ms beyond the servers' own shutdown (floor)",
+    have(stopBm, stopFloor) ? `+${ms(stopBm! - stopFloor!)} ms` : undefined,
+    have(stopBm, stopFloor) ? stopBm! - stopFloor! < 150 : undefined,
+  )
+  add(
+    'start: no slower than PM2',
+    have(startBm, startPm2) ? ratio(startBm!, startPm2!) : undefined,
+    have(startBm, startPm2) ? startBm! <= startPm2! : undefined,
+  )
+  add(
+    "start: under 150 ms beyond the servers' own readiness (floor)",
+    have(startBm, startFloor) ? `+${ms(startBm! - startFloor!)} ms` : undefined,
+    have(startBm, startFloor) ? startBm! - startFloor! < 150 : undefined,
+  )
   const restartBound = have(stopPm2, startPm2) ? 0.4 * stopPm2! + startPm2! : undefined
-  add('restart: under the sum of the two bounds above (0.4x PM2 stop + PM2 start)', have(restartBm, restartBound) ? `${ms(restartBm!)} ms vs ${ms(restartBound!)} ms` : undefined, have(restartBm, restartBound) ? restartBm! < restartBound! : undefined)
-  add('status: no slower than pm2 jlist', have(statusBm, statusPm2) ? ratio(statusBm!, statusPm2!) : undefined, have(statusBm, statusPm2) ? statusBm! <= statusPm2! : undefined)
+  add(
+    'restart: under the sum of the two bounds above (0.4x PM2 stop + PM2 start)',
+    have(restartBm, restartBound) ? `${ms(restartBm!)} ms vs ${ms(restartBound!)} ms` : undefined,
+    have(restartBm, restartBound) ? restartBm! < restartBound! : undefined,
+  )
+  add(
+    'status: no slower than pm2 jlist',
+    have(statusBm, statusPm2) ? ratio(statusBm!, statusPm2!) : undefined,
+    have(statusBm, statusPm2) ? statusBm! <= statusPm2! : undefined,
+  )
   const bursts = r.bursts.filter((b) => b.tool === bm)
   const lost = bursts.reduce((s, b) => s + b.lost, 0)
   const torn = bursts.reduce((s, b) => s + b.torn, 0)
   const duplicated = bursts.reduce((s, b) => s + b.duplicated, 0)
-  const peak = bursts.some((b) => b.peakRssBytes !== undefined) ? Math.max(...bursts.map((b) => b.peakRssBytes ?? 0)) : undefined
-  add('logs: 0 lines lost or torn', bursts.length ? `${lost} lost, ${torn} torn, ${duplicated} duplicated in ${bursts.length} rounds` : undefined, bursts.length ? lost === 0 && torn === 0 && duplicated === 0 : undefined)
-  add('logs: supervisor peak RSS under 80 MB', peak !== undefined ? mb(peak) : undefined, peak !== undefined ? peak < 80 * 1024 * 1024 : undefined)
+  const peak = bursts.some((b) => b.peakRssBytes !== undefined)
+    ? Math.max(...bursts.map((b) => b.peakRssBytes ?? 0))
+    : undefined
+  add(
+    'logs: 0 lines lost or torn',
+    bursts.length ? `${lost} lost, ${torn} torn, ${duplicated} duplicated in ${bursts.length} rounds` : undefined,
+    bursts.length ? lost === 0 && torn === 0 && duplicated === 0 : undefined,
+  )
+  add(
+    'logs: supervisor peak RSS under 80 MB',
+    peak !== undefined ? mb(peak) : undefined,
+    peak !== undefined ? peak < 80 * 1024 * 1024 : undefined,
+  )
   const idleBm = r.memory.find((x) => x.tool === bm)?.rssBytes
   const idlePm2 = r.memory.find((x) => x.tool === 'PM2')?.rssBytes
-  add("memory: idle supervisor RSS below PM2's daemon", have(idleBm, idlePm2) ? `${mb(idleBm)} vs ${mb(idlePm2)}` : undefined, have(idleBm, idlePm2) ? idleBm! < idlePm2! : undefined)
+  add(
+    "memory: idle supervisor RSS below PM2's daemon",
+    have(idleBm, idlePm2) ? `${mb(idleBm)} vs ${mb(idlePm2)}` : undefined,
+    have(idleBm, idlePm2) ? idleBm! < idlePm2! : undefined,
+  )
   return list
 }
 
@@ -181,13 +223,18 @@ const pct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(0)}%` : 'n
 const msText = (v: number, digits = 3) => (Number.isFinite(v) ? `${v.toFixed(digits)} ms` : 'n/a')
 
 // The median over rounds of a / b, each ratio taken within one round (the same background load).
-function roundRatio(b: ProxyBackendResults, a: string, over: (round: Map<string, number>) => number | undefined): number {
+function roundRatio(
+  b: ProxyBackendResults,
+  a: string,
+  over: (round: Map<string, number>) => number | undefined,
+): number {
   return medianOf2(b.rounds.map((r) => (r.get(a) ?? NaN) / (over(r) ?? NaN)))
 }
 
 const direct = (b: ProxyBackendResults) => b.subjects.find((s) => s.kind === 'direct')!
 const ofKind = (b: ProxyBackendResults, kind: ProxySubject['kind']) => b.subjects.filter((s) => s.kind === kind)
-const maxOf = (r: Map<string, number>, subjects: ProxySubject[]) => (subjects.length ? Math.max(...subjects.map((s) => r.get(s.name) ?? NaN)) : undefined)
+const maxOf = (r: Map<string, number>, subjects: ProxySubject[]) =>
+  subjects.length ? Math.max(...subjects.map((s) => r.get(s.name) ?? NaN)) : undefined
 const resolvedThreads = (p: ProxyResults, workers: string) => (workers === 'auto' ? String(p.cores) : workers)
 
 // Latency this subject adds over direct at the steady rate: the median of the differences to the direct
@@ -211,7 +258,9 @@ function flatTable(b: ProxyBackendResults): string[] {
     const cpu = s.runs.map((r) => r.cpuPer1000).filter((c) => c !== undefined)
     const c = (k: 'servers' | 'proxy' | 'rest') => medianOf2(cpu.map((x) => x[k])).toFixed(0)
     const errors = s.runs.reduce((n, r) => n + r.errors, 0)
-    out.push(`| ${subjectLabel(s)} | ${rps.toFixed(0)} | ${vs} | ${msText(medianOf2(s.runs.map((r) => r.p50Ms)), 2)} | ${msText(medianOf2(s.runs.map((r) => r.p99Ms)), 2)} | ${errors} | ${cpu.length ? `${c('servers')} / ${c('proxy')} / ${c('rest')}` : ''} |`)
+    out.push(
+      `| ${subjectLabel(s)} | ${rps.toFixed(0)} | ${vs} | ${msText(medianOf2(s.runs.map((r) => r.p50Ms)), 2)} | ${msText(medianOf2(s.runs.map((r) => r.p99Ms)), 2)} | ${errors} | ${cpu.length ? `${c('servers')} / ${c('proxy')} / ${c('rest')}` : ''} |`,
+    )
   }
   return out
 }
@@ -242,7 +291,9 @@ function pacedTable(b: ProxyBackendResults): string[] {
     const more = s.kind === 'direct' ? '' : `${signed(added(s, 'p50Ms'), 3)} ms / ${signed(added(s, 'p99Ms'), 3)} ms`
     const n = s.paced.reduce((t, r) => t + r.samples, 0)
     const e = s.paced.reduce((t, r) => t + r.errors, 0)
-    out.push(`| ${subjectLabel(s)} | ${msText(medianOf2(s.paced.map((r) => r.p50Ms)))} | ${msText(medianOf2(s.paced.map((r) => r.p99Ms)))} | ${more} | ${n} | ${e} |`)
+    out.push(
+      `| ${subjectLabel(s)} | ${msText(medianOf2(s.paced.map((r) => r.p50Ms)))} | ${msText(medianOf2(s.paced.map((r) => r.p99Ms)))} | ${more} | ${n} | ${e} |`,
+    )
   }
   return out
 }
@@ -265,11 +316,31 @@ export function proxyTargets(p: ProxyResults): VariantTargets[] {
     add('>= 2x Caddy req/s', caddy ? roundRatio(b, n.name, (r) => r.get(caddy.name)) : NaN, (v) => v >= 2, x2)
     add('>= 2x Node http-proxy req/s', node ? roundRatio(b, n.name, (r) => r.get(node.name)) : NaN, (v) => v >= 2, x2)
     const same = haproxies.find((h) => h.threads === resolvedThreads(p, n.threads!))
-    add('>= HAProxy req/s (nbthread = the worker count)', same ? roundRatio(b, n.name, (r) => r.get(same.name)) : NaN, (v) => v >= 1, x2)
+    add(
+      '>= HAProxy req/s (nbthread = the worker count)',
+      same ? roundRatio(b, n.name, (r) => r.get(same.name)) : NaN,
+      (v) => v >= 1,
+      x2,
+    )
     const uv = p.uvicorn?.subjects.find((s) => s.kind === 'nginx' && s.threads === n.threads)
-    add('uvicorn proxied >= 95% of direct req/s', uv && p.uvicorn ? roundRatio(p.uvicorn, uv.name, (r) => r.get(direct(p.uvicorn!).name)) : NaN, (v) => v >= 0.95, pct)
-    add(`p99 added under 1 ms at ${p.rate} req/s (demo server)`, added(n, 'p99Ms'), (v) => v < 1, (v) => `${signed(v, 3)} ms`)
-    add(`p99 added under 1 ms at ${p.rate} req/s (uvicorn)`, uv && p.uvicorn ? added(uv, 'p99Ms') : NaN, (v) => v < 1, (v) => `${signed(v, 3)} ms`)
+    add(
+      'uvicorn proxied >= 95% of direct req/s',
+      uv && p.uvicorn ? roundRatio(p.uvicorn, uv.name, (r) => r.get(direct(p.uvicorn!).name)) : NaN,
+      (v) => v >= 0.95,
+      pct,
+    )
+    add(
+      `p99 added under 1 ms at ${p.rate} req/s (demo server)`,
+      added(n, 'p99Ms'),
+      (v) => v < 1,
+      (v) => `${signed(v, 3)} ms`,
+    )
+    add(
+      `p99 added under 1 ms at ${p.rate} req/s (uvicorn)`,
+      uv && p.uvicorn ? added(uv, 'p99Ms') : NaN,
+      (v) => v < 1,
+      (v) => `${signed(v, 3)} ms`,
+    )
     return { workers: n.threads!, generated: n.generated === true, checks }
   })
 }
@@ -280,7 +351,9 @@ export function recommendedWorkers(p: ProxyResults): string | undefined {
   const haproxies = ofKind(p.demo, 'haproxy')
   const score = (v: VariantTargets) => {
     const n = ofKind(p.demo, 'nginx').find((s) => s.threads === v.workers)!
-    const vsHaproxy = haproxies.length ? roundRatio(p.demo, n.name, (r) => maxOf(r, haproxies)) : medianOf2(n.runs.map((r) => r.requestsPerSecond))
+    const vsHaproxy = haproxies.length
+      ? roundRatio(p.demo, n.name, (r) => maxOf(r, haproxies))
+      : medianOf2(n.runs.map((r) => r.requestsPerSecond))
     return [v.checks.filter((c) => c.met).length, vsHaproxy]
   }
   const ranked = proxyTargets(p)

@@ -74,7 +74,10 @@ export class BackendManager implements Tool {
       cwd: repoRoot,
       ...(s.env ? { env: s.env } : {}),
     }))
-    const proxy = this.stack.proxyPort === undefined ? { type: 'none' } : { type: 'nginx', host: '127.0.0.1', port: this.stack.proxyPort }
+    const proxy =
+      this.stack.proxyPort === undefined
+        ? { type: 'none' }
+        : { type: 'nginx', host: '127.0.0.1', port: this.stack.proxyPort }
     // JSON is YAML: no quoting rules to get wrong for paths.
     fs.writeFileSync(this.configFile, JSON.stringify({ proxy, servers }, null, 2) + '\n')
   }
@@ -262,7 +265,12 @@ export class Supervisord implements Tool {
     const child = spawn('supervisord', ['-n', '-c', this.conf], { detached: true, stdio: 'ignore', cwd: this.dir })
     child.unref()
     this.pid = child.pid
-    await pollUntil('supervisord to answer', async () => (await this.ctl(['pid'], [0, 1, 2, 3, 4, 7]).catch(() => undefined))?.code === 0, 15_000, 50)
+    await pollUntil(
+      'supervisord to answer',
+      async () => (await this.ctl(['pid'], [0, 1, 2, 3, 4, 7]).catch(() => undefined))?.code === 0,
+      15_000,
+      50,
+    )
   }
 
   ctl(args: string[], ok = [0]): Promise<RunResult> {
@@ -315,7 +323,12 @@ export class DirectSpawn implements Tool {
   async start(): Promise<RunResult> {
     const t0 = performance.now()
     this.running = Array.from({ length: this.set.count }, (_, i) => {
-      const child = spawn(this.set.argv[0], this.set.argv.slice(1), { cwd: repoRoot, env: { ...process.env, ...instanceEnv(this.set, i) }, detached: true, stdio: 'ignore' })
+      const child = spawn(this.set.argv[0], this.set.argv.slice(1), {
+        cwd: repoRoot,
+        env: { ...process.env, ...instanceEnv(this.set, i) },
+        detached: true,
+        stdio: 'ignore',
+      })
       child.unref()
       return child.pid!
     })

@@ -22,7 +22,13 @@ const server = http.createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n')
     return
   }
-  const body = JSON.stringify({ server: name, instance, port, path: url.pathname, connection: (req.socket as unknown as { id: number }).id })
+  const body = JSON.stringify({
+    server: name,
+    instance,
+    port,
+    path: url.pathname,
+    connection: (req.socket as unknown as { id: number }).id,
+  })
   res.writeHead(200, { 'content-type': 'application/json' }).end(body + '\n')
 })
 server.on('connection', (socket) => {
@@ -37,7 +43,9 @@ server.on('upgrade', (req, socket, head) => {
   })
 })
 
-server.listen(port, host, () => console.log(`${name}-${instance} listening on http://${host}:${port} modules=[${modules.join(',')}]`))
+server.listen(port, host, () =>
+  console.log(`${name}-${instance} listening on http://${host}:${port} modules=[${modules.join(',')}]`),
+)
 
 // Exit promptly on stop: close listeners, drop idle keep-alive sockets.
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

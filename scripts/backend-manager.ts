@@ -8,20 +8,56 @@ import { asFileProblem } from '../lib/core/safe-files.ts'
 import type { CommandModule, Context } from '../lib/cli/context.ts'
 
 const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
-  start: { summary: 'start the stack detached; returns once every server is healthy', load: () => import('./commands/start.ts') },
+  start: {
+    summary: 'start the stack detached; returns once every server is healthy',
+    load: () => import('./commands/start.ts'),
+  },
   stop: { summary: 'stop everything, wait until every port is released', load: () => import('./commands/stop.ts') },
   restart: { summary: 'stop, wait for port release, start', load: () => import('./commands/restart.ts') },
-  status: { summary: 'a row per process: pid, port, state, health, uptime, cpu, memory', load: () => import('./commands/status.ts') },
-  ls: { summary: 'every running stack of this user: home, config, supervisor, health', load: () => import('./commands/ls.ts') },
-  health: { summary: 'probe every health endpoint directly and through the proxy', load: () => import('./commands/health.ts') },
-  logs: { summary: 'show or follow the unified log, one server, or nginx; "logs clean" truncates', load: () => import('./commands/logs.ts') },
-  plan: { summary: 'show what start would run: processes, ports, env, routes', load: () => import('./commands/plan.ts') },
-  'gen-nginx-conf': { summary: 'render the nginx config (--validate runs nginx -t)', load: () => import('./commands/gen-nginx-conf.ts') },
-  'install-nginx': { summary: 'install nginx into the state dir (no sudo)', load: () => import('./commands/install-nginx.ts') },
-  'check-nginx': { summary: 'say which nginx will be used and its version', load: () => import('./commands/check-nginx.ts') },
-  'gen-envoy-conf': { summary: 'render the Envoy config (--validate runs envoy --mode validate)', load: () => import('./commands/gen-envoy-conf.ts') },
-  'check-envoy': { summary: 'say which envoy will be used and where to get one', load: () => import('./commands/check-envoy.ts') },
-  simple: { summary: 'N identical workers on consecutive ports, no config file', load: () => import('./commands/simple.ts') },
+  status: {
+    summary: 'a row per process: pid, port, state, health, uptime, cpu, memory',
+    load: () => import('./commands/status.ts'),
+  },
+  ls: {
+    summary: 'every running stack of this user: home, config, supervisor, health',
+    load: () => import('./commands/ls.ts'),
+  },
+  health: {
+    summary: 'probe every health endpoint directly and through the proxy',
+    load: () => import('./commands/health.ts'),
+  },
+  logs: {
+    summary: 'show or follow the unified log, one server, or nginx; "logs clean" truncates',
+    load: () => import('./commands/logs.ts'),
+  },
+  plan: {
+    summary: 'show what start would run: processes, ports, env, routes',
+    load: () => import('./commands/plan.ts'),
+  },
+  'gen-nginx-conf': {
+    summary: 'render the nginx config (--validate runs nginx -t)',
+    load: () => import('./commands/gen-nginx-conf.ts'),
+  },
+  'install-nginx': {
+    summary: 'install nginx into the state dir (no sudo)',
+    load: () => import('./commands/install-nginx.ts'),
+  },
+  'check-nginx': {
+    summary: 'say which nginx will be used and its version',
+    load: () => import('./commands/check-nginx.ts'),
+  },
+  'gen-envoy-conf': {
+    summary: 'render the Envoy config (--validate runs envoy --mode validate)',
+    load: () => import('./commands/gen-envoy-conf.ts'),
+  },
+  'check-envoy': {
+    summary: 'say which envoy will be used and where to get one',
+    load: () => import('./commands/check-envoy.ts'),
+  },
+  simple: {
+    summary: 'N identical workers on consecutive ports, no config file',
+    load: () => import('./commands/simple.ts'),
+  },
   supervise: { summary: '(internal) the detached supervisor', load: () => import('./commands/supervise.ts') },
 }
 
@@ -48,14 +84,15 @@ function usage(): string {
 function takeGlobalFlags(argv: string[]): { homeFlag?: string; version: boolean } {
   let homeFlag: string | undefined
   let version = false
-  for (let i = 0; i < argv.length && argv[i] !== '--'; ) {
+  for (let i = 0; i < argv.length && argv[i] !== '--';) {
     const arg = argv[i]
     if (arg === '--version') {
       version = true
       argv.splice(i, 1)
     } else if (arg === '--home' || arg.startsWith('--home=')) {
       const value = arg === '--home' ? argv[i + 1] : arg.slice('--home='.length)
-      if (!value || value === '--') throw usageError('--home: expected a folder path, as in "--home DIR" or "--home=DIR"')
+      if (!value || value === '--')
+        throw usageError('--home: expected a folder path, as in "--home DIR" or "--home=DIR"')
       homeFlag = value
       argv.splice(i, arg === '--home' ? 2 : 1)
     } else i++
@@ -108,7 +145,9 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`Error: ${error.message}\n`)
       process.exitCode = error.exitCode
     } else {
-      process.stderr.write(`Unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+      process.stderr.write(
+        `Unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      )
       process.exitCode = 1
     }
   },

@@ -44,7 +44,13 @@ export function runCli(home: string, args: string[], opts: CliOptions = {}): Pro
     execFile(
       process.execPath,
       [cliEntry, ...args],
-      { cwd: opts.cwd ?? repoRoot, env: cliEnv(home, opts.env), timeout: opts.timeoutMs ?? 60_000, killSignal: 'SIGKILL', maxBuffer: 16 << 20 },
+      {
+        cwd: opts.cwd ?? repoRoot,
+        env: cliEnv(home, opts.env),
+        timeout: opts.timeoutMs ?? 60_000,
+        killSignal: 'SIGKILL',
+        maxBuffer: 16 << 20,
+      },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0
         resolve({ code, stdout, stderr })
@@ -63,25 +69,37 @@ export interface RunningCli {
 // A long-running command (start --foreground, logs -f) in its own process group, like a terminal job:
 // signal it with process.kill(-child.pid, ...) as Ctrl+C would.
 export function spawnCli(home: string, args: string[], opts: CliOptions = {}): RunningCli {
-  const child = spawn(process.execPath, [cliEntry, ...args], { cwd: opts.cwd ?? repoRoot, env: cliEnv(home, opts.env), detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [cliEntry, ...args], {
+    cwd: opts.cwd ?? repoRoot,
+    env: cliEnv(home, opts.env),
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let stdout = ''
   let stderr = ''
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d))
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d))
-  const done = new Promise<CliResult>((resolve) => child.once('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : -1), stdout, stderr })))
+  const done = new Promise<CliResult>((resolve) =>
+    child.once('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : -1), stdout, stderr })),
+  )
   return { child, output: () => ({ stdout, stderr }), done }
 }
 
 export type Truthy<T> = Exclude<T, false | 0 | '' | null | undefined>
 
 // Polls until `condition` returns something truthy; fails with `what` (and the last value) after timeoutMs.
-export async function waitFor<T>(condition: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<Truthy<T>> {
+export async function waitFor<T>(
+  condition: () => T | Promise<T>,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<Truthy<T>> {
   const deadline = Date.now() + timeoutMs
   let last: T | undefined
   for (;;) {
     last = await condition()
     if (last) return last as Truthy<T>
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last value: ${JSON.stringify(last)})`)
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last value: ${JSON.stringify(last)})`)
     await sleep(25)
   }
 }
@@ -131,11 +149,20 @@ export interface HttpResult {
 
 export function httpRequest(method: string, url: string, body?: string, timeoutMs = 5000): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, agent: false, timeout: timeoutMs, headers: body === undefined ? {} : { 'content-type': 'application/json' } }, (res) => {
-      let text = ''
-      res.setEncoding('utf8').on('data', (d: string) => (text += d))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, json: () => JSON.parse(text) }))
-    })
+    const req = http.request(
+      url,
+      {
+        method,
+        agent: false,
+        timeout: timeoutMs,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      },
+      (res) => {
+        let text = ''
+        res.setEncoding('utf8').on('data', (d: string) => (text += d))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, json: () => JSON.parse(text) }))
+      },
+    )
     req.once('timeout', () => req.destroy(new Error(`${method} ${url}: no answer within ${timeoutMs} ms`)))
     req.once('error', reject)
     req.end(body)
@@ -171,7 +198,10 @@ export function pidGone(pid: number, startTime?: string): boolean {
 export const pidAlive = (pid: number, startTime?: string) => !pidGone(pid, startTime)
 
 function allPids(): number[] {
-  return fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number)
+  return fs
+    .readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number)
 }
 
 // Live members of a process group (zombies left out).
@@ -184,7 +214,10 @@ export function groupMembers(pgid: number): number[] {
 
 export function environValue(pid: number, key: string): string | undefined {
   try {
-    const entry = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').find((e) => e.startsWith(`${key}=`))
+    const entry = fs
+      .readFileSync(`/proc/${pid}/environ`, 'utf8')
+      .split('\0')
+      .find((e) => e.startsWith(`${key}=`))
     return entry?.slice(key.length + 1)
   } catch {
     return undefined
@@ -394,8 +427,18 @@ export function useHome(t: { after(fn: () => Promise<void> | void): void }, pref
 }
 
 // Spawns a helper process the test owns (in its own group), tracked for cleanup by `home`.
-export function spawnOwned(home: TestHome, command: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): ChildProcess {
-  const child = spawn(command, args, { cwd: opts.cwd ?? repoRoot, env: { ...process.env, ...opts.env }, detached: true, stdio: 'ignore' })
+export function spawnOwned(
+  home: TestHome,
+  command: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): ChildProcess {
+  const child = spawn(command, args, {
+    cwd: opts.cwd ?? repoRoot,
+    env: { ...process.env, ...opts.env },
+    detached: true,
+    stdio: 'ignore',
+  })
   home.track(child.pid!, true)
   child.unref()
   return child
@@ -413,7 +456,12 @@ export function hasCommand(name: string): boolean {
 }
 
 // A fixture server with short timeouts, so a slow stop or a failed start costs seconds, not minutes.
-export function fixtureServer(name: string, script: string, port: number | undefined, extra: Partial<ServerYaml> = {}): ServerYaml {
+export function fixtureServer(
+  name: string,
+  script: string,
+  port: number | undefined,
+  extra: Partial<ServerYaml> = {},
+): ServerYaml {
   return {
     name,
     command: `node test/fixtures/${script}`,

@@ -18,8 +18,14 @@ function sourceFiles(dir: string): string[] {
 
 // Every relative module a file names: static imports and re-exports (type-only too) and dynamic import().
 export function importsOf(file: string, text: string): string[] {
-  const specs = [...text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"`;]*?from\s+'([^']+)'/g), ...text.matchAll(/\bimport\(\s*'([^']+)'\s*\)/g)]
-  return specs.map((m) => m[1]).filter((spec) => spec.startsWith('.')).map((spec) => path.normalize(path.join(path.dirname(file), spec)))
+  const specs = [
+    ...text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"`;]*?from\s+'([^']+)'/g),
+    ...text.matchAll(/\bimport\(\s*'([^']+)'\s*\)/g),
+  ]
+  return specs
+    .map((m) => m[1])
+    .filter((spec) => spec.startsWith('.'))
+    .map((spec) => path.normalize(path.join(path.dirname(file), spec)))
 }
 
 // Every cycle of the graph, each as one strongly connected component of two files or more, or a self-import.
@@ -63,7 +69,12 @@ test('the cycle finder sees a cycle through type-only imports, and a graph witho
   const a = 'lib/a.ts'
   const text = `import type { B } from './b.ts'\nimport {\n  c,\n} from './c.ts'\nconst d = () => import('./d.ts')\n`
   assert.deepEqual(importsOf(a, text), ['lib/b.ts', 'lib/c.ts', 'lib/d.ts'])
-  const cyclic = new Map([[a, importsOf(a, text)], ['lib/b.ts', ['lib/c.ts']], ['lib/c.ts', [a]], ['lib/d.ts', []]])
+  const cyclic = new Map([
+    [a, importsOf(a, text)],
+    ['lib/b.ts', ['lib/c.ts']],
+    ['lib/c.ts', [a]],
+    ['lib/d.ts', []],
+  ])
   assert.deepEqual(cycles(cyclic), [[a, 'lib/b.ts', 'lib/c.ts']])
   cyclic.set('lib/c.ts', [])
   assert.deepEqual(cycles(cyclic), [])

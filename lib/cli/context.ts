@@ -25,28 +25,45 @@ export const DEFAULT_CONFIG = 'dev-config.yaml'
 // util.parseArgs with its errors turned into usage errors that name the command and the flag.
 export function parseFlags<O extends Options>(command: string, args: string[], options: O, maxPositionals = 1) {
   try {
-    const parsed = parseArgs({ args, options: { help: { type: 'boolean', short: 'h' }, ...options }, allowPositionals: true, strict: true })
+    const parsed = parseArgs({
+      args,
+      options: { help: { type: 'boolean', short: 'h' }, ...options },
+      allowPositionals: true,
+      strict: true,
+    })
     if (parsed.positionals.length > maxPositionals)
-      throw usageError(`${command}: unexpected argument "${parsed.positionals[maxPositionals]}"; see "backend-manager ${command} --help"`)
+      throw usageError(
+        `${command}: unexpected argument "${parsed.positionals[maxPositionals]}"; see "backend-manager ${command} --help"`,
+      )
     return parsed
   } catch (error) {
     if ((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      const flags = Object.keys(options).map((o) => `--${o}`).join(', ')
+      const flags = Object.keys(options)
+        .map((o) => `--${o}`)
+        .join(', ')
       const detail = (error as Error).message.split('.')[0].replace(/^Unknown option/, 'unknown flag')
-      throw usageError(`${command}: ${detail}; expected ${flags || 'no flags'} (see "backend-manager ${command} --help")`)
+      throw usageError(
+        `${command}: ${detail}; expected ${flags || 'no flags'} (see "backend-manager ${command} --help")`,
+      )
     }
     throw error
   }
 }
 
 export function csv(value: string | undefined): string[] | undefined {
-  return value === undefined ? undefined : value.split(',').map((s) => s.trim()).filter(Boolean)
+  return value === undefined
+    ? undefined
+    : value
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
 }
 
 export function positiveInt(flag: string, value: string | undefined, min = 1, max = 65535): number | undefined {
   if (value === undefined) return undefined
   const n = Number(value)
-  if (!/^\d+$/.test(value) || n < min || n > max) throw usageError(`${flag}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`)
+  if (!/^\d+$/.test(value) || n < min || n > max)
+    throw usageError(`${flag}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`)
   return n
 }
 

@@ -6,7 +6,11 @@ function proxyJson(plan: Plan) {
   if (plan.proxy.type === 'none') return null
   const { http, grpc } = proxyListeners(plan.proxy, plan.upstreams)
   const at = (port: number) => `${plan.proxy.host}:${port}`
-  return { type: plan.proxy.type, ...(http === undefined ? {} : { listen: at(http) }), ...(grpc === undefined ? {} : { grpc_listen: at(grpc) }) }
+  return {
+    type: plan.proxy.type,
+    ...(http === undefined ? {} : { listen: at(http) }),
+    ...(grpc === undefined ? {} : { grpc_listen: at(grpc) }),
+  }
 }
 
 export function planJson(plan: Plan) {
@@ -42,13 +46,20 @@ export function formatPlan(plan: Plan): string {
       p.port === null ? '-' : String(p.port),
       p.readiness,
       p.command,
-      Object.entries(p.env).map(([k, v]) => `${k}=${v}`).join(' '),
+      Object.entries(p.env)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' '),
     ]),
   )
-  const fronts = json.proxy ? [json.proxy.listen, json.proxy.grpc_listen && `${json.proxy.grpc_listen} (gRPC)`].filter(Boolean).join(' and ') : ''
+  const fronts = json.proxy
+    ? [json.proxy.listen, json.proxy.grpc_listen && `${json.proxy.grpc_listen} (gRPC)`].filter(Boolean).join(' and ')
+    : ''
   const proxy = json.proxy ? `${json.proxy.type} on ${fronts}` : 'none'
   const routes = json.routes.length
-    ? table(['PATH', 'KIND', 'UPSTREAM', 'PORTS'], json.routes.map((r) => [r.path, r.websocket ? 'websocket' : 'http', r.upstream, r.ports.join(',')]))
+    ? table(
+        ['PATH', 'KIND', 'UPSTREAM', 'PORTS'],
+        json.routes.map((r) => [r.path, r.websocket ? 'websocket' : 'http', r.upstream, r.ports.join(',')]),
+      )
     : '(no routes)\n'
   return `Config: ${plan.file}\n\nProcesses (start order):\n${processes}\nProxy: ${proxy}\n${json.proxy ? `\nRoutes:\n${routes}` : ''}`
 }

@@ -10,11 +10,16 @@ export function progressPrinter(out: NodeJS.WritableStream & { isTTY?: boolean }
   const colour = useColour(out, env)
   return (e: ProgressEvent) => {
     const name = e.id.padEnd(20)
-    if (e.type === 'ready') out.write(`${paint(colour, 32, 'ready')}    ${name} pid ${e.pid}${e.port ? ` port ${e.port}` : ''} in ${e.ms} ms (${e.detail})\n`)
+    if (e.type === 'ready')
+      out.write(
+        `${paint(colour, 32, 'ready')}    ${name} pid ${e.pid}${e.port ? ` port ${e.port}` : ''} in ${e.ms} ms (${e.detail})\n`,
+      )
     else if (e.type === 'waiting')
       out.write(`${paint(colour, 90, 'waiting')}  ${name} ${Math.round(e.ms / 1000)} s, ${e.reason}\n`)
-    else if (e.type === 'adopted') out.write(`${paint(colour, 36, 'adopted')}  ${name} pid ${e.pid} (already running)\n`)
-    else if (e.type === 'restarting') out.write(`${paint(colour, 33, 'restart')}  ${name} ${e.reason}; again in ${e.delayMs} ms\n`)
+    else if (e.type === 'adopted')
+      out.write(`${paint(colour, 36, 'adopted')}  ${name} pid ${e.pid} (already running)\n`)
+    else if (e.type === 'restarting')
+      out.write(`${paint(colour, 33, 'restart')}  ${name} ${e.reason}; again in ${e.delayMs} ms\n`)
     else if (e.type === 'crashed') out.write(`${paint(colour, 31, 'crashed')}  ${name} ${e.reason}\n`)
   }
 }
@@ -33,7 +38,9 @@ export function printStopReport(result: StopResult, out: NodeJS.WritableStream, 
   if (r.killed.length) err.write(`killed after stop_timeout: ${r.killed.join(', ')}\n`)
   for (const e of r.escaped) err.write(`stopped an escaped process: ${e}\n`)
   if (r.survivors.length) {
-    err.write(`Error: not everything stopped; the state file is kept so "stop" can try again:\n${r.survivors.map((s) => `  ${s}`).join('\n')}\n`)
+    err.write(
+      `Error: not everything stopped; the state file is kept so "stop" can try again:\n${r.survivors.map((s) => `  ${s}`).join('\n')}\n`,
+    )
     return 1
   }
   out.write(`stopped ${plural(r.stopped.length, 'process', 'processes')} in ${result.ms} ms; all ports released\n`)

@@ -17,7 +17,14 @@ export function formatBytes(bytes: number | null): string {
   return `${(bytes / 1024 / 1024 / 1024).toFixed(2)}G`
 }
 
-const STATE_COLOURS: Record<string, number> = { running: 32, starting: 36, restarting: 33, stopped: 90, crashed: 31, gone: 31 }
+const STATE_COLOURS: Record<string, number> = {
+  running: 32,
+  starting: 36,
+  restarting: 33,
+  stopped: 90,
+  crashed: 31,
+  gone: 31,
+}
 
 export function formatStatus(status: StackStatus, colour: boolean): string {
   if (!status.running) return `not running (no stack in ${status.home})\n`
@@ -36,9 +43,14 @@ export function formatStatus(status: StackStatus, colour: boolean): string {
   // Colour is added after padding so escape codes do not skew the columns.
   const text = table(['NAME', 'PID', 'PORT', 'STATE', 'HEALTH', 'UPTIME', 'RESTARTS', 'CPU', 'MEM'], rows)
   const lines = text.split('\n')
-  const coloured = colour ? lines.map((line, i) => (i === 0 || !rows[i - 1] ? line : line.replace(` ${rows[i - 1][3]} `, ` ${paint(rows[i - 1][3])} `))) : lines
+  const coloured = colour
+    ? lines.map((line, i) =>
+        i === 0 || !rows[i - 1] ? line : line.replace(` ${rows[i - 1][3]} `, ` ${paint(rows[i - 1][3])} `),
+      )
+    : lines
   const notes = status.processes.filter((p) => p.lastExit && p.state !== 'running').map((p) => `${p.id}: ${p.lastExit}`)
-  if (status.logBehind) notes.push(`unified log behind: ${status.logBehind.reason} (${status.logBehind.unreadBytes} bytes unread)`)
+  if (status.logBehind)
+    notes.push(`unified log behind: ${status.logBehind.reason} (${status.logBehind.unreadBytes} bytes unread)`)
   const summary = status.healthy ? 'all healthy' : 'degraded'
   return `config ${status.config}  home ${status.home}  ${summary}\n${coloured.join('\n')}${notes.length ? `${notes.join('\n')}\n` : ''}`
 }

@@ -6,11 +6,22 @@ import { BackendManagerError } from '../core/errors.ts'
 import { checkShape, pruneBadValues, show, type Problem } from './schema.ts'
 import { checkSemantics } from './validators.ts'
 import { readJsonFile, writeJsonAtomic } from '../core/json-files.ts'
-import { logsDefaults, proxyDefaults, type Config, type LogsConfig, type Protocol, type ProxyConfig, type RestartPolicy, type ServerConfig } from './types.ts'
+import {
+  logsDefaults,
+  proxyDefaults,
+  type Config,
+  type LogsConfig,
+  type Protocol,
+  type ProxyConfig,
+  type RestartPolicy,
+  type ServerConfig,
+} from './types.ts'
 
 // `key:` with no value parses as null; it means "use the default", like leaving the key out.
 function present(raw: unknown): Record<string, unknown> {
-  return Object.fromEntries(Object.entries((raw as Record<string, unknown> | null | undefined) ?? {}).filter(([, v]) => v !== null))
+  return Object.fromEntries(
+    Object.entries((raw as Record<string, unknown> | null | undefined) ?? {}).filter(([, v]) => v !== null),
+  )
 }
 
 function serverDefaults(given: Record<string, unknown>, proxy: ProxyConfig, dir: string): ServerConfig {
@@ -27,7 +38,9 @@ function serverDefaults(given: Record<string, unknown>, proxy: ProxyConfig, dir:
     modules: (raw.modules as string[] | undefined) ?? [],
     health: (raw.health as string | undefined) ?? (hasPort ? 'tcp' : 'none'),
     // `NAME:` with no value parses as null and means an empty value.
-    env: Object.fromEntries(Object.entries((raw.env as Record<string, unknown>) ?? {}).map(([k, v]) => [k, v === null ? '' : String(v)])),
+    env: Object.fromEntries(
+      Object.entries((raw.env as Record<string, unknown>) ?? {}).map(([k, v]) => [k, v === null ? '' : String(v)]),
+    ),
     cwd: path.resolve(dir, (raw.cwd as string | undefined) ?? '.'),
     ready_timeout: (raw.ready_timeout as number | undefined) ?? 30,
     stop_timeout: (raw.stop_timeout as number | undefined) ?? 3,
@@ -44,7 +57,9 @@ export function applyDefaults(raw: Record<string, unknown>, file: string): Confi
   const dir = path.dirname(path.resolve(file))
   const proxy: ProxyConfig = { ...proxyDefaults, ...present(raw.proxy) }
   const logs: LogsConfig = { ...logsDefaults, ...present(raw.logs) }
-  const servers = ((raw.servers as Record<string, unknown>[] | undefined) ?? []).map((s) => serverDefaults(s, proxy, dir))
+  const servers = ((raw.servers as Record<string, unknown>[] | undefined) ?? []).map((s) =>
+    serverDefaults(s, proxy, dir),
+  )
   return { file, dir, proxy, servers, logs }
 }
 
@@ -63,7 +78,9 @@ function describeTop(raw: unknown): string {
 function yamlProblem(error: unknown): Problem {
   const e = error as { message?: string; code?: string; linePos?: { line: number; col: number }[] }
   const where = e.linePos?.[0] ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : ''
-  let reason = String(e.message ?? error).split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')
+  let reason = String(e.message ?? error)
+    .split('\n')[0]
+    .replace(/ at line \d+, column \d+:?$/, '')
   if (e.code === 'MULTIPLE_DOCS') reason = 'the file holds several documents, expected one'
   else if (e.code === 'DUPLICATE_KEY') reason = 'a key appears twice in one mapping, expected each key once'
   else reason = reason.charAt(0).toLowerCase() + reason.slice(1)
@@ -90,7 +107,10 @@ function parseRaw(text: string, file: string): Record<string, unknown> {
     throw new BackendManagerError('CONFIG', formatProblems(file, [yamlProblem(error)]))
   }
   if (raw === null || raw === undefined || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new BackendManagerError('CONFIG', `${file}: ${describeTop(raw)}, expected a mapping with "servers" (and optionally "proxy", "logs")`)
+    throw new BackendManagerError(
+      'CONFIG',
+      `${file}: ${describeTop(raw)}, expected a mapping with "servers" (and optionally "proxy", "logs")`,
+    )
   }
   return raw as Record<string, unknown>
 }
@@ -133,7 +153,9 @@ export interface LoadOptions {
 
 function cachedRaw(cacheFile: string, key: string): Record<string, unknown> | undefined {
   const cached = readJsonFile(cacheFile)
-  return cached?.key === key && cached.raw && typeof cached.raw === 'object' ? (cached.raw as Record<string, unknown>) : undefined
+  return cached?.key === key && cached.raw && typeof cached.raw === 'object'
+    ? (cached.raw as Record<string, unknown>)
+    : undefined
 }
 
 export function loadConfig(file: string, opts: LoadOptions = {}): Config {
@@ -143,7 +165,10 @@ export function loadConfig(file: string, opts: LoadOptions = {}): Config {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : `error ${code}`
-    throw new BackendManagerError('CONFIG', `${file}: cannot read the config file (${reason}), expected a readable YAML file`)
+    throw new BackendManagerError(
+      'CONFIG',
+      `${file}: cannot read the config file (${reason}), expected a readable YAML file`,
+    )
   }
   if (!opts.cacheFile) return parseConfig(text, file)
   const key = createHash('sha256').update(text).digest('hex')

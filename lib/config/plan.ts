@@ -70,7 +70,8 @@ function substitute(text: string, values: Record<string, string>): string {
 // A plain command runs as `exec COMMAND`, so the recorded pid is the server itself rather than a shell.
 // Anything with shell syntax (lists, pipes, substitutions, leading assignments) keeps its shell.
 export function shellArgv(command: string): string[] {
-  const simple = !/[;&|`$()<>\n]/.test(command) && !/^\s*[A-Za-z_][A-Za-z0-9_]*=/.test(command) && !/^\s*exec\s/.test(command)
+  const simple =
+    !/[;&|`$()<>\n]/.test(command) && !/^\s*[A-Za-z_][A-Za-z0-9_]*=/.test(command) && !/^\s*exec\s/.test(command)
   return ['/bin/sh', '-c', simple ? `exec ${command}` : command]
 }
 
@@ -108,7 +109,11 @@ export function startOrder(servers: ServerConfig[]): ServerConfig[] {
 export function selectServers(servers: ServerConfig[], only: string[] | undefined, file: string): ServerConfig[] {
   if (only === undefined) return servers
   const known = servers.map((s) => s.name).join(', ')
-  if (only.length === 0) throw new BackendManagerError('USAGE', `--only: no server named, expected a comma list of servers from ${file}: ${known}`)
+  if (only.length === 0)
+    throw new BackendManagerError(
+      'USAGE',
+      `--only: no server named, expected a comma list of servers from ${file}: ${known}`,
+    )
   const byName = new Map(servers.map((s) => [s.name, s]))
   const wanted = new Set<string>()
   const add = (name: string) => {
@@ -118,7 +123,10 @@ export function selectServers(servers: ServerConfig[], only: string[] | undefine
   }
   for (const name of only) {
     if (!byName.has(name))
-      throw new BackendManagerError('USAGE', `--only: unknown server ${JSON.stringify(name)}${didYouMean(name, [...byName.keys()])}, expected one of the servers in ${file}: ${known}`)
+      throw new BackendManagerError(
+        'USAGE',
+        `--only: unknown server ${JSON.stringify(name)}${didYouMean(name, [...byName.keys()])}, expected one of the servers in ${file}: ${known}`,
+      )
     add(name)
   }
   return servers.filter((s) => wanted.has(s.name))

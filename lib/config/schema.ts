@@ -21,7 +21,12 @@ type Rule = { expect?: string; required?: boolean } & (
 type Schema = Record<string, Rule>
 
 const port: Rule = { kind: 'int', min: 1, max: 65535, expect: 'a port number from 1 to 65535' }
-const seconds = (min: number): Rule => ({ kind: 'number', min, max: 3600, expect: `a number of seconds from ${min} to 3600` })
+const seconds = (min: number): Rule => ({
+  kind: 'number',
+  min,
+  max: 3600,
+  expect: `a number of seconds from ${min} to 3600`,
+})
 
 const proxySchema: Schema = {
   type: { kind: 'enum', values: ['nginx', 'envoy', 'none'] },
@@ -69,16 +74,20 @@ export function show(value: unknown): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text
 }
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v)
 const isScalar = (v: unknown) => (typeof v === 'string' && v !== '') || (typeof v === 'number' && Number.isFinite(v))
 
 // Edits (insert, delete, substitute, swap two neighbours) between two words.
 function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)))
+  const d = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  )
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
       d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1)
     }
   }
   return d[a.length][b.length]
@@ -116,7 +125,8 @@ function wrong(rule: Rule, value: unknown, at: string, out: Problem[]): string |
     case 'list':
       if (!Array.isArray(value)) return `${v} is not a list`
       value.forEach((item, k) => {
-        if (typeof item !== 'string' || item === '') out.push({ path: `${at}[${k}]`, message: `${show(item)} is not a name, expected a non-empty string` })
+        if (typeof item !== 'string' || item === '')
+          out.push({ path: `${at}[${k}]`, message: `${show(item)} is not a name, expected a non-empty string` })
       })
       return undefined
     case 'bool':
@@ -124,14 +134,22 @@ function wrong(rule: Rule, value: unknown, at: string, out: Problem[]): string |
     case 'map':
       if (!isPlainObject(value)) return `${v} is not a mapping`
       for (const [key, item] of Object.entries(value))
-        if (item !== null && typeof item === 'object') out.push({ path: `${at}.${key}`, message: `${show(item)} is not a plain value, expected a string or a number` })
+        if (item !== null && typeof item === 'object')
+          out.push({
+            path: `${at}.${key}`,
+            message: `${show(item)} is not a plain value, expected a string or a number`,
+          })
       return undefined
     case 'command':
       if (typeof value === 'string') return value.trim() === '' ? `${v} is empty` : undefined
       if (!Array.isArray(value)) return `${v} is not a command`
       if (value.length === 0) return `${v} is empty`
       value.forEach((arg, k) => {
-        if (!isScalar(arg)) out.push({ path: `${at}[${k}]`, message: `${show(arg)} is not an argument, expected a non-empty string or a number` })
+        if (!isScalar(arg))
+          out.push({
+            path: `${at}[${k}]`,
+            message: `${show(arg)} is not an argument, expected a non-empty string or a number`,
+          })
       })
       return undefined
     case 'object':
@@ -142,7 +160,11 @@ function wrong(rule: Rule, value: unknown, at: string, out: Problem[]): string |
       if (!Array.isArray(value)) return `${v} is not a list`
       if (value.length === 0) return `${v} is empty`
       value.forEach((server, i) => {
-        if (!isPlainObject(server)) out.push({ path: `servers[${i}]`, message: `${show(server)} is not a mapping, expected a mapping with name and command` })
+        if (!isPlainObject(server))
+          out.push({
+            path: `servers[${i}]`,
+            message: `${show(server)} is not a mapping, expected a mapping with name and command`,
+          })
         else checkObject(serverSchema, server, `servers[${i}]`, out)
       })
       return undefined
@@ -162,7 +184,8 @@ function checkObject(schema: Schema, value: Record<string, unknown>, at: string,
     }
   }
   for (const [key, rule] of Object.entries(schema))
-    if (rule.required && (value[key] === undefined || value[key] === null)) out.push({ path: join(key), message: `missing, expected ${expectation(rule)}` })
+    if (rule.required && (value[key] === undefined || value[key] === null))
+      out.push({ path: join(key), message: `missing, expected ${expectation(rule)}` })
 }
 
 // Types, required keys and unknown keys of the raw parsed file.

@@ -40,8 +40,15 @@ export const DEFAULT_HOME = '.local'
 const RUN_MARKERS = ['state.json', 'lock', 'config-cache.json', 'log-offsets.json', 'nginx.conf']
 
 function holdsStack(local: string): boolean {
-  if (fs.existsSync(path.join(local, 'run', 'state.json')) || fs.existsSync(path.join(local, 'simple', 'run', 'state.json'))) return true
-  return RUN_MARKERS.some((f) => fs.existsSync(path.join(local, 'run', f))) || fs.existsSync(path.join(local, 'simple', 'run'))
+  if (
+    fs.existsSync(path.join(local, 'run', 'state.json')) ||
+    fs.existsSync(path.join(local, 'simple', 'run', 'state.json'))
+  )
+    return true
+  return (
+    RUN_MARKERS.some((f) => fs.existsSync(path.join(local, 'run', f))) ||
+    fs.existsSync(path.join(local, 'simple', 'run'))
+  )
 }
 
 // The nearest `.local/` holding a stack, from `cwd` upward (as git finds `.git`); undefined when there is none.

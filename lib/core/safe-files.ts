@@ -17,7 +17,8 @@ const HINTS: Record<string, string> = {
   ENOSPC: 'no space left on the device; free some space (e.g. "backend-manager logs clean") and try again',
   EDQUOT: 'the disk quota is exhausted; free some space and try again',
   EACCES: 'permission denied; check the owner and mode of the folder (ls -ld) or use another home (--home DIR)',
-  EPERM: 'not permitted (an immutable file or folder? see lsattr); remove the attribute (chattr -i) or use another home',
+  EPERM:
+    'not permitted (an immutable file or folder? see lsattr); remove the attribute (chattr -i) or use another home',
   ELOOP: 'it is a symbolic link, and nothing is written through links in the home; remove the link',
   ENOTDIR: 'a part of the path is not a folder; remove it',
   EISDIR: 'it is a folder; remove it',
@@ -52,7 +53,11 @@ export const noSpace = (error: unknown) => ['ENOSPC', 'EDQUOT'].includes(errnoOf
 export function fileProblem(error: unknown, verb: string, file: string): BackendManagerError {
   if (error instanceof BackendManagerError) return error
   const code = errnoOf(error)
-  if (!code) return new BackendManagerError('STATE', `cannot ${verb} ${file}: ${error instanceof Error ? error.message : String(error)}`)
+  if (!code)
+    return new BackendManagerError(
+      'STATE',
+      `cannot ${verb} ${file}: ${error instanceof Error ? error.message : String(error)}`,
+    )
   const hint = HINTS[code] ?? (error as Error).message
   return new FileProblem(code, file, `cannot ${verb} ${file} (${code}): ${hint}`)
 }
@@ -60,7 +65,8 @@ export function fileProblem(error: unknown, verb: string, file: string): Backend
 // A node errno error from anywhere (fs calls outside this module), told as plainly; anything else unchanged.
 export function asFileProblem(error: unknown): unknown {
   const e = error as NodeJS.ErrnoException
-  if (error instanceof BackendManagerError || !e || typeof e.code !== 'string' || !HINTS[e.code] || !e.path) return error
+  if (error instanceof BackendManagerError || !e || typeof e.code !== 'string' || !HINTS[e.code] || !e.path)
+    return error
   return fileProblem(error, e.syscall === 'open' || e.syscall === 'write' ? 'write' : (e.syscall ?? 'use'), e.path)
 }
 
@@ -73,11 +79,19 @@ function describeLink(file: string): string {
 }
 
 export function linkRefused(file: string): FileProblem {
-  return new FileProblem('ELOOP', file, `${describeLink(file)}; nothing is written through links in the home: remove it`)
+  return new FileProblem(
+    'ELOOP',
+    file,
+    `${describeLink(file)}; nothing is written through links in the home: remove it`,
+  )
 }
 
 function notRegular(file: string, what: string): FileProblem {
-  return new FileProblem('EINVAL', file, `${file} is ${what}, not a regular file; nothing is written into it: remove it`)
+  return new FileProblem(
+    'EINVAL',
+    file,
+    `${file} is ${what}, not a regular file; nothing is written into it: remove it`,
+  )
 }
 
 function kindOf(stat: fs.Stats): string {
@@ -130,7 +144,7 @@ export function createExclusive(file: string): number {
 }
 
 function writeFully(fd: number, data: Buffer): void {
-  for (let at = 0; at < data.length; ) at += fs.writeSync(fd, data, at)
+  for (let at = 0; at < data.length;) at += fs.writeSync(fd, data, at)
 }
 
 // Written in full to a fresh private file, then renamed over `file`; a link planted there is refused by name.
@@ -176,7 +190,8 @@ export function truncateRegular(file: string, size = 0): TruncateResult {
   }
   try {
     const now = fs.fstatSync(fd)
-    if (!now.isFile() || now.ino !== stat.ino) return { skipped: `${file} changed while it was being truncated, left alone` }
+    if (!now.isFile() || now.ino !== stat.ino)
+      return { skipped: `${file} changed while it was being truncated, left alone` }
     fs.ftruncateSync(fd, size)
     return 'truncated'
   } catch (error) {
@@ -214,13 +229,15 @@ export function removeRegular(file: string): TruncateResult {
 // real folder, not a link, so nothing created here lands outside the home.
 export function makeDirsUnder(root: string, dir: string): void {
   const rel = path.relative(root, dir)
-  if (rel.startsWith('..') || path.isAbsolute(rel)) throw new BackendManagerError('STATE', `${dir} is not inside the home ${root}`)
+  if (rel.startsWith('..') || path.isAbsolute(rel))
+    throw new BackendManagerError('STATE', `${dir} is not inside the home ${root}`)
   let at = root
   for (const part of rel.split(path.sep).filter(Boolean)) {
     at = path.join(at, part)
     const stat = fs.lstatSync(at, { throwIfNoEntry: false })
     if (stat?.isDirectory()) continue
-    if (stat?.isSymbolicLink()) throw new FileProblem('ELOOP', at, `${describeLink(at)}; the home's folders must be real folders: remove it`)
+    if (stat?.isSymbolicLink())
+      throw new FileProblem('ELOOP', at, `${describeLink(at)}; the home's folders must be real folders: remove it`)
     if (stat) throw new FileProblem('ENOTDIR', at, `${at} is ${kindOf(stat)}, expected a folder: remove it`)
     try {
       fs.mkdirSync(at, { mode: DIR_MODE })
@@ -248,12 +265,25 @@ export function makeHomeDir(root: string): void {
 }
 
 export function checkHomeDir(root: string, stat = fs.statSync(root)): void {
-  if (!stat.isDirectory()) throw new FileProblem('ENOTDIR', root, `the home ${root} is not a folder; remove it or use another home (--home DIR)`)
+  if (!stat.isDirectory())
+    throw new FileProblem(
+      'ENOTDIR',
+      root,
+      `the home ${root} is not a folder; remove it or use another home (--home DIR)`,
+    )
   const uid = process.getuid?.()
   if (uid !== undefined && stat.uid !== uid)
-    throw new FileProblem('UNSAFE', root, `the home ${root} is owned by uid ${stat.uid}, not by you (uid ${uid}); use a home of your own (--home DIR) or "chown ${uid} ${root}"`)
+    throw new FileProblem(
+      'UNSAFE',
+      root,
+      `the home ${root} is owned by uid ${stat.uid}, not by you (uid ${uid}); use a home of your own (--home DIR) or "chown ${uid} ${root}"`,
+    )
   if (stat.mode & 0o022) {
     const mode = (stat.mode & 0o777).toString(8).padStart(4, '0')
-    throw new FileProblem('UNSAFE', root, `the home ${root} has mode ${mode}: others could plant files or links in it; fix it with "chmod 700 ${root}"`)
+    throw new FileProblem(
+      'UNSAFE',
+      root,
+      `the home ${root} has mode ${mode}: others could plant files or links in it; fix it with "chmod 700 ${root}"`,
+    )
   }
 }

@@ -6,6 +6,10 @@ const visibleLength = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, '').leng
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => visibleLength(r[i] ?? ''))))
   const pad = (c: string, width: number) => c + ' '.repeat(Math.max(0, width - visibleLength(c)))
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : pad(c, widths[i]))).join('  ').trimEnd()
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : pad(c, widths[i])))
+      .join('  ')
+      .trimEnd()
   return [line(header), ...rows.map(line)].join('\n') + '\n'
 }

@@ -26,7 +26,10 @@ export function versionOutput(bin: string, args: string[], env: NodeJS.ProcessEn
 }
 
 // The first candidate that runs (each path tried once), with the version it reports.
-export function firstWorking<C extends { path: string }>(candidates: C[], version: (bin: string) => string | undefined): (C & { version: string }) | undefined {
+export function firstWorking<C extends { path: string }>(
+  candidates: C[],
+  version: (bin: string) => string | undefined,
+): (C & { version: string }) | undefined {
   const seen = new Set<string>()
   for (const candidate of candidates) {
     if (seen.has(candidate.path)) continue

@@ -16,14 +16,20 @@ export function unifiedLogBehind(home: Home): { reason: string; unreadBytes: num
   const state = readLogState(home)
   // A last batch recorded but not (fully) written, as on a full disk: its offsets are the ones before it.
   const written = state.pending && fs.statSync(unifiedLogPath(home), { throwIfNoEntry: false })
-  const sources = state.pending && written && written.ino === state.pending.ino && written.size < state.pending.after ? state.pending.prev : state.sources
+  const sources =
+    state.pending && written && written.ino === state.pending.ino && written.size < state.pending.after
+      ? state.pending.prev
+      : state.sources
   let unreadBytes = 0
   for (const source of Object.values(sources)) {
-    for (const stream of [source.out, source.err]) if (stream) unreadBytes += Math.max(0, fileSize(stream.file) - stream.offset)
+    for (const stream of [source.out, source.err])
+      if (stream) unreadBytes += Math.max(0, fileSize(stream.file) - stream.offset)
   }
   if (unreadBytes === 0) return undefined
   const recorded = readJsonFile(logBehindPath(home))
   if (typeof recorded?.reason === 'string') return { reason: recorded.reason, unreadBytes }
   // Prefixed, the unread lines take more room than they do raw: without that much free, they cannot all be written.
-  return freeBytes(home.logs) < 2 * unreadBytes + LOW_SPACE ? { reason: 'no space left on device', unreadBytes } : undefined
+  return freeBytes(home.logs) < 2 * unreadBytes + LOW_SPACE
+    ? { reason: 'no space left on device', unreadBytes }
+    : undefined
 }

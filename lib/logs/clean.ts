@@ -7,7 +7,14 @@ import { BackendManagerError } from '../core/errors.ts'
 import type { Home } from '../core/home.ts'
 import { acquireLockIfWritable } from '../os/lock.ts'
 import { archivedLogFiles, cleanDonePath, cleanRequestPath, liveLogFiles } from './paths.ts'
-import { beginTruncation, endTruncation, readLogState, writeLogState, type SourceState, type TruncationFiles } from './offsets.ts'
+import {
+  beginTruncation,
+  endTruncation,
+  readLogState,
+  writeLogState,
+  type SourceState,
+  type TruncationFiles,
+} from './offsets.ts'
 import { leftAlone, noSpace, removeRegular, truncateRegular } from '../core/safe-files.ts'
 import { sleep } from '../core/sleep.ts'
 import { readJsonFile, writeJsonAtomic } from '../core/json-files.ts'
@@ -55,7 +62,11 @@ function unsafeLogFiles(home: Home): string[] {
 
 // Every file starts over: offsets at 0, no partial line, no stderr copy in flight.
 export function resetSource(source: SourceState): SourceState {
-  return { id: source.id, out: { file: source.out.file, offset: 0 }, err: source.err && { file: source.err.file, offset: 0 } }
+  return {
+    id: source.id,
+    out: { file: source.out.file, offset: 0 },
+    err: source.err && { file: source.err.file, offset: 0 },
+  }
 }
 
 // The command's own clean, for when nothing writes the unified log: the lock keeps a start out meanwhile.
@@ -66,8 +77,13 @@ function cleanHere(home: Home, notice: (line: string) => void): number {
   if (!marked) unlessFull(() => beginTruncation(home))
   const state = readLogState(home)
   for (const [file, source] of Object.entries(state.sources)) state.sources[file] = resetSource(source)
-  const recorded = unlessFull(() => writeLogState(home, { version: 2, sources: state.sources, paused: state.paused })) && unlessFull(() => endTruncation(home, files))
-  if (!recorded) notice('note: the disk is still full after the clean, so it is not recorded; the next "start" reads the emptied files from their start')
+  const recorded =
+    unlessFull(() => writeLogState(home, { version: 2, sources: state.sources, paused: state.paused })) &&
+    unlessFull(() => endTruncation(home, files))
+  if (!recorded)
+    notice(
+      'note: the disk is still full after the clean, so it is not recorded; the next "start" reads the emptied files from their start',
+    )
   return count
 }
 
@@ -87,7 +103,9 @@ export function takeCleanRequest(home: Home): string | undefined {
   const request = readJsonFile(cleanRequestPath(home))
   if (!request) return undefined
   fs.rmSync(cleanRequestPath(home), { force: true })
-  return typeof request.id === 'string' && typeof request.at === 'number' && Date.now() - request.at < REQUEST_TTL_MS ? request.id : undefined
+  return typeof request.id === 'string' && typeof request.at === 'number' && Date.now() - request.at < REQUEST_TTL_MS
+    ? request.id
+    : undefined
 }
 
 export function answerCleanRequest(home: Home, id: string, files: number): void {
@@ -127,14 +145,22 @@ export interface LogWriter {
   alive(): boolean
 }
 
-export async function cleanLogs(home: Home, writer: LogWriter | undefined, notice: (line: string) => void = () => {}): Promise<CleanResult> {
+export async function cleanLogs(
+  home: Home,
+  writer: LogWriter | undefined,
+  notice: (line: string) => void = () => {},
+): Promise<CleanResult> {
   const skipped = unsafeLogFiles(home)
   const writerAlive = () => Boolean(writer?.alive())
   if (writerAlive()) {
     const files = await askWriter(home, writerAlive)
     if (files === NO_SPACE) return { files: cleanUnasked(home, notice), by: 'command', skipped }
     if (files !== undefined) return { files, by: 'supervisor', skipped }
-    if (writerAlive()) throw new BackendManagerError('LOCKED', `the supervisor (pid ${writer!.pid}) did not answer the clean request within ${ANSWER_TIMEOUT_MS / 1000} s; nothing was truncated`)
+    if (writerAlive())
+      throw new BackendManagerError(
+        'LOCKED',
+        `the supervisor (pid ${writer!.pid}) did not answer the clean request within ${ANSWER_TIMEOUT_MS / 1000} s; nothing was truncated`,
+      )
   }
   let lock
   try {

@@ -130,7 +130,12 @@ export interface FollowLoop {
 }
 
 // Applies the truncations since the last look to each follower, in order, and returns what they had left.
-function catchUp(followers: FileFollower[], seen: Generation, now: Generation, emit: (file: string, lines: string[]) => void): void {
+function catchUp(
+  followers: FileFollower[],
+  seen: Generation,
+  now: Generation,
+  emit: (file: string, lines: string[]) => void,
+): void {
   const events = eventsBetween(seen, now)
   for (const f of followers) {
     // Too many truncations to know which were which: take the file from its start.
@@ -177,7 +182,12 @@ export class FollowSet {
 }
 
 // Polls a FollowSet until stopped.
-export function followFiles(home: Home, followers: FileFollower[], emit: (file: string, lines: string[]) => void, intervalMs = 100): FollowLoop {
+export function followFiles(
+  home: Home,
+  followers: FileFollower[],
+  emit: (file: string, lines: string[]) => void,
+  intervalMs = 100,
+): FollowLoop {
   const set = new FollowSet(home, followers, emit)
   let stopped = false
   let timer: NodeJS.Timeout | undefined

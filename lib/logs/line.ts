@@ -81,14 +81,18 @@ export function formatLines(prefix: Buffer, whole: Buffer): { data: Buffer; coun
   const parts: Buffer[] = []
   const data = plain ? Buffer.allocUnsafe(bytes.length + count * prefix.length) : Buffer.alloc(0)
   let dst = 0
-  for (let src = 0; src < bytes.length; ) {
+  for (let src = 0; src < bytes.length;) {
     const end = bytes.indexOf(NL, src) + 1
     if (plain) {
       dst += prefix.copy(data, dst)
       dst += bytes.copy(data, dst, src, end)
     } else {
       const line = bytes.subarray(src, end - 1)
-      parts.push(prefix, line.includes(ESC) || line.includes(CR) ? Buffer.from(cleanLine(line.toString('utf8'))) : line, NEWLINE)
+      parts.push(
+        prefix,
+        line.includes(ESC) || line.includes(CR) ? Buffer.from(cleanLine(line.toString('utf8'))) : line,
+        NEWLINE,
+      )
     }
     src = end
   }

@@ -63,7 +63,13 @@ const isOffset = (v: unknown): v is number => typeof v === 'number' && Number.is
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
 
 function validStream(v: unknown): v is StreamState {
-  return isObject(v) && typeof v.file === 'string' && v.file !== '' && isOffset(v.offset) && (v.carry === undefined || (typeof v.carry === 'string' && BASE64.test(v.carry)))
+  return (
+    isObject(v) &&
+    typeof v.file === 'string' &&
+    v.file !== '' &&
+    isOffset(v.offset) &&
+    (v.carry === undefined || (typeof v.carry === 'string' && BASE64.test(v.carry)))
+  )
 }
 
 function validSource(file: string, v: unknown): v is SourceState {
@@ -79,11 +85,21 @@ function validSources(v: unknown): Record<string, SourceState> | undefined {
 }
 
 function validIntent(v: unknown): v is CopyIntent {
-  return isObject(v) && typeof v.out === 'string' && isOffset(v.errFrom) && isOffset(v.errTo) && v.errFrom <= v.errTo && isOffset(v.outBefore) && typeof v.final === 'boolean' && (v.errCarry === undefined || (typeof v.errCarry === 'string' && BASE64.test(v.errCarry)))
+  return (
+    isObject(v) &&
+    typeof v.out === 'string' &&
+    isOffset(v.errFrom) &&
+    isOffset(v.errTo) &&
+    v.errFrom <= v.errTo &&
+    isOffset(v.outBefore) &&
+    typeof v.final === 'boolean' &&
+    (v.errCarry === undefined || (typeof v.errCarry === 'string' && BASE64.test(v.errCarry)))
+  )
 }
 
 function validPending(v: unknown): PendingWrite | undefined {
-  if (!isObject(v) || !isOffset(v.ino) || !isOffset(v.before) || !isOffset(v.after) || v.before > v.after) return undefined
+  if (!isObject(v) || !isOffset(v.ino) || !isOffset(v.before) || !isOffset(v.after) || v.before > v.after)
+    return undefined
   const prev = validSources(v.prev)
   return prev && { ino: v.ino, before: v.before, after: v.after, prev }
 }
@@ -99,7 +115,10 @@ export function parseLogState(text: string | undefined): LoadedLogState {
   } catch {
     return whole(text.trim() === '' ? 'empty' : 'not valid JSON')
   }
-  if (!isObject(record)) return whole(`expected an object, got ${record === null ? 'null' : Array.isArray(record) ? 'an array' : typeof record}`)
+  if (!isObject(record))
+    return whole(
+      `expected an object, got ${record === null ? 'null' : Array.isArray(record) ? 'an array' : typeof record}`,
+    )
   if (record.version !== 2) {
     // Version 1 was a plain map of file -> offset.
     const entries = Object.entries(record)
@@ -110,7 +129,9 @@ export function parseLogState(text: string | undefined): LoadedLogState {
       if (isOffset(offset)) state.sources[file] = { id: '', out: { file, offset } }
       else bad.push(file)
     }
-    return bad.length ? { state, damage: { detail: `bad offset for ${bad.join(', ')}`, whole: false, files: bad } } : { state }
+    return bad.length
+      ? { state, damage: { detail: `bad offset for ${bad.join(', ')}`, whole: false, files: bad } }
+      : { state }
   }
   if (!isObject(record.sources)) return whole('no "sources" object')
   const state = empty()
@@ -129,7 +150,8 @@ export function parseLogState(text: string | undefined): LoadedLogState {
     else problems.push('bad "copying"')
   }
   if (record.paused !== undefined) {
-    if (Array.isArray(record.paused) && record.paused.every((g) => Number.isSafeInteger(g) && (g as number) > 1)) state.paused = record.paused as number[]
+    if (Array.isArray(record.paused) && record.paused.every((g) => Number.isSafeInteger(g) && (g as number) > 1))
+      state.paused = record.paused as number[]
     else problems.push('bad "paused"')
   }
   // A bad record of the last write means the saved positions may be past lines never written: trust none of them.
@@ -142,7 +164,9 @@ export function loadLogState(home: Home): LoadedLogState {
     return parseLogState(fs.readFileSync(offsetsPath(home), 'utf8'))
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
-    return code === 'ENOENT' ? parseLogState(undefined) : { state: empty(), damage: { detail: `cannot read it (${code})`, whole: true, files: [] } }
+    return code === 'ENOENT'
+      ? parseLogState(undefined)
+      : { state: empty(), damage: { detail: `cannot read it (${code})`, whole: true, files: [] } }
   }
 }
 
@@ -178,7 +202,10 @@ export function beginTruncation(home: Home): void {
 export function endTruncation(home: Home, files: TruncationFiles): void {
   const current = readGeneration(home)
   const gen = current.gen % 2 === 1 ? current.gen + 1 : current.gen + 2
-  writeJsonAtomic(generationPath(home), { gen, events: [...(current.events ?? []), { gen, files }].slice(-KEEP_EVENTS) })
+  writeJsonAtomic(generationPath(home), {
+    gen,
+    events: [...(current.events ?? []), { gen, files }].slice(-KEEP_EVENTS),
+  })
 }
 
 // The truncations between two generations, oldest first; undefined when some are no longer remembered.

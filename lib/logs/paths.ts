@@ -98,7 +98,12 @@ export function freeBytes(dir: string): number {
   }
 }
 
-const WRITE_ERRORS: Record<string, string> = { ENOSPC: 'no space left on device', EDQUOT: 'disk quota exceeded', EROFS: 'read-only file system', EIO: 'input/output error' }
+const WRITE_ERRORS: Record<string, string> = {
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'read-only file system',
+  EIO: 'input/output error',
+}
 
 // A failed write in words: "no space left on device" rather than "ENOSPC: no space left on device, write".
 export function writeFailure(error: unknown): string {

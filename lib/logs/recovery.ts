@@ -4,7 +4,14 @@ import type { Home } from '../core/home.ts'
 import type { RecordedRun } from '../os/process-record.ts'
 import { readAt, unifiedLogPath } from './paths.ts'
 import { cutCopy, locate } from './source.ts'
-import { fromBase64, loadLogState, toBase64, type CopyIntent, type LoadedLogState, type SourceState } from './offsets.ts'
+import {
+  fromBase64,
+  loadLogState,
+  toBase64,
+  type CopyIntent,
+  type LoadedLogState,
+  type SourceState,
+} from './offsets.ts'
 import { resumePaused } from './rotate.ts'
 import { truncateRegular } from '../core/safe-files.ts'
 

@@ -39,7 +39,7 @@ export function copyRange(src: string, dst: string, from: number, to: number): v
   }
   try {
     const buffer = Buffer.allocUnsafe(COPY_CHUNK)
-    for (let at = from; at < to; ) {
+    for (let at = from; at < to;) {
       const got = fs.readSync(input, buffer, 0, Math.min(COPY_CHUNK, to - at), at)
       if (got === 0) break
       fs.writeSync(output, buffer, 0, got)
@@ -53,7 +53,10 @@ export function copyRange(src: string, dst: string, from: number, to: number): v
 
 // Stops every live member of the group and waits until the kernel says they are stopped. Returns the
 // group to resume, undefined when there is nothing to pause, or false when they did not stop in time.
-export function pauseGroup(record: GroupRecord | undefined, beforeStop: (pgid: number) => void): number | undefined | false {
+export function pauseGroup(
+  record: GroupRecord | undefined,
+  beforeStop: (pgid: number) => void,
+): number | undefined | false {
   if (!record || record.pgid <= 1 || !hasProcfs) return undefined
   const members = groupMembers(record, processTable())
   if (members.length === 0) return undefined

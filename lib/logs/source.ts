@@ -99,14 +99,23 @@ export class LogSource {
     this.prefix = { out: linePrefix(id, 'out'), err: linePrefix(id, 'err') }
     // A saved offset past the end means the file was truncated while nobody followed it: read it all.
     const start = (file: string, s?: StreamState) =>
-      s && s.file === file ? (s.offset <= fileSize(file) ? loadReader(s) : reader(file, 0)) : reader(file, fromEnd ? fileSize(file) : 0)
+      s && s.file === file
+        ? s.offset <= fileSize(file)
+          ? loadReader(s)
+          : reader(file, 0)
+        : reader(file, fromEnd ? fileSize(file) : 0)
     this.out = start(outFile, saved?.out)
     if (errFile) this.err = start(errFile, saved?.err)
     if (saved?.copies && saved.out.file === outFile && saved.out.offset <= fileSize(outFile)) this.copies = saved.copies
   }
 
   snapshot(): SourceState {
-    return { id: this.id, out: saveReader(this.out), err: this.err && saveReader(this.err), copies: this.copies.length ? this.copies.map((c) => [c[0], c[1]]) : undefined }
+    return {
+      id: this.id,
+      out: saveReader(this.out),
+      err: this.err && saveReader(this.err),
+      copies: this.copies.length ? this.copies.map((c) => [c[0], c[1]]) : undefined,
+    }
   }
 
   // Trade-off: stderr has its own file so its lines can be marked; they reach the log file through this copy, a poll late.
@@ -128,7 +137,14 @@ export class LogSource {
     this.errBehind = err.offset + data.length < size
     const all = err.carry.length ? Buffer.concat([err.carry, data]) : data
     const cut = cutCopy(all, final)
-    const intent: CopyIntent = { out: this.out.file, errFrom: err.offset, errTo: err.offset + data.length, errCarry: toBase64(err.carry), outBefore: 0, final }
+    const intent: CopyIntent = {
+      out: this.out.file,
+      errFrom: err.offset,
+      errTo: err.offset + data.length,
+      errCarry: toBase64(err.carry),
+      outBefore: 0,
+      final,
+    }
     if (!cut) {
       err.offset = intent.errTo
       err.carry = Buffer.from(all)

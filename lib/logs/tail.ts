@@ -56,7 +56,7 @@ export function tailFile(file: string, count: number, keep: (line: string) => bo
 }
 
 function lastNewlineBefore(fd: number, size: number, floor: number): number {
-  for (let start = size; start > floor; ) {
+  for (let start = size; start > floor;) {
     const length = Math.min(start - floor, BLOCK)
     start -= length
     const block = Buffer.allocUnsafe(length)
@@ -72,6 +72,8 @@ function lastNewlineBefore(fd: number, size: number, floor: number): number {
 export function tailLines(file: string, count: number, from = 0): string[] {
   const { lines, end } = tailFile(file, count, () => true, from)
   const start = Math.max(end, from <= fileSize(file) ? from : 0)
-  const partial = readAt(file, start, fileSize(file) - start).toString('utf8').replace(/\n$/, '')
+  const partial = readAt(file, start, fileSize(file) - start)
+    .toString('utf8')
+    .replace(/\n$/, '')
   return partial ? [...lines, partial].slice(-count) : lines
 }

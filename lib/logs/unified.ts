@@ -10,11 +10,17 @@ import { prefixLine } from './line.ts'
 import { recover } from './recovery.ts'
 import { LogSource, type CopyPlan } from './source.ts'
 import type { GroupRecord, RecordedRun } from '../os/process-record.ts'
-import { beginTruncation, endTruncation, writeLogState, type LoadedLogState, type LogState, type TruncationFiles } from './offsets.ts'
+import {
+  beginTruncation,
+  endTruncation,
+  writeLogState,
+  type LoadedLogState,
+  type LogState,
+  type TruncationFiles,
+} from './offsets.ts'
 import { copyTruncate, pauseGroup, resumeGroup, shiftArchives } from './rotate.ts'
 import { noSpace, openAppend } from '../core/safe-files.ts'
 import { writeJsonAtomic } from '../core/json-files.ts'
-
 
 // Rounds of reading per poll: a burst is taken in slices so the supervisor's event loop stays responsive.
 const MAX_ROUNDS = 16
@@ -36,7 +42,7 @@ function writeAll(fd: number, chunks: Buffer[], length: number): void {
   const written = chunks.length <= 64 ? fs.writevSync(fd, chunks) : 0
   if (written >= length) return
   const rest = Buffer.concat(chunks).subarray(written)
-  for (let at = 0; at < rest.length; ) at += fs.writeSync(fd, rest, at)
+  for (let at = 0; at < rest.length;) at += fs.writeSync(fd, rest, at)
 }
 
 export class UnifiedLog {
@@ -75,7 +81,10 @@ export class UnifiedLog {
     const saved = this.state.sources[file]
     // Where the saved position was damaged, what was read before is unknown: go on from the end, never from 0.
     const lost = !saved && this.damage !== undefined && (this.damage.whole || this.damage.files.includes(file))
-    this.sources.set(file, new LogSource(id, file, opts.stderrFile, opts.group ?? (() => undefined), saved, (opts.fromEnd ?? false) || lost))
+    this.sources.set(
+      file,
+      new LogSource(id, file, opts.stderrFile, opts.group ?? (() => undefined), saved, (opts.fromEnd ?? false) || lost),
+    )
     this.state.sources[file] = this.sources.get(file)!.snapshot()
     this.tryCommit()
   }
@@ -183,7 +192,8 @@ export class UnifiedLog {
       source.restart('err')
     }
     const { files, count } = truncateLogFiles(this.home)
-    for (const [file, source] of Object.entries(this.state.sources)) this.state.sources[file] = this.sources.get(file)?.snapshot() ?? resetSource(source)
+    for (const [file, source] of Object.entries(this.state.sources))
+      this.state.sources[file] = this.sources.get(file)?.snapshot() ?? resetSource(source)
     this.commit()
     endTruncation(this.home, files)
     return count
@@ -298,7 +308,13 @@ export class UnifiedLog {
     let ended = false
     let done: boolean
     try {
-      done = this.copyTruncate(files, source, events, () => (begun = true), () => (ended = true))
+      done = this.copyTruncate(
+        files,
+        source,
+        events,
+        () => (begun = true),
+        () => (ended = true),
+      )
     } catch (error) {
       // No room for the copy (a full disk): drop the partial copies, close the truncation begun, try again later.
       this.rotationFailed.set(key, Date.now())
@@ -310,7 +326,13 @@ export class UnifiedLog {
     else this.rotationFailed.set(key, Date.now())
   }
 
-  private copyTruncate(files: string[], source: LogSource | undefined, events: TruncationFiles, begun: () => void, ended: () => void): boolean {
+  private copyTruncate(
+    files: string[],
+    source: LogSource | undefined,
+    events: TruncationFiles,
+    begun: () => void,
+    ended: () => void,
+  ): boolean {
     return copyTruncate(files, this.limits.keep, {
       pause: () =>
         pauseGroup(source?.group(), (pgid) => {

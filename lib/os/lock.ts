@@ -110,7 +110,12 @@ function writeMine(mine: string, lock: string, text: string): void {
 // An exclusive lock on the state dir; a lock whose holder is gone (or was replaced by a reused pid) is taken over.
 export function acquireLock(home: Home, action: string): Lock {
   ensureHome(home)
-  const me: LockOwner & { action: string } = { pid: process.pid, startTime: startTimeOf(process.pid) ?? 'unknown', command: action, action }
+  const me: LockOwner & { action: string } = {
+    pid: process.pid,
+    startTime: startTimeOf(process.pid) ?? 'unknown',
+    command: action,
+    action,
+  }
   // Written in full to a private file and then linked into place, so no one ever reads a half-written lock
   // (an empty one would look stale and be taken over while its holder is still writing it).
   const mine = `${home.lock}.${process.pid}`
@@ -145,7 +150,10 @@ export function acquireLock(home: Home, action: string): Lock {
   } finally {
     removeQuietly(mine)
   }
-  throw new BackendManagerError('LOCKED', `could not take the lock ${home.lock}; remove it if no backend-manager command is running`)
+  throw new BackendManagerError(
+    'LOCKED',
+    `could not take the lock ${home.lock}; remove it if no backend-manager command is running`,
+  )
 }
 
 // For commands that must work on a home that refuses writes (stop on a read-only or full disk): without

@@ -19,7 +19,15 @@ export interface Endpoint {
 }
 
 const LISTEN = '0A'
-const STATES: Record<string, string> = { '01': 'ESTABLISHED', '06': 'TIME_WAIT', '08': 'CLOSE_WAIT', '04': 'FIN_WAIT1', '05': 'FIN_WAIT2', '09': 'LAST_ACK', '0B': 'CLOSING' }
+const STATES: Record<string, string> = {
+  '01': 'ESTABLISHED',
+  '06': 'TIME_WAIT',
+  '08': 'CLOSE_WAIT',
+  '04': 'FIN_WAIT1',
+  '05': 'FIN_WAIT2',
+  '09': 'LAST_ACK',
+  '0B': 'CLOSING',
+}
 
 interface SocketEntry {
   localPort: number
@@ -32,7 +40,8 @@ interface SocketEntry {
 function decodeAddress(hex: string): string {
   const [addr, port] = hex.split(':')
   const portNumber = parseInt(port, 16)
-  if (addr.length === 8) return `${[3, 2, 1, 0].map((i) => parseInt(addr.slice(i * 2, i * 2 + 2), 16)).join('.')}:${portNumber}`
+  if (addr.length === 8)
+    return `${[3, 2, 1, 0].map((i) => parseInt(addr.slice(i * 2, i * 2 + 2), 16)).join('.')}:${portNumber}`
   return `[${addr}]:${portNumber}`
 }
 
@@ -48,7 +57,12 @@ function socketTable(): SocketEntry[] {
     for (const line of text.split('\n').slice(1)) {
       const cols = line.trim().split(/\s+/)
       if (cols.length < 10) continue
-      out.push({ localPort: parseInt(cols[1].slice(cols[1].lastIndexOf(':') + 1), 16), remote: cols[2], state: cols[3], inode: Number(cols[9]) })
+      out.push({
+        localPort: parseInt(cols[1].slice(cols[1].lastIndexOf(':') + 1), 16),
+        remote: cols[2],
+        state: cols[3],
+        inode: Number(cols[9]),
+      })
     }
   }
   return out
@@ -57,7 +71,8 @@ function socketTable(): SocketEntry[] {
 // port -> socket inodes of LISTEN entries in /proc/net/tcp and tcp6 (TIME_WAIT and others ignored).
 export function listeningSockets(): Map<number, number[]> {
   const out = new Map<number, number[]>()
-  for (const s of socketTable()) if (s.state === LISTEN) out.set(s.localPort, [...(out.get(s.localPort) ?? []), s.inode])
+  for (const s of socketTable())
+    if (s.state === LISTEN) out.set(s.localPort, [...(out.get(s.localPort) ?? []), s.inode])
   return out
 }
 
@@ -65,7 +80,9 @@ export function listeningSockets(): Map<number, number[]> {
 // TIME_WAIT): it blocks a server's bind even with SO_REUSEADDR.
 function localConnection(port: number): string | undefined {
   const entry = socketTable().find((s) => s.localPort === port && s.state !== LISTEN)
-  return entry && `a TCP connection in ${STATES[entry.state] ?? `state ${entry.state}`} to ${decodeAddress(entry.remote)}`
+  return (
+    entry && `a TCP connection in ${STATES[entry.state] ?? `state ${entry.state}`} to ${decodeAddress(entry.remote)}`
+  )
 }
 
 // Which process holds a socket inode: walk /proc/*/fd (only done when a port is busy).
@@ -73,7 +90,8 @@ export function socketOwner(inodes: number[]): { pid: number; command: string } 
   const targets = new Set(inodes.map((i) => `socket:[${i}]`))
   for (const name of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue
-    if (fdTargets(Number(name)).some((t) => targets.has(t))) return { pid: Number(name), command: commandLine(Number(name)) }
+    if (fdTargets(Number(name)).some((t) => targets.has(t)))
+      return { pid: Number(name), command: commandLine(Number(name)) }
   }
   return undefined
 }
@@ -115,7 +133,9 @@ function lsofOwner(port: number): { pid: number; command: string } | undefined {
   // Only off Linux, and only for a busy port: loaded here so the common paths skip child_process.
   const { execFileSync } = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process')
   try {
-    const pid = Number(execFileSync('lsof', ['-nP', `-iTCP:${port}`, '-sTCP:LISTEN', '-t'], { encoding: 'utf8' }).split('\n')[0])
+    const pid = Number(
+      execFileSync('lsof', ['-nP', `-iTCP:${port}`, '-sTCP:LISTEN', '-t'], { encoding: 'utf8' }).split('\n')[0],
+    )
     if (!pid) return undefined
     const command = execFileSync('ps', ['-o', 'command=', '-p', String(pid)], { encoding: 'utf8' }).trim()
     return { pid, command }

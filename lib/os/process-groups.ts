@@ -97,7 +97,8 @@ export function groupMembers(record: GroupRecord, table: ProcStat[], runId?: str
 
 // Signals what groupMembers allows: the whole group at once when all of it, else each member by pid.
 export function signalGroup(record: GroupRecord, sig: NodeJS.Signals, runId?: string, table?: ProcStat[]): boolean {
-  if (!hasProcfs) return record.pid > 1 && record.pgid > 1 && isSameProcess(record.pid, record.startTime) && signal(-record.pgid, sig)
+  if (!hasProcfs)
+    return record.pid > 1 && record.pgid > 1 && isSameProcess(record.pid, record.startTime) && signal(-record.pgid, sig)
   const snapshot = table ?? processTable()
   const members = groupMembers(record, snapshot, runId)
   if (members.length === 0) return false
@@ -106,7 +107,11 @@ export function signalGroup(record: GroupRecord, sig: NodeJS.Signals, runId?: st
 }
 
 // Descendants that left the group (setsid, double fork) still carry the run tag in their environment.
-export function escapedProcesses(runId: string, knownGroups: Set<number>, table: ProcStat[]): { stat: ProcStat; tag: string }[] {
+export function escapedProcesses(
+  runId: string,
+  knownGroups: Set<number>,
+  table: ProcStat[],
+): { stat: ProcStat; tag: string }[] {
   const out: { stat: ProcStat; tag: string }[] = []
   for (const p of table) {
     if (knownGroups.has(p.pgrp) || p.pid === process.pid) continue

@@ -64,7 +64,10 @@ export function psStartTime(pid: number): string | undefined {
   try {
     // Loaded here only: on Linux the status and stop paths never need child_process for this.
     const { execFileSync } = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process')
-    const out = execFileSync('ps', ['-o', 'lstart=', '-p', String(pid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+    const out = execFileSync('ps', ['-o', 'lstart=', '-p', String(pid)], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim()
     return out === '' ? undefined : `ps:${out}`
   } catch {
     return 'unknown'
@@ -121,7 +124,9 @@ export function environ(pid: number): string[] | undefined {
 
 export function environValue(pid: number, key: string): string | undefined {
   const prefix = `${key}=`
-  return environ(pid)?.find((e) => e.startsWith(prefix))?.slice(prefix.length)
+  return environ(pid)
+    ?.find((e) => e.startsWith(prefix))
+    ?.slice(prefix.length)
 }
 
 // pid -> all descendants (and itself), from one table snapshot.
@@ -139,6 +144,9 @@ export function treeOf(root: number, table: ProcStat[]): ProcStat[] {
 }
 
 export function bootTimeMs(): number {
-  const line = fs.readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith('btime '))
+  const line = fs
+    .readFileSync('/proc/stat', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('btime '))
   return Number(line?.split(' ')[1]) * 1000
 }

@@ -89,18 +89,32 @@ async function stopWave(wave: StopTarget[], report: StopReport, opts: StopOption
         report.killed.push(t.record.id)
       } else if (killedAt.has(t) && now - killedAt.get(t)! > AFTER_KILL_MS) {
         pending.delete(t)
-        report.survivors.push(`${t.record.id}: ${members.map((m) => `pid ${m.pid} (${commandLine(m.pid)})`).join(', ')} still alive after SIGKILL`)
+        report.survivors.push(
+          `${t.record.id}: ${members.map((m) => `pid ${m.pid} (${commandLine(m.pid)})`).join(', ')} still alive after SIGKILL`,
+        )
       }
     }
     if (pending.size && now - lastNotice >= 1000) {
       lastNotice = now
-      opts.onWait?.([...pending].map((t) => `${t.record.id} (pid ${t.record.pid}${killedAt.has(t) ? ', killed' : `, SIGKILL in ${Math.max(0, Math.ceil((t.stopTimeoutMs - (now - started)) / 1000))} s`})`).join(', '))
+      opts.onWait?.(
+        [...pending]
+          .map(
+            (t) =>
+              `${t.record.id} (pid ${t.record.pid}${killedAt.has(t) ? ', killed' : `, SIGKILL in ${Math.max(0, Math.ceil((t.stopTimeoutMs - (now - started)) / 1000))} s`})`,
+          )
+          .join(', '),
+      )
     }
   }
 }
 
 // Descendants that escaped their group (setsid) but carry this run's tag: TERM, then KILL.
-async function stopEscaped(runId: string, ids: Set<string> | undefined, report: StopReport, pollMs: number): Promise<void> {
+async function stopEscaped(
+  runId: string,
+  ids: Set<string> | undefined,
+  report: StopReport,
+  pollMs: number,
+): Promise<void> {
   const wanted = (tag: string) => (ids ? ids.has(tag.slice(runId.length + 1)) : tag !== supervisorTag(runId))
   const escaped = escapedProcesses(runId, new Set(), processTable()).filter((e) => wanted(e.tag))
   if (escaped.length === 0) return
@@ -109,20 +123,38 @@ async function stopEscaped(runId: string, ids: Set<string> | undefined, report: 
     killPid(e.stat.pid, 'SIGTERM')
     killPid(e.stat.pid, 'SIGCONT')
   }
-  for (const p of await waitGone(escaped.map((e) => e.stat), 1000, pollMs)) killPid(p.pid, 'SIGKILL')
+  for (const p of await waitGone(
+    escaped.map((e) => e.stat),
+    1000,
+    pollMs,
+  ))
+    killPid(p.pid, 'SIGKILL')
 }
 
 // Stops the given processes in dependency order, then waits until their ports are released.
 export async function stopProcesses(targets: StopTarget[], opts: StopOptions): Promise<StopReport> {
   const report: StopReport = { stopped: [], killed: [], escaped: [], survivors: [] }
   for (const wave of stopWaves(targets)) await stopWave(wave, report, opts)
-  if (hasProcfs) await stopEscaped(opts.runId, opts.wholeRun ? undefined : new Set(targets.map((t) => t.record.id)), report, opts.pollMs ?? 10)
+  if (hasProcfs)
+    await stopEscaped(
+      opts.runId,
+      opts.wholeRun ? undefined : new Set(targets.map((t) => t.record.id)),
+      report,
+      opts.pollMs ?? 10,
+    )
   const endpoints: Endpoint[] = []
-  for (const e of [...targets.flatMap((t) => (t.record.port === undefined ? [] : [{ host: t.host ?? '127.0.0.1', port: t.record.port }])), ...(opts.ports ?? [])])
+  for (const e of [
+    ...targets.flatMap((t) =>
+      t.record.port === undefined ? [] : [{ host: t.host ?? '127.0.0.1', port: t.record.port }],
+    ),
+    ...(opts.ports ?? []),
+  ])
     if (!endpoints.some((o) => o.port === e.port)) endpoints.push(e)
   // Every process is gone by now, and a listening socket closes with its last holder: a connect probe
   // confirms it cheaply; the slower /proc scan runs only to name whoever still listens.
   const listening = await waitReleased(endpoints, PORT_RELEASE_MS, opts.pollMs ?? 10)
-  if (listening.length) for (const busy of await busyPorts(endpoints.filter((e) => listening.includes(e.port)))) report.survivors.push(`${describeBusy(busy)} after stop`)
+  if (listening.length)
+    for (const busy of await busyPorts(endpoints.filter((e) => listening.includes(e.port))))
+      report.survivors.push(`${describeBusy(busy)} after stop`)
   return report
 }

@@ -25,7 +25,8 @@ export function encodeMessage(fields: Record<number, FieldValue | undefined>): B
     const field = Number(key)
     if (value === undefined || value === '' || value === 0) continue
     if (typeof value === 'number') {
-      if (!Number.isInteger(value) || value < 0) throw new Error(`field ${field}: only non-negative integers are encoded, got ${value}`)
+      if (!Number.isInteger(value) || value < 0)
+        throw new Error(`field ${field}: only non-negative integers are encoded, got ${value}`)
       parts.push(Buffer.from([...varint(field * 8), ...varint(value)]))
     } else {
       const bytes = Buffer.from(value, 'utf8')
@@ -83,7 +84,8 @@ export const encodeHealthRequest = (service = '') => encodeMessage({ 1: service 
 export const decodeHealthRequest = (buf: Buffer) => text(decodeMessage(buf), 1)
 // HealthCheckResponse { ServingStatus status = 1; }
 export const encodeHealthResponse = (status: ServingStatus) => encodeMessage({ 1: SERVING_STATUS.indexOf(status) })
-export const decodeHealthResponse = (buf: Buffer): ServingStatus => SERVING_STATUS[int(decodeMessage(buf), 1)] ?? 'UNKNOWN'
+export const decodeHealthResponse = (buf: Buffer): ServingStatus =>
+  SERVING_STATUS[int(decodeMessage(buf), 1)] ?? 'UNKNOWN'
 
 let grpcJs: Promise<typeof GrpcJs> | undefined
 export const loadGrpc = (): Promise<typeof GrpcJs> => (grpcJs ??= import('@grpc/grpc-js'))
@@ -97,16 +99,35 @@ export function grpcTarget(host: string, port: number): string {
 }
 
 // One unary call on a fresh channel, closed afterwards: probes must not keep connections (or the process) alive.
-export async function unaryCall(target: string, method: string, request: Buffer, timeoutMs: number): Promise<CallResult> {
+export async function unaryCall(
+  target: string,
+  method: string,
+  request: Buffer,
+  timeoutMs: number,
+): Promise<CallResult> {
   const grpc = await loadGrpc()
   const client = new grpc.Client(target, grpc.credentials.createInsecure())
   const bytes = (b: Buffer) => b
   try {
     return await new Promise<CallResult>((resolve) => {
-      client.makeUnaryRequest(method, bytes, bytes, request, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (error, value) => {
-        if (error) resolve({ ok: false, code: error.code, status: grpc.status[error.code] ?? String(error.code), details: error.details })
-        else resolve({ ok: true, value: value ?? Buffer.alloc(0) })
-      })
+      client.makeUnaryRequest(
+        method,
+        bytes,
+        bytes,
+        request,
+        new grpc.Metadata(),
+        { deadline: Date.now() + timeoutMs },
+        (error, value) => {
+          if (error)
+            resolve({
+              ok: false,
+              code: error.code,
+              status: grpc.status[error.code] ?? String(error.code),
+              details: error.details,
+            })
+          else resolve({ ok: true, value: value ?? Buffer.alloc(0) })
+        },
+      )
     })
   } finally {
     client.close()
@@ -117,7 +138,12 @@ export const UNIMPLEMENTED = 12
 
 export type HealthAnswer = { status: ServingStatus } | { code: number; error: string }
 
-export async function grpcHealthCheck(host: string, port: number, timeoutMs: number, service = ''): Promise<HealthAnswer> {
+export async function grpcHealthCheck(
+  host: string,
+  port: number,
+  timeoutMs: number,
+  service = '',
+): Promise<HealthAnswer> {
   const result = await unaryCall(grpcTarget(host, port), HEALTH_CHECK, encodeHealthRequest(service), timeoutMs)
   if (!result.ok) return { code: result.code, error: `${result.status}${result.details ? `: ${result.details}` : ''}` }
   try {

@@ -11,16 +11,29 @@ export function probeHttp(host: string, port: number, path: string, timeoutMs: n
   const target = connectHost(host)
   const source = probeSource(target)
   return new Promise((resolve) => {
-    const req = http.get({ host: target, port, path, agent: false, timeout: timeoutMs, headers: { connection: 'close' }, ...source }, (res) => {
-      res.resume()
-      const status = res.statusCode ?? 0
-      resolve(status >= 200 && status < 400 ? { ok: true, detail: `HTTP ${status}` } : { ok: false, detail: `HTTP ${status}` })
-    })
+    const req = http.get(
+      { host: target, port, path, agent: false, timeout: timeoutMs, headers: { connection: 'close' }, ...source },
+      (res) => {
+        res.resume()
+        const status = res.statusCode ?? 0
+        resolve(
+          status >= 200 && status < 400
+            ? { ok: true, detail: `HTTP ${status}` }
+            : { ok: false, detail: `HTTP ${status}` },
+        )
+      },
+    )
     req.once('timeout', () => {
       req.destroy()
       resolve({ ok: false, detail: `no HTTP answer within ${timeoutMs} ms` })
     })
-    req.once('error', (error: NodeJS.ErrnoException) => resolve(sourceRefused(error, source) ? probeHttp(host, port, path, timeoutMs) : { ok: false, detail: error.code ?? error.message }))
+    req.once('error', (error: NodeJS.ErrnoException) =>
+      resolve(
+        sourceRefused(error, source)
+          ? probeHttp(host, port, path, timeoutMs)
+          : { ok: false, detail: error.code ?? error.message },
+      ),
+    )
   })
 }
 
@@ -38,13 +51,17 @@ export async function probeGrpc(host: string, port: number, timeoutMs: number): 
   return { ok: false, detail: `grpc ${answer.error}` }
 }
 
-export function probe(readiness: Readiness, host: string, port: number | undefined, timeoutMs = 1000): Promise<ProbeResult> {
+export function probe(
+  readiness: Readiness,
+  host: string,
+  port: number | undefined,
+  timeoutMs = 1000,
+): Promise<ProbeResult> {
   if (readiness.kind === 'none' || port === undefined) return Promise.resolve({ ok: true, detail: 'no check' })
   if (readiness.kind === 'tcp') return probeTcp(host, port, timeoutMs)
   if (readiness.kind === 'grpc') return probeGrpc(host, port, timeoutMs)
   return probeHttp(host, port, readiness.path, timeoutMs)
 }
-
 
 // How long a portless process must stay up to count as started.
 export const PORTLESS_SETTLE_MS = 300

@@ -33,7 +33,11 @@ export function safeToken(what: string, value: string): string {
 
 export function safePath(what: string, value: string): string {
   if (!path.isAbsolute(value) || UNSAFE_PATH.test(value))
-    throw refuse(what, value, 'expected an absolute path without tabs, newlines, ";", "{", "}", quotes, "#", "$" or "\\"')
+    throw refuse(
+      what,
+      value,
+      'expected an absolute path without tabs, newlines, ";", "{", "}", quotes, "#", "$" or "\\"',
+    )
   return value.includes(' ') ? `"${value}"` : value
 }
 

@@ -32,7 +32,10 @@ export function processCount(plan: Plan): number {
 // "nginx on http://127.0.0.1:8000 and 127.0.0.1:50051 (gRPC)", for the line start prints.
 export function describeProxy(plan: Plan): string {
   const { http, grpc } = proxyListeners(plan.proxy, plan.upstreams)
-  const where = [http === undefined ? '' : `http://${plan.proxy.host}:${http}`, grpc === undefined ? '' : `${plan.proxy.host}:${grpc} (gRPC)`]
+  const where = [
+    http === undefined ? '' : `http://${plan.proxy.host}:${http}`,
+    grpc === undefined ? '' : `${plan.proxy.host}:${grpc} (gRPC)`,
+  ]
   return `${plan.proxy.type} on ${where.filter(Boolean).join(' and ')}`
 }
 
@@ -69,7 +72,11 @@ function writeIfChanged(file: string, text: string): { changed: boolean } {
 
 function nginxProxy(home: Home, plan: Plan, env: NodeJS.ProcessEnv): ProxyProcess {
   const nginx = findNginx(home, env)
-  if (!nginx) throw new BackendManagerError('NGINX', `nginx not found (looked in the state dir, the repository .local/bin, the per-user cache, PATH and /usr/sbin); ${installAdvice()}`)
+  if (!nginx)
+    throw new BackendManagerError(
+      'NGINX',
+      `nginx not found (looked in the state dir, the repository .local/bin, the per-user cache, PATH and /usr/sbin); ${installAdvice()}`,
+    )
   const paths = nginxPaths(home)
   return {
     spec: proxySpec(plan, home, 'nginx', [nginx.path, ...nginxArgs(home, { version: nginx.version })]),

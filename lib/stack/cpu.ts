@@ -60,7 +60,11 @@ export function recordCpu(home: Home, supervisor: Identity, targets: () => CpuTa
     const percent = cpuBetween(last, now, targets())
     last = now
     try {
-      writeJsonAtomic(cpuFile(home), { supervisor: keyOf(supervisor), at: now.at, percent: Object.fromEntries(percent) })
+      writeJsonAtomic(cpuFile(home), {
+        supervisor: keyOf(supervisor),
+        at: now.at,
+        percent: Object.fromEntries(percent),
+      })
     } catch {
       // Status falls back to its own short sample.
     }
@@ -72,9 +76,19 @@ export function recordCpu(home: Home, supervisor: Identity, targets: () => CpuTa
 
 // For status: the supervisor's recent figures when they are fresh (a process started since has none: its
 // lifetime is recent), else a sample of SAMPLE_MS taken now.
-export async function recentCpu(home: Home, supervisor: Identity | undefined, targets: CpuTarget[], now = Date.now()): Promise<Map<string, number>> {
+export async function recentCpu(
+  home: Home,
+  supervisor: Identity | undefined,
+  targets: CpuTarget[],
+  now = Date.now(),
+): Promise<Map<string, number>> {
   const recorded = readJsonFile(cpuFile(home))
-  if (supervisor && recorded?.supervisor === keyOf(supervisor) && typeof recorded.at === 'number' && now - recorded.at < FRESH_MS) {
+  if (
+    supervisor &&
+    recorded?.supervisor === keyOf(supervisor) &&
+    typeof recorded.at === 'number' &&
+    now - recorded.at < FRESH_MS
+  ) {
     const percent = (recorded.percent ?? {}) as Record<string, unknown>
     return new Map(Object.entries(percent).filter((e): e is [string, number] => typeof e[1] === 'number'))
   }
@@ -91,5 +105,8 @@ export const cpuKey = keyOf
 // The supervisor (itself only) and every recorded process (its whole tree).
 export function cpuTargets(state: StackState, supervisor: Identity | undefined): CpuTarget[] {
   const own = supervisor && supervisor.pid > 0 ? [{ ...supervisor, wholeTree: false }] : []
-  return [...own, ...state.processes.filter((p) => p.pid > 0).map((p) => ({ pid: p.pid, startTime: p.startTime, wholeTree: true }))]
+  return [
+    ...own,
+    ...state.processes.filter((p) => p.pid > 0).map((p) => ({ pid: p.pid, startTime: p.startTime, wholeTree: true })),
+  ]
 }

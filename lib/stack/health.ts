@@ -28,10 +28,24 @@ function throughProxy(plan: Plan): Promise<HealthRow>[] {
   const host = plan.proxy.host
   return plan.upstreams.flatMap((u) => {
     if (u.protocol === 'grpc' && grpc !== undefined)
-      return [probeGrpc(host, grpc, PROBE_TIMEOUT_MS).then((result) => ({ target: u.name, via: 'proxy' as const, url: `grpc://${host}:${grpc}`, result }))]
+      return [
+        probeGrpc(host, grpc, PROBE_TIMEOUT_MS).then((result) => ({
+          target: u.name,
+          via: 'proxy' as const,
+          url: `grpc://${host}:${grpc}`,
+          result,
+        })),
+      ]
     if (u.protocol === 'http' && u.healthPath && http !== undefined) {
       const path = `${PROXY_HEALTH_PREFIX}${u.name}`
-      return [probeHttp(host, http, path, PROBE_TIMEOUT_MS).then((result) => ({ target: u.name, via: 'proxy' as const, url: `http://${host}:${http}${path}`, result }))]
+      return [
+        probeHttp(host, http, path, PROBE_TIMEOUT_MS).then((result) => ({
+          target: u.name,
+          via: 'proxy' as const,
+          url: `http://${host}:${http}${path}`,
+          result,
+        })),
+      ]
     }
     return []
   })
@@ -52,7 +66,9 @@ async function envoyView(plan: Plan): Promise<HealthRow[]> {
     .filter((p) => routed.has(p.server) && p.port !== undefined)
     .map((p) => {
       const host = hosts.find((h) => h.cluster === p.server && h.port === p.port)
-      const result: ProbeResult = host ? { ok: host.healthy, detail: `envoy: ${host.detail}` } : { ok: false, detail: 'envoy: not in its clusters' }
+      const result: ProbeResult = host
+        ? { ok: host.healthy, detail: `envoy: ${host.detail}` }
+        : { ok: false, detail: 'envoy: not in its clusters' }
       return { target: p.id, via: 'envoy' as const, url, result }
     })
 }
@@ -62,7 +78,12 @@ async function envoyView(plan: Plan): Promise<HealthRow[]> {
 export async function checkHealth(plan: Plan): Promise<HealthRow[]> {
   const direct = plan.processes
     .filter((p): p is ProcessSpec & { port: number } => p.port !== undefined && p.readiness.kind !== 'none')
-    .map(async (p) => ({ target: p.id, via: 'direct' as const, url: describe(p.readiness, p.host, p.port), result: await probe(p.readiness, p.host, p.port, PROBE_TIMEOUT_MS) }))
+    .map(async (p) => ({
+      target: p.id,
+      via: 'direct' as const,
+      url: describe(p.readiness, p.host, p.port),
+      result: await probe(p.readiness, p.host, p.port, PROBE_TIMEOUT_MS),
+    }))
   const [rows, envoy] = await Promise.all([Promise.all([...direct, ...throughProxy(plan)]), envoyView(plan)])
   return [...rows, ...envoy]
 }
@@ -73,5 +94,8 @@ export function planOfRunningStack(home: Home): Plan | undefined {
 
 export function formatHealth(rows: HealthRow[], colour: boolean): string {
   const mark = (ok: boolean) => (colour ? (ok ? '\x1b[32mok\x1b[0m' : '\x1b[31mFAIL\x1b[0m') : ok ? 'ok' : 'FAIL')
-  return table(['TARGET', 'VIA', 'RESULT', 'DETAIL', 'URL'], rows.map((r) => [r.target, r.via, mark(r.result.ok), r.result.detail, r.url]))
+  return table(
+    ['TARGET', 'VIA', 'RESULT', 'DETAIL', 'URL'],
+    rows.map((r) => [r.target, r.via, mark(r.result.ok), r.result.detail, r.url]),
+  )
 }

@@ -41,10 +41,14 @@ function checkRequest(req: PoolRequest): void {
   const last = req.basePort + req.workers - 1
   if (last > 65535) throw usageError(`--workers ${req.workers} from --base-port ${req.basePort} runs past port 65535`)
   if (req.proxy !== 'none' && req.frontPort >= req.basePort && req.frontPort <= last)
-    throw usageError(`--port ${req.frontPort} overlaps the worker ports ${req.basePort}-${last}; pick a front port outside them`)
+    throw usageError(
+      `--port ${req.frontPort} overlaps the worker ports ${req.basePort}-${last}; pick a front port outside them`,
+    )
   const admin = proxyDefaults.admin_port
   if (req.proxy === 'envoy' && (admin === req.frontPort || (admin >= req.basePort && admin <= last)))
-    throw usageError(`--proxy envoy: its admin API port ${admin} is ${admin === req.frontPort ? '--port' : `among the worker ports ${req.basePort}-${last}`}; pick ports that leave ${admin} free`)
+    throw usageError(
+      `--proxy envoy: its admin API port ${admin} is ${admin === req.frontPort ? '--port' : `among the worker ports ${req.basePort}-${last}`}; pick ports that leave ${admin} free`,
+    )
 }
 
 export function poolConfig(req: PoolRequest): Config {
@@ -94,6 +98,11 @@ export function refuseRunningPool(home: Home): void {
   if (!state) return
   const live = state.processes.filter((p) => isSameProcess(p.pid, p.startTime))
   if (!supervisorAlive(state) && live.length === 0) return
-  const what = supervisorAlive(state) ? `supervisor pid ${state.supervisor.pid}` : `${live.length} of its processes still running`
-  throw new BackendManagerError('START_FAILED', `a pool is already running from ${home.root} (${what}); use "simple restart" or "simple stop" first`)
+  const what = supervisorAlive(state)
+    ? `supervisor pid ${state.supervisor.pid}`
+    : `${live.length} of its processes still running`
+  throw new BackendManagerError(
+    'START_FAILED',
+    `a pool is already running from ${home.root} (${what}); use "simple restart" or "simple stop" first`,
+  )
 }

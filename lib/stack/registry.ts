@@ -26,16 +26,28 @@ export interface RunningStack extends RegistryEntry {
 
 // $XDG_STATE_HOME/backend-manager/stacks, else ~/.local/state/backend-manager/stacks.
 export function registryDir(env: NodeJS.ProcessEnv): string {
-  const base = env.XDG_STATE_HOME && path.isAbsolute(env.XDG_STATE_HOME) ? env.XDG_STATE_HOME : path.join(env.HOME || os.homedir(), '.local', 'state')
+  const base =
+    env.XDG_STATE_HOME && path.isAbsolute(env.XDG_STATE_HOME)
+      ? env.XDG_STATE_HOME
+      : path.join(env.HOME || os.homedir(), '.local', 'state')
   return path.join(base, 'backend-manager', 'stacks')
 }
 
 const entryFile = (env: NodeJS.ProcessEnv, home: string) =>
-  path.join(registryDir(env), `${crypto.createHash('sha256').update(path.resolve(home)).digest('hex').slice(0, 16)}.json`)
+  path.join(
+    registryDir(env),
+    `${crypto.createHash('sha256').update(path.resolve(home)).digest('hex').slice(0, 16)}.json`,
+  )
 
 // Best effort: a registry that cannot be written (read-only or full disk) never fails a start.
 export function registerStack(home: Home, state: StackState, env: NodeJS.ProcessEnv): void {
-  const entry: RegistryEntry = { home: home.root, config: state.plan.file, supervisorPid: state.supervisor.pid, runId: state.runId, registeredAt: Date.now() }
+  const entry: RegistryEntry = {
+    home: home.root,
+    config: state.plan.file,
+    supervisorPid: state.supervisor.pid,
+    runId: state.runId,
+    registeredAt: Date.now(),
+  }
   const file = entryFile(env, home.root)
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
@@ -86,17 +98,26 @@ export function runningStacks(env: NodeJS.ProcessEnv): RunningStack[] {
   return out.sort((a, b) => a.home.localeCompare(b.home))
 }
 
-function liveness(entry: RegistryEntry): Pick<RunningStack, 'supervisorAlive' | 'problem' | 'config' | 'supervisorPid'> | undefined {
+function liveness(
+  entry: RegistryEntry,
+): Pick<RunningStack, 'supervisorAlive' | 'problem' | 'config' | 'supervisorPid'> | undefined {
   let state: StackState | undefined
   try {
     state = readState(homeAt(entry.home))
   } catch (error) {
-    return { supervisorAlive: false, problem: error instanceof Error ? error.message : String(error), config: entry.config, supervisorPid: entry.supervisorPid }
+    return {
+      supervisorAlive: false,
+      problem: error instanceof Error ? error.message : String(error),
+      config: entry.config,
+      supervisorPid: entry.supervisorPid,
+    }
   }
   if (!state) return undefined
   const facts = { config: state.plan.file, supervisorPid: state.supervisor.pid }
   if (supervisorAlive(state)) return { supervisorAlive: true, ...facts }
-  return state.processes.some((p) => p.pid > 1 && isSameProcess(p.pid, p.startTime)) ? { supervisorAlive: false, ...facts } : undefined
+  return state.processes.some((p) => p.pid > 1 && isSameProcess(p.pid, p.startTime))
+    ? { supervisorAlive: false, ...facts }
+    : undefined
 }
 
 // What a command says where there is no stack: where it looked, and the stacks that run elsewhere.

@@ -29,7 +29,16 @@ export function decideAfterExit(facts: ExitFacts): ExitDecision {
     return { state: facts.reason === CLEAN_EXIT ? 'stopped' : 'crashed', lastExit: facts.reason, unstable }
   if (unstable >= facts.maxRestarts) {
     const times = `${unstable} restart${unstable === 1 ? '' : 's'}`
-    return { state: 'crashed', lastExit: `${facts.reason}; gave up after ${times} (max_restarts ${facts.maxRestarts})`, unstable }
+    return {
+      state: 'crashed',
+      lastExit: `${facts.reason}; gave up after ${times} (max_restarts ${facts.maxRestarts})`,
+      unstable,
+    }
   }
-  return { state: 'restarting', lastExit: facts.reason, unstable: unstable + 1, delayMs: Math.min(FIRST_BACKOFF_MS * 2 ** unstable, MAX_BACKOFF_MS) }
+  return {
+    state: 'restarting',
+    lastExit: facts.reason,
+    unstable: unstable + 1,
+    delayMs: Math.min(FIRST_BACKOFF_MS * 2 ** unstable, MAX_BACKOFF_MS),
+  }
 }

@@ -71,10 +71,15 @@ export class Stack {
       startedAt: opts.previous?.startedAt ?? Date.now(),
       supervisor: { pid: process.pid, startTime: startTimeOf(process.pid) ?? 'unknown' },
       plan: opts.plan,
-      ports: [...procs.flatMap((p) => (p.port === undefined ? [] : [p.port])), ...(opts.proxy?.spec.port ? [opts.proxy.spec.port] : [])],
+      ports: [
+        ...procs.flatMap((p) => (p.port === undefined ? [] : [p.port])),
+        ...(opts.proxy?.spec.port ? [opts.proxy.spec.port] : []),
+      ],
       // What an earlier supervisor recorded stays listed while it is adopted, so `status` never sees a
       // stack with processes missing; each entry is replaced as its process is adopted or started.
-      processes: (opts.previous?.processes ?? []).filter((p) => procs.some((s) => s.id === p.id) || (p.kind === 'proxy' && p.id === opts.proxy?.spec.id)),
+      processes: (opts.previous?.processes ?? []).filter(
+        (p) => procs.some((s) => s.id === p.id) || (p.kind === 'proxy' && p.id === opts.proxy?.spec.id),
+      ),
     }
     fs.mkdirSync(opts.home.logs, { recursive: true })
     this.unified = new UnifiedLog(opts.home, opts.plan.logs, opts.log, () => recordedRun(opts.home))
@@ -89,7 +94,12 @@ export class Stack {
     const ready = new Map<string, Promise<void>>()
     for (const [server, specs] of byServer) {
       const deps = specs[0].dependsOn.map((d) => ready.get(d)).filter((p): p is Promise<void> => p !== undefined)
-      ready.set(server, Promise.all(deps).then(() => Promise.all(specs.map((s) => this.launch(s, 'server')))).then(() => undefined))
+      ready.set(
+        server,
+        Promise.all(deps)
+          .then(() => Promise.all(specs.map((s) => this.launch(s, 'server'))))
+          .then(() => undefined),
+      )
     }
     const results = await Promise.allSettled(ready.values())
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
@@ -108,14 +118,37 @@ export class Stack {
     if (this.firstError) throw this.firstError
     const logFile = kind === 'proxy' ? this.opts.proxy!.logFile : processLogPath(this.opts.home, spec.id)
     const old = this.opts.previous?.processes.find((p) => p.id === spec.id)
-    const m: Managed = { spec, kind, unstable: 0, record: { id: spec.id, kind, server: spec.server, port: spec.port, pid: 0, pgid: 0, startTime: '', startedAt: 0, state: 'starting', restarts: old?.restarts ?? 0, logFile } }
+    const m: Managed = {
+      spec,
+      kind,
+      unstable: 0,
+      record: {
+        id: spec.id,
+        kind,
+        server: spec.server,
+        port: spec.port,
+        pid: 0,
+        pgid: 0,
+        startTime: '',
+        startedAt: 0,
+        state: 'starting',
+        restarts: old?.restarts ?? 0,
+        logFile,
+      },
+    }
     this.managed.push(m)
     this.unified.follow(spec.id, logFile, { stderrFile: this.stderrFile(m), group: () => m.record, fromEnd: !old })
     const started = Date.now()
     if (old && isRecordedProcess(old, this.state.runId)) {
       // Recorded before it was ready (its supervisor died during a --no-wait bring-up): checked like a new one.
       const unready = old.state === 'starting' || old.state === 'restarting'
-      Object.assign(m.record, { pid: old.pid, pgid: old.pgid, startTime: old.startTime, startedAt: old.startedAt, state: unready ? 'starting' : 'running' })
+      Object.assign(m.record, {
+        pid: old.pid,
+        pgid: old.pgid,
+        startTime: old.startTime,
+        startedAt: old.startedAt,
+        state: unready ? 'starting' : 'running',
+      })
       this.record(m.record)
       this.save()
       if (configChanged) this.opts.proxy?.reload(old.pid)
@@ -136,7 +169,14 @@ export class Stack {
     }
     m.record.state = 'running'
     this.save()
-    this.opts.progress?.({ type: 'ready', id: spec.id, pid: m.record.pid, port: spec.port, ms: Date.now() - started, detail: result.detail })
+    this.opts.progress?.({
+      type: 'ready',
+      id: spec.id,
+      pid: m.record.pid,
+      port: spec.port,
+      ms: Date.now() - started,
+      detail: result.detail,
+    })
   }
 
   private record(record: ProcessRecord): void {
@@ -159,7 +199,15 @@ export class Stack {
     this.unified.flush(m.record.logFile)
     m.logFrom = fileSize(m.record.logFile)
     const { child, pid, startTime } = spawnManaged(
-      { argv: m.spec.argv, cwd: m.spec.cwd, env: m.spec.env, logFile: m.record.logFile, stderrFile: this.stderrFile(m), runTag: `${this.state.runId}/${m.spec.id}`, home: this.opts.home.root },
+      {
+        argv: m.spec.argv,
+        cwd: m.spec.cwd,
+        env: m.spec.env,
+        logFile: m.record.logFile,
+        stderrFile: this.stderrFile(m),
+        runTag: `${this.state.runId}/${m.spec.id}`,
+        home: this.opts.home.root,
+      },
       this.opts.env,
     )
     m.child = child
@@ -178,7 +226,12 @@ export class Stack {
   // Processes adopted from an earlier supervisor are not our children: watch them by pid and start time.
   private pollAdopted(): void {
     for (const m of this.managed) {
-      if (!m.child && m.record.pid > 0 && m.exitReason === undefined && !isSameProcess(m.record.pid, m.record.startTime))
+      if (
+        !m.child &&
+        m.record.pid > 0 &&
+        m.exitReason === undefined &&
+        !isSameProcess(m.record.pid, m.record.startTime)
+      )
         this.onExit(m, 'exited (exit status unknown: started by an earlier supervisor)')
     }
   }
@@ -194,7 +247,13 @@ export class Stack {
       m.record.state = 'stopped'
       return this.save()
     }
-    const decision = decideAfterExit({ policy: m.spec.restart, maxRestarts: m.spec.maxRestarts, reason, uptimeMs: Date.now() - m.record.startedAt, unstable: m.unstable })
+    const decision = decideAfterExit({
+      policy: m.spec.restart,
+      maxRestarts: m.spec.maxRestarts,
+      reason,
+      uptimeMs: Date.now() - m.record.startedAt,
+      unstable: m.unstable,
+    })
     m.unstable = decision.unstable
     m.record.state = decision.state
     m.record.lastExit = decision.lastExit
@@ -207,7 +266,8 @@ export class Stack {
       }, decision.delayMs)
       this.timers.push(timer)
     }
-    if (m.record.state === 'crashed') this.opts.progress?.({ type: 'crashed', id: m.spec.id, reason: m.record.lastExit! })
+    if (m.record.state === 'crashed')
+      this.opts.progress?.({ type: 'crashed', id: m.spec.id, reason: m.record.lastExit! })
     this.save()
   }
 
@@ -217,7 +277,13 @@ export class Stack {
     signalGroup(m.record, 'SIGKILL', this.state.runId)
     m.record.restarts++
     this.spawn(m)
-    const result = await waitReady(m.spec.readiness, m.spec.host, m.spec.port, m.spec.readyTimeoutMs, () => m.exitReason ?? (this.stopping ? 'stopping' : undefined))
+    const result = await waitReady(
+      m.spec.readiness,
+      m.spec.host,
+      m.spec.port,
+      m.spec.readyTimeoutMs,
+      () => m.exitReason ?? (this.stopping ? 'stopping' : undefined),
+    )
     if (this.stopping || m.exitReason !== undefined) return
     if (result.ok) {
       m.record.state = 'running'
@@ -234,10 +300,17 @@ export class Stack {
     this.state.phase = 'stopping'
     this.save()
     // Every recorded process: those started or adopted here, and those an aborted adoption had not reached.
-    const specs = new Map([...this.opts.plan.processes, ...(this.opts.proxy ? [this.opts.proxy.spec] : [])].map((p) => [p.id, p]))
+    const specs = new Map(
+      [...this.opts.plan.processes, ...(this.opts.proxy ? [this.opts.proxy.spec] : [])].map((p) => [p.id, p]),
+    )
     const targets = this.state.processes
       .filter((r) => r.pid > 0 && specs.has(r.id))
-      .map((r) => ({ record: r, host: specs.get(r.id)!.host, stopTimeoutMs: specs.get(r.id)!.stopTimeoutMs, dependsOn: specs.get(r.id)!.dependsOn }))
+      .map((r) => ({
+        record: r,
+        host: specs.get(r.id)!.host,
+        stopTimeoutMs: specs.get(r.id)!.stopTimeoutMs,
+        dependsOn: specs.get(r.id)!.dependsOn,
+      }))
     const report = await stopProcesses(targets, { ...opts, runId: this.state.runId })
     this.close()
     return report
@@ -278,7 +351,8 @@ export class Stack {
     } catch (error) {
       // A full disk: a bring-up that started processes it cannot record stops at once; adopting or running, it keeps going.
       const why = `cannot write ${this.opts.home.state}: ${writeFailure(error)}`
-      if (this.state.phase === 'starting' && this.managed.some((m) => m.child)) this.abort(`start failed: ${why}; free some space on that disk and start again`)
+      if (this.state.phase === 'starting' && this.managed.some((m) => m.child))
+        this.abort(`start failed: ${why}; free some space on that disk and start again`)
       this.opts.log?.(why)
     }
   }

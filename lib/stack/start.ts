@@ -57,7 +57,10 @@ export function checkFreeSpace(home: Home): void {
   while (!fs.existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir)
   const free = freeBytes(dir)
   if (free < MIN_FREE_BYTES)
-    throw new BackendManagerError('START_FAILED', `${home.root}: no space left on its disk (${Math.floor(free / 1024)} KB free, start needs at least ${MIN_FREE_BYTES >> 10} KB for state and logs); free some space there (e.g. "backend-manager logs clean") and start again; nothing was started`)
+    throw new BackendManagerError(
+      'START_FAILED',
+      `${home.root}: no space left on its disk (${Math.floor(free / 1024)} KB free, start needs at least ${MIN_FREE_BYTES >> 10} KB for state and logs); free some space there (e.g. "backend-manager logs clean") and start again; nothing was started`,
+    )
 }
 
 // Every port the plan binds is free, except those held by processes this start will adopt.
@@ -71,7 +74,8 @@ async function checkPorts(plan: Plan, previous: StackState | undefined): Promise
     ...proxy.map((port) => ({ port, host: plan.proxy.host })),
   ].filter((e) => !adopted.has(e.port))
   const busy = await busyPorts(wanted)
-  if (busy.length) throw new BackendManagerError('PORT_BUSY', `${busy.map(describeBusy).join('\n')}\nnothing was started`)
+  if (busy.length)
+    throw new BackendManagerError('PORT_BUSY', `${busy.map(describeBusy).join('\n')}\nnothing was started`)
 }
 
 // What a process was started as: if any of it changed in the config, the running one cannot be adopted.
@@ -82,19 +86,31 @@ const identity = (p: ProcessSpec | undefined) => p && JSON.stringify([p.argv, p.
 async function retireStale(plan: Plan, previous: StackState, notice?: (line: string) => void): Promise<StackState> {
   const wanted = new Map(plan.processes.map((p) => [p.id, p]))
   const before = new Map(previous.plan.processes.map((p) => [p.id, p]))
-  const proxyKept = (['type', 'host', 'port', 'grpc_port', 'admin_port'] as const).every((k) => plan.proxy[k] === previous.plan.proxy[k])
-  const keep = (r: ProcessRecord) => (r.kind === 'proxy' ? proxyKept : wanted.has(r.id) && identity(wanted.get(r.id)) === identity(before.get(r.id)))
+  const proxyKept = (['type', 'host', 'port', 'grpc_port', 'admin_port'] as const).every(
+    (k) => plan.proxy[k] === previous.plan.proxy[k],
+  )
+  const keep = (r: ProcessRecord) =>
+    r.kind === 'proxy' ? proxyKept : wanted.has(r.id) && identity(wanted.get(r.id)) === identity(before.get(r.id))
   const stale = previous.processes.filter((r) => !keep(r) && isSameProcess(r.pid, r.startTime))
   if (stale.length === 0) return { ...previous, processes: previous.processes.filter(keep) }
   notice?.(`stopping what the config no longer runs as it was: ${stale.map((r) => r.id).join(', ')}`)
   const report = await stopProcesses(targetsOf({ ...previous, processes: stale }), { runId: previous.runId })
-  if (report.survivors.length) throw new BackendManagerError('STOP_FAILED', `could not stop the previous stack's ${stale.map((r) => r.id).join(', ')}:\n${report.survivors.join('\n')}`)
+  if (report.survivors.length)
+    throw new BackendManagerError(
+      'STOP_FAILED',
+      `could not stop the previous stack's ${stale.map((r) => r.id).join(', ')}:\n${report.survivors.join('\n')}`,
+    )
   return { ...previous, processes: previous.processes.filter(keep) }
 }
 
 // What every start checks under the lock before it starts anything (detached or --foreground); returns
 // the previous state to adopt from.
-export async function preflight(home: Home, plan: Plan, previous: StackState | undefined, notice?: (line: string) => void): Promise<StackState | undefined> {
+export async function preflight(
+  home: Home,
+  plan: Plan,
+  previous: StackState | undefined,
+  notice?: (line: string) => void,
+): Promise<StackState | undefined> {
   refuseIfRunning(home, previous, plan)
   // A new start: an earlier one's failure no longer describes the stack.
   clearLastFailure(home)
@@ -106,7 +122,16 @@ export async function preflight(home: Home, plan: Plan, previous: StackState | u
 // Runs the whole start in this process; the caller then hands over to a detached supervisor or stays (--foreground).
 export async function bringUpHere(plan: Plan, io: LifecycleIO, previous?: StackState): Promise<Stack> {
   if (plan.proxy.type === 'nginx') await ensureNginx(io.home, io.env, io.notice)
-  const stack = new Stack({ home: io.home, plan, env: io.env, runId: previous?.runId ?? newRunId(), proxy: makeProxy(io.home, plan, io.env), previous, progress: io.progress, log: io.notice })
+  const stack = new Stack({
+    home: io.home,
+    plan,
+    env: io.env,
+    runId: previous?.runId ?? newRunId(),
+    proxy: makeProxy(io.home, plan, io.env),
+    previous,
+    progress: io.progress,
+    log: io.notice,
+  })
   // Ctrl+C (or a closed terminal) while waiting must not leave half a stack running with nobody watching it.
   const interrupt = () => stack.abort('start interrupted; nothing is left running')
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
@@ -128,13 +153,17 @@ export async function bringUpHere(plan: Plan, io: LifecycleIO, previous?: StackS
 export function spawnSupervisor(home: Home, env: NodeJS.ProcessEnv, runId: string): number {
   ensureHome(home)
   const out = openAppend(home.supervisorLog)
-  const child = spawn(process.execPath, [path.join(packageRoot, 'bin', 'backend-manager.js'), '--home', home.root, 'supervise'], {
-    detached: true,
-    stdio: ['ignore', out, out],
-    // Tagged like the servers, so a stop can tell it from an unrelated process on a reused pid.
-    env: { ...env, [RUN_ENV]: supervisorTag(runId), [HOME_ENV]: home.root },
-    cwd: home.root,
-  })
+  const child = spawn(
+    process.execPath,
+    [path.join(packageRoot, 'bin', 'backend-manager.js'), '--home', home.root, 'supervise'],
+    {
+      detached: true,
+      stdio: ['ignore', out, out],
+      // Tagged like the servers, so a stop can tell it from an unrelated process on a reused pid.
+      env: { ...env, [RUN_ENV]: supervisorTag(runId), [HOME_ENV]: home.root },
+      cwd: home.root,
+    },
+  )
   fs.closeSync(out)
   child.unref()
   return child.pid!
@@ -165,11 +194,17 @@ export async function startDetached(req: StartRequest, io: LifecycleIO): Promise
       if (req.plan.proxy.type === 'nginx') await ensureNginx(io.home, io.env, io.notice)
       makeProxy(io.home, req.plan, io.env)
       // The supervisor brings everything up itself, from the plan in the state file.
-      const state: StackState = { ...(previous ?? emptyState(req.plan)), plan: req.plan, phase: 'starting', supervisor: { pid: 0, startTime: '' } }
+      const state: StackState = {
+        ...(previous ?? emptyState(req.plan)),
+        plan: req.plan,
+        phase: 'starting',
+        supervisor: { pid: 0, startTime: '' },
+      }
       writeState(io.home, state)
       const pid = spawnSupervisor(io.home, io.env, state.runId)
       // Recorded before the lock is released: a start or stop right after this one must see the supervisor at work.
-      if (readState(io.home)?.supervisor.pid === 0) writeState(io.home, { ...state, supervisor: { pid, startTime: startTimeOf(pid) ?? 'unknown' } })
+      if (readState(io.home)?.supervisor.pid === 0)
+        writeState(io.home, { ...state, supervisor: { pid, startTime: startTimeOf(pid) ?? 'unknown' } })
       registerStack(io.home, state, io.env)
       return { supervisorPid: pid }
     }
@@ -185,11 +220,25 @@ export async function startDetached(req: StartRequest, io: LifecycleIO): Promise
 }
 
 function emptyState(plan: Plan): StackState {
-  return { version: 1, runId: newRunId(), phase: 'starting', startedAt: Date.now(), supervisor: { pid: 0, startTime: '' }, plan, ports: [], processes: [] }
+  return {
+    version: 1,
+    runId: newRunId(),
+    phase: 'starting',
+    startedAt: Date.now(),
+    supervisor: { pid: 0, startTime: '' },
+    plan,
+    ports: [],
+    processes: [],
+  }
 }
 
 // restart --only: hand the supervisor's watch over, stop just those servers, then start again adopting the rest.
-export async function restartOnly(plan: Plan, servers: string[], io: LifecycleIO, onWait?: (what: string) => void): Promise<{ supervisorPid: number }> {
+export async function restartOnly(
+  plan: Plan,
+  servers: string[],
+  io: LifecycleIO,
+  onWait?: (what: string) => void,
+): Promise<{ supervisorPid: number }> {
   const lock = acquireLock(io.home, 'restart')
   let state: StackState
   try {
@@ -198,7 +247,8 @@ export async function restartOnly(plan: Plan, servers: string[], io: LifecycleIO
     state = await quietSupervisor(io.home, before, 'SIGUSR2')
     await waitSupervisorExit(state)
     const report = await stopProcesses(targetsOf(state, new Set(servers)), { runId: state.runId, onWait })
-    if (report.survivors.length) throw new BackendManagerError('STOP_FAILED', `could not stop:\n${report.survivors.join('\n')}`)
+    if (report.survivors.length)
+      throw new BackendManagerError('STOP_FAILED', `could not stop:\n${report.survivors.join('\n')}`)
     state = readState(io.home) ?? state
     state.processes = state.processes.filter((p) => !servers.includes(p.server))
     state.supervisor = { pid: 0, startTime: '' }

@@ -21,13 +21,15 @@ export interface StackState {
   processes: ProcessRecord[]
 }
 
-
 export function writeState(home: Home, state: StackState): void {
   writeJsonAtomic(home.state, state)
 }
 
 function problem(home: Home, message: string): BackendManagerError {
-  return new BackendManagerError('STATE', `${home.state}: ${message}; the stack may still be running: "backend-manager stop --force" finds its processes, stops them and removes the file`)
+  return new BackendManagerError(
+    'STATE',
+    `${home.state}: ${message}; the stack may still be running: "backend-manager stop --force" finds its processes, stops them and removes the file`,
+  )
 }
 
 // undefined when no stack was started here; a clear error when the file is damaged.
@@ -45,11 +47,28 @@ export function readState(home: Home): StackState | undefined {
   } catch (error) {
     throw problem(home, `not valid JSON (${(error as Error).message})`)
   }
-  if (state?.version !== 1 || !Array.isArray(state.processes) || typeof state.supervisor?.pid !== 'number' || typeof state.plan !== 'object')
-    throw problem(home, 'expected a state file written by this version of backend-manager (version 1 with supervisor, plan and processes)')
+  if (
+    state?.version !== 1 ||
+    !Array.isArray(state.processes) ||
+    typeof state.supervisor?.pid !== 'number' ||
+    typeof state.plan !== 'object'
+  )
+    throw problem(
+      home,
+      'expected a state file written by this version of backend-manager (version 1 with supervisor, plan and processes)',
+    )
   for (const [i, p] of state.processes.entries()) {
-    if (!Number.isInteger(p.pid) || p.pid <= 1 || !Number.isInteger(p.pgid) || p.pgid <= 1 || typeof p.startTime !== 'string')
-      throw problem(home, `processes[${i}] expected a pid and pgid above 1 and a start time, got pid ${JSON.stringify(p.pid)}, pgid ${JSON.stringify(p.pgid)}`)
+    if (
+      !Number.isInteger(p.pid) ||
+      p.pid <= 1 ||
+      !Number.isInteger(p.pgid) ||
+      p.pgid <= 1 ||
+      typeof p.startTime !== 'string'
+    )
+      throw problem(
+        home,
+        `processes[${i}] expected a pid and pgid above 1 and a start time, got pid ${JSON.stringify(p.pid)}, pgid ${JSON.stringify(p.pgid)}`,
+      )
   }
   return state
 }
@@ -67,7 +86,8 @@ export function isCliCommand(argv: string[], command: string): boolean {
 // A start bringing the stack up (or running it in the foreground) supervises from the CLI process, which has no tag.
 export function supervisorAlive(state: StackState): boolean {
   const { pid, startTime } = state.supervisor
-  if (!Number.isInteger(pid) || pid <= 1 || typeof startTime !== 'string' || !isSameProcess(pid, startTime)) return false
+  if (!Number.isInteger(pid) || pid <= 1 || typeof startTime !== 'string' || !isSameProcess(pid, startTime))
+    return false
   if (!hasProcfs) return true
   const argv = commandArgs(pid)
   const tag = environValue(pid, RUN_ENV)

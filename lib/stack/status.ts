@@ -3,7 +3,16 @@ import type { Home } from '../core/home.ts'
 import { readLastFailure, type LastFailure } from './last-failure.ts'
 import { unifiedLogBehind } from '../logs/behind.ts'
 import type { Readiness } from '../config/plan.ts'
-import { bootTimeMs, CLOCK_TICKS, hasProcfs, isSameProcess, PAGE_SIZE, processTable, treeOf, type ProcStat } from '../os/procfs.ts'
+import {
+  bootTimeMs,
+  CLOCK_TICKS,
+  hasProcfs,
+  isSameProcess,
+  PAGE_SIZE,
+  processTable,
+  treeOf,
+  type ProcStat,
+} from '../os/procfs.ts'
 import { probe } from '../probe/readiness.ts'
 import { readState, supervisorAlive, type StackState } from './state.ts'
 import { type ProcessRecord, type ProcessState } from '../os/process-record.ts'
@@ -49,7 +58,11 @@ function usage(pid: number, table: ProcStat[], boot: number, now: number, wholeT
   const startedMs = boot + (Number(root.startTime) * 1000) / CLOCK_TICKS
   const uptimeMs = Math.max(1, now - startedMs)
   const cpuMs = (tree.reduce((sum, p) => sum + p.cpuTicks, 0) * 1000) / CLOCK_TICKS
-  return { cpuPercent: Math.round((cpuMs / uptimeMs) * 1000) / 10, rssBytes: tree.reduce((sum, p) => sum + p.rssPages * PAGE_SIZE, 0), uptimeMs }
+  return {
+    cpuPercent: Math.round((cpuMs / uptimeMs) * 1000) / 10,
+    rssBytes: tree.reduce((sum, p) => sum + p.rssPages * PAGE_SIZE, 0),
+    uptimeMs,
+  }
 }
 
 function readinessOf(state: StackState, record: ProcessRecord): Readiness {
@@ -58,13 +71,24 @@ function readinessOf(state: StackState, record: ProcessRecord): Readiness {
 }
 
 function hostOf(state: StackState, record: ProcessRecord): string {
-  return record.kind === 'proxy' ? state.plan.proxy.host : (state.plan.processes.find((p) => p.id === record.id)?.host ?? '127.0.0.1')
+  return record.kind === 'proxy'
+    ? state.plan.proxy.host
+    : (state.plan.processes.find((p) => p.id === record.id)?.host ?? '127.0.0.1')
 }
 
 export async function collectStatus(home: Home, now = Date.now()): Promise<StackStatus> {
   const state = readState(home)
   const lastFailure = readLastFailure(home)
-  if (!state) return { running: false, home: home.root, config: null, processes: [], logBehind: null, healthy: false, lastFailure }
+  if (!state)
+    return {
+      running: false,
+      home: home.root,
+      config: null,
+      processes: [],
+      logBehind: null,
+      healthy: false,
+      lastFailure,
+    }
   const table = hasProcfs ? processTable() : []
   const boot = hasProcfs ? bootTimeMs() : 0
   const supervisorUp = supervisorAlive(state)
@@ -80,9 +104,16 @@ export async function collectStatus(home: Home, now = Date.now()): Promise<Stack
       const alive = record.pid > 0 && isSameProcess(record.pid, record.startTime)
       const signalStopped = alive && table.find((p) => p.pid === record.pid)?.state === 'T'
       const readiness = readinessOf(state, record)
-      const checked = alive && !signalStopped ? await probe(readiness, hostOf(state, record), record.port, PROBE_TIMEOUT_MS) : undefined
+      const checked =
+        alive && !signalStopped
+          ? await probe(readiness, hostOf(state, record), record.port, PROBE_TIMEOUT_MS)
+          : undefined
       // Without a live supervisor nobody updates the recorded state, so a dead process is just gone.
-      const recorded: ProcessStatus['state'] = alive ? record.state : record.state === 'crashed' || (supervisorUp && record.state !== 'running') ? record.state : 'gone'
+      const recorded: ProcessStatus['state'] = alive
+        ? record.state
+        : record.state === 'crashed' || (supervisorUp && record.state !== 'running')
+          ? record.state
+          : 'gone'
       const shown = signalStopped ? 'stopped (signal)' : recorded
       return {
         id: record.id,
@@ -96,7 +127,9 @@ export async function collectStatus(home: Home, now = Date.now()): Promise<Stack
         healthy: Boolean(checked?.ok) && record.state === 'running',
         restarts: record.restarts,
         lastExit: record.lastExit ?? null,
-        ...(alive && hasProcfs ? usage(record.pid, table, boot, now) : { cpuPercent: null, rssBytes: null, uptimeMs: alive ? now - record.startedAt : null }),
+        ...(alive && hasProcfs
+          ? usage(record.pid, table, boot, now)
+          : { cpuPercent: null, rssBytes: null, uptimeMs: alive ? now - record.startedAt : null }),
       }
     }),
   )
@@ -111,9 +144,13 @@ export async function collectStatus(home: Home, now = Date.now()): Promise<Stack
     health: supervisorUp ? 'alive' : 'gone',
     healthy: supervisorUp,
     restarts: 0,
-    lastExit: supervisorUp ? null : 'the supervisor is gone: servers keep running but crashes are not restarted; "start" re-adopts them, "stop" stops them',
+    lastExit: supervisorUp
+      ? null
+      : 'the supervisor is gone: servers keep running but crashes are not restarted; "start" re-adopts them, "stop" stops them',
     // Its own memory only: servers it restarted are its children but are shown on their own rows.
-    ...(supervisorUp && hasProcfs ? usage(state.supervisor.pid, table, boot, now, false) : { cpuPercent: null, rssBytes: null, uptimeMs: null }),
+    ...(supervisorUp && hasProcfs
+      ? usage(state.supervisor.pid, table, boot, now, false)
+      : { cpuPercent: null, rssBytes: null, uptimeMs: null }),
   }
   const processes = [supervisor, ...rows]
   const cpu = await recent

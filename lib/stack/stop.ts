@@ -18,7 +18,11 @@ import { unregisterStack } from './registry.ts'
 import { stopProcesses, type StopReport, type StopTarget } from '../os/terminate.ts'
 
 // Tells a live supervisor to stop restarting, and waits (briefly) until it says so in the state file.
-export async function quietSupervisor(home: Home, state: StackState, signal: 'SIGTERM' | 'SIGUSR2'): Promise<StackState> {
+export async function quietSupervisor(
+  home: Home,
+  state: StackState,
+  signal: 'SIGTERM' | 'SIGUSR2',
+): Promise<StackState> {
   if (!supervisorAlive(state)) return state
   process.kill(state.supervisor.pid, signal)
   const deadline = Date.now() + 1000
@@ -54,7 +58,11 @@ export function stackEndpoints(state: StackState): Endpoint[] {
   const { http, grpc } = proxyListeners(plan.proxy, plan.upstreams ?? [])
   const proxy = [http, grpc, plan.proxy.type === 'envoy' ? plan.proxy.admin_port : undefined]
   const hostOf = (port: number) => plan.processes.find((p) => p.port === port)?.host ?? plan.proxy.host
-  const ports = new Set([...(state.ports ?? []), ...plan.processes.map((p) => p.port), ...proxy].filter((p): p is number => typeof p === 'number'))
+  const ports = new Set(
+    [...(state.ports ?? []), ...plan.processes.map((p) => p.port), ...proxy].filter(
+      (p): p is number => typeof p === 'number',
+    ),
+  )
   return [...ports].map((port) => ({ port, host: hostOf(port) }))
 }
 
@@ -62,14 +70,27 @@ export function stackEndpoints(state: StackState): Endpoint[] {
 // spawned): they would start again what is being stopped. SIGKILL is safe: the servers do not depend on them.
 async function stopStraySupervisors(state: StackState): Promise<void> {
   if (!hasProcfs) return
-  const stray = escapedProcesses(state.runId, new Set(), processTable()).filter((e) => e.tag === supervisorTag(state.runId) && e.stat.pid !== state.supervisor.pid)
+  const stray = escapedProcesses(state.runId, new Set(), processTable()).filter(
+    (e) => e.tag === supervisorTag(state.runId) && e.stat.pid !== state.supervisor.pid,
+  )
   for (const s of stray) killPid(s.stat.pid, 'SIGKILL')
-  await waitGone(stray.map((s) => s.stat), 2000, 5)
+  await waitGone(
+    stray.map((s) => s.stat),
+    2000,
+    5,
+  )
 }
 
 // An nginx master (its group's leader) running this config file.
 function runsConfig(p: ProcStat, conf: string): boolean {
-  return p.comm === 'nginx' && p.pid === p.pgrp && commandArgs(p.pid).join(' ').split(' ').some((a, i, all) => a === conf && all[i - 1] === '-c')
+  return (
+    p.comm === 'nginx' &&
+    p.pid === p.pgrp &&
+    commandArgs(p.pid)
+      .join(' ')
+      .split(' ')
+      .some((a, i, all) => a === conf && all[i - 1] === '-c')
+  )
 }
 
 // An nginx the records do not name (started by a start killed before it recorded it): nginx overwrites its
@@ -80,7 +101,18 @@ function unrecordedProxies(home: Home, state: StackState, table: ProcStat[]): St
   return table
     .filter((p) => !known.has(p.pgrp) && runsConfig(p, conf))
     .map((p) => {
-      const record: ProcessRecord = { id: `nginx (pid ${p.pid}, not recorded)`, kind: 'proxy', server: 'nginx', pid: p.pid, pgid: p.pgrp, startTime: p.startTime, startedAt: 0, state: 'running', restarts: 0, logFile: '' }
+      const record: ProcessRecord = {
+        id: `nginx (pid ${p.pid}, not recorded)`,
+        kind: 'proxy',
+        server: 'nginx',
+        pid: p.pid,
+        pgid: p.pgrp,
+        startTime: p.startTime,
+        startedAt: 0,
+        state: 'running',
+        restarts: 0,
+        logFile: '',
+      }
       return { record, stopTimeoutMs: 3000, dependsOn: [] }
     })
 }
@@ -127,7 +159,9 @@ const describe = (p: ProcStat) => `pid ${p.pid} (${commandLine(p.pid)})`
 // Every process of this home's stack, found without the state file: the home in its environment, or an nginx on its config.
 export function homeProcesses(home: Home, table: ProcStat[]): ProcStat[] {
   const conf = path.resolve(home.nginxConf)
-  return table.filter((p) => p.pid !== process.pid && (environValue(p.pid, HOME_ENV) === home.root || runsConfig(p, conf)))
+  return table.filter(
+    (p) => p.pid !== process.pid && (environValue(p.pid, HOME_ENV) === home.root || runsConfig(p, conf)),
+  )
 }
 
 // stop --force: stops the stack even when its state file is damaged, finding its processes by the home in their
@@ -143,7 +177,11 @@ export async function forceStop(io: StopIO, onWait?: (what: string) => void): Pr
       if (!(error instanceof BackendManagerError) || error.code !== 'STATE') throw error
       result.damaged = error.message
     }
-    if (!hasProcfs) throw new BackendManagerError('STATE', 'stop --force finds processes through /proc, which this system does not have')
+    if (!hasProcfs)
+      throw new BackendManagerError(
+        'STATE',
+        'stop --force finds processes through /proc, which this system does not have',
+      )
     const isSupervisor = (p: ProcStat) => /\/supervisor$/.test(environValue(p.pid, RUN_ENV) ?? '')
     const supervisors = homeProcesses(io.home, processTable()).filter(isSupervisor)
     for (const s of supervisors) killPid(s.pid, 'SIGUSR2')
@@ -166,7 +204,10 @@ export async function forceStop(io: StopIO, onWait?: (what: string) => void): Pr
     result.stopped = [...supervisors, ...found].filter((p) => !survivors.includes(p)).map(describe)
     result.killed = stubborn.filter((p) => !survivors.includes(p)).map(describe)
     result.survivors = survivors.map((p) => `${describe(p)} still alive after SIGKILL`)
-    const still = await waitReleased(ports.map((port) => ({ port, host: '127.0.0.1' })), 2000)
+    const still = await waitReleased(
+      ports.map((port) => ({ port, host: '127.0.0.1' })),
+      2000,
+    )
     result.survivors.push(...still.map((port) => `port ${port} still accepts connections`))
     if (result.survivors.length === 0) removeRunFiles(io)
     result.ms = Date.now() - started
@@ -184,7 +225,9 @@ function removeRunFiles(io: StopIO): void {
     removeFile(io.home.nginxPid)
   } catch (error) {
     if (!cannotWrite(error)) throw error
-    io.notice?.(`everything is stopped, but ${(error as Error).message}; "status" will show the stack as stopped until the file is removed`)
+    io.notice?.(
+      `everything is stopped, but ${(error as Error).message}; "status" will show the stack as stopped until the file is removed`,
+    )
   }
   if (io.env) unregisterStack(io.home, io.env)
 }
@@ -199,7 +242,12 @@ async function stopRecorded(io: StopIO, onWait?: (what: string) => void): Promis
   resumePaused(home, state)
   await stopStraySupervisors(state)
   const stray = hasProcfs ? unrecordedProxies(home, state, processTable()) : []
-  const report = await stopProcesses([...targetsOf(state), ...stray], { runId: state.runId, onWait, wholeRun: true, ports: stackEndpoints(state) })
+  const report = await stopProcesses([...targetsOf(state), ...stray], {
+    runId: state.runId,
+    onWait,
+    wholeRun: true,
+    ports: stackEndpoints(state),
+  })
   await waitSupervisorExit(state)
   if (report.survivors.length === 0) removeRunFiles(io)
   return { wasRunning: true, report, ms: Date.now() - started }

@@ -37,9 +37,13 @@ export async function run(args: string[], ctx: Context): Promise<number> {
     const home = resolveHome({}, dir, dir)
     for (const d of [home.run, home.logs]) fs.mkdirSync(d, { recursive: true })
     const conf = envoyPaths(home).conf
-    fs.writeFileSync(conf, renderEnvoyConf(resolvePlan(parseConfig(VERIFY_CONFIG, path.join(dir, 'verify.yaml'))), home))
+    fs.writeFileSync(
+      conf,
+      renderEnvoyConf(resolvePlan(parseConfig(VERIFY_CONFIG, path.join(dir, 'verify.yaml'))), home),
+    )
     const result = validateEnvoyConf(envoy, conf, ctx.env)
-    if (!result.ok) throw new BackendManagerError('NOT_FOUND', `envoy --mode validate rejected a generated config:\n${result.output}`)
+    if (!result.ok)
+      throw new BackendManagerError('NOT_FOUND', `envoy --mode validate rejected a generated config:\n${result.output}`)
     ctx.stdout.write('validate:   ok\n')
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })

@@ -4,7 +4,15 @@ import path from 'node:path'
 import { parseFlags, type Context } from '../../lib/cli/context.ts'
 import { parseConfig } from '../../lib/config/load.ts'
 import { BackendManagerError } from '../../lib/core/errors.ts'
-import { findNginx, installAdvice, mimeTypesFor, nginxCacheHome, SHARED_NGINX, SYSTEM_NGINX, testPlanInTempHome } from '../../lib/proxy/nginx/install.ts'
+import {
+  findNginx,
+  installAdvice,
+  mimeTypesFor,
+  nginxCacheHome,
+  SHARED_NGINX,
+  SYSTEM_NGINX,
+  testPlanInTempHome,
+} from '../../lib/proxy/nginx/install.ts'
 import { resolvePlan } from '../../lib/config/plan.ts'
 
 export const usage = `Usage: backend-manager check-nginx [--verify]
@@ -29,11 +37,18 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   const { values } = parseFlags('check-nginx', args, { verify: { type: 'boolean' } }, 0)
   const nginx = findNginx(ctx.home, ctx.env)
   if (!nginx) {
-    const looked = [...new Set([path.join(ctx.home.bin, 'nginx'), SHARED_NGINX, path.join(nginxCacheHome(ctx.env).bin, 'nginx')])].concat('nginx on PATH', SYSTEM_NGINX)
-    throw new BackendManagerError('NGINX', `no working nginx found (looked at ${looked.join(', ')}); ${installAdvice()}, or just "start": it installs nginx on first use`)
+    const looked = [
+      ...new Set([path.join(ctx.home.bin, 'nginx'), SHARED_NGINX, path.join(nginxCacheHome(ctx.env).bin, 'nginx')]),
+    ].concat('nginx on PATH', SYSTEM_NGINX)
+    throw new BackendManagerError(
+      'NGINX',
+      `no working nginx found (looked at ${looked.join(', ')}); ${installAdvice()}, or just "start": it installs nginx on first use`,
+    )
   }
   const mime = mimeTypesFor(nginx.path)
-  ctx.stdout.write(`nginx:      ${nginx.path}\nsource:     ${nginx.source}\nversion:    ${nginx.version}\nmime.types: ${mime ?? '(none; the config uses a small built-in table)'}\n`)
+  ctx.stdout.write(
+    `nginx:      ${nginx.path}\nsource:     ${nginx.source}\nversion:    ${nginx.version}\nmime.types: ${mime ?? '(none; the config uses a small built-in table)'}\n`,
+  )
   if (!values.verify) return 0
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'backend-manager-verify-'))
   try {

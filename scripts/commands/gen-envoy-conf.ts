@@ -35,9 +35,15 @@ function validateInTempHome(plan: Plan, check: (conf: string) => EnvoyCheck): En
 }
 
 export async function run(args: string[], ctx: Context): Promise<number> {
-  const { values, positionals } = parseFlags('gen-envoy-conf', args, { output: { type: 'string', short: 'o' }, validate: { type: 'boolean' } })
+  const { values, positionals } = parseFlags('gen-envoy-conf', args, {
+    output: { type: 'string', short: 'o' },
+    validate: { type: 'boolean' },
+  })
   const config = loadConfig(positionals[0] ?? DEFAULT_CONFIG)
-  if (config.proxy.type !== 'envoy') ctx.stderr.write(`note: ${config.file} has proxy.type "${config.proxy.type}"; "start" will not run this Envoy config\n`)
+  if (config.proxy.type !== 'envoy')
+    ctx.stderr.write(
+      `note: ${config.file} has proxy.type "${config.proxy.type}"; "start" will not run this Envoy config\n`,
+    )
   const plan = resolvePlan({ ...config, proxy: { ...config.proxy, type: 'envoy' } })
   const envoy = values.validate ? requireEnvoy(ctx.home, ctx.env) : undefined
   const text = renderEnvoyConf(plan, ctx.home)
@@ -47,7 +53,12 @@ export async function run(args: string[], ctx: Context): Promise<number> {
     ensureHome(ctx.home)
     result = validateEnvoyConf(envoy, file, ctx.env)
   } else if (envoy) result = validateInTempHome(plan, (conf) => validateEnvoyConf(envoy, conf, ctx.env))
-  if (result && !result.ok) throw new BackendManagerError('CONFIG', `envoy --mode validate rejected the config for ${config.file}:\n${result.output}`)
-  if (result) ctx.stderr.write(`envoy --mode validate: configuration for ${config.file} is valid (envoy ${envoy!.version})\n`)
+  if (result && !result.ok)
+    throw new BackendManagerError(
+      'CONFIG',
+      `envoy --mode validate rejected the config for ${config.file}:\n${result.output}`,
+    )
+  if (result)
+    ctx.stderr.write(`envoy --mode validate: configuration for ${config.file} is valid (envoy ${envoy!.version})\n`)
   return 0
 }

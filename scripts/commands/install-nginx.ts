@@ -21,9 +21,14 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   const { values } = parseFlags('install-nginx', args, { 'no-system': { type: 'boolean' } }, 0)
   const log = (line: string) => ctx.stderr.write(`install-nginx: ${line}\n`)
   const explicit = ctx.home.origin === 'flag' || ctx.home.origin === 'env'
-  const installed = await installNginx(explicit ? ctx.home : nginxCacheHome(ctx.env), ctx.env, log, { system: !values['no-system'] })
+  const installed = await installNginx(explicit ? ctx.home : nginxCacheHome(ctx.env), ctx.env, log, {
+    system: !values['no-system'],
+  })
   // Run by every Make target: a working nginx gets one short line, an install says what it did.
   if (installed.source === 'kept') ctx.stdout.write(`nginx ${installed.version} already installed: ${installed.path}\n`)
-  else ctx.stdout.write(`nginx ${installed.version} ready: ${installed.path} (${installed.source})\nmime.types: ${installed.mimeTypes}\n`)
+  else
+    ctx.stdout.write(
+      `nginx ${installed.version} ready: ${installed.path} (${installed.source})\nmime.types: ${installed.mimeTypes}\n`,
+    )
   return 0
 }

@@ -24,7 +24,10 @@ pipes into grep and wc; notes go to stderr.
   clean       truncate every log file in place and remove rotated copies; safe while running`
 
 export async function run(args: string[], ctx: Context): Promise<number> {
-  const { values, positionals } = parseFlags('logs', args, { follow: { type: 'boolean', short: 'f' }, lines: { type: 'string', short: 'n' } })
+  const { values, positionals } = parseFlags('logs', args, {
+    follow: { type: 'boolean', short: 'f' },
+    lines: { type: 'string', short: 'n' },
+  })
   const target = positionals[0]
   // Where no stack ever ran there are no logs to show or clean: say where the stacks are instead, creating nothing.
   if (!fs.existsSync(ctx.home.state) && !fs.existsSync(ctx.home.logs) && !values.follow) {
@@ -39,7 +42,8 @@ export async function run(args: string[], ctx: Context): Promise<number> {
     return 0
   }
   const count = values.lines === undefined ? 100 : positiveInt('-n', values.lines, 0, 1_000_000)!
-  if (target === 'nginx') return show(ctx, [nginxErrorLogPath(ctx.home), nginxAccessLogPath(ctx.home)], count, values.follow)
+  if (target === 'nginx')
+    return show(ctx, [nginxErrorLogPath(ctx.home), nginxAccessLogPath(ctx.home)], count, values.follow)
   const keep = target === undefined ? undefined : matcher(ctx, target)
   noteIfBehind(ctx)
   return show(ctx, [unifiedLogPath(ctx.home)], count, values.follow, keep)
@@ -48,18 +52,25 @@ export async function run(args: string[], ctx: Context): Promise<number> {
 // Lines of a server (every instance) or of one instance; anything else is a usage error naming what exists.
 function matcher(ctx: Context, name: string): (line: string) => boolean {
   const state = readState(ctx.home)
-  const ids = new Set([...(state?.plan.processes.map((p) => p.id) ?? []), ...(state?.processes.map((p) => p.id) ?? []), ...loggedIds(ctx.home)])
+  const ids = new Set([
+    ...(state?.plan.processes.map((p) => p.id) ?? []),
+    ...(state?.processes.map((p) => p.id) ?? []),
+    ...loggedIds(ctx.home),
+  ])
   const servers = new Map<string, string>()
   for (const p of state?.plan.processes ?? []) servers.set(p.id, p.server)
   const serverOfId = (id: string) => servers.get(id) ?? serverOf(id)
   if (ids.has(name)) return (line) => lineOwner(line) === name
-  if ([...ids].some((id) => serverOfId(id) === name)) return (line) => {
-    const owner = lineOwner(line)
-    return owner !== undefined && serverOfId(owner) === name
-  }
+  if ([...ids].some((id) => serverOfId(id) === name))
+    return (line) => {
+      const owner = lineOwner(line)
+      return owner !== undefined && serverOfId(owner) === name
+    }
   const known = [...ids].sort()
   const serverNames = [...new Set(known.map(serverOfId))]
-  const what = known.length ? `a server (${serverNames.join(', ')}) or an instance (${known.join(', ')})` : `a server or an instance, but there are no process logs in ${ctx.home.logs} yet`
+  const what = known.length
+    ? `a server (${serverNames.join(', ')}) or an instance (${known.join(', ')})`
+    : `a server or an instance, but there are no process logs in ${ctx.home.logs} yet`
   throw usageError(`logs: unknown name "${name}"; expected "nginx", "clean", ${what}`)
 }
 
@@ -72,10 +83,18 @@ function noteIfBehind(ctx: Context): void {
     return
   }
   if (!state || state.supervisor.pid <= 0 || supervisorAlive(state)) return
-  ctx.stderr.write(`note: the supervisor (pid ${state.supervisor.pid}) is not running, so ${path.basename(unifiedLogPath(ctx.home))} may be behind; each process's output is in ${ctx.home.logs}/<name>-<instance>.log, and "start" catches up\n`)
+  ctx.stderr.write(
+    `note: the supervisor (pid ${state.supervisor.pid}) is not running, so ${path.basename(unifiedLogPath(ctx.home))} may be behind; each process's output is in ${ctx.home.logs}/<name>-<instance>.log, and "start" catches up\n`,
+  )
 }
 
-async function show(ctx: Context, files: string[], count: number, follow: boolean | undefined, keep?: (line: string) => boolean): Promise<number> {
+async function show(
+  ctx: Context,
+  files: string[],
+  count: number,
+  follow: boolean | undefined,
+  keep?: (line: string) => boolean,
+): Promise<number> {
   const out = ctx.stdout
   let closed = false
   let loop: ReturnType<typeof followFiles> | undefined
@@ -92,7 +111,8 @@ async function show(ctx: Context, files: string[], count: number, follow: boolea
   for (const file of files) {
     const tail = tailFile(file, count, keep)
     if (files.length > 1) ctx.stderr.write(`==> ${file} <==\n`)
-    if (tail.end === 0 && tail.lines.length === 0 && !follow) ctx.stderr.write(`note: ${file} is empty or does not exist yet\n`)
+    if (tail.end === 0 && tail.lines.length === 0 && !follow)
+      ctx.stderr.write(`note: ${file} is empty or does not exist yet\n`)
     write(tail.lines)
     followers.push(new FileFollower(file, tail.end))
   }

@@ -25,11 +25,32 @@ export async function run(args: string[], ctx: Context): Promise<number> {
           : status?.healthy
             ? 'all healthy'
             : `degraded (${healthyCount} of ${servers.length} healthy)`
-      return { home: s.home, config: s.config, supervisorPid: s.supervisorPid, supervisorAlive: s.supervisorAlive, healthy: Boolean(status?.healthy), health, processes: servers.length, problem: s.problem ?? null }
+      return {
+        home: s.home,
+        config: s.config,
+        supervisorPid: s.supervisorPid,
+        supervisorAlive: s.supervisorAlive,
+        healthy: Boolean(status?.healthy),
+        health,
+        processes: servers.length,
+        problem: s.problem ?? null,
+      }
     }),
   )
   if (values.json) ctx.stdout.write(JSON.stringify(rows, null, 2) + '\n')
   else if (rows.length === 0) ctx.stdout.write(`no stacks running (registry: ${registryDir(ctx.env)})\n`)
-  else ctx.stdout.write(table(['HOME', 'CONFIG', 'SUPERVISOR', 'PROCESSES', 'HEALTH'], rows.map((r) => [r.home, r.config, r.supervisorPid > 0 ? String(r.supervisorPid) : '-', String(r.processes), r.health])))
+  else
+    ctx.stdout.write(
+      table(
+        ['HOME', 'CONFIG', 'SUPERVISOR', 'PROCESSES', 'HEALTH'],
+        rows.map((r) => [
+          r.home,
+          r.config,
+          r.supervisorPid > 0 ? String(r.supervisorPid) : '-',
+          String(r.processes),
+          r.health,
+        ]),
+      ),
+    )
   return 0
 }

@@ -34,7 +34,12 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   const configPath = path.resolve(ctx.cwd, file)
   const only = csv(values.only)
   const started = Date.now()
-  const io = { home: ctx.home, env: ctx.env, progress: progressPrinter(ctx.stdout, ctx.env), notice: (l: string) => ctx.stderr.write(`${l}\n`) }
+  const io = {
+    home: ctx.home,
+    env: ctx.env,
+    progress: progressPrinter(ctx.stdout, ctx.env),
+    notice: (l: string) => ctx.stderr.write(`${l}\n`),
+  }
   const onWait = (what: string) => ctx.stderr.write(`waiting for ${what}\n`)
   if (only) {
     // Exactly the named servers are restarted; the plan keeps what runs and what they depend on, which is adopted.

@@ -7,7 +7,16 @@ import { resolvePlan } from '../../lib/config/plan.ts'
 import { printStopReport, progressPrinter } from '../../lib/cli/progress.ts'
 import { describeProxy, makeProxy } from '../../lib/proxy/process.ts'
 import { ensureNginx } from '../../lib/proxy/nginx/install.ts'
-import { DEFAULT_FRONT_PORT, DEFAULT_GRPC_FRONT_PORT, loadRequest, poolConfig, poolHome, refuseRunningPool, saveRequest, type PoolRequest } from '../../lib/stack/pool.ts'
+import {
+  DEFAULT_FRONT_PORT,
+  DEFAULT_GRPC_FRONT_PORT,
+  loadRequest,
+  poolConfig,
+  poolHome,
+  refuseRunningPool,
+  saveRequest,
+  type PoolRequest,
+} from '../../lib/stack/pool.ts'
 import { run as runHealth } from './health.ts'
 import { run as runLogs } from './logs.ts'
 import { run as runStatus } from './status.ts'
@@ -50,7 +59,12 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   const [sub, ...rest] = args
   const home = poolHome(ctx.env, ctx.cwd, ctx.home.root === poolHome({}, ctx.cwd).root ? undefined : ctx.home.root)
   const pool: Context = { ...ctx, home }
-  const io = { home, env: ctx.env, progress: progressPrinter(ctx.stdout, ctx.env), notice: (l: string) => ctx.stderr.write(`${l}\n`) }
+  const io = {
+    home,
+    env: ctx.env,
+    progress: progressPrinter(ctx.stdout, ctx.env),
+    notice: (l: string) => ctx.stderr.write(`${l}\n`),
+  }
   const onWait = (what: string) => ctx.stderr.write(`waiting for ${what}\n`)
   const launch = async (req: PoolRequest, verb: string) => {
     const plan = resolvePlan(poolConfig(req))
@@ -63,25 +77,35 @@ export async function run(args: string[], ctx: Context): Promise<number> {
     await startDetached({ plan }, io)
     saveRequest(home, req)
     const last = req.basePort + req.workers - 1
-    const workers = req.workers === 1 ? `1 worker on port ${req.basePort}` : `${req.workers} workers on ports ${req.basePort}-${last}`
-    ctx.stdout.write(`${verb} ${workers}${req.proxy === 'none' ? '' : `; ${describeProxy(plan)}`} in ${Date.now() - started} ms\n`)
+    const workers =
+      req.workers === 1 ? `1 worker on port ${req.basePort}` : `${req.workers} workers on ports ${req.basePort}-${last}`
+    ctx.stdout.write(
+      `${verb} ${workers}${req.proxy === 'none' ? '' : `; ${describeProxy(plan)}`} in ${Date.now() - started} ms\n`,
+    )
     return 0
   }
   switch (sub) {
     case 'start': {
       const { flags, command } = splitCommand(rest)
-      const { values } = parseFlags('simple start', flags, {
-        workers: { type: 'string' },
-        'base-port': { type: 'string' },
-        host: { type: 'string' },
-        proxy: { type: 'string' },
-        port: { type: 'string' },
-        protocol: { type: 'string' },
-      }, 0)
+      const { values } = parseFlags(
+        'simple start',
+        flags,
+        {
+          workers: { type: 'string' },
+          'base-port': { type: 'string' },
+          host: { type: 'string' },
+          proxy: { type: 'string' },
+          port: { type: 'string' },
+          protocol: { type: 'string' },
+        },
+        0,
+      )
       const proxy = (values.proxy ?? 'none') as ProxyType
-      if (!PROXIES.includes(proxy)) throw usageError(`--proxy: expected one of ${PROXIES.join(', ')}, got ${JSON.stringify(values.proxy)}`)
+      if (!PROXIES.includes(proxy))
+        throw usageError(`--proxy: expected one of ${PROXIES.join(', ')}, got ${JSON.stringify(values.proxy)}`)
       const protocol = (values.protocol ?? 'http') as Protocol
-      if (!PROTOCOLS.includes(protocol)) throw usageError(`--protocol: expected one of ${PROTOCOLS.join(', ')}, got ${JSON.stringify(values.protocol)}`)
+      if (!PROTOCOLS.includes(protocol))
+        throw usageError(`--protocol: expected one of ${PROTOCOLS.join(', ')}, got ${JSON.stringify(values.protocol)}`)
       refuseRunningPool(home)
       return launch(
         {
@@ -90,7 +114,8 @@ export async function run(args: string[], ctx: Context): Promise<number> {
           host: values.host ?? '127.0.0.1',
           proxy,
           protocol,
-          frontPort: positiveInt('--port', values.port) ?? (protocol === 'grpc' ? DEFAULT_GRPC_FRONT_PORT : DEFAULT_FRONT_PORT),
+          frontPort:
+            positiveInt('--port', values.port) ?? (protocol === 'grpc' ? DEFAULT_GRPC_FRONT_PORT : DEFAULT_FRONT_PORT),
           command,
           cwd: ctx.cwd,
         },
@@ -101,7 +126,10 @@ export async function run(args: string[], ctx: Context): Promise<number> {
       const { values } = parseFlags('simple restart', rest, { workers: { type: 'string' } }, 0)
       const previous = loadRequest(home)
       if (!previous) throw usageError(`simple restart: no pool was started from ${home.root}; use "simple start"`)
-      return launch({ ...previous, workers: positiveInt('--workers', values.workers, 1, 256) ?? previous.workers }, 'restarted')
+      return launch(
+        { ...previous, workers: positiveInt('--workers', values.workers, 1, 256) ?? previous.workers },
+        'restarted',
+      )
     }
     case 'stop': {
       parseFlags('simple stop', rest, {}, 0)
@@ -114,6 +142,8 @@ export async function run(args: string[], ctx: Context): Promise<number> {
     case 'health':
       return runHealth(rest, pool)
     default:
-      throw usageError(`simple: expected one of start, status, stop, restart, logs, health${sub ? `, got "${sub}"` : ''}\n\n${usage}`)
+      throw usageError(
+        `simple: expected one of start, status, stop, restart, logs, health${sub ? `, got "${sub}"` : ''}\n\n${usage}`,
+      )
   }
 }

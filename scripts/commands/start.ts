@@ -36,7 +36,12 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   const config = loadConfig(file, { cacheFile: ctx.home.configCache })
   const plan = { ...resolvePlan(config, csv(values.only)), configPath: path.resolve(ctx.cwd, file) }
   const started = Date.now()
-  const io = { home: ctx.home, env: ctx.env, progress: progressPrinter(ctx.stdout, ctx.env), notice: (l: string) => ctx.stderr.write(`${l}\n`) }
+  const io = {
+    home: ctx.home,
+    env: ctx.env,
+    progress: progressPrinter(ctx.stdout, ctx.env),
+    notice: (l: string) => ctx.stderr.write(`${l}\n`),
+  }
   if (values.foreground) return runForeground(plan, io, ctx)
   const { supervisorPid, already } = await startDetached({ plan, noWait: values['no-wait'] }, io)
   if (already) {
@@ -52,11 +57,19 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   return 0
 }
 
-async function runForeground(plan: ReturnType<typeof resolvePlan>, io: Parameters<typeof bringUpHere>[1], ctx: Context): Promise<number> {
+async function runForeground(
+  plan: ReturnType<typeof resolvePlan>,
+  io: Parameters<typeof bringUpHere>[1],
+  ctx: Context,
+): Promise<number> {
   checkFreeSpace(ctx.home)
   const lock = acquireLock(ctx.home, 'start --foreground')
   // The terminal shows this run's unified log, as foreman does, from where the file ends now.
-  const unified = new FollowSet(ctx.home, [new FileFollower(unifiedLogPath(ctx.home), fileSize(unifiedLogPath(ctx.home)))], (_file, lines) => ctx.stdout.write(lines.join('\n') + '\n'))
+  const unified = new FollowSet(
+    ctx.home,
+    [new FileFollower(unifiedLogPath(ctx.home), fileSize(unifiedLogPath(ctx.home)))],
+    (_file, lines) => ctx.stdout.write(lines.join('\n') + '\n'),
+  )
   let stack: Awaited<ReturnType<typeof bringUpHere>>
   // Listening before the bring-up's own handlers go: with no listener at all, a Ctrl+C would kill this
   // process outright and leave the stack running unwatched.

@@ -19,7 +19,9 @@ export async function run(args: string[], ctx: Context): Promise<number> {
     ;(values.json ? ctx.stderr : ctx.stdout).write(`${noStackHere(ctx.home, ctx.env)}\n`)
     if (!values.json) return statusExitCode(status)
   }
-  ctx.stdout.write(values.json ? JSON.stringify(status, null, 2) + '\n' : formatStatus(status, useColour(ctx.stdout, ctx.env)))
+  ctx.stdout.write(
+    values.json ? JSON.stringify(status, null, 2) + '\n' : formatStatus(status, useColour(ctx.stdout, ctx.env)),
+  )
   const failed = status.lastFailure
   if (failed && !values.json) {
     const at = new Date(failed.at).toTimeString().slice(0, 8)

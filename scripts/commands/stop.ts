@@ -28,14 +28,18 @@ export async function run(args: string[], ctx: Context): Promise<number> {
     return printStopReport(result, ctx.stdout, ctx.stderr)
   }
   const r = await forceStop(io, onWait)
-  if (r.damaged) ctx.stderr.write(`${r.damaged.split(';')[0]}: looked for the stack's processes by their environment instead\n`)
+  if (r.damaged)
+    ctx.stderr.write(`${r.damaged.split(';')[0]}: looked for the stack's processes by their environment instead\n`)
   const recorded = r.recorded?.report ? printStopReport(r.recorded, ctx.stdout, ctx.stderr) : 0
   for (const p of r.killed) ctx.stderr.write(`killed after 5 s: ${p}\n`)
   if (r.survivors.length) {
     ctx.stderr.write(`Error: not everything stopped:\n${r.survivors.map((s) => `  ${s}`).join('\n')}\n`)
     return 1
   }
-  if (r.stopped.length || !r.recorded?.report) ctx.stdout.write(`stopped ${plural(r.stopped.length, 'process', 'processes')} found by their environment in ${r.ms} ms${r.stopped.map((p) => `\n  ${p}`).join('')}\n`)
+  if (r.stopped.length || !r.recorded?.report)
+    ctx.stdout.write(
+      `stopped ${plural(r.stopped.length, 'process', 'processes')} found by their environment in ${r.ms} ms${r.stopped.map((p) => `\n  ${p}`).join('')}\n`,
+    )
   if (r.damaged) ctx.stdout.write(`removed ${ctx.home.state}\n`)
   return recorded
 }

@@ -37,7 +37,10 @@ export async function run(_args: string[], ctx: Context): Promise<number> {
     proxy: makeProxy(ctx.home, previous.plan, ctx.env),
     previous,
     log,
-    progress: (e) => log(`${e.id}: ${e.type}${'reason' in e ? ` (${e.reason})` : ''}${e.type === 'restarting' ? `; again in ${e.delayMs} ms` : ''}`),
+    progress: (e) =>
+      log(
+        `${e.id}: ${e.type}${'reason' in e ? ` (${e.reason})` : ''}${e.type === 'restarting' ? `; again in ${e.delayMs} ms` : ''}`,
+      ),
   })
   // Set by the signal handlers below, so the type is spelled out rather than narrowed to 'run'.
   let mode = 'run' as 'run' | 'stop' | 'handover'

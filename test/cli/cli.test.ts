@@ -14,15 +14,24 @@ function usageMessage(fn: () => unknown): string {
 }
 
 test('parseFlags: flags and one positional; the errors name the command, the flag and what it takes', () => {
-  const { values, positionals } = parseFlags('start', ['dev.yaml', '--only', 'a,b', '--foreground'], { only: { type: 'string' }, foreground: { type: 'boolean' } })
+  const { values, positionals } = parseFlags('start', ['dev.yaml', '--only', 'a,b', '--foreground'], {
+    only: { type: 'string' },
+    foreground: { type: 'boolean' },
+  })
   assert.deepEqual({ ...values }, { only: 'a,b', foreground: true })
   assert.deepEqual(positionals, ['dev.yaml'])
   assert.equal(
     usageMessage(() => parseFlags('start', ['--bogus'], { only: { type: 'string' } })),
     `start: unknown flag '--bogus'; expected --only (see "backend-manager start --help")`,
   )
-  assert.equal(usageMessage(() => parseFlags('stop', ['x'], {}, 0)), 'stop: unexpected argument "x"; see "backend-manager stop --help"')
-  assert.match(usageMessage(() => parseFlags('start', ['--only'], { only: { type: 'string' } })), /^start: .*--only.*; expected --only/)
+  assert.equal(
+    usageMessage(() => parseFlags('stop', ['x'], {}, 0)),
+    'stop: unexpected argument "x"; see "backend-manager stop --help"',
+  )
+  assert.match(
+    usageMessage(() => parseFlags('start', ['--only'], { only: { type: 'string' } })),
+    /^start: .*--only.*; expected --only/,
+  )
 })
 
 const ints: { value: string | undefined; want?: number; error?: string }[] = [
@@ -37,7 +46,11 @@ const ints: { value: string | undefined; want?: number; error?: string }[] = [
 ]
 for (const c of ints) {
   test(`positiveInt(${JSON.stringify(c.value)})`, () => {
-    if (c.error) assert.equal(usageMessage(() => positiveInt('--workers', c.value)), c.error)
+    if (c.error)
+      assert.equal(
+        usageMessage(() => positiveInt('--workers', c.value)),
+        c.error,
+      )
     else assert.equal(positiveInt('--workers', c.value), c.want)
   })
 }
@@ -55,5 +68,6 @@ const colours: [boolean, NodeJS.ProcessEnv, boolean][] = [
   [true, { TERM: 'dumb' }, false],
 ]
 for (const [isTTY, env, want] of colours) {
-  test(`useColour: tty ${isTTY}, env ${JSON.stringify(env)} -> ${want}`, () => assert.equal(useColour({ isTTY }, env), want))
+  test(`useColour: tty ${isTTY}, env ${JSON.stringify(env)} -> ${want}`, () =>
+    assert.equal(useColour({ isTTY }, env), want))
 }

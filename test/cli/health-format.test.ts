@@ -4,8 +4,18 @@ import { formatHealth, type HealthRow } from '../../lib/stack/health.ts'
 
 const rows: HealthRow[] = [
   { target: 'core-0', via: 'direct', url: 'http://127.0.0.1:8004/health', result: { ok: true, detail: 'HTTP 200' } },
-  { target: 'datafeed-1', via: 'direct', url: 'tcp://127.0.0.1:8003', result: { ok: false, detail: 'connection refused' } },
-  { target: 'core', via: 'proxy', url: 'http://127.0.0.1:8000/__backend-manager/health/core', result: { ok: true, detail: 'HTTP 200' } },
+  {
+    target: 'datafeed-1',
+    via: 'direct',
+    url: 'tcp://127.0.0.1:8003',
+    result: { ok: false, detail: 'connection refused' },
+  },
+  {
+    target: 'core',
+    via: 'proxy',
+    url: 'http://127.0.0.1:8000/__backend-manager/health/core',
+    result: { ok: true, detail: 'HTTP 200' },
+  },
 ]
 const visible = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, '')
 

@@ -77,7 +77,12 @@ test('plan --json gives processes, proxy and routes as data', async () => {
   assert.equal(plan.config, 'dev-config.yaml')
   assert.deepEqual(plan.proxy, { type: 'nginx', listen: '127.0.0.1:8000' })
   assert.deepEqual(
-    plan.processes.map((p: { id: string; port: number; readiness: string; cwd: string }) => [p.id, p.port, p.readiness, p.cwd]),
+    plan.processes.map((p: { id: string; port: number; readiness: string; cwd: string }) => [
+      p.id,
+      p.port,
+      p.readiness,
+      p.cwd,
+    ]),
     [
       ['core-0', 8004, 'http /health', repo],
       ['broker-0', 8001, 'http /health', repo],
@@ -87,8 +92,22 @@ test('plan --json gives processes, proxy and routes as data', async () => {
   )
   const broker = plan.processes[1]
   assert.equal(broker.command, 'node --import tsx examples/server.ts')
-  assert.deepEqual(broker.env, { LOG_LEVEL: 'debug', HOST: '127.0.0.1', SERVER_NAME: 'broker', INSTANCE: '0', ENABLED_MODULES: 'broker', API_PREFIX: '/api/v1', PORT: '8001', PYTHONUNBUFFERED: '1' })
-  assert.deepEqual(plan.routes[2], { path: '/api/v1/datafeed/ws', websocket: true, upstream: 'datafeed', ports: [8002, 8003] })
+  assert.deepEqual(broker.env, {
+    LOG_LEVEL: 'debug',
+    HOST: '127.0.0.1',
+    SERVER_NAME: 'broker',
+    INSTANCE: '0',
+    ENABLED_MODULES: 'broker',
+    API_PREFIX: '/api/v1',
+    PORT: '8001',
+    PYTHONUNBUFFERED: '1',
+  })
+  assert.deepEqual(plan.routes[2], {
+    path: '/api/v1/datafeed/ws',
+    websocket: true,
+    upstream: 'datafeed',
+    ports: [8002, 8003],
+  })
   assert.equal(plan.routes.length, 5)
 })
 
@@ -106,10 +125,14 @@ const failures: { name: string; args: () => string[]; stderr: (file: string) => 
     name: 'a config with overlapping ports',
     args: () => {
       const file = path.join(configs, 'overlap.yaml')
-      fs.writeFileSync(file, 'servers:\n  - { name: a, command: x, port: 9000, instances: 2 }\n  - { name: b, command: x, port: 9001, modules: [b] }\n')
+      fs.writeFileSync(
+        file,
+        'servers:\n  - { name: a, command: x, port: 9000, instances: 2 }\n  - { name: b, command: x, port: 9001, modules: [b] }\n',
+      )
       return ['plan', file]
     },
-    stderr: (file) => new RegExp(`^Error: ${escape(file)}: servers\\[1\\]\\.port: port 9001 of "b" overlaps 9001 of "a"\\n$`),
+    stderr: (file) =>
+      new RegExp(`^Error: ${escape(file)}: servers\\[1\\]\\.port: port 9001 of "b" overlaps 9001 of "a"\\n$`),
   },
   {
     name: 'a config with an unknown key',
@@ -118,12 +141,26 @@ const failures: { name: string; args: () => string[]; stderr: (file: string) => 
       fs.writeFileSync(file, 'servers:\n  - { name: a, command: x, prot: 9000 }\n')
       return ['plan', file]
     },
-    stderr: (file) => new RegExp(`^Error: ${escape(file)}: servers\\[0\\]\\.prot: unknown key \\(did you mean "port"\\?\\)`),
+    stderr: (file) =>
+      new RegExp(`^Error: ${escape(file)}: servers\\[0\\]\\.prot: unknown key \\(did you mean "port"\\?\\)`),
   },
-  { name: 'a missing config file', args: () => ['plan', 'no-such.yaml'], stderr: () => /^Error: no-such\.yaml: cannot read the config file \(no such file\)/ },
+  {
+    name: 'a missing config file',
+    args: () => ['plan', 'no-such.yaml'],
+    stderr: () => /^Error: no-such\.yaml: cannot read the config file \(no such file\)/,
+  },
   { name: 'an unknown flag', args: () => ['plan', '--bogus'], stderr: () => /^Error: plan: unknown flag '--bogus'/ },
-  { name: 'an unknown --only server', args: () => ['plan', '--only', 'nope'], stderr: () => /^Error: --only: unknown server "nope", expected one of the servers in dev-config\.yaml: core, broker, datafeed\n\nUsage: backend-manager plan \[CONFIG\]/ },
-  { name: 'two configs', args: () => ['plan', 'a.yaml', 'b.yaml'], stderr: () => /^Error: plan: unexpected argument "b\.yaml"/ },
+  {
+    name: 'an unknown --only server',
+    args: () => ['plan', '--only', 'nope'],
+    stderr: () =>
+      /^Error: --only: unknown server "nope", expected one of the servers in dev-config\.yaml: core, broker, datafeed\n\nUsage: backend-manager plan \[CONFIG\]/,
+  },
+  {
+    name: 'two configs',
+    args: () => ['plan', 'a.yaml', 'b.yaml'],
+    stderr: () => /^Error: plan: unexpected argument "b\.yaml"/,
+  },
 ]
 
 for (const c of failures) {

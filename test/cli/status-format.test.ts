@@ -12,7 +12,8 @@ const durations: [number | null, string][] = [
   [3_660_000, '1h01m'],
   [90_000_000, '1d1h'],
 ]
-for (const [ms, want] of durations) test(`formatDuration(${ms}) is ${want}`, () => assert.equal(formatDuration(ms), want))
+for (const [ms, want] of durations)
+  test(`formatDuration(${ms}) is ${want}`, () => assert.equal(formatDuration(ms), want))
 
 const sizes: [number | null, string][] = [
   [null, '-'],
@@ -20,7 +21,8 @@ const sizes: [number | null, string][] = [
   [54.6 * 1024 * 1024, '54.6M'],
   [3 * 1024 * 1024 * 1024, '3.00G'],
 ]
-for (const [bytes, want] of sizes) test(`formatBytes(${bytes}) is ${want}`, () => assert.equal(formatBytes(bytes), want))
+for (const [bytes, want] of sizes)
+  test(`formatBytes(${bytes}) is ${want}`, () => assert.equal(formatBytes(bytes), want))
 
 const row = (over: Partial<ProcessStatus>): ProcessStatus => ({
   id: 'api-0',
@@ -46,7 +48,23 @@ test('formatStatus: aligned columns, why a process is down, colour only when ask
     home: '/h',
     config: 'dev.yaml',
     healthy: false,
-    processes: [row({ id: 'supervisor', kind: 'supervisor', port: null }), row({}), row({ id: 'worker-0', port: null, state: 'crashed', health: '-', healthy: false, pid: 77, cpuPercent: null, rssBytes: null, uptimeMs: null, restarts: 5, lastExit: 'exited with code 1; gave up after 5 restarts (max_restarts 5)' })],
+    processes: [
+      row({ id: 'supervisor', kind: 'supervisor', port: null }),
+      row({}),
+      row({
+        id: 'worker-0',
+        port: null,
+        state: 'crashed',
+        health: '-',
+        healthy: false,
+        pid: 77,
+        cpuPercent: null,
+        rssBytes: null,
+        uptimeMs: null,
+        restarts: 5,
+        lastExit: 'exited with code 1; gave up after 5 restarts (max_restarts 5)',
+      }),
+    ],
   }
   const plain = formatStatus(status, false)
   assert.equal(
@@ -67,7 +85,10 @@ test('formatStatus: aligned columns, why a process is down, colour only when ask
 })
 
 test('formatStatus: nothing running says where it looked', () => {
-  assert.equal(formatStatus({ running: false, home: '/h', config: null, processes: [], healthy: false }, false), 'not running (no stack in /h)\n')
+  assert.equal(
+    formatStatus({ running: false, home: '/h', config: null, processes: [], healthy: false }, false),
+    'not running (no stack in /h)\n',
+  )
 })
 
 test('formatStatus: a unified log that cannot be written is said, with why and how far behind', () => {
@@ -79,5 +100,8 @@ test('formatStatus: a unified log that cannot be written is said, with why and h
     logBehind: { reason: 'no space left on device', unreadBytes: 123456 },
     processes: [row({ id: 'supervisor', kind: 'supervisor', port: null })],
   }
-  assert.match(formatStatus(status, false), /  degraded\n[^]*\nunified log behind: no space left on device \(123456 bytes unread\)\n$/)
+  assert.match(
+    formatStatus(status, false),
+    /  degraded\n[^]*\nunified log behind: no space left on device \(123456 bytes unread\)\n$/,
+  )
 })

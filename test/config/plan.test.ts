@@ -20,17 +20,43 @@ function plan(yaml: string, only?: string[]): Plan {
 const ids = (p: Plan) => p.processes.map((proc) => proc.id)
 
 const orderCases: { name: string; yaml: string; only?: string[]; want: string[] }[] = [
-  { name: 'config order without dependencies', yaml: 'servers:\n  - { name: c, command: x }\n  - { name: a, command: x }\n  - { name: b, command: x }\n', want: ['c-0', 'a-0', 'b-0'] },
-  { name: 'a dependency listed later starts first', yaml: 'servers:\n  - { name: a, command: x }\n  - { name: b, command: x, depends_on: [c] }\n  - { name: c, command: x }\n', want: ['a-0', 'c-0', 'b-0'] },
-  { name: 'a chain runs backwards', yaml: 'servers:\n  - { name: a, command: x, depends_on: [b] }\n  - { name: b, command: x, depends_on: [c] }\n  - { name: c, command: x }\n', want: ['c-0', 'b-0', 'a-0'] },
+  {
+    name: 'config order without dependencies',
+    yaml: 'servers:\n  - { name: c, command: x }\n  - { name: a, command: x }\n  - { name: b, command: x }\n',
+    want: ['c-0', 'a-0', 'b-0'],
+  },
+  {
+    name: 'a dependency listed later starts first',
+    yaml: 'servers:\n  - { name: a, command: x }\n  - { name: b, command: x, depends_on: [c] }\n  - { name: c, command: x }\n',
+    want: ['a-0', 'c-0', 'b-0'],
+  },
+  {
+    name: 'a chain runs backwards',
+    yaml: 'servers:\n  - { name: a, command: x, depends_on: [b] }\n  - { name: b, command: x, depends_on: [c] }\n  - { name: c, command: x }\n',
+    want: ['c-0', 'b-0', 'a-0'],
+  },
   {
     name: 'a diamond keeps config order among ready servers',
     yaml: 'servers:\n  - { name: top, command: x, depends_on: [left, right] }\n  - { name: right, command: x, depends_on: [db] }\n  - { name: left, command: x, depends_on: [db] }\n  - { name: db, command: x }\n',
     want: ['db-0', 'right-0', 'left-0', 'top-0'],
   },
-  { name: 'instances of a server stay together', yaml: 'servers:\n  - { name: a, command: x, port: 9000, instances: 2, depends_on: [b] }\n  - { name: b, command: x }\n', want: ['b-0', 'a-0', 'a-1'] },
-  { name: '--only pulls in dependencies', yaml: 'servers:\n  - { name: a, command: x }\n  - { name: b, command: x, depends_on: [c] }\n  - { name: c, command: x, depends_on: [d] }\n  - { name: d, command: x }\n', only: ['b'], want: ['d-0', 'c-0', 'b-0'] },
-  { name: '--only with several names', yaml: 'servers:\n  - { name: a, command: x }\n  - { name: b, command: x }\n  - { name: c, command: x }\n', only: ['c', 'a'], want: ['a-0', 'c-0'] },
+  {
+    name: 'instances of a server stay together',
+    yaml: 'servers:\n  - { name: a, command: x, port: 9000, instances: 2, depends_on: [b] }\n  - { name: b, command: x }\n',
+    want: ['b-0', 'a-0', 'a-1'],
+  },
+  {
+    name: '--only pulls in dependencies',
+    yaml: 'servers:\n  - { name: a, command: x }\n  - { name: b, command: x, depends_on: [c] }\n  - { name: c, command: x, depends_on: [d] }\n  - { name: d, command: x }\n',
+    only: ['b'],
+    want: ['d-0', 'c-0', 'b-0'],
+  },
+  {
+    name: '--only with several names',
+    yaml: 'servers:\n  - { name: a, command: x }\n  - { name: b, command: x }\n  - { name: c, command: x }\n',
+    only: ['c', 'a'],
+    want: ['a-0', 'c-0'],
+  },
 ]
 
 for (const c of orderCases) {
@@ -40,9 +66,21 @@ for (const c of orderCases) {
 }
 
 const onlyErrors: { name: string; only: string[]; message: string }[] = [
-  { name: 'an unknown name', only: ['nope'], message: '--only: unknown server "nope", expected one of the servers in FILE: api, web' },
-  { name: 'a typo', only: ['api', 'wbe'], message: '--only: unknown server "wbe" (did you mean "web"?), expected one of the servers in FILE: api, web' },
-  { name: 'no name at all', only: [], message: '--only: no server named, expected a comma list of servers from FILE: api, web' },
+  {
+    name: 'an unknown name',
+    only: ['nope'],
+    message: '--only: unknown server "nope", expected one of the servers in FILE: api, web',
+  },
+  {
+    name: 'a typo',
+    only: ['api', 'wbe'],
+    message: '--only: unknown server "wbe" (did you mean "web"?), expected one of the servers in FILE: api, web',
+  },
+  {
+    name: 'no name at all',
+    only: [],
+    message: '--only: no server named, expected a comma list of servers from FILE: api, web',
+  },
 ]
 
 for (const c of onlyErrors) {
@@ -50,7 +88,11 @@ for (const c of onlyErrors) {
     const file = path.join(dir, 'only.yaml')
     fs.writeFileSync(file, 'servers:\n  - { name: api, command: x }\n  - { name: web, command: x }\n')
     const config = loadConfig(file)
-    assert.throws(() => resolvePlan(config, c.only), { code: 'USAGE', exitCode: 2, message: c.message.replace('FILE', file) })
+    assert.throws(() => resolvePlan(config, c.only), {
+      code: 'USAGE',
+      exitCode: 2,
+      message: c.message.replace('FILE', file),
+    })
   })
 }
 
@@ -68,7 +110,10 @@ const commandCases: { name: string; command: string; port?: number; want: { argv
     name: 'a list runs directly with placeholders filled in each argument',
     command: '[node, s.js, "--port={port}", "{name}-{instance}"]',
     port: 9200,
-    want: [0, 1].map((i) => ({ argv: ['node', 's.js', `--port=${9200 + i}`, `api-${i}`], command: `node s.js --port=${9200 + i} api-${i}` })),
+    want: [0, 1].map((i) => ({
+      argv: ['node', 's.js', `--port=${9200 + i}`, `api-${i}`],
+      command: `node s.js --port=${9200 + i} api-${i}`,
+    })),
   },
   {
     name: 'a list argument with a space stays one argument',
@@ -78,19 +123,28 @@ const commandCases: { name: string; command: string; port?: number; want: { argv
   {
     name: 'unknown placeholders are left alone',
     command: '"run {other} {PORT} {instance}"',
-    want: [0, 1].map((i) => ({ argv: ['/bin/sh', '-c', `exec run {other} {PORT} ${i}`], command: `run {other} {PORT} ${i}` })),
+    want: [0, 1].map((i) => ({
+      argv: ['/bin/sh', '-c', `exec run {other} {PORT} ${i}`],
+      command: `run {other} {PORT} ${i}`,
+    })),
   },
   {
     name: 'a placeholder used twice is filled twice',
     command: '"run {port}:{port}"',
     port: 9300,
-    want: [0, 1].map((i) => ({ argv: ['/bin/sh', '-c', `exec run ${9300 + i}:${9300 + i}`], command: `run ${9300 + i}:${9300 + i}` })),
+    want: [0, 1].map((i) => ({
+      argv: ['/bin/sh', '-c', `exec run ${9300 + i}:${9300 + i}`],
+      command: `run ${9300 + i}:${9300 + i}`,
+    })),
   },
   {
     name: 'a command with shell syntax keeps its shell (no exec)',
     command: '"sleep 1000 & run {port}"',
     port: 9400,
-    want: [0, 1].map((i) => ({ argv: ['/bin/sh', '-c', `sleep 1000 & run ${9400 + i}`], command: `sleep 1000 & run ${9400 + i}` })),
+    want: [0, 1].map((i) => ({
+      argv: ['/bin/sh', '-c', `sleep 1000 & run ${9400 + i}`],
+      command: `sleep 1000 & run ${9400 + i}`,
+    })),
   },
   {
     name: 'a leading assignment keeps its shell (exec would treat it as the program)',
@@ -127,12 +181,29 @@ const envCases: { name: string; yaml: string; want: Record<string, string>[] }[]
   {
     name: 'a server with a port and modules',
     yaml: 'proxy: { api_prefix: /v2 }\nservers:\n  - { name: shop, command: x, port: 9400, instances: 2, modules: [cart, orders] }\n',
-    want: [0, 1].map((i) => ({ HOST: '127.0.0.1', SERVER_NAME: 'shop', INSTANCE: String(i), ENABLED_MODULES: 'cart,orders', API_PREFIX: '/v2', PORT: String(9400 + i), PYTHONUNBUFFERED: '1' })),
+    want: [0, 1].map((i) => ({
+      HOST: '127.0.0.1',
+      SERVER_NAME: 'shop',
+      INSTANCE: String(i),
+      ENABLED_MODULES: 'cart,orders',
+      API_PREFIX: '/v2',
+      PORT: String(9400 + i),
+      PYTHONUNBUFFERED: '1',
+    })),
   },
   {
     name: 'a portless worker gets no PORT',
     yaml: 'servers:\n  - { name: worker, command: x, host: localhost }\n',
-    want: [{ HOST: 'localhost', SERVER_NAME: 'worker', INSTANCE: '0', ENABLED_MODULES: '', API_PREFIX: '/api/v1', PYTHONUNBUFFERED: '1' }],
+    want: [
+      {
+        HOST: 'localhost',
+        SERVER_NAME: 'worker',
+        INSTANCE: '0',
+        ENABLED_MODULES: '',
+        API_PREFIX: '/api/v1',
+        PYTHONUNBUFFERED: '1',
+      },
+    ],
   },
   {
     name: "the server's env is added, with placeholders filled",
@@ -151,9 +222,18 @@ const envCases: { name: string; yaml: string; want: Record<string, string>[] }[]
     })),
   },
   {
-    name: "PYTHONUNBUFFERED set in the config is kept as it is",
+    name: 'PYTHONUNBUFFERED set in the config is kept as it is',
     yaml: 'servers:\n  - { name: py, command: x, env: { PYTHONUNBUFFERED: "" } }\n',
-    want: [{ PYTHONUNBUFFERED: '', HOST: '127.0.0.1', SERVER_NAME: 'py', INSTANCE: '0', ENABLED_MODULES: '', API_PREFIX: '/api/v1' }],
+    want: [
+      {
+        PYTHONUNBUFFERED: '',
+        HOST: '127.0.0.1',
+        SERVER_NAME: 'py',
+        INSTANCE: '0',
+        ENABLED_MODULES: '',
+        API_PREFIX: '/api/v1',
+      },
+    ],
   },
 ]
 
@@ -175,7 +255,15 @@ test('ports, readiness and timeouts per instance', () => {
       '  - { name: worker, command: x, restart: always, max_restarts: 2 }\n',
   )
   assert.deepEqual(
-    p.processes.map((proc) => [proc.id, proc.port, proc.readiness, proc.readyTimeoutMs, proc.stopTimeoutMs, proc.restart, proc.maxRestarts]),
+    p.processes.map((proc) => [
+      proc.id,
+      proc.port,
+      proc.readiness,
+      proc.readyTimeoutMs,
+      proc.stopTimeoutMs,
+      proc.restart,
+      proc.maxRestarts,
+    ]),
     [
       ['web-0', 9600, { kind: 'http', path: '/healthz' }, 2500, 200, 'on-failure', 5],
       ['web-1', 9601, { kind: 'http', path: '/healthz' }, 2500, 200, 'on-failure', 5],
@@ -190,7 +278,9 @@ test('ports, readiness and timeouts per instance', () => {
 
 test('cwd and dependencies are carried to every process', () => {
   fs.mkdirSync(path.join(dir, 'svc'), { recursive: true })
-  const p = plan('servers:\n  - { name: db, command: x }\n  - { name: api, command: x, cwd: svc, depends_on: [db], instances: 2, port: 9900 }\n')
+  const p = plan(
+    'servers:\n  - { name: db, command: x }\n  - { name: api, command: x, cwd: svc, depends_on: [db], instances: 2, port: 9900 }\n',
+  )
   assert.deepEqual(
     p.processes.map((proc) => [proc.id, proc.cwd, proc.dependsOn]),
     [
@@ -201,7 +291,13 @@ test('cwd and dependencies are carried to every process', () => {
   )
 })
 
-const routeCases: { name: string; yaml: string; only?: string[]; routes: [string, string, boolean][]; upstreams: [string, number[]][] }[] = [
+const routeCases: {
+  name: string
+  yaml: string
+  only?: string[]
+  routes: [string, string, boolean][]
+  upstreams: [string, number[]][]
+}[] = [
   {
     name: 'a websocket and an http route per module, "/" to the server without modules',
     yaml: 'servers:\n  - { name: core, command: x, port: 9000 }\n  - { name: shop, command: x, port: 9001, instances: 2, modules: [cart, orders] }\n',
@@ -293,10 +389,19 @@ test('behind_proxy: false keeps a server with a port out of upstreams and routes
       '  - { name: redis, command: redis-server, port: 9610, behind_proxy: false }',
     ].join('\n') + '\n',
   )
-  assert.deepEqual(p.upstreams.map((u) => u.name), ['api'])
-  assert.deepEqual(p.routes.map((r) => `${r.path}->${r.upstream}`), ['/->api'])
+  assert.deepEqual(
+    p.upstreams.map((u) => u.name),
+    ['api'],
+  )
+  assert.deepEqual(
+    p.routes.map((r) => `${r.path}->${r.upstream}`),
+    ['/->api'],
+  )
   assert.equal(p.upstreams[0].healthPath, '/health')
-  assert.deepEqual(p.processes.map((x) => x.id), ['api-0', 'redis-0'])
+  assert.deepEqual(
+    p.processes.map((x) => x.id),
+    ['api-0', 'redis-0'],
+  )
 })
 
 test('upstreams of a server listening on every address point at loopback', () => {
@@ -308,13 +413,24 @@ test('upstreams of a server listening on every address point at loopback', () =>
       '  - { name: lit, command: run, port: 9820, host: "[::1]", modules: [lit] }',
     ].join('\n') + '\n',
   )
-  assert.deepEqual(p.upstreams.map((u) => [u.name, u.host]), [['v4', '127.0.0.1'], ['v6', '::1'], ['lit', '::1']])
+  assert.deepEqual(
+    p.upstreams.map((u) => [u.name, u.host]),
+    [
+      ['v4', '127.0.0.1'],
+      ['v6', '::1'],
+      ['lit', '::1'],
+    ],
+  )
   // The servers themselves still bind what the config says, IPv6 literals without brackets.
-  assert.deepEqual(p.processes.map((x) => x.env.HOST), ['0.0.0.0', '::', '::1'])
+  assert.deepEqual(
+    p.processes.map((x) => x.env.HOST),
+    ['0.0.0.0', '::', '::1'],
+  )
 })
 
 test('no proxy is planned when no selected server is behind it (--only worker); with one, it stays', () => {
-  const yaml = 'proxy: { type: nginx }\nservers:\n  - { name: core, command: x, port: 9000 }\n  - { name: worker, command: x }\n  - { name: redis, command: x, port: 6379, behind_proxy: false }\n'
+  const yaml =
+    'proxy: { type: nginx }\nservers:\n  - { name: core, command: x, port: 9000 }\n  - { name: worker, command: x }\n  - { name: redis, command: x, port: 6379, behind_proxy: false }\n'
   assert.equal(plan(yaml, ['worker']).proxy.type, 'none')
   assert.equal(plan(yaml, ['worker', 'redis']).proxy.type, 'none')
   assert.equal(planJson(plan(yaml, ['worker'])).proxy, null)

@@ -11,7 +11,14 @@ import { startTimeOf } from '../../lib/os/procfs.ts'
 import { copyTruncate } from '../../lib/logs/rotate.ts'
 import { liveSupervisor, writeState, type StackState } from '../../lib/stack/state.ts'
 import { RUN_ENV, supervisorTag } from '../../lib/os/process-record.ts'
-import { FileProblem, checkHomeDir, makeDirsUnder, openAppend, truncateRegular, writeFileAtomic } from '../../lib/core/safe-files.ts'
+import {
+  FileProblem,
+  checkHomeDir,
+  makeDirsUnder,
+  openAppend,
+  truncateRegular,
+  writeFileAtomic,
+} from '../../lib/core/safe-files.ts'
 
 function tempDir(t: TestContext): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bm-safe-'))
@@ -19,7 +26,8 @@ function tempDir(t: TestContext): string {
   return dir
 }
 
-const refusedLink = (file: string) => (e: unknown) => e instanceof FileProblem && e.errno === 'ELOOP' && e.message.includes(`${file} is a symbolic link`)
+const refusedLink = (file: string) => (e: unknown) =>
+  e instanceof FileProblem && e.errno === 'ELOOP' && e.message.includes(`${file} is a symbolic link`)
 
 test('files are created 0600 whatever the umask, and never opened through a link', (t) => {
   const dir = tempDir(t)
@@ -39,9 +47,15 @@ test('files are created 0600 whatever the umask, and never opened through a link
   assert.throws(() => writeFileAtomic(path.join(dir, 'link.log'), 'x'), refusedLink(path.join(dir, 'link.log')))
   execFileSync('mkfifo', [path.join(dir, 'fifo.log')])
   assert.throws(() => openAppend(path.join(dir, 'fifo.log')), /is a FIFO, not a regular file/)
-  assert.deepEqual(truncateRegular(path.join(dir, 'link.log')), { skipped: `${path.join(dir, 'link.log')} is a symbolic link (to ${outside}), left alone` })
+  assert.deepEqual(truncateRegular(path.join(dir, 'link.log')), {
+    skipped: `${path.join(dir, 'link.log')} is a symbolic link (to ${outside}), left alone`,
+  })
   assert.equal(fs.readFileSync(outside, 'utf8'), 'precious\n')
-  assert.deepEqual(fs.readdirSync(dir).filter((n) => n.endsWith('.tmp')), [], 'no temporary file is left behind')
+  assert.deepEqual(
+    fs.readdirSync(dir).filter((n) => n.endsWith('.tmp')),
+    [],
+    'no temporary file is left behind',
+  )
 })
 
 test('rotation copies and truncates only regular files', (t) => {
@@ -70,12 +84,17 @@ test('folders in the home are made 0700 and may not be links; an unsafe home is 
   } finally {
     process.umask(old)
   }
-  for (const d of ['run', 'run/nginx-temp', 'run/nginx-temp/proxy']) assert.equal(fs.statSync(path.join(home, d)).mode & 0o777, 0o700, d)
+  for (const d of ['run', 'run/nginx-temp', 'run/nginx-temp/proxy'])
+    assert.equal(fs.statSync(path.join(home, d)).mode & 0o777, 0o700, d)
   fs.symlinkSync(dir, path.join(home, 'logs'))
   assert.throws(() => makeDirsUnder(home, path.join(home, 'logs')), refusedLink(path.join(home, 'logs')))
   assert.throws(() => makeDirsUnder(home, path.join(dir, 'elsewhere')), /is not inside the home/)
   fs.chmodSync(home, 0o757)
-  assert.throws(() => checkHomeDir(home), (e: unknown) => e instanceof FileProblem && e.message.includes(`has mode 0757`) && e.message.includes(`chmod 700 ${home}`))
+  assert.throws(
+    () => checkHomeDir(home),
+    (e: unknown) =>
+      e instanceof FileProblem && e.message.includes(`has mode 0757`) && e.message.includes(`chmod 700 ${home}`),
+  )
   fs.chmodSync(home, 0o755)
   checkHomeDir(home)
 })
@@ -96,14 +115,27 @@ test('logs clean on a full disk, with a live writer it cannot even ask: it trunc
   const home = resolveHome({}, '/', dir)
   ensureHome(home)
   // A live supervisor as the stack checks it: the CLI's command line ending in "supervise", and the run's tag.
-  const stand = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e9)', path.join(dir, 'backend-manager.js'), 'supervise'], {
-    env: { ...process.env, [RUN_ENV]: supervisorTag('r') },
-    stdio: 'ignore',
-  })
+  const stand = spawn(
+    process.execPath,
+    ['-e', 'setInterval(() => {}, 1e9)', path.join(dir, 'backend-manager.js'), 'supervise'],
+    {
+      env: { ...process.env, [RUN_ENV]: supervisorTag('r') },
+      stdio: 'ignore',
+    },
+  )
   t.after(() => stand.kill('SIGKILL'))
   await new Promise((resolve) => stand.once('spawn', resolve))
   const supervisor = { pid: stand.pid!, startTime: startTimeOf(stand.pid!)! }
-  const state = { version: 1, runId: 'r', phase: 'running', startedAt: 0, supervisor, plan: {}, ports: [], processes: [] }
+  const state = {
+    version: 1,
+    runId: 'r',
+    phase: 'running',
+    startedAt: 0,
+    supervisor,
+    plan: {},
+    ports: [],
+    processes: [],
+  }
   writeState(home, state as unknown as StackState)
   fs.writeFileSync(path.join(home.logs, 'api-0.log'), 'x'.repeat(100_000))
   const fd = fs.openSync(path.join(dir, 'filler'), 'a')

@@ -6,7 +6,17 @@ import os from 'node:os'
 import path from 'node:path'
 import { resolveHome } from '../../lib/core/home.ts'
 import { findNginx } from '../../lib/proxy/nginx/install.ts'
-import { environValue, freePorts, hasCommand, httpGet, listening, pidGone, useHome, waitFor, type ServerYaml } from '../helpers.ts'
+import {
+  environValue,
+  freePorts,
+  hasCommand,
+  httpGet,
+  listening,
+  pidGone,
+  useHome,
+  waitFor,
+  type ServerYaml,
+} from '../helpers.ts'
 
 const httpServer = (name: string, port: number, extra: Partial<ServerYaml> = {}): ServerYaml => ({
   name,
@@ -17,16 +27,28 @@ const httpServer = (name: string, port: number, extra: Partial<ServerYaml> = {})
   ready_timeout: 10,
   ...extra,
 })
-const worker = (name: string, extra: Partial<ServerYaml> = {}): ServerYaml => ({ name, command: ['sleep', '600'], health: 'none', stop_timeout: 0.5, ...extra })
+const worker = (name: string, extra: Partial<ServerYaml> = {}): ServerYaml => ({
+  name,
+  command: ['sleep', '600'],
+  health: 'none',
+  stop_timeout: 0.5,
+  ...extra,
+})
 
 test('start --only with no selected server behind the proxy starts no proxy', async (t) => {
   const home = useHome(t)
   const base = await freePorts(2)
-  const config = home.writeConfig({ proxy: { type: 'nginx', host: '127.0.0.1', port: base + 1 }, servers: [httpServer('core', base), worker('worker')] })
+  const config = home.writeConfig({
+    proxy: { type: 'nginx', host: '127.0.0.1', port: base + 1 },
+    servers: [httpServer('core', base), worker('worker')],
+  })
   const r = await home.cli(['start', config, '--only', 'worker'])
   assert.equal(r.code, 0, r.stdout + r.stderr)
   assert.doesNotMatch(r.stdout, /nginx/)
-  assert.deepEqual(home.state()!.processes.map((p) => p.id), ['worker-0'])
+  assert.deepEqual(
+    home.state()!.processes.map((p) => p.id),
+    ['worker-0'],
+  )
   assert.equal(await listening(base + 1), false, 'something listens on the proxy port')
   const stopped = await home.cli(['stop'])
   assert.equal(stopped.code, 0, stopped.stdout + stopped.stderr)
@@ -37,7 +59,10 @@ test('start and stop count the proxy too, and say "1 process" and "last line" in
   const check = await home.cli(['check-nginx'])
   if (check.code !== 0) return t.skip('no usable nginx')
   const base = await freePorts(2)
-  const proxied = home.writeConfig({ proxy: { type: 'nginx', host: '127.0.0.1', port: base + 1 }, servers: [httpServer('core', base)] }, 'proxied.yaml')
+  const proxied = home.writeConfig(
+    { proxy: { type: 'nginx', host: '127.0.0.1', port: base + 1 }, servers: [httpServer('core', base)] },
+    'proxied.yaml',
+  )
   const started = await home.cli(['start', proxied])
   assert.equal(started.code, 0, started.stdout + started.stderr)
   assert.equal(started.stdout.split('\n').filter((l) => l.startsWith('ready')).length, 2)
@@ -50,7 +75,21 @@ test('start and stop count the proxy too, and say "1 process" and "last line" in
   assert.match(one.stdout, /^1 process ready in \d+ ms \(supervisor pid \d+\)$/m)
   assert.match((await home.cli(['stop'])).stdout, /^stopped 1 process in \d+ ms/m)
 
-  const never = home.writeConfig({ servers: [{ name: 'never', command: 'node test/fixtures/never-ready.mjs', port: base, health: 'tcp', ready_timeout: 1.5, stop_timeout: 0.5 }] }, 'never.yaml')
+  const never = home.writeConfig(
+    {
+      servers: [
+        {
+          name: 'never',
+          command: 'node test/fixtures/never-ready.mjs',
+          port: base,
+          health: 'tcp',
+          ready_timeout: 1.5,
+          stop_timeout: 0.5,
+        },
+      ],
+    },
+    'never.yaml',
+  )
   const failed = await home.cli(['start', never])
   assert.equal(failed.code, 1, failed.stdout + failed.stderr)
   assert.match(failed.stderr, /last line of .*never-0\.log:\n\s+\| never-ready: warming up forever/)
@@ -60,10 +99,21 @@ test('a second "simple start" refuses and leaves the running pool alone', async 
   const home = useHome(t)
   t.after(async () => void (await home.cli(['simple', 'stop'], { timeoutMs: 20_000 })))
   const base = await freePorts(2)
-  const args = ['simple', 'start', '--workers', '2', '--base-port', String(base), '--', 'node', 'test/fixtures/http-server.mjs']
+  const args = [
+    'simple',
+    'start',
+    '--workers',
+    '2',
+    '--base-port',
+    String(base),
+    '--',
+    'node',
+    'test/fixtures/http-server.mjs',
+  ]
   const first = await home.cli(args)
   assert.equal(first.code, 0, first.stdout + first.stderr)
-  const pids = async () => Promise.all([0, 1].map(async (i) => (await httpGet(`http://127.0.0.1:${base + i}/`)).json().pid as number))
+  const pids = async () =>
+    Promise.all([0, 1].map(async (i) => (await httpGet(`http://127.0.0.1:${base + i}/`)).json().pid as number))
   const before = await pids()
   const second = await home.cli(args)
   assert.equal(second.code, 1, second.stdout + second.stderr)
@@ -88,10 +138,17 @@ test('status lists processes in start order, proxy last, also after restart --on
   const restarted = await home.cli(['restart', config, '--only', 'core'])
   assert.equal(restarted.code, 0, restarted.stdout + restarted.stderr)
   const want = ['supervisor', 'core-0', 'broker-0', ...(proxied ? ['nginx'] : [])]
-  const rows = (await home.cli(['status'])).stdout.split('\n').slice(2).filter(Boolean).map((l) => l.split(/\s+/)[0])
+  const rows = (await home.cli(['status'])).stdout
+    .split('\n')
+    .slice(2)
+    .filter(Boolean)
+    .map((l) => l.split(/\s+/)[0])
   assert.deepEqual(rows.slice(0, want.length), want)
   const json = JSON.parse((await home.cli(['status', '--json'])).stdout) as { processes: { id: string }[] }
-  assert.deepEqual(json.processes.map((p) => p.id), want)
+  assert.deepEqual(
+    json.processes.map((p) => p.id),
+    want,
+  )
 })
 
 test('install-nginx with nginx already in place says so in one line, without the install chatter', async (t) => {
@@ -106,7 +163,7 @@ test('install-nginx with nginx already in place says so in one line, without the
   assert.match(r.stdout, /^nginx \d+\.\d+\.\d+ already installed: \S+\n$/)
 })
 
-test('a Python server\'s output reaches its log while it runs (PYTHONUNBUFFERED), unless the config sets it', async (t) => {
+test("a Python server's output reaches its log while it runs (PYTHONUNBUFFERED), unless the config sets it", async (t) => {
   if (!hasCommand('python3')) return t.skip('no python3')
   const home = useHome(t)
   const config = home.writeConfig({
@@ -118,9 +175,13 @@ test('a Python server\'s output reaches its log while it runs (PYTHONUNBUFFERED)
   // As in a plain shell: nothing in the inherited environment turns buffering off.
   const r = await home.cli(['start', config], { env: { PYTHONUNBUFFERED: undefined } })
   assert.equal(r.code, 0, r.stdout + r.stderr)
-  await waitFor(() => home.readLog('py-0.log').includes('buffered-printer: up and waiting'), 20_000, 'the line in py-0.log')
+  await waitFor(
+    () => home.readLog('py-0.log').includes('buffered-printer: up and waiting'),
+    20_000,
+    'the line in py-0.log',
+  )
   assert.equal(environValue(home.record('py-0').pid, 'PYTHONUNBUFFERED'), '1')
-  assert.equal(environValue(home.record('chosen-0').pid, 'PYTHONUNBUFFERED'), '', 'the config\'s own value is kept')
+  assert.equal(environValue(home.record('chosen-0').pid, 'PYTHONUNBUFFERED'), '', "the config's own value is kept")
 })
 
 test('status shows recent CPU, not the lifetime average, with and without a supervisor', async (t) => {
@@ -130,7 +191,9 @@ test('status shows recent CPU, not the lifetime average, with and without a supe
   assert.equal(r.code, 0, r.stdout + r.stderr)
   await waitFor(() => home.readLog('burner-0.log').includes('idle now'), 30_000, 'the burner to go idle')
   const cpu = async () => {
-    const status = JSON.parse((await home.cli(['status', '--json'])).stdout) as { processes: { id: string; cpuPercent: number | null }[] }
+    const status = JSON.parse((await home.cli(['status', '--json'])).stdout) as {
+      processes: { id: string; cpuPercent: number | null }[]
+    }
     return status.processes.find((p) => p.id === 'burner-0')?.cpuPercent
   }
   // A whole second of CPU keeps the lifetime average above 1% for well over a minute.
@@ -139,5 +202,9 @@ test('status shows recent CPU, not the lifetime average, with and without a supe
   assert.ok(!pidGone(supervisor.pid, supervisor.startTime), 'the recorded supervisor is not running')
   process.kill(supervisor.pid, 'SIGKILL')
   await waitFor(() => pidGone(supervisor.pid, supervisor.startTime), 10_000, 'the supervisor to be gone')
-  await waitFor(async () => ((await cpu()) ?? 100) < 1, 20_000, 'an idle process to show under 1% CPU with no supervisor')
+  await waitFor(
+    async () => ((await cpu()) ?? 100) < 1,
+    20_000,
+    'an idle process to show under 1% CPU with no supervisor',
+  )
 })

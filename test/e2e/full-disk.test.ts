@@ -44,7 +44,8 @@ function fill(home: TestHome, leave: number): void {
   const fd = fs.openSync(filler(home), 'w')
   const block = Buffer.alloc(64 << 10, 0x66)
   try {
-    for (let room = freeBytes(home.root) - leave; room > 0; room -= block.length) fs.writeSync(fd, block, 0, Math.min(block.length, room))
+    for (let room = freeBytes(home.root) - leave; room > 0; room -= block.length)
+      fs.writeSync(fd, block, 0, Math.min(block.length, room))
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOSPC' || leave > 0) throw error
   } finally {
@@ -53,7 +54,15 @@ function fill(home: TestHome, leave: number): void {
 }
 
 function chatter(env: Record<string, string>, extra: Partial<ServerYaml> = {}): ServerYaml {
-  return { name: 'chat', command: `node ${fixture('chatter.mjs')}`, health: 'none', stop_timeout: 1, restart: 'no', env: { CHATTER_STDERR_EVERY: String(STDERR_EVERY), ...env }, ...extra }
+  return {
+    name: 'chat',
+    command: `node ${fixture('chatter.mjs')}`,
+    health: 'none',
+    stop_timeout: 1,
+    restart: 'no',
+    env: { CHATTER_STDERR_EVERY: String(STDERR_EVERY), ...env },
+    ...extra,
+  }
 }
 
 const expected = (n: number) => `chatter ${n} ${PAYLOAD}`
@@ -61,7 +70,9 @@ const isStderr = (n: number) => n % STDERR_EVERY === STDERR_EVERY - 1
 
 // A log file with its rotated copies before it, oldest first.
 function withArchives(home: TestHome, name: string): string {
-  const archives = fs.readdirSync(path.join(home.root, 'logs')).filter((f) => f.startsWith(`${name}.`) && /\.\d+$/.test(f))
+  const archives = fs
+    .readdirSync(path.join(home.root, 'logs'))
+    .filter((f) => f.startsWith(`${name}.`) && /\.\d+$/.test(f))
   const sorted = archives.sort((a, b) => Number(b.split('.').at(-1)) - Number(a.split('.').at(-1)))
   return [...sorted, name].map((f) => home.readLog(f)).join('')
 }
@@ -83,7 +94,10 @@ async function fillAndCatchUp(t: TestContext, size: string, logs?: { max_size: n
   if (!home) return
   const lines = 10_000
   const go = path.join(home.root, 'go')
-  const config = home.writeConfig({ ...(logs && { logs }), servers: [chatter({ CHATTER_LINES: String(lines), CHATTER_GO: go })] })
+  const config = home.writeConfig({
+    ...(logs && { logs }),
+    servers: [chatter({ CHATTER_LINES: String(lines), CHATTER_GO: go })],
+  })
   // About 2.2 MB of logs in all: more than is left now, less than the disk once the filler is gone.
   fill(home, 1536 << 10)
   const start = await home.cli(['start', config])
@@ -92,10 +106,14 @@ async function fillAndCatchUp(t: TestContext, size: string, logs?: { max_size: n
   fs.writeFileSync(go, '')
 
   await waitFor(() => freeBytes(home.root) < 16 << 10, 30_000, 'the disk to fill up')
-  const behind = await waitFor(async () => {
-    const r = await home.cli(['status'])
-    return r.code === 1 && /unified log behind: no space left on device \(\d+ bytes unread\)/.test(r.stdout) && r
-  }, 30_000, 'status to say the unified log is behind')
+  const behind = await waitFor(
+    async () => {
+      const r = await home.cli(['status'])
+      return r.code === 1 && /unified log behind: no space left on device \(\d+ bytes unread\)/.test(r.stdout) && r
+    },
+    30_000,
+    'status to say the unified log is behind',
+  )
   assert.doesNotMatch(behind.stdout, /all healthy/)
   // Without the supervisor's note (a disk too full to write it), the free space and the offsets still tell.
   fs.rmSync(path.join(home.root, 'run', 'log-behind.json'), { force: true })
@@ -105,11 +123,23 @@ async function fillAndCatchUp(t: TestContext, size: string, logs?: { max_size: n
   assert.ok(unifiedLines(home).total < lines, 'the unified log is behind while the disk is full')
 
   fs.rmSync(filler(home))
-  await waitFor(() => unifiedLines(home).total >= lines, 60_000, `all ${lines} lines in the unified log once there is room`)
+  await waitFor(
+    () => unifiedLines(home).total >= lines,
+    60_000,
+    `all ${lines} lines in the unified log once there is room`,
+  )
   const unified = unifiedLines(home)
   const all = Array.from({ length: lines }, (_, n) => n)
-  assert.deepEqual(unified.out, all.filter((n) => !isStderr(n)).map(expected), 'every stdout line once, whole, in order')
-  assert.deepEqual(unified.err, all.filter(isStderr).map(expected), 'every stderr line once, whole, in order, marked !>')
+  assert.deepEqual(
+    unified.out,
+    all.filter((n) => !isStderr(n)).map(expected),
+    'every stdout line once, whole, in order',
+  )
+  assert.deepEqual(
+    unified.err,
+    all.filter(isStderr).map(expected),
+    'every stderr line once, whole, in order, marked !>',
+  )
   assert.equal(unified.total, lines, 'nothing else in the unified log')
   // The raw files hold the same lines: what the unified log shows is what the process printed.
   assert.deepEqual(withArchives(home, 'chat-0.stderr.log').split('\n').slice(0, -1), unified.err)
@@ -144,7 +174,9 @@ test('full disk: a start whose server fills the disk during bring-up fails fast 
   if (!home) return
   const port = await freePorts(1)
   // Ready (listening) only once its output has filled the disk: the bring-up's own writes then find no room.
-  const config = home.writeConfig({ servers: [chatter({ CHATTER_LINES: '40000', CHATTER_LISTEN: '1' }, { port, health: 'tcp', ready_timeout: 120 })] })
+  const config = home.writeConfig({
+    servers: [chatter({ CHATTER_LINES: '40000', CHATTER_LISTEN: '1' }, { port, health: 'tcp', ready_timeout: 120 })],
+  })
   fill(home, 1200 << 10)
   const r = await home.cli(['start', config], { timeoutMs: 100_000 })
   assert.doesNotMatch(r.stderr, /Unexpected error|\n\s+at /, 'a clear message, not a stack trace')

@@ -33,26 +33,59 @@ test('three gRPC instances behind nginx: ready via grpc.health.v1, unary calls r
   const config = home.writeConfig({
     proxy: { type: 'nginx', host: '127.0.0.1', port: httpFront, grpc_port: grpcFront },
     servers: [
-      { name: 'pricer', command: 'node --import tsx examples/grpc-server.ts', port: base, instances: 3, protocol: 'grpc' },
+      {
+        name: 'pricer',
+        command: 'node --import tsx examples/grpc-server.ts',
+        port: base,
+        instances: 3,
+        protocol: 'grpc',
+      },
       // A gRPC server without the health service, kept out of the proxy: readiness falls back to TCP.
-      { name: 'plain', command: 'node --import tsx examples/grpc-server.ts', port: plain, protocol: 'grpc', behind_proxy: false, env: { GRPC_HEALTH: 'off' } },
+      {
+        name: 'plain',
+        command: 'node --import tsx examples/grpc-server.ts',
+        port: plain,
+        protocol: 'grpc',
+        behind_proxy: false,
+        env: { GRPC_HEALTH: 'off' },
+      },
     ],
   })
   const started = await home.cli(['start', config])
   assert.equal(started.code, 0, started.stdout + started.stderr)
-  for (let i = 0; i < 3; i++) assert.match(started.stdout, new RegExp(`^ready +pricer-${i} +pid \\d+ port ${base + i} in \\d+ ms \\(grpc SERVING\\)$`, 'm'))
+  for (let i = 0; i < 3; i++)
+    assert.match(
+      started.stdout,
+      new RegExp(`^ready +pricer-${i} +pid \\d+ port ${base + i} in \\d+ ms \\(grpc SERVING\\)$`, 'm'),
+    )
   assert.match(started.stdout, /^ready +plain-0 .*\(tcp ok \(no gRPC health service\)\)$/m)
-  assert.match(started.stdout, new RegExp(`nginx on 127\\.0\\.0\\.1:${grpcFront} \\(gRPC\\)`), 'only the gRPC port: no HTTP server is behind the proxy')
+  assert.match(
+    started.stdout,
+    new RegExp(`nginx on 127\\.0\\.0\\.1:${grpcFront} \\(gRPC\\)`),
+    'only the gRPC port: no HTTP server is behind the proxy',
+  )
   assert.equal(await listening(httpFront), false, 'no HTTP listener without HTTP servers')
   for (let i = 0; i < 3; i++) {
-    assert.match(home.readLog(`pricer-${i}.log`), /\/grpc\.health\.v1\.Health\/Check service="": SERVING/, `pricer-${i} was asked by the health service`)
+    assert.match(
+      home.readLog(`pricer-${i}.log`),
+      /\/grpc\.health\.v1\.Health\/Check service="": SERVING/,
+      `pricer-${i} was asked by the health service`,
+    )
   }
 
   const replies: Reply[] = []
   for (let i = 0; i < 9; i++) replies.push(await echo(`127.0.0.1:${grpcFront}`, `call ${i}`))
-  assert.ok(replies.every((r, i) => r.server === 'pricer' && r.message === `call ${i}`), JSON.stringify(replies))
+  assert.ok(
+    replies.every((r, i) => r.server === 'pricer' && r.message === `call ${i}`),
+    JSON.stringify(replies),
+  )
   assert.deepEqual(new Set(replies.map((r) => r.port)), new Set([base, base + 1, base + 2]), 'every instance answered')
-  for (let i = 1; i < replies.length; i++) assert.notEqual(replies[i].instance, replies[i - 1].instance, `round-robin: ${replies.map((r) => r.instance).join(',')}`)
+  for (let i = 1; i < replies.length; i++)
+    assert.notEqual(
+      replies[i].instance,
+      replies[i - 1].instance,
+      `round-robin: ${replies.map((r) => r.instance).join(',')}`,
+    )
 
   const viaProxy = await grpcHealthCheck('127.0.0.1', grpcFront, 2000)
   assert.deepEqual(viaProxy, { status: 'SERVING' }, 'the health service answers through nginx too')
@@ -73,7 +106,15 @@ test('a gRPC server that is not SERVING never becomes ready; start names it and 
   const base = await freePorts(1)
   const config = home.writeConfig({
     proxy: { type: 'none' },
-    servers: [{ name: 'rpc', command: ['node', 'test/fixtures/grpc-not-serving.mjs'], port: base, protocol: 'grpc', ready_timeout: 2 }],
+    servers: [
+      {
+        name: 'rpc',
+        command: ['node', 'test/fixtures/grpc-not-serving.mjs'],
+        port: base,
+        protocol: 'grpc',
+        ready_timeout: 2,
+      },
+    ],
   })
   const started = await home.cli(['start', config])
   assert.equal(started.code, 1, started.stdout + started.stderr)

@@ -8,7 +8,18 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import WebSocket from 'ws'
-import { fixture, freePorts, httpGet, httpRequest, pidGone, repoRoot, sleep, useHome, waitFor, type TestHome } from '../helpers.ts'
+import {
+  fixture,
+  freePorts,
+  httpGet,
+  httpRequest,
+  pidGone,
+  repoRoot,
+  sleep,
+  useHome,
+  waitFor,
+  type TestHome,
+} from '../helpers.ts'
 
 const SERVER = `node ${fixture('http-server.mjs')}`
 const isRoot = process.getuid?.() === 0
@@ -28,7 +39,8 @@ function outsideFiles(t: TestContext, names: string[]): Record<string, string> {
 }
 
 function assertUntouched(files: Record<string, string>): void {
-  for (const [name, file] of Object.entries(files)) assert.equal(fs.readFileSync(file, 'utf8'), `precious ${name}\n`, `${file} was written through a link`)
+  for (const [name, file] of Object.entries(files))
+    assert.equal(fs.readFileSync(file, 'utf8'), `precious ${name}\n`, `${file} was written through a link`)
 }
 
 function plant(home: TestHome, rel: string, target: string): string {
@@ -91,7 +103,7 @@ test('start writes nothing through links planted in logs/ and run/; it names eac
   assertUntouched(outside)
 })
 
-test('logs clean truncates only the stack\'s own regular files, and names what it left alone', async (t) => {
+test("logs clean truncates only the stack's own regular files, and names what it left alone", async (t) => {
   const home = useHome(t)
   const outside = outsideFiles(t, ['notes', 'archive', 'fifo-target'])
   fs.mkdirSync(home.logFile(''), { recursive: true, mode: 0o700 })
@@ -106,8 +118,12 @@ test('logs clean truncates only the stack\'s own regular files, and names what i
   assert.equal(fs.readFileSync(home.logFile('api-0.log'), 'utf8'), '', 'our own log is emptied')
   assert.ok(!fs.existsSync(home.logFile('api-0.log.1')), 'our own rotated copy is removed')
   assertUntouched(outside)
-  assert.ok(fs.lstatSync(notes).isSymbolicLink() && fs.lstatSync(archive).isSymbolicLink(), 'the links are left where they are')
-  for (const left of [notes, archive, home.logFile('pipe.log')]) assert.match(r.stderr, new RegExp(`skipped: ${left} is`), `${left} not named`)
+  assert.ok(
+    fs.lstatSync(notes).isSymbolicLink() && fs.lstatSync(archive).isSymbolicLink(),
+    'the links are left where they are',
+  )
+  for (const left of [notes, archive, home.logFile('pipe.log')])
+    assert.match(r.stderr, new RegExp(`skipped: ${left} is`), `${left} not named`)
 })
 
 test('a home others could write into, or someone else owns, is refused with the fix', async (t) => {
@@ -117,7 +133,10 @@ test('a home others could write into, or someone else owns, is refused with the 
   fs.mkdirSync(path.join(home.root, 'logs'), { mode: 0o700 })
   for (const bad of [0o777, 0o770, 0o722]) {
     fs.chmodSync(home.root, bad)
-    for (const args of [['start', file], ['logs', 'clean']]) {
+    for (const args of [
+      ['start', file],
+      ['logs', 'clean'],
+    ]) {
       const r = await home.cli(args)
       assert.equal(r.code, 2, `${args[0]} with a ${octal(bad)} home:\n${r.stdout}\n${r.stderr}`)
       assert.ok(r.stderr.includes(`the home ${home.root} has mode ${octal(bad)}`), r.stderr)
@@ -147,22 +166,41 @@ test('under umask 000 the state, the nginx config, the logs and the folders are 
   const r = await runIn(root, ['start', file])
   assert.equal(r.code, 0, `start failed:\n${r.stdout}\n${r.stderr}`)
   assert.equal((await httpGet(`http://127.0.0.1:${port}/x`)).status, 200)
-  for (const f of ['run/state.json', 'run/nginx.conf', 'run/log-offsets.json', 'logs/core-0.log', 'logs/core-0.stderr.log', 'logs/backend-unified.log', 'logs/supervisor.log', 'logs/nginx-error.log', 'logs/nginx-access.log'])
+  for (const f of [
+    'run/state.json',
+    'run/nginx.conf',
+    'run/log-offsets.json',
+    'logs/core-0.log',
+    'logs/core-0.stderr.log',
+    'logs/backend-unified.log',
+    'logs/supervisor.log',
+    'logs/nginx-error.log',
+    'logs/nginx-access.log',
+  ])
     assert.equal(octal(mode(path.join(root, f))), '0600', f)
   assert.equal(octal(mode(path.join(root, 'logs'))), '0700', 'logs/')
-  for (const d of ['', 'run', 'run/nginx-temp']) assert.equal(octal(mode(path.join(root, d))), '0700', `${d || 'the home'}/`)
-  assert.equal(mode(path.join(home.root, 'nested')) & 0o022, 0, 'a folder created on the way to the home is not writable by others')
+  for (const d of ['', 'run', 'run/nginx-temp'])
+    assert.equal(octal(mode(path.join(root, d))), '0700', `${d || 'the home'}/`)
+  assert.equal(
+    mode(path.join(home.root, 'nested')) & 0o022,
+    0,
+    'a folder created on the way to the home is not writable by others',
+  )
   assert.equal((await runIn(root, ['stop'])).code, 0)
 })
 
 // The CLI with umask 000, as from a shell where it was set so.
 function runIn(root: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn('sh', ['-c', 'umask 000; exec "$0" "$@"', process.execPath, path.join(repoRoot, 'bin', 'backend-manager.js'), ...args], {
-      cwd: repoRoot,
-      env: { ...process.env, NO_COLOR: '1', BACKEND_MANAGER_HOME: root },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
+    const child = spawn(
+      'sh',
+      ['-c', 'umask 000; exec "$0" "$@"', process.execPath, path.join(repoRoot, 'bin', 'backend-manager.js'), ...args],
+      {
+        cwd: repoRoot,
+        env: { ...process.env, NO_COLOR: '1', BACKEND_MANAGER_HOME: root },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))
@@ -192,7 +230,16 @@ async function filesStack(home: TestHome): Promise<{ file: string; port: number 
   const port = await freePorts(2)
   const file = home.writeConfig({
     proxy: { type: 'nginx', port },
-    servers: [{ name: 'files', command: `node ${fixture('byte-counter.mjs')}`, port: port + 1, modules: ['files'], health: '/health', stop_timeout: 1 }],
+    servers: [
+      {
+        name: 'files',
+        command: `node ${fixture('byte-counter.mjs')}`,
+        port: port + 1,
+        modules: ['files'],
+        health: '/health',
+        stop_timeout: 1,
+      },
+    ],
   })
   return { file, port }
 }
@@ -204,13 +251,20 @@ test('as root, nginx workers run unprivileged and still take large bodies, large
   const r = await home.cli(['start', file])
   assert.equal(r.code, 0, `start failed:\n${r.stdout}\n${r.stderr}`)
   const master = home.record('nginx').pid
-  const workers = await waitFor(() => {
-    const w = childrenOf(master)
-    return w.length > 0 && w
-  }, 10_000, 'nginx workers')
+  const workers = await waitFor(
+    () => {
+      const w = childrenOf(master)
+      return w.length > 0 && w
+    },
+    10_000,
+    'nginx workers',
+  )
   for (const w of workers) {
     const [real, effective] = (procStatus(w, 'Uid') ?? '').split(/\s+/)
-    assert.ok(real !== '0' && effective !== '0' && real !== undefined, `worker ${w} runs as uid ${procStatus(w, 'Uid')}`)
+    assert.ok(
+      real !== '0' && effective !== '0' && real !== undefined,
+      `worker ${w} runs as uid ${procStatus(w, 'Uid')}`,
+    )
   }
   // 4 MB is far past the in-memory body buffer: nginx streams it on rather than spool it to a temp file.
   const body = 'p'.repeat(4 << 20)
@@ -234,7 +288,7 @@ test('as root, nginx workers run unprivileged and still take large bodies, large
 })
 
 test('as root, a home inside a folder others cannot enter works: nginx workers need nothing in the home', async (t) => {
-  if (!isRoot) return t.skip('needs root: only root\'s nginx workers switch user')
+  if (!isRoot) return t.skip("needs root: only root's nginx workers switch user")
   const home = useHome(t)
   const { file, port } = await filesStack(home)
   fs.chmodSync(home.root, 0o700)
@@ -246,8 +300,12 @@ test('as root, a home inside a folder others cannot enter works: nginx workers n
   const post = await httpRequest('POST', `http://127.0.0.1:${port}/api/v1/files/upload`, body, 30_000)
   assert.equal(post.status, 200, post.body)
   assert.equal(post.json().bytes, body.length)
-  for (const dir of [home.root, inner, path.join(inner, 'run')]) assert.equal(fs.statSync(dir).mode & 0o777, 0o700, `${dir} stays private`)
-  assert.doesNotMatch(fs.readFileSync(path.join(inner, 'logs', 'nginx-error.log'), 'utf8'), /\[(crit|alert|emerg)\]|Permission denied/)
+  for (const dir of [home.root, inner, path.join(inner, 'run')])
+    assert.equal(fs.statSync(dir).mode & 0o777, 0o700, `${dir} stays private`)
+  assert.doesNotMatch(
+    fs.readFileSync(path.join(inner, 'logs', 'nginx-error.log'), 'utf8'),
+    /\[(crit|alert|emerg)\]|Permission denied/,
+  )
   const stopped = await runIn(inner, ['stop'])
   assert.equal(stopped.code, 0, `${stopped.stdout}\n${stopped.stderr}`)
 })
@@ -301,7 +359,12 @@ test('a full disk: logs clean and stop still work', async (t) => {
   const home = useHome(t)
   const port = await freePorts(1)
   const config = path.join(os.tmpdir(), `bm-full-config-${process.pid}.yaml`)
-  fs.writeFileSync(config, fs.readFileSync(home.writeConfig({ servers: [{ name: 'core', command: SERVER, port, health: '/health', stop_timeout: 1 }] })))
+  fs.writeFileSync(
+    config,
+    fs.readFileSync(
+      home.writeConfig({ servers: [{ name: 'core', command: SERVER, port, health: '/health', stop_timeout: 1 }] }),
+    ),
+  )
   t.after(() => fs.rmSync(config, { force: true }))
   const skip = tryRun('mount', ['-t', 'tmpfs', '-o', 'size=3m,mode=0700', 'tmpfs', home.root])
   if (skip) return t.skip(skip)

@@ -6,7 +6,18 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import test from 'node:test'
-import { cliEntry, freePorts, httpGet, pidAlive, repoRoot, runCli, toYaml, useHome, type CliResult, type RecordedState } from '../helpers.ts'
+import {
+  cliEntry,
+  freePorts,
+  httpGet,
+  pidAlive,
+  repoRoot,
+  runCli,
+  toYaml,
+  useHome,
+  type CliResult,
+  type RecordedState,
+} from '../helpers.ts'
 
 function tempDir(t: { after(fn: () => void): void }, prefix: string): string {
   const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)))
@@ -19,8 +30,12 @@ function runIn(cwd: string, args: string[], stateHome: string): Promise<CliResul
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', XDG_STATE_HOME: stateHome }
   delete env.BACKEND_MANAGER_HOME
   return new Promise((resolve) => {
-    execFile(process.execPath, [cliEntry, ...args], { cwd, env, timeout: 60_000, killSignal: 'SIGKILL' }, (error, stdout, stderr) =>
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr }),
+    execFile(
+      process.execPath,
+      [cliEntry, ...args],
+      { cwd, env, timeout: 60_000, killSignal: 'SIGKILL' },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr }),
     )
   })
 }
@@ -50,7 +65,14 @@ function cleanupStack(t: { after(fn: () => Promise<void>): void }, home: string,
   })
 }
 
-const server = (port: number) => ({ name: 'web', command: 'node test/fixtures/http-server.mjs', cwd: repoRoot, port, health: '/health', stop_timeout: 0.5 })
+const server = (port: number) => ({
+  name: 'web',
+  command: 'node test/fixtures/http-server.mjs',
+  cwd: repoRoot,
+  port,
+  health: '/health',
+  stop_timeout: 0.5,
+})
 
 test('a stack is found from a subfolder; elsewhere every command names it and creates nothing', async (t) => {
   const stateHome = tempDir(t, 'bm-registry-')
@@ -71,7 +93,13 @@ test('a stack is found from a subfolder; elsewhere every command names it and cr
   assert.ok(status.stdout.includes(home), status.stdout)
   assert.match(status.stdout, /web-0/)
 
-  for (const [args, code] of [[['status'], 3], [['stop'], 0], [['health'], 3], [['logs'], 0], [['restart'], 3]] as const) {
+  for (const [args, code] of [
+    [['status'], 3],
+    [['stop'], 0],
+    [['health'], 3],
+    [['logs'], 0],
+    [['restart'], 3],
+  ] as const) {
     const r = await runIn(elsewhere, [...args], stateHome)
     assert.equal(r.code, code, `${args.join(' ')}: ${r.stdout}${r.stderr}`)
     assert.ok((r.stdout + r.stderr).includes(`no stack here`), `${args.join(' ')}: ${r.stdout}${r.stderr}`)
@@ -85,7 +113,11 @@ test('a stack is found from a subfolder; elsewhere every command names it and cr
   assert.equal(stopped.code, 0, stopped.stderr)
   assert.match(stopped.stdout, /stopped 1 process in/)
   assert.equal(readStateAt(home), undefined)
-  assert.deepEqual(fs.readdirSync(path.join(stateHome, 'backend-manager', 'stacks')), [], 'stop removed the registry entry')
+  assert.deepEqual(
+    fs.readdirSync(path.join(stateHome, 'backend-manager', 'stacks')),
+    [],
+    'stop removed the registry entry',
+  )
 })
 
 test('ls lists every running stack of the user, and one whose supervisor died as such', async (t) => {
@@ -97,13 +129,17 @@ test('ls lists every running stack of the user, and one whose supervisor died as
   assert.equal(empty.code, 0, empty.stderr)
   assert.match(empty.stdout, /no stacks running/)
   const [portA, portB] = [await freePorts(1), await freePorts(1)]
-  for (const [home, port] of [[a, portA], [b, portB]] as const) {
+  for (const [home, port] of [
+    [a, portA],
+    [b, portB],
+  ] as const) {
     const r = await home.cli(['start', home.writeConfig({ servers: [server(port)] })], { env })
     assert.equal(r.code, 0, r.stderr)
   }
   const entries = fs.readdirSync(path.join(stateHome, 'backend-manager', 'stacks'))
   assert.equal(entries.length, 2)
-  for (const e of entries) assert.equal(fs.statSync(path.join(stateHome, 'backend-manager', 'stacks', e)).mode & 0o777, 0o600)
+  for (const e of entries)
+    assert.equal(fs.statSync(path.join(stateHome, 'backend-manager', 'stacks', e)).mode & 0o777, 0o600)
 
   const table = await runIn(os.tmpdir(), ['ls'], stateHome)
   assert.equal(table.code, 0, table.stderr)
@@ -115,7 +151,11 @@ test('ls lists every running stack of the user, and one whose supervisor died as
     assert.ok(line.includes(path.join(home.root, 'config.yaml')))
     assert.ok(line.includes(String(home.state()!.supervisor.pid)))
   }
-  const json = JSON.parse((await a.cli(['ls', '--json'], { env })).stdout) as { home: string; supervisorAlive: boolean; processes: number }[]
+  const json = JSON.parse((await a.cli(['ls', '--json'], { env })).stdout) as {
+    home: string
+    supervisorAlive: boolean
+    processes: number
+  }[]
   assert.deepEqual(json.map((s) => s.home).sort(), [a.root, b.root].sort())
   assert.ok(json.every((s) => s.supervisorAlive && s.processes === 1))
 
@@ -133,13 +173,18 @@ test('ls lists every running stack of the user, and one whose supervisor died as
 test('--home and --version are accepted anywhere on the line, before a "--"', async (t) => {
   const stateHome = tempDir(t, 'bm-registry-')
   const dir = tempDir(t, 'bm-flag-home-')
-  for (const args of [['status', '--home', dir], ['status', `--home=${dir}`], ['--home', dir, 'status']]) {
+  for (const args of [
+    ['status', '--home', dir],
+    ['status', `--home=${dir}`],
+    ['--home', dir, 'status'],
+  ]) {
     const r = await runIn(os.tmpdir(), args, stateHome)
     assert.equal(r.code, 3, `${args.join(' ')}: ${r.stderr}`)
     assert.equal(r.stdout, `no stack here (nothing runs from ${dir}); none running elsewhere\n`)
   }
   const version = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).version
-  for (const args of [['--version'], ['status', '--version']]) assert.equal((await runIn(os.tmpdir(), args, stateHome)).stdout, `${version}\n`)
+  for (const args of [['--version'], ['status', '--version']])
+    assert.equal((await runIn(os.tmpdir(), args, stateHome)).stdout, `${version}\n`)
   const missing = await runIn(os.tmpdir(), ['status', '--home'], stateHome)
   assert.equal(missing.code, 2)
   assert.match(missing.stderr, /--home: expected a folder path/)

@@ -32,7 +32,12 @@ async function assertPortsFree(ports: number[]): Promise<void> {
 
 // Nothing of the stack is left: ports closed, recorded pids and their groups gone, no process
 // carrying this home in its environment, no state file.
-async function assertStackGone(home: TestHome, ports: number[], records: RecordedProcess[], supervisorPid?: number): Promise<void> {
+async function assertStackGone(
+  home: TestHome,
+  ports: number[],
+  records: RecordedProcess[],
+  supervisorPid?: number,
+): Promise<void> {
   await assertPortsFree(ports)
   for (const r of records) {
     assert.ok(pidGone(r.pid, r.startTime), `${r.id} pid ${r.pid} is still alive`)
@@ -58,7 +63,11 @@ const describe = (pid: number) => `${pid} ${commandLine(pid)}`
 function assertOneStack(home: TestHome, state: RecordedState): void {
   const { supervisors, tagged } = home.stackProcesses()
   assert.deepEqual(supervisors, [state.supervisor.pid], `supervisors: ${supervisors.map(describe).join(', ')}`)
-  assert.deepEqual(tagged.sort(), state.processes.map((p) => p.pid).sort(), `tagged processes: ${tagged.map(describe).join(', ')}`)
+  assert.deepEqual(
+    tagged.sort(),
+    state.processes.map((p) => p.pid).sort(),
+    `tagged processes: ${tagged.map(describe).join(', ')}`,
+  )
 }
 
 test('start -> healthy -> requests -> stop leaves every port free and no process alive', async (t) => {
@@ -68,7 +77,16 @@ test('start -> healthy -> requests -> stop leaves every port free and no process
     servers: [
       fixtureServer('api', 'http-server.mjs', base),
       // The bundled demo server, run as a user would run it (tsx from the repository).
-      { name: 'demo', command: 'node --import tsx examples/server.ts', port: base + 1, instances: 2, health: '/health', depends_on: ['api'], stop_timeout: 1, ready_timeout: 10 },
+      {
+        name: 'demo',
+        command: 'node --import tsx examples/server.ts',
+        port: base + 1,
+        instances: 2,
+        health: '/health',
+        depends_on: ['api'],
+        stop_timeout: 1,
+        ready_timeout: 10,
+      },
     ],
   })
   const started = await startOk(home, config)
@@ -77,11 +95,14 @@ test('start -> healthy -> requests -> stop leaves every port free and no process
   assert.match(started.stdout, /all 3 processes ready in \d+ ms \(supervisor pid \d+\)/)
 
   const state = home.state()!
-  assert.deepEqual(state.processes.map((p) => [p.id, p.port, p.state]), [
-    ['api-0', base, 'running'],
-    ['demo-0', base + 1, 'running'],
-    ['demo-1', base + 2, 'running'],
-  ])
+  assert.deepEqual(
+    state.processes.map((p) => [p.id, p.port, p.state]),
+    [
+      ['api-0', base, 'running'],
+      ['demo-0', base + 1, 'running'],
+      ['demo-1', base + 2, 'running'],
+    ],
+  )
   for (const p of state.processes) {
     assert.ok(pidAlive(p.pid, p.startTime), `${p.id} is not alive`)
     assert.equal(p.pgid, p.pid, `${p.id} leads its own process group`)
@@ -108,13 +129,23 @@ test('a server that spawns grandchildren leaves nothing behind', async (t) => {
   const home = useHome(t)
   const port = await freePorts(1)
   // The shell starts a grandchild, then becomes the server: the sleep lives on in the server's group.
-  const config = home.writeConfig({ servers: [fixtureServer('nest', 'http-server.mjs', port, { command: 'sleep 1000 & exec node test/fixtures/http-server.mjs' })] })
+  const config = home.writeConfig({
+    servers: [
+      fixtureServer('nest', 'http-server.mjs', port, {
+        command: 'sleep 1000 & exec node test/fixtures/http-server.mjs',
+      }),
+    ],
+  })
   await startOk(home, config)
   const record = home.record('nest-0')
-  const members = await waitFor(() => {
-    const m = groupMembers(record.pgid)
-    return m.length >= 2 && m
-  }, 5000, 'the grandchild in the server group')
+  const members = await waitFor(
+    () => {
+      const m = groupMembers(record.pgid)
+      return m.length >= 2 && m
+    },
+    5000,
+    'the grandchild in the server group',
+  )
   const sleeper = members.find((pid) => commandLine(pid) === 'sleep 1000')
   assert.ok(sleeper, `no "sleep 1000" among ${members.map((p) => `${p} ${commandLine(p)}`).join(', ')}`)
   assert.equal(procStat(sleeper)!.pgrp, record.pgid)
@@ -144,11 +175,16 @@ test('a busy port refuses the start and names its owner; nothing is started', as
   const base = await freePorts(2)
   const owner = spawnOwned(home, 'python3', ['-m', 'http.server', String(base + 1), '--bind', '127.0.0.1'])
   await waitFor(() => listening(base + 1), 15_000, 'python3 -m http.server to listen')
-  const config = home.writeConfig({ servers: [fixtureServer('first', 'http-server.mjs', base), fixtureServer('second', 'http-server.mjs', base + 1)] })
+  const config = home.writeConfig({
+    servers: [fixtureServer('first', 'http-server.mjs', base), fixtureServer('second', 'http-server.mjs', base + 1)],
+  })
 
   const r = await home.cli(['start', config])
   assert.equal(r.code, 1, r.stdout + r.stderr)
-  assert.match(r.stderr, new RegExp(`port ${base + 1} is in use by pid ${owner.pid} \\([^)]*python3[^)]* -m http\\.server ${base + 1}`))
+  assert.match(
+    r.stderr,
+    new RegExp(`port ${base + 1} is in use by pid ${owner.pid} \\([^)]*python3[^)]* -m http\\.server ${base + 1}`),
+  )
   assert.match(r.stderr, /nothing was started/)
   await assertPortsFree([base])
   await assertNoProcesses(home)
@@ -162,16 +198,24 @@ test('a crashing server is restarted with backoff, then marked crashed with the 
   const config = home.writeConfig({
     servers: [
       fixtureServer('steady', 'http-server.mjs', base),
-      fixtureServer('crasher', 'crasher.mjs', base + 1, { restart: 'on-failure', max_restarts: 2, env: { CRASH_AFTER_MS: '600' } }),
+      fixtureServer('crasher', 'crasher.mjs', base + 1, {
+        restart: 'on-failure',
+        max_restarts: 2,
+        env: { CRASH_AFTER_MS: '600' },
+      }),
     ],
   })
   await startOk(home, config)
   const steady = home.record('steady-0')
 
-  const crashed = await waitFor(() => {
-    const r = home.state()?.processes.find((p) => p.id === 'crasher-0')
-    return r?.state === 'crashed' && r
-  }, 30_000, 'crasher-0 to be marked crashed')
+  const crashed = await waitFor(
+    () => {
+      const r = home.state()?.processes.find((p) => p.id === 'crasher-0')
+      return r?.state === 'crashed' && r
+    },
+    30_000,
+    'crasher-0 to be marked crashed',
+  )
   assert.equal(crashed.restarts, 2)
   assert.match(crashed.lastExit!, /^exited with code 1; gave up after 2 restarts \(max_restarts 2\)$/)
 
@@ -183,7 +227,9 @@ test('a crashing server is restarted with backoff, then marked crashed with the 
   assert.equal(json.processes.find((p: { id: string }) => p.id === 'crasher-0').lastExit, crashed.lastExit)
 
   // Each restart waited longer than the one before.
-  const delays = [...home.readLog('supervisor.log').matchAll(/crasher-0: restarting \(.*\); again in (\d+) ms/g)].map((m) => Number(m[1]))
+  const delays = [...home.readLog('supervisor.log').matchAll(/crasher-0: restarting \(.*\); again in (\d+) ms/g)].map(
+    (m) => Number(m[1]),
+  )
   assert.equal(delays.length, 2, home.readLog('supervisor.log'))
   assert.ok(delays[1] > delays[0], `backoff does not grow: ${delays.join(', ')}`)
   assert.match(home.readLog('crasher-0.log'), /crasher: something went wrong/)
@@ -199,7 +245,10 @@ test('a server that never becomes ready stops everything; start exits 1 naming i
   const home = useHome(t)
   const base = await freePorts(2)
   const config = home.writeConfig({
-    servers: [fixtureServer('early', 'http-server.mjs', base), fixtureServer('never', 'never-ready.mjs', base + 1, { ready_timeout: 1.5 })],
+    servers: [
+      fixtureServer('early', 'http-server.mjs', base),
+      fixtureServer('never', 'never-ready.mjs', base + 1, { ready_timeout: 1.5 }),
+    ],
   })
   const r = await home.cli(['start', config])
   assert.equal(r.code, 1, r.stdout + r.stderr)
@@ -225,17 +274,26 @@ test('supervisor killed: servers keep answering, status says so, start re-adopts
   assert.equal(status.code, 1, status.stdout)
   assert.match(status.stdout, /^supervisor\s+\d+\s+-\s+gone/m)
   assert.match(status.stdout, /the supervisor is gone/)
-  const json = JSON.parse((await home.cli(['status', '--json'])).stdout) as { processes: { id: string; name: string; instance: number; state: string }[] }
+  const json = JSON.parse((await home.cli(['status', '--json'])).stdout) as {
+    processes: { id: string; name: string; instance: number; state: string }[]
+  }
   assert.deepEqual(
     json.processes.map((p) => [p.id, p.name, p.instance, p.state]),
-    [['supervisor', 'supervisor', 0, 'gone'], ['web-0', 'web', 0, 'running'], ['web-1', 'web', 1, 'running']],
+    [
+      ['supervisor', 'supervisor', 0, 'gone'],
+      ['web-0', 'web', 0, 'running'],
+      ['web-1', 'web', 1, 'running'],
+    ],
   )
 
   const again = await startOk(home, config)
   assert.match(again.stdout, /^adopted\s+web-0\s+pid \d+ \(already running\)/m)
   assert.match(again.stdout, /^adopted\s+web-1/m)
   const after = home.state()!
-  assert.deepEqual(after.processes.map((p) => [p.id, p.pid]), before.processes.map((p) => [p.id, p.pid]))
+  assert.deepEqual(
+    after.processes.map((p) => [p.id, p.pid]),
+    before.processes.map((p) => [p.id, p.pid]),
+  )
   assert.notEqual(after.supervisor.pid, before.supervisor.pid)
   assert.ok(pidAlive(after.supervisor.pid, after.supervisor.startTime))
   // Two servers and one supervisor: nothing was started twice.
@@ -261,16 +319,22 @@ test('start over an unwatched stack adopts what is unchanged, and stops what the
   process.kill(before.supervisor.pid, 'SIGKILL')
   await waitFor(() => pidGone(before.supervisor.pid), 5000, 'the supervisor to die')
 
-  const second = home.writeConfig({ servers: [fixtureServer('keep', 'http-server.mjs', base), fixtureServer('moved', 'http-server.mjs', base + 3)] })
+  const second = home.writeConfig({
+    servers: [fixtureServer('keep', 'http-server.mjs', base), fixtureServer('moved', 'http-server.mjs', base + 3)],
+  })
   const again = await startOk(home, second)
   assert.match(again.stderr, /stopping what the config no longer runs as it was: moved-0, dropped-0/)
   assert.match(again.stdout, /^adopted\s+keep-0/m)
   const old = new Map(before.processes.map((p) => [p.id, p]))
   const after = home.state()!
   assert.equal(after.processes.find((p) => p.id === 'keep-0')!.pid, old.get('keep-0')!.pid)
-  for (const id of ['moved-0', 'dropped-0']) await waitFor(() => pidGone(old.get(id)!.pid), 5000, `${id}'s old process to be gone`)
+  for (const id of ['moved-0', 'dropped-0'])
+    await waitFor(() => pidGone(old.get(id)!.pid), 5000, `${id}'s old process to be gone`)
   assert.deepEqual(after.processes.map((p) => p.id).sort(), ['keep-0', 'moved-0'])
-  assert.equal((await httpGet(`http://127.0.0.1:${base + 3}/`)).json().pid, after.processes.find((p) => p.id === 'moved-0')!.pid)
+  assert.equal(
+    (await httpGet(`http://127.0.0.1:${base + 3}/`)).json().pid,
+    after.processes.find((p) => p.id === 'moved-0')!.pid,
+  )
   await assertPortsFree([base + 1, base + 2])
   assertOneStack(home, after)
 
@@ -290,7 +354,9 @@ test('a state file pointing at a reused pid never signals that unrelated process
   await waitFor(() => pidGone(real.supervisor.pid) && pidGone(real.processes[0].pid), 5000, 'the stack to die')
 
   const signals = path.join(home.root, 'signals.log')
-  const stranger = spawnOwned(home, process.execPath, ['test/fixtures/signal-recorder.mjs'], { env: { SIGNAL_LOG: signals } })
+  const stranger = spawnOwned(home, process.execPath, ['test/fixtures/signal-recorder.mjs'], {
+    env: { SIGNAL_LOG: signals },
+  })
   await waitFor(() => fs.existsSync(`${signals}.ready`), 5000, 'the unrelated process to start')
   const realStart = procStat(stranger.pid!)!.startTime
   const wrongStart = String(Number(realStart) + 1000)
@@ -301,7 +367,13 @@ test('a state file pointing at a reused pid never signals that unrelated process
   fs.writeFileSync(home.statePath, JSON.stringify(forged))
 
   const status = JSON.parse((await home.cli(['status', '--json'])).stdout)
-  assert.deepEqual(status.processes.map((p: { id: string; state: string }) => [p.id, p.state]), [['supervisor', 'gone'], ['web-0', 'gone']])
+  assert.deepEqual(
+    status.processes.map((p: { id: string; state: string }) => [p.id, p.state]),
+    [
+      ['supervisor', 'gone'],
+      ['web-0', 'gone'],
+    ],
+  )
 
   // start must not adopt it: a fresh server comes up on the port.
   const started = await startOk(home, config)
@@ -318,21 +390,37 @@ test('a state file pointing at a reused pid never signals that unrelated process
   await stopOk(home)
 
   assert.ok(pidAlive(stranger.pid!, realStart), 'the unrelated process was killed')
-  assert.equal(fs.existsSync(signals) ? fs.readFileSync(signals, 'utf8') : '', '', 'the unrelated process received signals')
+  assert.equal(
+    fs.existsSync(signals) ? fs.readFileSync(signals, 'utf8') : '',
+    '',
+    'the unrelated process received signals',
+  )
 })
 
 test('two concurrent starts bring up one stack; the other says why it did not', async (t) => {
   const home = useHome(t)
   const base = await freePorts(2)
-  const config = home.writeConfig({ servers: [fixtureServer('one', 'http-server.mjs', base), fixtureServer('two', 'http-server.mjs', base + 1)] })
+  const config = home.writeConfig({
+    servers: [fixtureServer('one', 'http-server.mjs', base), fixtureServer('two', 'http-server.mjs', base + 1)],
+  })
   const results = await Promise.all([home.cli(['start', config]), home.cli(['start', config])])
   // The second either meets the first at work (exit 1) or finds its stack already running this config (exit 0).
-  const loser = results.find((r) => r.code !== 0) ?? results.find((r) => /already running with this config/.test(r.stdout))!
-  assert.ok(loser && results.every((r) => r === loser || r.code === 0), results.map((r) => r.stdout + r.stderr).join('\n---\n'))
-  assert.match(loser.stdout + loser.stderr, /another "start" \(pid \d+: .*\) is in progress|a stack is already running|already running with this config/)
+  const loser =
+    results.find((r) => r.code !== 0) ?? results.find((r) => /already running with this config/.test(r.stdout))!
+  assert.ok(
+    loser && results.every((r) => r === loser || r.code === 0),
+    results.map((r) => r.stdout + r.stderr).join('\n---\n'),
+  )
+  assert.match(
+    loser.stdout + loser.stderr,
+    /another "start" \(pid \d+: .*\) is in progress|a stack is already running|already running with this config/,
+  )
 
   const state = home.state()!
-  assert.deepEqual(state.processes.map((p) => p.id), ['one-0', 'two-0'])
+  assert.deepEqual(
+    state.processes.map((p) => p.id),
+    ['one-0', 'two-0'],
+  )
   for (const p of state.processes) assert.equal((await httpGet(`http://127.0.0.1:${p.port}/`)).json().pid, p.pid)
   assertOneStack(home, state)
 
@@ -354,7 +442,10 @@ test('a child that escapes with setsid is found by its run tag and stopped', asy
   assert.equal(environValue(escaped, 'BACKEND_MANAGER_RUN'), `${state.runId}/escaper-0`)
 
   const stopped = await stopOk(home)
-  assert.match(stopped.stderr, new RegExp(`stopped an escaped process: pid ${escaped} \\(sleep 1000\\) started by escaper-0`))
+  assert.match(
+    stopped.stderr,
+    new RegExp(`stopped an escaped process: pid ${escaped} \\(sleep 1000\\) started by escaper-0`),
+  )
   assert.ok(pidGone(escaped, stat.startTime), `escaped pid ${escaped} survived`)
   await assertStackGone(home, [port], [record])
 })
@@ -363,7 +454,10 @@ test('restart --only NAME restarts just that server and leaves the others runnin
   const home = useHome(t)
   const base = await freePorts(3)
   const config = home.writeConfig({
-    servers: [fixtureServer('keep', 'http-server.mjs', base, { instances: 2 }), fixtureServer('bounce', 'http-server.mjs', base + 2)],
+    servers: [
+      fixtureServer('keep', 'http-server.mjs', base, { instances: 2 }),
+      fixtureServer('bounce', 'http-server.mjs', base + 2),
+    ],
   })
   await startOk(home, config)
   const before = home.state()!
@@ -392,7 +486,9 @@ test('restart --only NAME restarts just that server and leaves the others runnin
 test('restart stops everything, waits for the ports, and starts it all again', async (t) => {
   const home = useHome(t)
   const base = await freePorts(2)
-  const config = home.writeConfig({ servers: [fixtureServer('one', 'http-server.mjs', base), fixtureServer('two', 'stubborn.mjs', base + 1)] })
+  const config = home.writeConfig({
+    servers: [fixtureServer('one', 'http-server.mjs', base), fixtureServer('two', 'stubborn.mjs', base + 1)],
+  })
   await startOk(home, config)
   const before = home.state()!
   const r = await home.cli(['restart', config])
@@ -441,9 +537,15 @@ test('a corrupt state file gives a clear error naming the file, exit 2', async (
 test('start --foreground stops everything on SIGINT', async (t) => {
   const home = useHome(t)
   const base = await freePorts(2)
-  const config = home.writeConfig({ servers: [fixtureServer('one', 'http-server.mjs', base), fixtureServer('two', 'stubborn.mjs', base + 1)] })
+  const config = home.writeConfig({
+    servers: [fixtureServer('one', 'http-server.mjs', base), fixtureServer('two', 'stubborn.mjs', base + 1)],
+  })
   const fg = home.spawnCli(['start', config, '--foreground'])
-  await waitFor(() => fg.output().stdout.includes('Ctrl+C stops everything'), 20_000, `the foreground start to be ready (${JSON.stringify(fg.output())})`)
+  await waitFor(
+    () => fg.output().stdout.includes('Ctrl+C stops everything'),
+    20_000,
+    `the foreground start to be ready (${JSON.stringify(fg.output())})`,
+  )
   const state = home.state()!
   assert.equal(state.processes.length, 2)
   assert.ok(pidAlive(state.processes[0].pid))
@@ -461,11 +563,18 @@ test('Ctrl+C while a foreground start is still waiting stops what was started', 
   const home = useHome(t)
   const base = await freePorts(2)
   const config = home.writeConfig({
-    servers: [fixtureServer('early', 'http-server.mjs', base), fixtureServer('never', 'never-ready.mjs', base + 1, { ready_timeout: 60 })],
+    servers: [
+      fixtureServer('early', 'http-server.mjs', base),
+      fixtureServer('never', 'never-ready.mjs', base + 1, { ready_timeout: 60 }),
+    ],
   })
   const fg = home.spawnCli(['start', config, '--foreground'])
   // early-0 is up and never-0 is being waited on.
-  await waitFor(() => /^ready\s+early-0/m.test(fg.output().stdout) && home.state()?.processes.some((p) => p.id === 'never-0'), 20_000, 'the start to be half way')
+  await waitFor(
+    () => /^ready\s+early-0/m.test(fg.output().stdout) && home.state()?.processes.some((p) => p.id === 'never-0'),
+    20_000,
+    'the start to be half way',
+  )
   const records = home.state()!.processes
   process.kill(-fg.child.pid!, 'SIGINT')
   const r = await fg.done
@@ -484,7 +593,10 @@ test('start --foreground refuses a second stack and a busy port like a detached 
   assert.equal(second.code, 1, second.stdout + second.stderr)
   assert.match(second.stderr, /a stack is already running/)
   // The running stack was neither adopted nor stopped by the refused start.
-  assert.deepEqual(home.state()!.processes.map((p) => [p.pid, p.restarts]), running.processes.map((p) => [p.pid, 0]))
+  assert.deepEqual(
+    home.state()!.processes.map((p) => [p.pid, p.restarts]),
+    running.processes.map((p) => [p.pid, 0]),
+  )
   assert.equal(home.state()!.supervisor.pid, running.supervisor.pid)
   await stopOk(home)
 
@@ -494,7 +606,10 @@ test('start --foreground refuses a second stack and a busy port like a detached 
   await waitFor(() => listening(base), 10_000, 'the unrelated server to listen')
   const busy = await home.cli(['start', config, '--foreground'], { timeoutMs: 20_000 })
   assert.equal(busy.code, 1, busy.stdout + busy.stderr)
-  assert.match(busy.stderr, new RegExp(`port ${base} is in use by pid ${owner.pid} \\(.*http-server\\.mjs\\)\\nnothing was started`))
+  assert.match(
+    busy.stderr,
+    new RegExp(`port ${base} is in use by pid ${owner.pid} \\(.*http-server\\.mjs\\)\\nnothing was started`),
+  )
   await assertNoProcesses(home)
 })
 
@@ -509,7 +624,10 @@ test('start --no-wait records its supervisor at once, so a second start right af
   assert.equal(home.state()?.supervisor.pid, supervisorPid)
   const second = await home.cli(['start', config, '--no-wait'])
   assert.equal(second.code, 0, second.stdout + second.stderr)
-  assert.match(second.stdout, new RegExp(`already (starting|running) with this config \\(.*supervisor pid ${supervisorPid}\\)`))
+  assert.match(
+    second.stdout,
+    new RegExp(`already (starting|running) with this config \\(.*supervisor pid ${supervisorPid}\\)`),
+  )
 
   assert.equal((await home.statusUntilHealthy()).code, 0, home.readLog('supervisor.log'))
   const state = home.state()!
@@ -525,7 +643,11 @@ test('stop while a --no-wait start is still bringing servers up leaves nothing b
   const config = home.writeConfig({
     servers: [
       // Slow to listen and deaf to SIGTERM: it becomes ready while stop is still waiting for it.
-      fixtureServer('slow', 'stubborn.mjs', base, { stop_timeout: 2, ready_timeout: 10, env: { LISTEN_DELAY_MS: '1000' } }),
+      fixtureServer('slow', 'stubborn.mjs', base, {
+        stop_timeout: 2,
+        ready_timeout: 10,
+        env: { LISTEN_DELAY_MS: '1000' },
+      }),
       fixtureServer('after', 'http-server.mjs', base + 1, { depends_on: ['slow'] }),
     ],
   })
@@ -543,7 +665,8 @@ test('stop while a --no-wait start is still bringing servers up leaves nothing b
 test('behind nginx: start -> requests through the proxy -> stop leaves every port free', async (t) => {
   const home = useHome(t)
   const check = await home.cli(['check-nginx'])
-  if (check.code !== 0) return t.skip(`no usable nginx ("check-nginx" exit ${check.code}: ${check.stderr.trim().split('\n')[0]})`)
+  if (check.code !== 0)
+    return t.skip(`no usable nginx ("check-nginx" exit ${check.code}: ${check.stderr.trim().split('\n')[0]})`)
   const base = await freePorts(4)
   const config = home.writeConfig({
     proxy: { type: 'nginx', host: '127.0.0.1', port: base + 3, api_prefix: '/api/v1' },
@@ -553,7 +676,8 @@ test('behind nginx: start -> requests through the proxy -> stop leaves every por
     ],
   })
   const started = await home.cli(['start', config])
-  if (started.code !== 0 && /not supported|not found/.test(started.stderr)) return t.skip(`nginx proxying is not available to start: ${started.stderr.trim()}`)
+  if (started.code !== 0 && /not supported|not found/.test(started.stderr))
+    return t.skip(`nginx proxying is not available to start: ${started.stderr.trim()}`)
   assert.equal(started.code, 0, `${started.stdout}${started.stderr}${home.readLog('supervisor.log')}`)
   const state = home.state()!
   const proxy = state.processes.find((p) => p.kind === 'proxy')

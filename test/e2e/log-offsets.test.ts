@@ -34,7 +34,10 @@ function checkUnified(home: TestHome): number {
 // The supervisor of this home, checked to be the one this test started before it is killed.
 function killSupervisor(home: TestHome): void {
   const pid = home.state()!.supervisor.pid
-  assert.ok(pid > 1 && / supervise$/.test(commandLine(pid)) && environValue(pid, 'BACKEND_MANAGER_HOME') === home.root, `pid ${pid} is this test's supervisor`)
+  assert.ok(
+    pid > 1 && / supervise$/.test(commandLine(pid)) && environValue(pid, 'BACKEND_MANAGER_HOME') === home.root,
+    `pid ${pid} is this test's supervisor`,
+  )
   process.kill(pid, 'SIGKILL')
 }
 
@@ -54,7 +57,8 @@ const damages: [string, (valid: string) => string][] = [
     'non-number fields',
     (valid) => {
       const state = JSON.parse(valid)
-      for (const source of Object.values<any>(state.sources)) Object.assign(source.out, { offset: '12' }, source.err && { err: { ...source.err, offset: null } })
+      for (const source of Object.values<any>(state.sources))
+        Object.assign(source.out, { offset: '12' }, source.err && { err: { ...source.err, offset: null } })
       return JSON.stringify(state)
     },
   ],
@@ -63,7 +67,15 @@ const damages: [string, (valid: string) => string][] = [
 test('a damaged log-offsets.json: a re-adopting start goes on from the end of each file, with a notice; no line twice, no crash', async (t) => {
   const home = useHome(t, 'bm-offsets-e2e-')
   const config = home.writeConfig({
-    servers: [{ name: 'talk', command: `node ${fixture('log-writer.mjs')}`, health: 'none', stop_timeout: 1, env: { LW_MODE: 'tick', LW_TICK_MS: '5', LW_BATCH: '4', LW_STDERR_EVERY: String(STDERR_EVERY) } }],
+    servers: [
+      {
+        name: 'talk',
+        command: `node ${fixture('log-writer.mjs')}`,
+        health: 'none',
+        stop_timeout: 1,
+        env: { LW_MODE: 'tick', LW_TICK_MS: '5', LW_BATCH: '4', LW_STDERR_EVERY: String(STDERR_EVERY) },
+      },
+    ],
   })
   const first = await home.cli(['start', config])
   assert.equal(first.code, 0, `start:\n${first.stdout}\n${first.stderr}`)
@@ -71,7 +83,11 @@ test('a damaged log-offsets.json: a re-adopting start goes on from the end of ea
   await waitFor(() => checkUnified(home) > 200, 30_000, 'lines in the unified log')
   const offsets = path.join(home.root, 'run', 'log-offsets.json')
   for (const [what, damage] of damages) {
-    await waitFor(() => /all processes ready/.test(home.readLog('supervisor.log').split('taking over').at(-1)!), 30_000, 'the supervisor to take over')
+    await waitFor(
+      () => /all processes ready/.test(home.readLog('supervisor.log').split('taking over').at(-1)!),
+      30_000,
+      'the supervisor to take over',
+    )
     const supervisor = home.state()!.supervisor
     killSupervisor(home)
     await waitFor(() => pidGone(supervisor.pid, supervisor.startTime), 10_000, 'the supervisor to die')
@@ -82,12 +98,27 @@ test('a damaged log-offsets.json: a re-adopting start goes on from the end of ea
     assert.match(again.stdout, /adopted|ready/)
     assert.doesNotMatch(again.stderr + home.readLog('supervisor.log'), /RangeError/)
     assert.equal(home.record('talk-0').pid, server.pid, 'the server was adopted, not started again')
-    await waitFor(async () => {
-      const r = await home.cli(['status', '--json'])
-      return JSON.parse(r.stdout).processes.find((p: { id: string }) => p.id === 'supervisor')?.state === 'running'
-    }, 30_000, `a supervisor running after the offsets were damaged (${what})`)
-    await waitFor(() => checkUnified(home) > before + 100, 30_000, `new lines in the unified log after the offsets were damaged (${what})`)
+    await waitFor(
+      async () => {
+        const r = await home.cli(['status', '--json'])
+        return JSON.parse(r.stdout).processes.find((p: { id: string }) => p.id === 'supervisor')?.state === 'running'
+      },
+      30_000,
+      `a supervisor running after the offsets were damaged (${what})`,
+    )
+    await waitFor(
+      () => checkUnified(home) > before + 100,
+      30_000,
+      `new lines in the unified log after the offsets were damaged (${what})`,
+    )
   }
-  assert.equal(home.readLog('backend-unified.log').split('\n').filter((l) => NOTICE.test(l)).length, damages.length, 'one notice per damaged file')
+  assert.equal(
+    home
+      .readLog('backend-unified.log')
+      .split('\n')
+      .filter((l) => NOTICE.test(l)).length,
+    damages.length,
+    'one notice per damaged file',
+  )
   assert.ok(checkUnified(home) > 0)
 })

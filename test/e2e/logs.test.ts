@@ -7,7 +7,17 @@ import { loadConfig } from '../../lib/config/load.ts'
 import { resolvePlan } from '../../lib/config/plan.ts'
 import { makeProxy } from '../../lib/proxy/process.ts'
 import { resolveHome } from '../../lib/core/home.ts'
-import { fixture, freePorts, httpGet, pidAlive, sleep, useHome, waitFor, type ServerYaml, type TestHome } from '../helpers.ts'
+import {
+  fixture,
+  freePorts,
+  httpGet,
+  pidAlive,
+  sleep,
+  useHome,
+  waitFor,
+  type ServerYaml,
+  type TestHome,
+} from '../helpers.ts'
 
 const WRITER = `node ${fixture('log-writer.mjs')}`
 const PAYLOAD = 'x'.repeat(48)
@@ -57,15 +67,27 @@ function assertBurstComplete(home: TestHome, ids: string[], perId: number, stder
     const wantErr = Array.from({ length: stderrLines }, (_, i) => `${id} err ${i * stderrEvery} ${PAYLOAD}`)
     const raw = lines(home.readLog(`${id}.log`))
     assert.equal(raw.length, perId + stderrLines, `${id}.log line count`)
-    assert.deepEqual(raw.filter((l) => l.includes(' out ')), wantOut, `${id}.log holds every stdout line once, in order`)
-    assert.deepEqual(raw.filter((l) => l.includes(' err ')), wantErr, `${id}.log holds every stderr line once, in order`)
+    assert.deepEqual(
+      raw.filter((l) => l.includes(' out ')),
+      wantOut,
+      `${id}.log holds every stdout line once, in order`,
+    )
+    assert.deepEqual(
+      raw.filter((l) => l.includes(' err ')),
+      wantErr,
+      `${id}.log holds every stderr line once, in order`,
+    )
     assert.deepEqual(lines(home.readLog(`${id}.stderr.log`)), wantErr, `${id}.stderr.log is the raw stderr`)
     const u = unified.get(id)
     assert.ok(u, `no unified lines for ${id}`)
     assert.deepEqual(u.out, wantOut, `unified stdout lines of ${id}: each once, whole, in order`)
     assert.deepEqual(u.err, wantErr, `unified stderr lines of ${id}: each once, whole, marked !>`)
   }
-  assert.equal([...unified.values()].reduce((n, u) => n + u.all.length, 0), ids.length * (perId + stderrLines), 'nothing else in the unified log')
+  assert.equal(
+    [...unified.values()].reduce((n, u) => n + u.all.length, 0),
+    ids.length * (perId + stderrLines),
+    'nothing else in the unified log',
+  )
 }
 
 test('unified log: prefix format, stderr marked, colours and progress cleaned, a partial last line kept; logs NAME filters', async (t) => {
@@ -78,16 +100,29 @@ test('unified log: prefix format, stderr marked, colours and progress cleaned, a
     ],
   })
   // The supervisor copies stderr lines into demo-0.log; let it before the unfinished last stdout line is printed.
-  await waitFor(() => home.readLog('demo-0.log').includes('error\x1b[0m from demo-0\n'), 10_000, 'the stderr lines in demo-0.log')
+  await waitFor(
+    () => home.readLog('demo-0.log').includes('error\x1b[0m from demo-0\n'),
+    10_000,
+    'the stderr lines in demo-0.log',
+  )
   fs.writeFileSync(go, '')
   await waitFor(() => home.readLog(UNIFIED).includes('last words'), 10_000, 'the demo writer to exit')
   const demo = unifiedById(home).get('demo-0')!
-  assert.deepEqual(demo.out, ['hello from demo-0', 'green and plain', 'progress 100%', 'multibyte: héllo wörld ✓ 日本', 'last words from demo-0 without newline'])
+  assert.deepEqual(demo.out, [
+    'hello from demo-0',
+    'green and plain',
+    'progress 100%',
+    'multibyte: héllo wörld ✓ 日本',
+    'last words from demo-0 without newline',
+  ])
   assert.deepEqual(demo.err, ['warning from demo-0', 'error from demo-0'])
   assert.equal(demo.all[0], 'demo-0              >> hello from demo-0')
   assert.ok(demo.all.includes('demo-0              !> warning from demo-0'), demo.all.join('\n'))
   const unified = home.readLog(UNIFIED)
-  assert.ok(!unified.includes('\x1b') && !unified.includes('\r'), 'no escape codes or carriage returns in the unified log')
+  assert.ok(
+    !unified.includes('\x1b') && !unified.includes('\r'),
+    'no escape codes or carriage returns in the unified log',
+  )
   // The process's own file is raw: colours and progress as printed, stderr lines too, the last line unterminated.
   const raw = home.readLog('demo-0.log')
   assert.ok(raw.includes('\x1b[1;32mgreen') && raw.includes('progress 10%\rprogress 50%\r'), raw)
@@ -103,7 +138,10 @@ test('unified log: prefix format, stderr marked, colours and progress cleaned, a
   assert.deepEqual(lines(two.stdout), demo.all.slice(-2))
   const api = await home.cli(['logs', 'api', '-n', '6'])
   assert.equal(lines(api.stdout).length, 6)
-  assert.ok(lines(api.stdout).every((l) => /^api-[01] {15}>> tick \d+ x+$/.test(l)), api.stdout)
+  assert.ok(
+    lines(api.stdout).every((l) => /^api-[01] {15}>> tick \d+ x+$/.test(l)),
+    api.stdout,
+  )
   const three = await home.cli(['logs', '-n', '3'])
   assert.equal(countLines(three.stdout), 3, 'stdout carries exactly the lines asked for')
   const unknown = await home.cli(['logs', 'nope'])
@@ -120,11 +158,21 @@ test('burst: 8 processes x 20,000 lines, every line exactly once and whole in ev
   const ids = Array.from({ length: 8 }, (_, i) => `burst-${i}`)
   await startStack(home, {
     logs: { max_size: 0 },
-    servers: [writer('burst', { LW_MODE: 'burst', LW_LINES: '20000', LW_STDERR_EVERY: '100', LW_GO: go, LW_DONE: done }, { instances: 8 })],
+    servers: [
+      writer(
+        'burst',
+        { LW_MODE: 'burst', LW_LINES: '20000', LW_STDERR_EVERY: '100', LW_GO: go, LW_DONE: done },
+        { instances: 8 },
+      ),
+    ],
   })
   fs.writeFileSync(go, '')
   const total = 8 * (20_000 + 200)
-  await waitFor(() => fs.readdirSync(done).length === 8 && countLines(home.readLog(UNIFIED)) >= total, 60_000, 'every line in the unified log')
+  await waitFor(
+    () => fs.readdirSync(done).length === 8 && countLines(home.readLog(UNIFIED)) >= total,
+    60_000,
+    'every line in the unified log',
+  )
   assertBurstComplete(home, ids, 20_000, 100)
 })
 
@@ -135,7 +183,13 @@ test('supervisor SIGKILLed mid-burst: the processes keep writing their files, a 
   const ids = Array.from({ length: 4 }, (_, i) => `burst-${i}`)
   const config = {
     logs: { max_size: 0 },
-    servers: [writer('burst', { LW_MODE: 'burst', LW_LINES: '20000', LW_STDERR_EVERY: '100', LW_PACE: '10', LW_GO: go, LW_DONE: done }, { instances: 4 })],
+    servers: [
+      writer(
+        'burst',
+        { LW_MODE: 'burst', LW_LINES: '20000', LW_STDERR_EVERY: '100', LW_PACE: '10', LW_GO: go, LW_DONE: done },
+        { instances: 4 },
+      ),
+    ],
   }
   await startStack(home, config)
   const before = home.state()!
@@ -156,7 +210,11 @@ test('supervisor SIGKILLed mid-burst: the processes keep writing their files, a 
 
   await startStack(home, config)
   const after = home.state()!
-  assert.deepEqual(after.processes.map((p) => p.pid), before.processes.map((p) => p.pid), 'the same processes, adopted')
+  assert.deepEqual(
+    after.processes.map((p) => p.pid),
+    before.processes.map((p) => p.pid),
+    'the same processes, adopted',
+  )
   await waitFor(() => countLines(home.readLog(UNIFIED)) >= 4 * 20_200, 30_000, 'the unified log to catch up')
   await sleep(300)
   assertBurstComplete(home, ids, 20_000, 100)
@@ -164,7 +222,10 @@ test('supervisor SIGKILLed mid-burst: the processes keep writing their files, a 
 
 // Tick numbers of the lines of one process, from unified-log lines or raw lines.
 function ticks(text: string[]): number[] {
-  return text.map((l) => /tick (\d+) x+$/.exec(l)).filter((m) => m !== null).map((m) => Number(m[1]))
+  return text
+    .map((l) => /tick (\d+) x+$/.exec(l))
+    .filter((m) => m !== null)
+    .map((m) => Number(m[1]))
 }
 
 // Numbers from lo to hi (inclusive) that are not in the list.
@@ -198,7 +259,11 @@ test('logs clean while running, and logs -f following across the clean and acros
   // The first line printed after the clean: everything from it on must reach logs -f.
   const firstAfter = Math.min(...ticks(lines(raw.toString())), ...ticks(lines(home.readLog('tick-0.stderr.log'))))
 
-  await waitFor(() => fs.existsSync(home.logFile(`${UNIFIED}.1`)) && fs.existsSync(home.logFile('tick-0.log.1')), 20_000, 'rotations after the clean')
+  await waitFor(
+    () => fs.existsSync(home.logFile(`${UNIFIED}.1`)) && fs.existsSync(home.logFile('tick-0.log.1')),
+    20_000,
+    'rotations after the clean',
+  )
   const rotatedAt = Math.max(...ticks(lines(home.readLog(UNIFIED))))
   await waitFor(() => Math.max(...ticks(followed())) > rotatedAt + 300, 10_000, 'logs -f to keep up after the rotation')
   process.kill(-follower.child.pid!, 'SIGTERM')
@@ -206,13 +271,21 @@ test('logs clean while running, and logs -f following across the clean and acros
   assert.equal(result.stderr, '')
 
   const shown = followed()
-  assert.deepEqual(shown.filter((l) => !/^tick-0 {14}(>>|!>) tick \d+ x{48}$/.test(l)), [], 'every followed line whole')
+  assert.deepEqual(
+    shown.filter((l) => !/^tick-0 {14}(>>|!>) tick \d+ x{48}$/.test(l)),
+    [],
+    'every followed line whole',
+  )
   const numbers = ticks(shown)
   assert.equal(new Set(numbers).size, numbers.length, 'no line shown twice')
   // Stderr lines trail stdout by a poll or two, so the very last ones may not be shown yet.
   const last = Math.max(...numbers) - 100
   assert.ok(last > rotatedAt, 'logs -f followed past the rotation')
-  assert.deepEqual(missing(numbers, firstAfter, last), [], 'every line printed after the clean was shown, across the rotations')
+  assert.deepEqual(
+    missing(numbers, firstAfter, last),
+    [],
+    'every line printed after the clean was shown, across the rotations',
+  )
 
   // With the stack stopped, what the files and their rotated copies hold is the newest part of the stream, complete.
   assert.equal((await home.cli(['stop'])).code, 0)
@@ -221,15 +294,23 @@ test('logs clean while running, and logs -f following across the clean and acros
     const kept = ticks([2, 1].flatMap((n) => lines(home.readLog(`${name}.${n}`))).concat(lines(home.readLog(name))))
     assert.equal(new Set(kept).size, kept.length, `no line twice across ${name} and its rotated copies`)
     // The oldest copy may start with a few stderr lines older than its first stdout line.
-    assert.deepEqual(missing(kept, Math.min(...kept) + 100, Math.max(...kept)), [], `no line lost across ${name} and its rotated copies`)
+    assert.deepEqual(
+      missing(kept, Math.min(...kept) + 100, Math.max(...kept)),
+      [],
+      `no line lost across ${name} and its rotated copies`,
+    )
   }
 })
 
 async function nginxUnavailable(home: TestHome): Promise<string | undefined> {
   const check = await home.cli(['check-nginx'])
   if (check.code !== 0) return `no usable nginx (check-nginx: ${check.stdout}${check.stderr})`
-  const file = home.writeConfig({ proxy: { type: 'nginx', port: 1 }, servers: [{ name: 'x', command: 'true', port: 2 }] }, 'probe.yaml')
-  if (!makeProxy(resolveHome({}, home.root, home.root), resolvePlan(loadConfig(file)), process.env)) return 'the nginx proxy is not wired into start yet'
+  const file = home.writeConfig(
+    { proxy: { type: 'nginx', port: 1 }, servers: [{ name: 'x', command: 'true', port: 2 }] },
+    'probe.yaml',
+  )
+  if (!makeProxy(resolveHome({}, home.root, home.root), resolvePlan(loadConfig(file)), process.env))
+    return 'the nginx proxy is not wired into start yet'
   return undefined
 }
 
@@ -244,15 +325,21 @@ test('logs nginx: a request made through the proxy shows in the access log', asy
   const base = await freePorts(2)
   await startStack(home, {
     proxy: { type: 'nginx', host: '127.0.0.1', port: base + 1 },
-    servers: [{ name: 'web', command: `node ${fixture('http-server.mjs')}`, port: base, health: '/health', stop_timeout: 1 }],
+    servers: [
+      { name: 'web', command: `node ${fixture('http-server.mjs')}`, port: base, health: '/health', stop_timeout: 1 },
+    ],
   })
   const uri = `/logs-e2e-${process.pid}-${Date.now()}`
   assert.equal((await httpGet(`http://127.0.0.1:${base + 1}${uri}`)).status, 200)
   // nginx flushes its buffered access log every second.
-  const shown = await waitFor(async () => {
-    const r = await home.cli(['logs', 'nginx', '-n', '20'])
-    return r.stdout.includes(uri) ? r : undefined
-  }, 10_000, 'the request in logs nginx')
+  const shown = await waitFor(
+    async () => {
+      const r = await home.cli(['logs', 'nginx', '-n', '20'])
+      return r.stdout.includes(uri) ? r : undefined
+    },
+    10_000,
+    'the request in logs nginx',
+  )
   const entry = lines(shown.stdout).find((l) => l.includes(uri))!
   assert.equal(JSON.parse(entry).uri, uri)
   assert.equal(JSON.parse(entry).status, 200)

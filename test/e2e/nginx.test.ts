@@ -142,7 +142,10 @@ servers:
   - { name: datafeed, command: node --import tsx examples/server.ts, port: ${datafeed}, instances: 2, modules: [datafeed], health: /health }
 `
   const plan = resolvePlan(parseConfig(yaml, path.join(packageRoot, 'e2e-config.yaml')))
-  const servers = plan.processes.map((p) => ({ port: p.port!, entry: spawnGroup(p.id, process.execPath, ['--import', 'tsx', 'examples/server.ts'], { ...process.env, ...p.env }) }))
+  const servers = plan.processes.map((p) => ({
+    port: p.port!,
+    entry: spawnGroup(p.id, process.execPath, ['--import', 'tsx', 'examples/server.ts'], { ...process.env, ...p.env }),
+  }))
   const home = resolveHome({ BACKEND_MANAGER_HOME: tempRoot }, packageRoot)
   prepareNginxDirs(home)
   fs.writeFileSync(home.nginxConf, renderNginxConf(plan, home, { mimeTypes: mimeTypesFor(nginx.path) }))
@@ -178,7 +181,8 @@ test('consecutive requests to a two-instance server alternate between instances'
   const instances: number[] = []
   for (let i = 0; i < 6; i++) instances.push((await get('/api/v1/datafeed/tick')).json!.instance)
   assert.deepEqual(new Set(instances), new Set([0, 1]))
-  for (let i = 1; i < instances.length; i++) assert.notEqual(instances[i], instances[i - 1], `round-robin: ${instances.join(',')}`)
+  for (let i = 1; i < instances.length; i++)
+    assert.notEqual(instances[i], instances[i - 1], `round-robin: ${instances.join(',')}`)
 })
 
 test('upstream connections are reused (keepalive)', async (t) => {
@@ -193,7 +197,10 @@ test('upstream connections are reused (keepalive)', async (t) => {
   }
   assert.equal(byInstance.size, 3)
   for (const [key, connections] of byInstance) {
-    assert.ok(new Set(connections).size < connections.length, `${key} saw a new connection per request: ${connections.join(',')}`)
+    assert.ok(
+      new Set(connections).size < connections.length,
+      `${key} saw a new connection per request: ${connections.join(',')}`,
+    )
   }
 })
 
@@ -235,12 +242,17 @@ test('a module path without its trailing slash reaches the module, for any metho
   if (skipReason) return t.skip(skipReason)
   for (const method of ['GET', 'POST']) {
     const reply = await new Promise<Reply>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: proxyPort, path: '/api/v1/broker', method, agent: false }, (res) => {
-        let body = ''
-        res.setEncoding('utf8')
-        res.on('data', (chunk: string) => (body += chunk))
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, json: res.statusCode === 200 ? JSON.parse(body) : undefined }))
-      })
+      const req = http.request(
+        { host: '127.0.0.1', port: proxyPort, path: '/api/v1/broker', method, agent: false },
+        (res) => {
+          let body = ''
+          res.setEncoding('utf8')
+          res.on('data', (chunk: string) => (body += chunk))
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, body, json: res.statusCode === 200 ? JSON.parse(body) : undefined }),
+          )
+        },
+      )
       req.on('error', reject)
       req.end(method === 'POST' ? '{"order":1}' : undefined)
     })

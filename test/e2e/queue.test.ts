@@ -2,10 +2,21 @@
 // and two portless workers that take them from Redis, all started and stopped as one stack.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { commandLine, freePorts, hasCommand, httpGet, httpRequest, listening, pidGone, useHome, waitFor } from '../helpers.ts'
+import {
+  commandLine,
+  freePorts,
+  hasCommand,
+  httpGet,
+  httpRequest,
+  listening,
+  pidGone,
+  useHome,
+  waitFor,
+} from '../helpers.ts'
 
 test('a job pushed through the API is processed by a worker, and stop takes the whole stack down', async (t) => {
-  if (!hasCommand('redis-server')) return t.skip('redis-server not installed: "make system-deps" installs the Debian package')
+  if (!hasCommand('redis-server'))
+    return t.skip('redis-server not installed: "make system-deps" installs the Debian package')
   const home = useHome(t)
   const base = await freePorts(2)
   const redisPort = base
@@ -13,15 +24,42 @@ test('a job pushed through the API is processed by a worker, and stop takes the 
   const env = { REDIS_PORT: String(redisPort) }
   const config = home.writeConfig({
     servers: [
-      { name: 'redis', command: "redis-server --port {port} --bind 127.0.0.1 --save '' --appendonly no", port: redisPort, health: 'tcp', stop_timeout: 2, ready_timeout: 10 },
-      { name: 'api', command: 'node test/fixtures/queue-api.mjs', port: apiPort, health: '/health', env, depends_on: ['redis'], stop_timeout: 1, ready_timeout: 5 },
-      { name: 'worker', command: 'node test/fixtures/queue-worker.mjs', instances: 2, env, depends_on: ['redis'], stop_timeout: 1, ready_timeout: 5 },
+      {
+        name: 'redis',
+        command: "redis-server --port {port} --bind 127.0.0.1 --save '' --appendonly no",
+        port: redisPort,
+        health: 'tcp',
+        stop_timeout: 2,
+        ready_timeout: 10,
+      },
+      {
+        name: 'api',
+        command: 'node test/fixtures/queue-api.mjs',
+        port: apiPort,
+        health: '/health',
+        env,
+        depends_on: ['redis'],
+        stop_timeout: 1,
+        ready_timeout: 5,
+      },
+      {
+        name: 'worker',
+        command: 'node test/fixtures/queue-worker.mjs',
+        instances: 2,
+        env,
+        depends_on: ['redis'],
+        stop_timeout: 1,
+        ready_timeout: 5,
+      },
     ],
   })
   const started = await home.cli(['start', config])
   assert.equal(started.code, 0, `${started.stdout}${started.stderr}${home.readLog('supervisor.log')}`)
   const state = home.state()!
-  assert.deepEqual(state.processes.map((p) => p.id), ['redis-0', 'api-0', 'worker-0', 'worker-1'])
+  assert.deepEqual(
+    state.processes.map((p) => p.id),
+    ['redis-0', 'api-0', 'worker-0', 'worker-1'],
+  )
   // The redis record is redis-server itself (a plain command runs through exec), not a shell around it.
   assert.match(commandLine(state.processes[0].pid), /^redis-server /)
   const status = await home.statusUntilHealthy()
@@ -35,10 +73,14 @@ test('a job pushed through the API is processed by a worker, and stop takes the 
     jobs.push({ id: queued.json().id, n })
   }
   for (const job of jobs) {
-    const done = await waitFor(async () => {
-      const r = await httpGet(`http://127.0.0.1:${apiPort}/jobs/${job.id}`)
-      return r.status === 200 && r.json()
-    }, 10_000, `job ${job.id} to be processed`)
+    const done = await waitFor(
+      async () => {
+        const r = await httpGet(`http://127.0.0.1:${apiPort}/jobs/${job.id}`)
+        return r.status === 200 && r.json()
+      },
+      10_000,
+      `job ${job.id} to be processed`,
+    )
     assert.equal(done.square, job.n * job.n)
     assert.match(done.worker, /^worker-[01]$/)
     assert.ok(workerPids.has(done.pid), `job ${job.id} was processed by pid ${done.pid}, not by a managed worker`)

@@ -26,13 +26,19 @@ import {
   type TestHome,
 } from '../helpers.ts'
 
-
 // A live process that records every catchable signal it gets; SIGKILL shows as its death.
-async function stranger(home: TestHome, name: string): Promise<{ pid: number; startTime: string; signals: () => string }> {
+async function stranger(
+  home: TestHome,
+  name: string,
+): Promise<{ pid: number; startTime: string; signals: () => string }> {
   const log = path.join(home.root, `${name}.signals`)
   const child = spawnOwned(home, process.execPath, ['test/fixtures/signal-recorder.mjs'], { env: { SIGNAL_LOG: log } })
   await waitFor(() => fs.existsSync(`${log}.ready`), 10_000, `${name} to start`)
-  return { pid: child.pid!, startTime: procStat(child.pid!)!.startTime, signals: () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '') }
+  return {
+    pid: child.pid!,
+    startTime: procStat(child.pid!)!.startTime,
+    signals: () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : ''),
+  }
 }
 
 function editState(home: TestHome, edit: (state: any) => void): void {
@@ -48,9 +54,20 @@ async function killSupervisor(home: TestHome): Promise<void> {
 }
 
 test('pid 1 and a process without the run tag or the supervise command line are never taken for the supervisor', () => {
-  const base = { version: 1, runId: 'r1', phase: 'running', startedAt: 0, plan: {}, ports: [], processes: [] } as unknown as StackState
+  const base = {
+    version: 1,
+    runId: 'r1',
+    phase: 'running',
+    startedAt: 0,
+    plan: {},
+    ports: [],
+    processes: [],
+  } as unknown as StackState
   assert.equal(supervisorAlive({ ...base, supervisor: { pid: 1, startTime: startTimeOf(1) ?? '1' } }), false)
-  assert.equal(supervisorAlive({ ...base, supervisor: { pid: process.pid, startTime: startTimeOf(process.pid)! } }), false)
+  assert.equal(
+    supervisorAlive({ ...base, supervisor: { pid: process.pid, startTime: startTimeOf(process.pid)! } }),
+    false,
+  )
   assert.equal(supervisorAlive({ ...base, supervisor: { pid: 0, startTime: '' } }), false)
 })
 
@@ -98,9 +115,32 @@ test('a state file naming an unrelated server (with its real start time) as a pr
   const other = spawnOwned(home, process.execPath, ['test/fixtures/http-server.mjs'], { env: { PORT: String(port) } })
   await waitFor(() => listening(port), 10_000, 'the unrelated server to listen')
   const startTime = procStat(other.pid!)!.startTime
-  const record = { id: 'web-0', kind: 'server', server: 'web', port, pid: other.pid, pgid: other.pid, startTime, startedAt: Date.now(), state: 'running', restarts: 0 }
+  const record = {
+    id: 'web-0',
+    kind: 'server',
+    server: 'web',
+    port,
+    pid: other.pid,
+    pgid: other.pid,
+    startTime,
+    startedAt: Date.now(),
+    state: 'running',
+    restarts: 0,
+  }
   fs.mkdirSync(path.dirname(home.statePath), { recursive: true })
-  fs.writeFileSync(home.statePath, JSON.stringify({ version: 1, runId: 'forged', phase: 'running', startedAt: 0, supervisor: { pid: 0, startTime: '' }, plan, ports: [port], processes: [record] }))
+  fs.writeFileSync(
+    home.statePath,
+    JSON.stringify({
+      version: 1,
+      runId: 'forged',
+      phase: 'running',
+      startedAt: 0,
+      supervisor: { pid: 0, startTime: '' },
+      plan,
+      ports: [port],
+      processes: [record],
+    }),
+  )
 
   const r = await home.cli(['start', config])
   assert.equal(r.code, 1, r.stdout + r.stderr)
@@ -111,10 +151,20 @@ test('a state file naming an unrelated server (with its real start time) as a pr
 })
 
 // A group whose leader exited, leaving one child; the child carries `tag` when given.
-async function leaderlessGroup(home: TestHome, name: string, tag?: string): Promise<{ pgid: number; child: number; childStart: string }> {
+async function leaderlessGroup(
+  home: TestHome,
+  name: string,
+  tag?: string,
+): Promise<{ pgid: number; child: number; childStart: string }> {
   const pidFile = path.join(home.root, `${name}.pid`)
-  const leader = spawnOwned(home, process.execPath, ['test/fixtures/group-leaver.mjs'], { env: { CHILD_PID_FILE: pidFile, ...(tag ? { CHILD_ENV_TAG: tag } : {}) } })
-  const child = await waitFor(() => fs.existsSync(pidFile) && Number(fs.readFileSync(pidFile, 'utf8')), 10_000, `${name}'s child`)
+  const leader = spawnOwned(home, process.execPath, ['test/fixtures/group-leaver.mjs'], {
+    env: { CHILD_PID_FILE: pidFile, ...(tag ? { CHILD_ENV_TAG: tag } : {}) },
+  })
+  const child = await waitFor(
+    () => fs.existsSync(pidFile) && Number(fs.readFileSync(pidFile, 'utf8')),
+    10_000,
+    `${name}'s child`,
+  )
   await waitFor(() => pidGone(leader.pid!), 10_000, `${name}'s leader to exit`)
   assert.equal(procStat(child)!.pgrp, leader.pid)
   return { pgid: leader.pid!, child, childStart: procStat(child)!.startTime }
@@ -129,7 +179,13 @@ test('a recorded group whose leader is gone: only members carrying the run tag a
   const foreign = await leaderlessGroup(home, 'foreign')
   const ours = await leaderlessGroup(home, 'ours', `${runId}/web-1`)
   // As if web-0 and web-1 had died unwatched and their pids had been reused by those two leaders.
-  const record = (id: string, pgid: number): RecordedProcess => ({ ...home.record('web-0'), id, pid: pgid, pgid, startTime: '12345' })
+  const record = (id: string, pgid: number): RecordedProcess => ({
+    ...home.record('web-0'),
+    id,
+    pid: pgid,
+    pgid,
+    startTime: '12345',
+  })
   const web = home.record('web-0')
   await killSupervisor(home)
   editState(home, (s) => s.processes.push(record('web-1', ours.pgid), record('web-2', foreign.pgid)))
@@ -190,7 +246,10 @@ function leftovers(home: TestHome, runId: string): string[] {
     .filter((n) => /^\d+$/.test(n))
     .map(Number)
     .filter((pid) => pid !== process.pid && pidAlive(pid))
-    .filter((pid) => (environValue(pid, 'BACKEND_MANAGER_RUN') ?? '').startsWith(`${runId}/`) || commandLine(pid).includes(conf))
+    .filter(
+      (pid) =>
+        (environValue(pid, 'BACKEND_MANAGER_RUN') ?? '').startsWith(`${runId}/`) || commandLine(pid).includes(conf),
+    )
     .map((pid) => `${pid} ${commandLine(pid)}`)
 }
 
@@ -202,7 +261,10 @@ test('stop finds what the state file does not record: an unrecorded nginx and a 
   const home = useHome(t)
   if (!(await nginxOr(t, home))) return
   const base = await freePorts(2)
-  const config = home.writeConfig({ proxy: { type: 'nginx', host: '127.0.0.1', port: base + 1 }, servers: [fixtureServer('web', 'http-server.mjs', base)] })
+  const config = home.writeConfig({
+    proxy: { type: 'nginx', host: '127.0.0.1', port: base + 1 },
+    servers: [fixtureServer('web', 'http-server.mjs', base)],
+  })
   await startOk(home, config)
   const runId = home.state()!.runId
   const nginx = home.record('nginx')
@@ -221,7 +283,11 @@ test('stop also stops a supervisor of the run that the state file does not recor
   const port = await freePorts(1)
   const config = home.writeConfig({ servers: [fixtureServer('web', 'http-server.mjs', port, { restart: 'always' })] })
   await startOk(home, config)
-  await waitFor(() => home.readLog('supervisor.log').includes('all processes ready'), 30_000, 'the supervisor to take over')
+  await waitFor(
+    () => home.readLog('supervisor.log').includes('all processes ready'),
+    30_000,
+    'the supervisor to take over',
+  )
   const { runId, supervisor } = home.state()!
   // As a start killed right after spawning its supervisor, before recording it, leaves the state file.
   editState(home, (s) => (s.supervisor = { pid: 0, startTime: '' }))
@@ -237,12 +303,19 @@ test('a start killed with SIGKILL at any point: stop leaves no process of the st
   const base = await freePorts(3)
   const config = home.writeConfig({
     proxy: { type: 'nginx', host: '127.0.0.1', port: base + 2 },
-    servers: [fixtureServer('web', 'http-server.mjs', base), fixtureServer('api', 'http-server.mjs', base + 1, { modules: ['api'], depends_on: ['web'] })],
+    servers: [
+      fixtureServer('web', 'http-server.mjs', base),
+      fixtureServer('api', 'http-server.mjs', base + 1, { modules: ['api'], depends_on: ['web'] }),
+    ],
   })
   for (const delayMs of [0, 5, 20, 60, 150]) {
     const start = home.spawnCli(['start', config])
     // Polled as fast as the state file can be read: the kill lands right after nginx is spawned, or a little later.
-    const runId = await waitFor(() => home.state()?.processes.some((p) => p.kind === 'proxy' && p.pid > 0) && home.state()!.runId, 60_000, 'nginx to be spawned')
+    const runId = await waitFor(
+      () => home.state()?.processes.some((p) => p.kind === 'proxy' && p.pid > 0) && home.state()!.runId,
+      60_000,
+      'nginx to be spawned',
+    )
     await new Promise((resolve) => setTimeout(resolve, delayMs))
     try {
       process.kill(start.child.pid!, 'SIGKILL')
@@ -251,9 +324,11 @@ test('a start killed with SIGKILL at any point: stop leaves no process of the st
     }
     await start.done
     await stopOk(home)
-    await waitFor(() => leftovers(home, runId).length === 0, 5000, `no process of the stack after a start killed ${delayMs} ms after nginx was spawned`).catch(() =>
-      assert.deepEqual(leftovers(home, runId), [], `killed ${delayMs} ms after nginx was spawned`),
-    )
+    await waitFor(
+      () => leftovers(home, runId).length === 0,
+      5000,
+      `no process of the stack after a start killed ${delayMs} ms after nginx was spawned`,
+    ).catch(() => assert.deepEqual(leftovers(home, runId), [], `killed ${delayMs} ms after nginx was spawned`))
     await portsFree([base, base + 1, base + 2])
   }
 })
@@ -273,16 +348,28 @@ test('a damaged state file: stop says to use --force, and stop --force stops eve
   })
   await startOk(home, config)
   const state = home.state()!
-  const escaped = await waitFor(() => Number(/escaped child pid (\d+)/.exec(home.readLog('escaper-0.log'))?.[1]), 10_000, 'the escaped child')
+  const escaped = await waitFor(
+    () => Number(/escaped child pid (\d+)/.exec(home.readLog('escaper-0.log'))?.[1]),
+    10_000,
+    'the escaped child',
+  )
   const pids = [state.supervisor.pid, escaped, ...state.processes.map((p) => p.pid)]
   // The supervisor has read the state file and taken over (it would not start on a damaged one).
-  await waitFor(() => home.readLog('supervisor.log').includes('all processes ready'), 30_000, 'the supervisor to take over')
+  await waitFor(
+    () => home.readLog('supervisor.log').includes('all processes ready'),
+    30_000,
+    'the supervisor to take over',
+  )
   fs.writeFileSync(home.statePath, '{"version": 1, "processes": [')
 
   const refused = await home.cli(['stop'])
   assert.equal(refused.code, 2, refused.stdout + refused.stderr)
   assert.match(refused.stderr, /not valid JSON.*stop --force/)
-  assert.deepEqual(pids.filter((pid) => pidGone(pid)), [], 'a refused stop signalled something')
+  assert.deepEqual(
+    pids.filter((pid) => pidGone(pid)),
+    [],
+    'a refused stop signalled something',
+  )
 
   const forced = await home.cli(['stop', '--force'])
   assert.equal(forced.code, 0, forced.stdout + forced.stderr)
@@ -305,9 +392,17 @@ test('a process adopted while still starting is checked for readiness before its
   const r = await home.cli(['start', config, '--no-wait'])
   assert.equal(r.code, 0, r.stdout + r.stderr)
   // The supervisor dies while slow-0 is spawned but not listening yet.
-  const slow = await waitFor(() => home.state()?.processes.find((p) => p.id === 'slow-0' && p.pid > 0 && p.state === 'starting'), 30_000, 'slow-0 to be spawned')
+  const slow = await waitFor(
+    () => home.state()?.processes.find((p) => p.id === 'slow-0' && p.pid > 0 && p.state === 'starting'),
+    30_000,
+    'slow-0 to be spawned',
+  )
   await killSupervisor(home)
-  assert.equal(await listening(base), false, 'slow-0 was ready before its supervisor was killed; the test needs a slower LISTEN_DELAY_MS')
+  assert.equal(
+    await listening(base),
+    false,
+    'slow-0 was ready before its supervisor was killed; the test needs a slower LISTEN_DELAY_MS',
+  )
 
   const adopted = await startOk(home, config)
   assert.match(adopted.stdout, /adopted\s+slow-0/)
@@ -320,7 +415,12 @@ test('a process adopted while still starting is checked for readiness before its
 test('a server stopped by SIGSTOP shows "stopped (signal)" and stop ends it with SIGTERM, not after its stop_timeout', async (t) => {
   const home = useHome(t)
   const base = await freePorts(2)
-  const config = home.writeConfig({ servers: [fixtureServer('web', 'http-server.mjs', base, { stop_timeout: 3 }), fixtureServer('other', 'http-server.mjs', base + 1)] })
+  const config = home.writeConfig({
+    servers: [
+      fixtureServer('web', 'http-server.mjs', base, { stop_timeout: 3 }),
+      fixtureServer('other', 'http-server.mjs', base + 1),
+    ],
+  })
   await startOk(home, config)
   const web = home.record('web-0')
   process.kill(web.pid, 'SIGSTOP')
@@ -328,11 +428,22 @@ test('a server stopped by SIGSTOP shows "stopped (signal)" and stop ends it with
 
   const status = await home.cli(['status', '--json'])
   assert.equal(status.code, 1, status.stdout + status.stderr)
-  const rows = JSON.parse(status.stdout).processes.map((p: { id: string; state: string; healthy: boolean }) => [p.id, p.state, p.healthy])
-  assert.deepEqual(rows.slice(1), [['web-0', 'stopped (signal)', false], ['other-0', 'running', true]])
+  const rows = JSON.parse(status.stdout).processes.map((p: { id: string; state: string; healthy: boolean }) => [
+    p.id,
+    p.state,
+    p.healthy,
+  ])
+  assert.deepEqual(rows.slice(1), [
+    ['web-0', 'stopped (signal)', false],
+    ['other-0', 'running', true],
+  ])
 
   const r = await stopOk(home)
-  assert.doesNotMatch(r.stderr, /killed after stop_timeout/, 'the stopped server needed SIGKILL: SIGTERM never reached it')
+  assert.doesNotMatch(
+    r.stderr,
+    /killed after stop_timeout/,
+    'the stopped server needed SIGKILL: SIGTERM never reached it',
+  )
   // It shut down by its own SIGTERM handler (exit code 0 after closing its server).
   assert.ok(pidGone(web.pid, web.startTime))
   await portsFree([base, base + 1])
@@ -346,7 +457,10 @@ test('a port held only by a connection in TIME_WAIT (the server closed first) do
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
   await new Promise<void>((resolve) => {
     const client = net.connect(port, '127.0.0.1')
-    client.on('end', () => client.end()).on('close', () => resolve()).resume()
+    client
+      .on('end', () => client.end())
+      .on('close', () => resolve())
+      .resume()
   })
   await new Promise<void>((resolve) => server.close(() => resolve()))
   assert.ok(timeWait(port), 'no TIME_WAIT entry on the port')
@@ -357,8 +471,11 @@ test('a port held only by a connection in TIME_WAIT (the server closed first) do
 
 function timeWait(port: number): boolean {
   const hex = port.toString(16).toUpperCase().padStart(4, '0')
-  return fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').some((line) => {
-    const cols = line.trim().split(/\s+/)
-    return cols[1]?.endsWith(`:${hex}`) && cols[3] === '06'
-  })
+  return fs
+    .readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .some((line) => {
+      const cols = line.trim().split(/\s+/)
+      return cols[1]?.endsWith(`:${hex}`) && cols[3] === '06'
+    })
 }

@@ -28,7 +28,9 @@ function usePool(t: { after(fn: () => Promise<void>): void }, prefix: string): T
 
 const poolState = (home: TestHome) => {
   try {
-    return JSON.parse(fs.readFileSync(path.join(home.root, 'simple', 'run', 'state.json'), 'utf8')) as { processes: { id: string; port?: number; pid: number }[] }
+    return JSON.parse(fs.readFileSync(path.join(home.root, 'simple', 'run', 'state.json'), 'utf8')) as {
+      processes: { id: string; port?: number; pid: number }[]
+    }
   } catch {
     return undefined
   }
@@ -45,20 +47,37 @@ test('start 4 workers, status lists them, restart with 2 leaves exactly 2, stop 
   assert.match(started.stdout, new RegExp(`started 4 workers on ports ${base}-${base + 3} in \\d+ ms`))
   for (let i = 0; i < 4; i++) {
     const reply = await json(base + i, '/hello')
-    assert.deepEqual([reply.server, reply.instance, reply.port], ['worker', i, base + i], `worker-${i} answers on ${base + i}`)
+    assert.deepEqual(
+      [reply.server, reply.instance, reply.port],
+      ['worker', i, base + i],
+      `worker-${i} answers on ${base + i}`,
+    )
   }
   const status = await home.cli(['simple', 'status'])
   ok(status, 'simple status')
-  for (let i = 0; i < 4; i++) assert.match(status.stdout, new RegExp(`^worker-${i} +\\d+ +${base + i} +running +ok`, 'm'))
+  for (let i = 0; i < 4; i++)
+    assert.match(status.stdout, new RegExp(`^worker-${i} +\\d+ +${base + i} +running +ok`, 'm'))
   const asJson = JSON.parse((await home.cli(['simple', 'status', '--json'])).stdout)
-  assert.deepEqual(asJson.processes.filter((p: { kind: string }) => p.kind === 'server').map((p: { id: string }) => p.id), ['worker-0', 'worker-1', 'worker-2', 'worker-3'])
+  assert.deepEqual(
+    asJson.processes.filter((p: { kind: string }) => p.kind === 'server').map((p: { id: string }) => p.id),
+    ['worker-0', 'worker-1', 'worker-2', 'worker-3'],
+  )
   assert.equal(home.state(), undefined, 'the pool keeps its own state, apart from a config-file stack')
 
   const restarted = await home.cli(['simple', 'restart', '--workers', '2'])
   ok(restarted, 'simple restart')
   assert.match(restarted.stdout, new RegExp(`restarted 2 workers on ports ${base}-${base + 1}`))
-  assert.deepEqual(poolState(home)?.processes.map((p) => [p.id, p.port]), [['worker-0', base], ['worker-1', base + 1]])
-  assert.deepEqual([await listening(base), await listening(base + 1), await listening(base + 2), await listening(base + 3)], [true, true, false, false])
+  assert.deepEqual(
+    poolState(home)?.processes.map((p) => [p.id, p.port]),
+    [
+      ['worker-0', base],
+      ['worker-1', base + 1],
+    ],
+  )
+  assert.deepEqual(
+    [await listening(base), await listening(base + 1), await listening(base + 2), await listening(base + 3)],
+    [true, true, false, false],
+  )
   assert.equal((await json(base + 1)).instance, 1, 'the same (demo) command runs again')
 
   const logs = await home.cli(['simple', 'logs', '-n', '200'])
@@ -79,16 +98,54 @@ test('COMMAND gets {port} as a word of its own, inside a shell line, and PORT in
   const home = usePool(t, 'bm-simple-cmd-')
   const base = await freePorts(2)
   const server = 'test/fixtures/port-arg-server.mjs'
-  ok(await home.cli(['simple', 'start', '--workers', '2', '--base-port', String(base), '--', 'node', server, '--port', '{port}']), 'start with an argv command')
-  for (let i = 0; i < 2; i++) assert.deepEqual(await json(base + i), { argvPort: base + i, envPort: String(base + i), instance: String(i), name: 'worker' })
+  ok(
+    await home.cli([
+      'simple',
+      'start',
+      '--workers',
+      '2',
+      '--base-port',
+      String(base),
+      '--',
+      'node',
+      server,
+      '--port',
+      '{port}',
+    ]),
+    'start with an argv command',
+  )
+  for (let i = 0; i < 2; i++)
+    assert.deepEqual(await json(base + i), {
+      argvPort: base + i,
+      envPort: String(base + i),
+      instance: String(i),
+      name: 'worker',
+    })
   ok(await home.cli(['simple', 'restart', '--workers', '1']), 'restart keeps the command')
   assert.equal((await json(base)).argvPort, base)
   ok(await home.cli(['simple', 'stop']), 'stop')
 
-  ok(await home.cli(['simple', 'start', '--workers', '2', '--base-port', String(base), '--', `node ${server} --port {port}`]), 'start with a shell line')
+  ok(
+    await home.cli([
+      'simple',
+      'start',
+      '--workers',
+      '2',
+      '--base-port',
+      String(base),
+      '--',
+      `node ${server} --port {port}`,
+    ]),
+    'start with a shell line',
+  )
   for (let i = 0; i < 2; i++) assert.equal((await json(base + i)).argvPort, base + i)
   const pids = poolState(home)!.processes.map((p) => p.pid)
-  for (const pid of pids) assert.match(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /^node\0/, 'a plain shell line is exec-ed: the recorded pid is the server')
+  for (const pid of pids)
+    assert.match(
+      fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'),
+      /^node\0/,
+      'a plain shell line is exec-ed: the recorded pid is the server',
+    )
 })
 
 test('with --proxy nginx the front port balances round-robin across every worker; restart keeps the proxy', async (t) => {
@@ -96,9 +153,23 @@ test('with --proxy nginx the front port balances round-robin across every worker
   const home = usePool(t, 'bm-simple-nginx-')
   const base = await freePorts(4)
   const front = base + 3
-  const started = await home.cli(['simple', 'start', '--workers', '3', '--base-port', String(base), '--proxy', 'nginx', '--port', String(front)])
+  const started = await home.cli([
+    'simple',
+    'start',
+    '--workers',
+    '3',
+    '--base-port',
+    String(base),
+    '--proxy',
+    'nginx',
+    '--port',
+    String(front),
+  ])
   ok(started, 'simple start --proxy nginx')
-  assert.match(started.stdout, new RegExp(`started 3 workers on ports ${base}-${base + 2}; nginx on http://127\\.0\\.0\\.1:${front} in`))
+  assert.match(
+    started.stdout,
+    new RegExp(`started 3 workers on ports ${base}-${base + 2}; nginx on http://127\\.0\\.0\\.1:${front} in`),
+  )
   const order: number[] = []
   for (let i = 0; i < 9; i++) order.push((await json(front, `/r${i}`)).instance)
   assert.deepEqual(new Set(order), new Set([0, 1, 2]), `every worker answered: ${order.join(',')}`)
@@ -112,12 +183,25 @@ test('with --proxy nginx the front port balances round-robin across every worker
   for (let p = base; p <= front; p++) assert.equal(await listening(p), false, `port ${p} is free`)
 })
 
-test('a gRPC pool behind nginx (the seed\'s full mode): calls on the front port reach every worker', async (t) => {
+test("a gRPC pool behind nginx (the seed's full mode): calls on the front port reach every worker", async (t) => {
   if (!nginx) return t.skip('no nginx installed (make install-nginx)')
   const home = usePool(t, 'bm-simple-grpc-')
   const base = await freePorts(4)
   const front = base + 3
-  const started = await home.cli(['simple', 'start', '--workers', '3', '--base-port', String(base), '--proxy', 'nginx', '--protocol', 'grpc', '--port', String(front)])
+  const started = await home.cli([
+    'simple',
+    'start',
+    '--workers',
+    '3',
+    '--base-port',
+    String(base),
+    '--proxy',
+    'nginx',
+    '--protocol',
+    'grpc',
+    '--port',
+    String(front),
+  ])
   ok(started, 'simple start --protocol grpc')
   assert.equal(started.stdout.match(/\(grpc SERVING\)/g)?.length, 3, started.stdout)
   assert.match(started.stdout, new RegExp(`nginx on 127\\.0\\.0\\.1:${front} \\(gRPC\\)`))
@@ -140,7 +224,18 @@ test('--proxy envoy: runs where envoy exists; elsewhere a clear "envoy not found
   const home = usePool(t, 'bm-simple-envoy-')
   const base = await freePorts(4)
   const front = base + 3
-  const result = await home.cli(['simple', 'start', '--workers', '3', '--base-port', String(base), '--proxy', 'envoy', '--port', String(front)])
+  const result = await home.cli([
+    'simple',
+    'start',
+    '--workers',
+    '3',
+    '--base-port',
+    String(base),
+    '--proxy',
+    'envoy',
+    '--port',
+    String(front),
+  ])
   if (!envoy) {
     t.diagnostic('envoy not found on PATH: only the missing-binary path is checked here')
     assert.equal(result.code, 1, result.stdout + result.stderr)
@@ -154,10 +249,14 @@ test('--proxy envoy: runs where envoy exists; elsewhere a clear "envoy not found
   const order: number[] = []
   for (let i = 0; i < 6; i++) order.push((await json(front)).instance)
   assert.deepEqual(new Set(order), new Set([0, 1, 2]), `every worker answered through Envoy: ${order.join(',')}`)
-  const health = await waitFor(async () => {
-    const r = await home.cli(['simple', 'health'])
-    return r.stdout.match(/ envoy +ok +envoy: healthy/g)?.length === 3 ? r : undefined
-  }, 15_000, 'Envoy to see all 3 workers healthy')
+  const health = await waitFor(
+    async () => {
+      const r = await home.cli(['simple', 'health'])
+      return r.stdout.match(/ envoy +ok +envoy: healthy/g)?.length === 3 ? r : undefined
+    },
+    15_000,
+    'Envoy to see all 3 workers healthy',
+  )
   assert.ok(health)
 })
 
@@ -172,10 +271,22 @@ test('bad flags exit 2 with a message naming the flag; nothing is started', asyn
     [['--workers', '2', '--base-port', '0'], /--base-port: expected a whole number from 1 to 65535, got "0"/],
     [['--workers', '2', '--base-port', '70000'], /--base-port: expected a whole number from 1 to 65535, got "70000"/],
     [['--workers', '3', '--base-port', '65534'], /--workers 3 from --base-port 65534 runs past port 65535/],
-    [['--workers', '4', '--base-port', String(base), '--proxy', 'nginx', '--port', String(base + 2)], /--port \d+ overlaps the worker ports/],
-    [['--workers', '2', '--base-port', '9900', '--proxy', 'envoy', '--port', '9000'], /--proxy envoy: its admin API port 9901 is among the worker ports 9900-9901/],
-    [['--workers', '2', '--base-port', String(base), '--proxy', 'haproxy'], /--proxy: expected one of none, nginx, envoy, got "haproxy"/],
-    [['--workers', '2', '--base-port', String(base), '--protocol', 'thrift'], /--protocol: expected one of http, grpc, got "thrift"/],
+    [
+      ['--workers', '4', '--base-port', String(base), '--proxy', 'nginx', '--port', String(base + 2)],
+      /--port \d+ overlaps the worker ports/,
+    ],
+    [
+      ['--workers', '2', '--base-port', '9900', '--proxy', 'envoy', '--port', '9000'],
+      /--proxy envoy: its admin API port 9901 is among the worker ports 9900-9901/,
+    ],
+    [
+      ['--workers', '2', '--base-port', String(base), '--proxy', 'haproxy'],
+      /--proxy: expected one of none, nginx, envoy, got "haproxy"/,
+    ],
+    [
+      ['--workers', '2', '--base-port', String(base), '--protocol', 'thrift'],
+      /--protocol: expected one of http, grpc, got "thrift"/,
+    ],
     [['--workers', '2', '--base-port', String(base), '--colour'], /simple start: unknown flag '--colour'/],
   ]
   for (const [flags, message] of table) {
@@ -194,8 +305,12 @@ test('bad flags exit 2 with a message naming the flag; nothing is started', asyn
 function make(home: TestHome, args: string[]): Promise<CliResult> {
   const { MAKEFLAGS, MFLAGS, MAKELEVEL, ...env } = process.env
   return new Promise((resolve) => {
-    execFile('make', ['--no-print-directory', '-o', 'install', '-o', 'deps', ...args], { cwd: repoRoot, env: { ...env, BACKEND_MANAGER_HOME: home.root, NO_COLOR: '1' }, timeout: 60_000 }, (error, stdout, stderr) =>
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr }),
+    execFile(
+      'make',
+      ['--no-print-directory', '-o', 'install', '-o', 'deps', ...args],
+      { cwd: repoRoot, env: { ...env, BACKEND_MANAGER_HOME: home.root, NO_COLOR: '1' }, timeout: 60_000 },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr }),
     )
   })
 }

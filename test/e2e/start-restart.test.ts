@@ -23,7 +23,11 @@ const pidOf = (home: TestHome, id: string) => home.record(id).pid
 
 // No server of this home is left, nor any command or supervisor started against it.
 async function assertNothingLeft(home: TestHome): Promise<void> {
-  assert.deepEqual(home.stackProcesses().tagged.map((pid) => `${pid} ${commandLine(pid)}`), [], 'servers are still alive')
+  assert.deepEqual(
+    home.stackProcesses().tagged.map((pid) => `${pid} ${commandLine(pid)}`),
+    [],
+    'servers are still alive',
+  )
   await waitFor(() => home.processes().length === 0, 5000, 'every process of this home to exit')
 }
 
@@ -31,7 +35,10 @@ test('restart --only api restarts api alone; the cache it depends on keeps runni
   const home = useHome(t)
   const base = await freePorts(2)
   const config = home.writeConfig({
-    servers: [fixtureServer('cache', 'http-server.mjs', base), fixtureServer('api', 'http-server.mjs', base + 1, { depends_on: ['cache'] })],
+    servers: [
+      fixtureServer('cache', 'http-server.mjs', base),
+      fixtureServer('api', 'http-server.mjs', base + 1, { depends_on: ['cache'] }),
+    ],
   })
   await startOk(home, config)
   const cache = home.record('cache-0')
@@ -78,7 +85,10 @@ test('start on a running stack: the same config says so and exits 0; another con
 
   const again = await home.cli(['start', config])
   assert.equal(again.code, 0, again.stdout + again.stderr)
-  assert.match(again.stdout, new RegExp(`already running with this config \\(.*config\\.yaml, supervisor pid ${before.supervisor.pid}\\)`))
+  assert.match(
+    again.stdout,
+    new RegExp(`already running with this config \\(.*config\\.yaml, supervisor pid ${before.supervisor.pid}\\)`),
+  )
   assert.equal(home.state()!.supervisor.pid, before.supervisor.pid)
   assert.equal(pidOf(home, 'web-0'), before.processes[0].pid)
 
@@ -88,7 +98,9 @@ test('start on a running stack: the same config says so and exits 0; another con
   assert.match(refused.stderr, /a stack is already running .*config .*config\.yaml.*use "restart" or "stop" first/)
   assert.equal(await listening(base + 1), false)
   // The same file, edited since the stack started: refused too, saying so.
-  home.writeConfig({ servers: [fixtureServer('web', 'http-server.mjs', base), fixtureServer('more', 'http-server.mjs', base + 1)] })
+  home.writeConfig({
+    servers: [fixtureServer('web', 'http-server.mjs', base), fixtureServer('more', 'http-server.mjs', base + 1)],
+  })
   const edited = await home.cli(['start', config])
   assert.equal(edited.code, 1, edited.stdout + edited.stderr)
   assert.match(edited.stderr, /config .*config\.yaml, run differently: the file changed since/)
@@ -100,7 +112,10 @@ test('start on a running stack: the same config says so and exits 0; another con
 test('a failed start --no-wait is shown by status (which server, why, its last lines), exit 1, until the next start', async (t) => {
   const home = useHome(t)
   const base = await freePorts(2)
-  const failing = home.writeConfig({ servers: [fixtureServer('never', 'never-ready.mjs', base, { ready_timeout: 1.5 })] }, 'failing.yaml')
+  const failing = home.writeConfig(
+    { servers: [fixtureServer('never', 'never-ready.mjs', base, { ready_timeout: 1.5 })] },
+    'failing.yaml',
+  )
   const r = await home.cli(['start', failing, '--no-wait'])
   assert.equal(r.code, 0, r.stdout + r.stderr)
   // The supervisor gives up, stops what it started and exits.
@@ -110,7 +125,10 @@ test('a failed start --no-wait is shown by status (which server, why, its last l
   const status = await home.cli(['status'])
   assert.equal(status.code, 1, status.stdout + status.stderr)
   assert.match(status.stdout, /^not running/)
-  assert.match(status.stdout, /the last start failed .*failing\.yaml.*: never-0 did not become ready: not ready within 1\.5 s/)
+  assert.match(
+    status.stdout,
+    /the last start failed .*failing\.yaml.*: never-0 did not become ready: not ready within 1\.5 s/,
+  )
   assert.match(status.stdout, /\n\s+\| never-ready: warming up forever/)
   const json = JSON.parse((await home.cli(['status', '--json'])).stdout)
   assert.equal(json.lastFailure.id, 'never-0')
@@ -126,10 +144,14 @@ test('a failed start --no-wait is shown by status (which server, why, its last l
   assert.doesNotMatch(stopped.stdout, /last start failed/)
 })
 
-test('a failed start shows only this run\'s log lines, not an earlier run\'s', async (t) => {
+test("a failed start shows only this run's log lines, not an earlier run's", async (t) => {
   const home = useHome(t)
   const port = await freePorts(1)
-  const run = (message: string) => home.cli(['start', home.writeConfig({ servers: [fixtureServer('web', 'exits-early.mjs', port, { env: { MESSAGE: message } })] })])
+  const run = (message: string) =>
+    home.cli([
+      'start',
+      home.writeConfig({ servers: [fixtureServer('web', 'exits-early.mjs', port, { env: { MESSAGE: message } })] }),
+    ])
   const first = await run('first-run')
   assert.equal(first.code, 1, first.stdout + first.stderr)
   assert.match(first.stderr, /web-0 did not become ready: exited with code 1/)
@@ -148,7 +170,13 @@ test('while a server is not ready yet, start says every few seconds what the las
   const home = useHome(t)
   const port = await freePorts(1)
   const config = home.writeConfig({
-    servers: [fixtureServer('slow', 'slow-starter.mjs', port, { health: '/health', ready_timeout: 60, env: { READY_AFTER_MS: '4500' } })],
+    servers: [
+      fixtureServer('slow', 'slow-starter.mjs', port, {
+        health: '/health',
+        ready_timeout: 60,
+        env: { READY_AFTER_MS: '4500' },
+      }),
+    ],
   })
   const r = await startOk(home, config)
   assert.match(r.stdout, new RegExp(`^waiting\\s+slow-0\\s+\\d+ s, :${port} answers HTTP 503`, 'm'))
@@ -162,7 +190,13 @@ test('a server that never listens: start says nothing answers, and on the timeou
   const config = home.writeConfig({ servers: [fixtureServer('never', 'never-ready.mjs', port, { ready_timeout: 5 })] })
   const r = await home.cli(['start', config])
   assert.equal(r.code, 1, r.stdout + r.stderr)
-  assert.match(r.stdout, new RegExp(`^waiting\\s+never-0\\s+\\d+ s, no answer on :${port} yet \\(connection refused\\)`, 'm'))
-  assert.match(r.stderr, new RegExp(`never-0 did not become ready: .*does the command listen on \\$PORT \\(${port}\\)\\?`))
+  assert.match(
+    r.stdout,
+    new RegExp(`^waiting\\s+never-0\\s+\\d+ s, no answer on :${port} yet \\(connection refused\\)`, 'm'),
+  )
+  assert.match(
+    r.stderr,
+    new RegExp(`never-0 did not become ready: .*does the command listen on \\$PORT \\(${port}\\)\\?`),
+  )
   await assertNothingLeft(home)
 })

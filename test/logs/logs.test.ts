@@ -7,9 +7,23 @@ import path from 'node:path'
 import { resolveHome, type Home } from '../../lib/core/home.ts'
 import { truncateLogFiles } from '../../lib/logs/clean.ts'
 import { FileFollower, FollowSet, followFiles } from '../../lib/logs/follow.ts'
-import { cleanLine, formatLines, linePrefix, parseLine, prefixLine, serverOf, utf8Boundary } from '../../lib/logs/line.ts'
+import {
+  cleanLine,
+  formatLines,
+  linePrefix,
+  parseLine,
+  prefixLine,
+  serverOf,
+  utf8Boundary,
+} from '../../lib/logs/line.ts'
 import { cutCopy, MAX_LINE } from '../../lib/logs/source.ts'
-import { beginTruncation, endTruncation, parseLogState, readLogState, type TruncationFiles } from '../../lib/logs/offsets.ts'
+import {
+  beginTruncation,
+  endTruncation,
+  parseLogState,
+  readLogState,
+  type TruncationFiles,
+} from '../../lib/logs/offsets.ts'
 import { copyTruncate } from '../../lib/logs/rotate.ts'
 import { UnifiedLog } from '../../lib/logs/unified.ts'
 import { offsetsPath, processLogPath, stderrLogPath, unifiedLogPath } from '../../lib/logs/paths.ts'
@@ -26,7 +40,10 @@ function tempHome(t: { after(fn: () => void): void }): Home {
 
 const append = (file: string, text: string | Buffer) => fs.appendFileSync(file, text)
 const read = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '')
-const linesOf = (file: string) => read(file).split('\n').filter((l) => l !== '')
+const linesOf = (file: string) =>
+  read(file)
+    .split('\n')
+    .filter((l) => l !== '')
 
 // A process's two files, followed by a unified log the way the supervisor does it.
 function source(home: Home, id: string) {
@@ -42,8 +59,16 @@ test('prefix: the name padded to 20, ">>" for stdout and "!>" for stderr, same w
   assert.equal(prefixLine('api-0', 'boom', 'err'), 'api-0               !> boom')
   assert.equal(prefixLine('api-0', '').length, prefixLine('api-0', '', 'err').length)
   assert.equal(prefixLine('a-very-long-server-name-0', 'x'), 'a-very-long-server-name-0>> x')
-  assert.deepEqual(parseLine('api-0               !> boom >> not a marker'), { id: 'api-0', stream: 'err', text: 'boom >> not a marker' })
-  assert.deepEqual(parseLine('a-very-long-server-name-0>> x'), { id: 'a-very-long-server-name-0', stream: 'out', text: 'x' })
+  assert.deepEqual(parseLine('api-0               !> boom >> not a marker'), {
+    id: 'api-0',
+    stream: 'err',
+    text: 'boom >> not a marker',
+  })
+  assert.deepEqual(parseLine('a-very-long-server-name-0>> x'), {
+    id: 'a-very-long-server-name-0',
+    stream: 'out',
+    text: 'x',
+  })
   assert.equal(parseLine('no prefix here'), undefined)
   assert.equal(serverOf('data-feed-12'), 'data-feed')
   assert.equal(serverOf('nginx'), 'nginx')
@@ -69,7 +94,10 @@ test('formatLines: plain lines byte for byte, escapes cleaned, counts lines', ()
   assert.equal(plain.data.toString(), 'w-0                 >> a\nw-0                 >> b\n')
   assert.equal(plain.count, 2)
   const mixed = formatLines(linePrefix('w-0', 'err'), Buffer.from('\x1b[31mred\x1b[0m\nplain\n50%\r100%\n'))
-  assert.equal(mixed.data.toString(), 'w-0                 !> red\nw-0                 !> plain\nw-0                 !> 100%\n')
+  assert.equal(
+    mixed.data.toString(),
+    'w-0                 !> red\nw-0                 !> plain\nw-0                 !> 100%\n',
+  )
   assert.equal(formatLines(prefix, Buffer.from('no newline')).data.toString(), 'w-0                 >> no newline\n')
 })
 
@@ -97,7 +125,11 @@ test('unified log: stdout and stderr prefixed, stderr copied into the process lo
   append(a.out, 'finished\n')
   log.poll()
   assert.equal(read(a.out), 'first\nsecond, finished\noops\n')
-  assert.deepEqual(linesOf(unifiedLogPath(home)), ['api-0               >> first', 'api-0               >> second, finished', 'api-0               !> oops'])
+  assert.deepEqual(linesOf(unifiedLogPath(home)), [
+    'api-0               >> first',
+    'api-0               >> second, finished',
+    'api-0               !> oops',
+  ])
   append(a.out, 'last words')
   log.poll()
   assert.equal(linesOf(unifiedLogPath(home)).length, 3)
@@ -119,7 +151,10 @@ test('unified log: a stderr line copied into an unfinished stdout line (after wa
   append(a.out, 'done\n')
   log.poll()
   assert.equal(read(a.out), 'progress: warning\ndone\n')
-  assert.deepEqual(linesOf(unifiedLogPath(home)), ['w-0                 !> warning', 'w-0                 >> progress: done'])
+  assert.deepEqual(linesOf(unifiedLogPath(home)), [
+    'w-0                 !> warning',
+    'w-0                 >> progress: done',
+  ])
   log.close()
 })
 
@@ -154,7 +189,12 @@ test('unified log: a new writer continues from the saved offsets; a truncated fi
   append(a.out, 'three\n')
   second.poll()
   second.close()
-  assert.deepEqual(linesOf(unifiedLogPath(home)), ['w-0                 >> one', 'w-0                 !> e1', 'w-0                 >> two', 'w-0                 >> three'])
+  assert.deepEqual(linesOf(unifiedLogPath(home)), [
+    'w-0                 >> one',
+    'w-0                 !> e1',
+    'w-0                 >> two',
+    'w-0                 >> three',
+  ])
 })
 
 test('unified log: a last write that did not (fully) happen is undone and done again', (t) => {
@@ -187,7 +227,13 @@ test('unified log: a last write that did not (fully) happen is undone and done a
 test('unified log: SIGKILLed again and again while files grow, every line lands exactly once', async (t) => {
   const home = tempHome(t)
   const sources = [source(home, 'a-0'), source(home, 'b-0')]
-  const args = ['--import', 'tsx', fixture('unified-poller.ts'), home.root, ...sources.map((s) => `${s.id}:${s.out}:${s.err}`)]
+  const args = [
+    '--import',
+    'tsx',
+    fixture('unified-poller.ts'),
+    home.root,
+    ...sources.map((s) => `${s.id}:${s.out}:${s.err}`),
+  ]
   let poller: ReturnType<typeof spawn> | undefined
   t.after(() => poller?.kill('SIGKILL'))
   const startPoller = async () => {
@@ -217,12 +263,18 @@ test('unified log: SIGKILLed again and again while files grow, every line lands 
   last.close()
   const unified = linesOf(unifiedLogPath(home))
   for (const s of sources) {
-    const want = [...Array(total).keys()].flatMap((i) => [`${s.id} out ${i}`, ...(i % 5 === 0 ? [`${s.id} err ${i}`] : [])])
+    const want = [...Array(total).keys()].flatMap((i) => [
+      `${s.id} out ${i}`,
+      ...(i % 5 === 0 ? [`${s.id} err ${i}`] : []),
+    ])
     const own = linesOf(s.out)
     assert.deepEqual([...own].sort(), [...want].sort(), `${s.out} holds every stdout and stderr line exactly once`)
     const mine = unified.filter((l) => l.startsWith(s.id)).map((l) => parseLine(l)!)
     assert.deepEqual(mine.map((p) => p.text).sort(), [...want].sort(), 'the unified log holds every line exactly once')
-    assert.ok(mine.every((p) => (p.stream === 'err') === p.text.includes(' err ')), 'stderr lines are marked as stderr')
+    assert.ok(
+      mine.every((p) => (p.stream === 'err') === p.text.includes(' err ')),
+      'stderr lines are marked as stderr',
+    )
   }
   assert.equal(unified.length, sources.length * (total + total / 5))
 })
@@ -267,7 +319,10 @@ test('unified log: rotation by size keeps `keep` copies of every file, with no l
   const kept = [2, 1].flatMap((n) => linesOf(`${unifiedLogPath(home)}.${n}`)).concat(linesOf(unifiedLogPath(home)))
   const texts = kept.map((l) => parseLine(l)!.text)
   const outs = texts.filter((l) => l.startsWith('line ')).map((l) => Number(l.slice(5)))
-  assert.deepEqual(outs, [...Array(outs.length).keys()].map((i) => 1500 - outs.length + i))
+  assert.deepEqual(
+    outs,
+    [...Array(outs.length).keys()].map((i) => 1500 - outs.length + i),
+  )
   const raw = [2, 1].flatMap((n) => linesOf(`${a.out}.${n}`)).concat(linesOf(a.out))
   assert.equal(new Set(raw).size, raw.length, 'no line twice in the process log and its copies')
   assert.equal(raw.filter((l) => l.startsWith('line ')).at(-1), 'line 1499')
@@ -283,7 +338,8 @@ test('log state: the version 1 offsets file (file -> offset) is still understood
 test('tailFile: the last N whole lines, filtered, across blocks; a line still being written is left out', (t) => {
   const home = tempHome(t)
   const file = path.join(home.logs, 'big.log')
-  const body = Array.from({ length: 30_000 }, (_, i) => `${i % 3 === 0 ? 'api-0' : 'db-0'} line ${i} ✓`).join('\n') + '\n'
+  const body =
+    Array.from({ length: 30_000 }, (_, i) => `${i % 3 === 0 ? 'api-0' : 'db-0'} line ${i} ✓`).join('\n') + '\n'
   fs.writeFileSync(file, body + 'partial')
   const all = tailFile(file, 3)
   assert.deepEqual(all.lines, ['api-0 line 29997 ✓', 'db-0 line 29998 ✓', 'db-0 line 29999 ✓'])
@@ -339,7 +395,12 @@ test('followFiles: follows across a clean announced through the generation file'
   const file = unifiedLogPath(home)
   fs.writeFileSync(file, 'x-0                 >> old\n')
   const seen: string[] = []
-  const loop = followFiles(home, [new FileFollower(file, fs.statSync(file).size)], (_f, lines) => seen.push(...lines), 10)
+  const loop = followFiles(
+    home,
+    [new FileFollower(file, fs.statSync(file).size)],
+    (_f, lines) => seen.push(...lines),
+    10,
+  )
   t.after(() => loop.stop())
   append(file, 'x-0                 >> one\n')
   await waitFor(() => seen.length === 1, 2000, 'the first line')
@@ -351,7 +412,10 @@ test('followFiles: follows across a clean announced through the generation file'
   await waitFor(() => seen.length === 2, 2000, 'the line after the clean')
   loop.stop()
   await loop.done
-  assert.deepEqual(seen, ['x-0                 >> one', 'x-0                 >> two, longer than the line that was here before'])
+  assert.deepEqual(seen, [
+    'x-0                 >> one',
+    'x-0                 >> two, longer than the line that was here before',
+  ])
 })
 
 test('FollowSet: two copy-truncate rotations between two looks are read from x.log.2, then x.log.1, then the file', (t) => {
@@ -383,25 +447,56 @@ test('FollowSet: two copy-truncate rotations between two looks are read from x.l
   rotate()
   write(5)
   set.tick()
-  assert.deepEqual(seen, Array.from({ length: 20 }, (_, i) => `request ${i}`))
-  assert.deepEqual(linesOf(`${file}.2`), Array.from({ length: 10 }, (_, i) => `request ${i}`))
+  assert.deepEqual(
+    seen,
+    Array.from({ length: 20 }, (_, i) => `request ${i}`),
+  )
+  assert.deepEqual(
+    linesOf(`${file}.2`),
+    Array.from({ length: 10 }, (_, i) => `request ${i}`),
+  )
 })
 
 test('parseLogState: every kind of damage is reported, and no damaged position is kept', () => {
-  const valid = { version: 2, sources: { '/x/a-0.log': { id: 'a-0', out: { file: '/x/a-0.log', offset: 10 }, err: { file: '/x/a-0.stderr.log', offset: 4 } } } }
+  const valid = {
+    version: 2,
+    sources: {
+      '/x/a-0.log': {
+        id: 'a-0',
+        out: { file: '/x/a-0.log', offset: 10 },
+        err: { file: '/x/a-0.stderr.log', offset: 4 },
+      },
+    },
+  }
   assert.equal(parseLogState(JSON.stringify(valid)).damage, undefined)
   assert.equal(parseLogState(undefined).damage, undefined)
-  for (const [text, detail] of [['', 'empty'], ['{"vers', 'not valid JSON'], ['null', 'got null'], ['[]', 'an array'], ['{}', 'no files']]) {
+  for (const [text, detail] of [
+    ['', 'empty'],
+    ['{"vers', 'not valid JSON'],
+    ['null', 'got null'],
+    ['[]', 'an array'],
+    ['{}', 'no files'],
+  ]) {
     const loaded = parseLogState(text)
     assert.deepEqual(loaded.state.sources, {}, text)
-    assert.ok(loaded.damage?.whole && loaded.damage.detail.includes(detail), `${JSON.stringify(text)}: ${JSON.stringify(loaded.damage)}`)
+    assert.ok(
+      loaded.damage?.whole && loaded.damage.detail.includes(detail),
+      `${JSON.stringify(text)}: ${JSON.stringify(loaded.damage)}`,
+    )
   }
   const bad = (edit: (s: any) => void) => {
     const s = structuredClone(valid) as any
     edit(s.sources['/x/a-0.log'])
     return parseLogState(JSON.stringify(s))
   }
-  for (const edit of [(s: any) => (s.out.offset = -1), (s: any) => (s.out.offset = '10'), (s: any) => (s.err.offset = null), (s: any) => (s.out.offset = 1.5), (s: any) => (s.copies = [[5, 2]]), (s: any) => (s.out.file = '/y')]) {
+  for (const edit of [
+    (s: any) => (s.out.offset = -1),
+    (s: any) => (s.out.offset = '10'),
+    (s: any) => (s.err.offset = null),
+    (s: any) => (s.out.offset = 1.5),
+    (s: any) => (s.copies = [[5, 2]]),
+    (s: any) => (s.out.file = '/y'),
+  ]) {
     const loaded = bad(edit)
     assert.deepEqual(loaded.state.sources, {})
     assert.deepEqual(loaded.damage?.files, ['/x/a-0.log'])

@@ -11,7 +11,10 @@ test('tailLines from an offset: only what was written after it, across blocks, a
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
   const file = path.join(dir, 'web-0.log')
   // An earlier run: more than one 64 KB block, its last line unfinished.
-  fs.writeFileSync(file, Array.from({ length: 5000 }, (_, i) => `earlier ${i} ${'x'.repeat(20)}`).join('\n') + '\nearlier unfinished')
+  fs.writeFileSync(
+    file,
+    Array.from({ length: 5000 }, (_, i) => `earlier ${i} ${'x'.repeat(20)}`).join('\n') + '\nearlier unfinished',
+  )
   const from = fs.statSync(file).size
   assert.deepEqual(tailLines(file, 5, from), [])
   fs.appendFileSync(file, ' and continued\nthis run 1\nthis run 2\npartial')

@@ -21,12 +21,18 @@ test('a lock held by a live process refuses a second taker and names the holder'
   const holder = spawn('sleep', ['100'], { stdio: 'ignore' })
   t.after(() => holder.kill('SIGKILL'))
   fs.mkdirSync(home.run, { recursive: true })
-  fs.writeFileSync(home.lock, JSON.stringify({ pid: holder.pid, startTime: startTimeOf(holder.pid!), command: 'start', action: 'start' }))
-  assert.throws(() => acquireLock(home, 'stop'), (error: BackendManagerError) => {
-    assert.equal(error.code, 'LOCKED')
-    assert.match(error.message, new RegExp(`another "start" \\(pid ${holder.pid}: sleep 100\\) is in progress`))
-    return true
-  })
+  fs.writeFileSync(
+    home.lock,
+    JSON.stringify({ pid: holder.pid, startTime: startTimeOf(holder.pid!), command: 'start', action: 'start' }),
+  )
+  assert.throws(
+    () => acquireLock(home, 'stop'),
+    (error: BackendManagerError) => {
+      assert.equal(error.code, 'LOCKED')
+      assert.match(error.message, new RegExp(`another "start" \\(pid ${holder.pid}: sleep 100\\) is in progress`))
+      return true
+    },
+  )
   assert.equal(JSON.parse(fs.readFileSync(home.lock, 'utf8')).pid, holder.pid, 'the holder keeps its lock')
   assert.deepEqual(fs.readdirSync(home.run), ['lock'], 'no private lock file left behind')
 })
@@ -34,7 +40,12 @@ test('a lock held by a live process refuses a second taker and names the holder'
 test('taking and releasing a free lock', (t) => {
   const home = tempHome(t)
   const lock = acquireLock(home, 'start')
-  assert.deepEqual(JSON.parse(fs.readFileSync(home.lock, 'utf8')), { pid: process.pid, startTime: startTimeOf(process.pid), command: 'start', action: 'start' })
+  assert.deepEqual(JSON.parse(fs.readFileSync(home.lock, 'utf8')), {
+    pid: process.pid,
+    startTime: startTimeOf(process.pid),
+    command: 'start',
+    action: 'start',
+  })
   lock.release()
   assert.deepEqual(fs.readdirSync(home.run), [])
 })
@@ -67,13 +78,19 @@ async function raceForLock(t: Parameters<typeof tempHome>[0], leaveStale: string
         execFile(
           process.execPath,
           ['--import', 'tsx', fixture('lock-contender.ts')],
-          { cwd: repoRoot, env: { ...process.env, LOCK_HOME: home.root, LOCK_LOG: log, DURATION_MS: '2500', LEAVE_STALE: leaveStale } },
+          {
+            cwd: repoRoot,
+            env: { ...process.env, LOCK_HOME: home.root, LOCK_LOG: log, DURATION_MS: '2500', LEAVE_STALE: leaveStale },
+          },
           (error, stdout) => (error ? reject(error) : resolve(stdout)),
         ),
       ),
   )
   const holds = (await Promise.all(contenders)).map(Number)
-  assert.ok(holds.every((n) => n > 0), `every contender got the lock at least once: ${holds.join(', ')}`)
+  assert.ok(
+    holds.every((n) => n > 0),
+    `every contender got the lock at least once: ${holds.join(', ')}`,
+  )
   let holder: string | undefined
   const overlaps: string[] = []
   for (const line of fs.readFileSync(log, 'utf8').split('\n').filter(Boolean)) {

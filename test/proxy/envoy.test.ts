@@ -44,7 +44,15 @@ servers:
 `
 
 const cases: { name: string; plan: () => Plan }[] = [
-  { name: 'dev-config', plan: () => resolvePlan(((c) => ({ ...c, proxy: { ...c.proxy, type: 'envoy' as const } }))(loadConfig(path.join(packageRoot, 'dev-config.yaml')))) },
+  {
+    name: 'dev-config',
+    plan: () =>
+      resolvePlan(
+        ((c) => ({ ...c, proxy: { ...c.proxy, type: 'envoy' as const } }))(
+          loadConfig(path.join(packageRoot, 'dev-config.yaml')),
+        ),
+      ),
+  },
   { name: 'mixed-ipv6', plan: () => fromYaml(MIXED) },
   { name: 'grpc-pool', plan: () => fromYaml(GRPC_POOL) },
 ]
@@ -55,7 +63,11 @@ for (const c of cases) {
     const text = renderEnvoyConf(c.plan(), home)
     const file = path.join(goldenDir, `envoy-${c.name}.yaml`)
     if (process.env.UPDATE_GOLDEN === '1') fs.writeFileSync(file, text)
-    assert.equal(text, fs.readFileSync(file, 'utf8'), `${file} differs; rerun with UPDATE_GOLDEN=1 if the change is intended`)
+    assert.equal(
+      text,
+      fs.readFileSync(file, 'utf8'),
+      `${file} differs; rerun with UPDATE_GOLDEN=1 if the change is intended`,
+    )
   })
 }
 
@@ -67,7 +79,8 @@ interface Doc {
 const parse = (text: string) => YAML.parse(text) as Doc
 const manager = (listener: any) => listener.filter_chains[0].filters[0].typed_config
 const routesOf = (listener: any) => manager(listener).route_config.virtual_hosts[0].routes as any[]
-const endpoints = (cluster: any) => cluster.load_assignment.endpoints[0].lb_endpoints.map((e: any) => e.endpoint.address.socket_address)
+const endpoints = (cluster: any) =>
+  cluster.load_assignment.endpoints[0].lb_endpoints.map((e: any) => e.endpoint.address.socket_address)
 
 test('structure: admin on loopback, an HTTP listener routing by path, one cluster per server', () => {
   const doc = parse(renderEnvoyConf(cases[0].plan(), home))
@@ -76,10 +89,18 @@ test('structure: admin on loopback, an HTTP listener routing by path, one cluste
   assert.equal(others.length, 0, 'no gRPC listener without gRPC servers')
   assert.deepEqual(http.address.socket_address, { address: '127.0.0.1', port_value: 8000 })
   assert.equal(manager(http).codec_type, 'AUTO')
-  assert.deepEqual(manager(http).upgrade_configs, [{ upgrade_type: 'websocket' }], 'WebSocket upgrades pass on every route')
+  assert.deepEqual(
+    manager(http).upgrade_configs,
+    [{ upgrade_type: 'websocket' }],
+    'WebSocket upgrades pass on every route',
+  )
   assert.equal(manager(http).http_filters.at(-1).name, 'envoy.filters.http.router')
   assert.equal(manager(http).access_log[0].typed_config.path, '/srv/backend-manager/logs/envoy-access.log')
-  const routes = routesOf(http).map((r) => [r.match.path ?? r.match.prefix, r.route?.cluster, r.route?.upgrade_configs?.[0]?.upgrade_type ?? r.route?.prefix_rewrite ?? ''])
+  const routes = routesOf(http).map((r) => [
+    r.match.path ?? r.match.prefix,
+    r.route?.cluster,
+    r.route?.upgrade_configs?.[0]?.upgrade_type ?? r.route?.prefix_rewrite ?? '',
+  ])
   assert.deepEqual(routes, [
     ['/api/v1/broker/ws', 'broker', 'websocket'],
     ['/api/v1/datafeed/ws', 'datafeed', 'websocket'],
@@ -93,12 +114,18 @@ test('structure: admin on loopback, an HTTP listener routing by path, one cluste
     ['/', 'core', ''],
   ])
   const clusters = doc.static_resources.clusters
-  assert.deepEqual(clusters.map((c) => [c.name, c.type, c.lb_policy]), [
-    ['core', 'STATIC', 'ROUND_ROBIN'],
-    ['broker', 'STATIC', 'ROUND_ROBIN'],
-    ['datafeed', 'STATIC', 'ROUND_ROBIN'],
+  assert.deepEqual(
+    clusters.map((c) => [c.name, c.type, c.lb_policy]),
+    [
+      ['core', 'STATIC', 'ROUND_ROBIN'],
+      ['broker', 'STATIC', 'ROUND_ROBIN'],
+      ['datafeed', 'STATIC', 'ROUND_ROBIN'],
+    ],
+  )
+  assert.deepEqual(endpoints(clusters[2]), [
+    { address: '127.0.0.1', port_value: 8002 },
+    { address: '127.0.0.1', port_value: 8003 },
   ])
-  assert.deepEqual(endpoints(clusters[2]), [{ address: '127.0.0.1', port_value: 8002 }, { address: '127.0.0.1', port_value: 8003 }])
   for (const c of clusters) {
     assert.deepEqual(c.health_checks[0].http_health_check, { path: '/health' })
     assert.equal(c.health_checks[0].no_traffic_interval, '2s', 'checks keep running on an idle stack')
@@ -114,33 +141,64 @@ test('structure: gRPC gets its own HTTP/2 listener, HTTP/2 upstreams and gRPC he
   assert.deepEqual([grpc.name, grpc.address.socket_address], ['grpc', { address: '::1', port_value: 9050 }])
   assert.equal(manager(grpc).codec_type, 'HTTP2')
   assert.deepEqual(routesOf(grpc), [
-    { match: { prefix: '/', grpc: {} }, route: { cluster: 'pricer', timeout: '0s', idle_timeout: '300s', max_stream_duration: { grpc_timeout_header_max: '0s' }, retry_policy: { retry_on: 'connect-failure,refused-stream', num_retries: 2 } } },
+    {
+      match: { prefix: '/', grpc: {} },
+      route: {
+        cluster: 'pricer',
+        timeout: '0s',
+        idle_timeout: '300s',
+        max_stream_duration: { grpc_timeout_header_max: '0s' },
+        retry_policy: { retry_on: 'connect-failure,refused-stream', num_retries: 2 },
+      },
+    },
   ])
   assert.ok(!routesOf(http).some((r) => r.route?.cluster === 'pricer'), 'no HTTP route leads to the gRPC server')
   assert.equal(routesOf(http).at(-1).direct_response.status, 404, 'no server owns "/": a JSON 404')
   const byName = new Map(doc.static_resources.clusters.map((c) => [c.name, c]))
   assert.deepEqual([...byName.keys()], ['web', 'cache', 'legacy', 'pricer'], 'the portless worker has no cluster')
   const pricer = byName.get('pricer')
-  assert.deepEqual(endpoints(pricer).map((e: any) => e.port_value), [9401, 9402, 9403])
+  assert.deepEqual(
+    endpoints(pricer).map((e: any) => e.port_value),
+    [9401, 9402, 9403],
+  )
   assert.deepEqual(pricer.health_checks[0].grpc_health_check, {})
-  assert.deepEqual(pricer.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'].explicit_http_config, { http2_protocol_options: {} })
+  assert.deepEqual(
+    pricer.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions']
+      .explicit_http_config,
+    { http2_protocol_options: {} },
+  )
   assert.deepEqual(byName.get('web').health_checks[0].http_health_check, { path: '/healthz' })
   assert.deepEqual(byName.get('cache').health_checks[0].tcp_health_check, {})
-  assert.deepEqual(endpoints(byName.get('cache')), [{ address: '127.0.0.1', port_value: 9201 }], 'localhost is connected to as 127.0.0.1')
+  assert.deepEqual(
+    endpoints(byName.get('cache')),
+    [{ address: '127.0.0.1', port_value: 9201 }],
+    'localhost is connected to as 127.0.0.1',
+  )
   assert.deepEqual(byName.get('legacy').health_checks, [], 'health: none means no active checks')
 })
 
 test('structure: a gRPC-only pool has no HTTP listener at all', () => {
   const doc = parse(renderEnvoyConf(fromYaml(GRPC_POOL), home))
-  assert.deepEqual(doc.static_resources.listeners.map((l) => [l.name, l.address.socket_address.port_value]), [['grpc', 50051]])
-  assert.deepEqual(endpoints(doc.static_resources.clusters[0]).map((e: any) => e.port_value), [50055, 50056, 50057, 50058])
+  assert.deepEqual(
+    doc.static_resources.listeners.map((l) => [l.name, l.address.socket_address.port_value]),
+    [['grpc', 50051]],
+  )
+  assert.deepEqual(
+    endpoints(doc.static_resources.clusters[0]).map((e: any) => e.port_value),
+    [50055, 50056, 50057, 50058],
+  )
 })
 
 test('every string is double-quoted, so no value is read as a bool, a number or more YAML', () => {
   const weird = fixedHome(`/srv/a "quoted": yes, [it's] {a} - home # x`)
   const text = renderEnvoyConf(fromYaml(GRPC_POOL), weird)
-  assert.equal(parse(text).static_resources.listeners[0].filter_chains[0].filters[0].typed_config.access_log[0].typed_config.path, envoyPaths(weird).accessLog)
-  const unquoted = text.split('\n').filter((l) => !l.trimStart().startsWith('#') && /^\s+[a-z_]+: (?!true$|false$)[a-z]/.test(l))
+  assert.equal(
+    parse(text).static_resources.listeners[0].filter_chains[0].filters[0].typed_config.access_log[0].typed_config.path,
+    envoyPaths(weird).accessLog,
+  )
+  const unquoted = text
+    .split('\n')
+    .filter((l) => !l.trimStart().startsWith('#') && /^\s+[a-z_]+: (?!true$|false$)[a-z]/.test(l))
   assert.deepEqual(unquoted, [], 'only true and false are written bare')
   assert.ok(!/[&*]a\d/.test(text), 'no YAML anchors or aliases')
 })
@@ -149,17 +207,49 @@ const bad = ['a b', 'a;b', 'a{b', 'a}b', 'a"b', "a'b", 'a#b', 'a$b', 'a\\b', 'a\
 
 test('values that would inject into the config are refused', () => {
   const mutations: [string, (plan: Plan, value: string) => void][] = [
-    ['cluster name', (p, v) => { p.upstreams[0].name = v; p.routes.forEach((r) => { if (r.upstream === 'core') r.upstream = v }) }],
-    ['route path', (p, v) => { p.routes[0].path = `/api/${v}/` }],
-    ['health path', (p, v) => { p.upstreams[1].healthPath = `/h${v}` }],
-    ['server host', (p, v) => { p.upstreams[1].host = v }],
-    ['proxy host', (p, v) => { p.proxy = { ...p.proxy, host: v } }],
+    [
+      'cluster name',
+      (p, v) => {
+        p.upstreams[0].name = v
+        p.routes.forEach((r) => {
+          if (r.upstream === 'core') r.upstream = v
+        })
+      },
+    ],
+    [
+      'route path',
+      (p, v) => {
+        p.routes[0].path = `/api/${v}/`
+      },
+    ],
+    [
+      'health path',
+      (p, v) => {
+        p.upstreams[1].healthPath = `/h${v}`
+      },
+    ],
+    [
+      'server host',
+      (p, v) => {
+        p.upstreams[1].host = v
+      },
+    ],
+    [
+      'proxy host',
+      (p, v) => {
+        p.proxy = { ...p.proxy, host: v }
+      },
+    ],
   ]
   for (const [what, mutate] of mutations) {
     for (const value of bad) {
       const plan = cases[0].plan()
       mutate(plan, value)
-      assert.throws(() => renderEnvoyConf(plan, home), (e: unknown) => e instanceof BackendManagerError && e.code === 'CONFIG', `${what} ${JSON.stringify(value)}`)
+      assert.throws(
+        () => renderEnvoyConf(plan, home),
+        (e: unknown) => e instanceof BackendManagerError && e.code === 'CONFIG',
+        `${what} ${JSON.stringify(value)}`,
+      )
     }
   }
   assert.throws(() => renderEnvoyConf(cases[0].plan(), fixedHome('/srv/a\nb')), BackendManagerError)
@@ -187,7 +277,16 @@ test('envoy runs with a config, a base id of its own per state folder, one worke
   assert.equal(baseIdFor(a), baseIdFor(resolveHome({}, '/srv', 'stack-a')), 'the same folder always gets the same id')
   assert.notEqual(baseIdFor(a), baseIdFor(b))
   assert.ok(baseIdFor(a) > 0 && baseIdFor(a) <= 100_000_000)
-  assert.deepEqual(envoyArgs(a), ['-c', '/srv/stack-a/run/envoy.yaml', '--base-id', String(baseIdFor(a)), '--concurrency', '1', '--log-path', '/srv/stack-a/logs/envoy.log'])
+  assert.deepEqual(envoyArgs(a), [
+    '-c',
+    '/srv/stack-a/run/envoy.yaml',
+    '--base-id',
+    String(baseIdFor(a)),
+    '--concurrency',
+    '1',
+    '--log-path',
+    '/srv/stack-a/logs/envoy.log',
+  ])
   assert.equal(parseEnvoyVersion('envoy  version: 8bb2f9b2/1.31.2/Clean/RELEASE/BoringSSL'), '1.31.2')
 })
 
@@ -205,11 +304,14 @@ test('the admin API view: healthy, failing and pending instances', () => {
       },
     ],
   }
-  assert.deepEqual(parseClusters(json).map((h) => [h.cluster, h.port, h.healthy, h.detail]), [
-    ['worker', 50055, true, 'healthy'],
-    ['worker', 50056, false, 'failed active health check'],
-    ['worker', 50057, false, 'pending first health check'],
-  ])
+  assert.deepEqual(
+    parseClusters(json).map((h) => [h.cluster, h.port, h.healthy, h.detail]),
+    [
+      ['worker', 50055, true, 'healthy'],
+      ['worker', 50056, false, 'failed active health check'],
+      ['worker', 50057, false, 'pending first health check'],
+    ],
+  )
   assert.deepEqual(parseClusters({}), [])
 })
 
@@ -299,10 +401,14 @@ test('a real stack behind Envoy: HTTP and gRPC round-robin, admin health view, s
     if (reply.ok) ports.add(int(decodeMessage(reply.value), 4))
   }
   assert.deepEqual(ports, new Set([rpc, rpc + 1]), 'gRPC calls reached both instances')
-  const health = await waitFor(async () => {
-    const r = await home.cli(['health'])
-    return r.code === 0 && r.stdout.match(/ envoy +ok +envoy: healthy/g)?.length === 5 ? r : undefined
-  }, 15_000, 'Envoy to report all 5 instances healthy')
+  const health = await waitFor(
+    async () => {
+      const r = await home.cli(['health'])
+      return r.code === 0 && r.stdout.match(/ envoy +ok +envoy: healthy/g)?.length === 5 ? r : undefined
+    },
+    15_000,
+    'Envoy to report all 5 instances healthy',
+  )
   assert.match(health.stdout, /^rpc +proxy +ok +grpc SERVING/m)
   const stopped = await home.cli(['stop'])
   assert.equal(stopped.code, 0, stopped.stderr)

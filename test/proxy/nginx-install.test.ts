@@ -9,12 +9,30 @@ import os from 'node:os'
 import path from 'node:path'
 import { BackendManagerError } from '../../lib/core/errors.ts'
 import { packageRoot, resolveHome, type Home } from '../../lib/core/home.ts'
-import { compareVersions, indexTargets, parseBinaryIndex, parseChecksum, pickBuild, sha1Of, verifySha1 } from '../../lib/proxy/nginx/binaries.ts'
+import {
+  compareVersions,
+  indexTargets,
+  parseBinaryIndex,
+  parseChecksum,
+  pickBuild,
+  sha1Of,
+  verifySha1,
+} from '../../lib/proxy/nginx/binaries.ts'
 import { hasApt } from '../../lib/proxy/nginx/debian.ts'
-import { findNginx, installNginx, nginxVersion, parseNginxVersion, SHARED_NGINX, testNginxConf } from '../../lib/proxy/nginx/install.ts'
+import {
+  findNginx,
+  installNginx,
+  nginxVersion,
+  parseNginxVersion,
+  SHARED_NGINX,
+  testNginxConf,
+} from '../../lib/proxy/nginx/install.ts'
 
 const fixtures = path.join(packageRoot, 'test', 'fixtures')
-const recordedIndex = () => JSON.parse(fs.readFileSync(path.join(fixtures, 'nginx-binaries-index.json'), 'utf8')) as { contents: Record<string, unknown>[] }
+const recordedIndex = () =>
+  JSON.parse(fs.readFileSync(path.join(fixtures, 'nginx-binaries-index.json'), 'utf8')) as {
+    contents: Record<string, unknown>[]
+  }
 const fakeNginx = fs.readFileSync(path.join(fixtures, 'fake-nginx'))
 const fakeNginxSha1 = fs.readFileSync(path.join(fixtures, 'fake-nginx.sha1'), 'utf8').split(' ')[0]
 
@@ -31,8 +49,14 @@ test('the recorded index parses into entries with a SHA-1 each', () => {
   const entries = parseBinaryIndex(recordedIndex())
   assert.equal(entries.length, recordedIndex().contents.length)
   assert.deepEqual(entries[2], {
-    name: 'nginx', version: '1.18.0', variant: '', os: 'linux', arch: 'x86_64',
-    filename: 'nginx-1.18.0-x86_64-linux', size: 5021272, sha1: '7933266377664a67e19d7f7b342f2b0a3193a645',
+    name: 'nginx',
+    version: '1.18.0',
+    variant: '',
+    os: 'linux',
+    arch: 'x86_64',
+    filename: 'nginx-1.18.0-x86_64-linux',
+    size: 5021272,
+    sha1: '7933266377664a67e19d7f7b342f2b0a3193a645',
   })
   for (const e of entries) assert.match(e.sha1, /^[0-9a-f]{40}$/)
 })
@@ -53,9 +77,20 @@ test('checksums in every format the index has used', () => {
 test('entries that cannot be used safely are dropped; a non-index is refused', () => {
   const good = recordedIndex().contents[2]
   const entries = parseBinaryIndex({
-    contents: [good, { ...good, filename: '../../bin/sh' }, { ...good, filename: 'a/b' }, { ...good, checksum: undefined, integrity: undefined }, { ...good, version: '1.2.3; rm' }, null, 'x'],
+    contents: [
+      good,
+      { ...good, filename: '../../bin/sh' },
+      { ...good, filename: 'a/b' },
+      { ...good, checksum: undefined, integrity: undefined },
+      { ...good, version: '1.2.3; rm' },
+      null,
+      'x',
+    ],
   })
-  assert.deepEqual(entries.map((e) => e.filename), ['nginx-1.18.0-x86_64-linux'])
+  assert.deepEqual(
+    entries.map((e) => e.filename),
+    ['nginx-1.18.0-x86_64-linux'],
+  )
   for (const bad of [null, {}, { contents: 'x' }, []]) assert.throws(() => parseBinaryIndex(bad), BackendManagerError)
 })
 
@@ -72,9 +107,14 @@ test('best build per OS/arch: preferred arch, then newest stable, else newest', 
     ['linux', 's390x', undefined],
     ['freebsd', 'x64', undefined],
   ]
-  for (const [platform, arch, expected] of table) assert.equal(pickBuild(entries, platform, arch)?.filename, expected, `${platform}/${arch}`)
+  for (const [platform, arch, expected] of table)
+    assert.equal(pickBuild(entries, platform, arch)?.filename, expected, `${platform}/${arch}`)
   const arm64Mac = { ...entries[1], version: '1.25.5', arch: 'arm64', filename: 'nginx-1.25.5-arm64-darwin' }
-  assert.equal(pickBuild([...entries, arm64Mac], 'darwin', 'arm64')?.filename, 'nginx-1.25.5-arm64-darwin', 'native arch beats Rosetta')
+  assert.equal(
+    pickBuild([...entries, arm64Mac], 'darwin', 'arm64')?.filename,
+    'nginx-1.25.5-arm64-darwin',
+    'native arch beats Rosetta',
+  )
   assert.deepEqual(indexTargets('darwin', 'arm64').archs, ['arm64', 'aarch64', 'x86_64'])
 })
 
@@ -86,7 +126,11 @@ test('version parsing and ordering', () => {
     ['command not found', undefined],
   ]
   for (const [text, expected] of versions) assert.equal(parseNginxVersion(text), expected)
-  const order: [string, string, number][] = [['1.28.0', '1.9.15', 1], ['1.19.5', '1.19.5', 0], ['1.2', '1.2.1', -1]]
+  const order: [string, string, number][] = [
+    ['1.28.0', '1.9.15', 1],
+    ['1.19.5', '1.19.5', 0],
+    ['1.2', '1.2.1', -1],
+  ]
   for (const [a, b, sign] of order) assert.equal(Math.sign(compareVersions(a, b)), sign, `${a} vs ${b}`)
 })
 
@@ -96,14 +140,31 @@ test('SHA-1 verification: recorded file passes, one changed byte fails', () => {
   verifySha1(fakeNginx, fakeNginxSha1.toUpperCase(), 'fake-nginx')
   const tampered = Buffer.from(fakeNginx)
   tampered[tampered.length - 2] ^= 1
-  assert.throws(() => verifySha1(tampered, fakeNginxSha1, 'fake-nginx'), (e: unknown) => e instanceof BackendManagerError && e.code === 'NGINX' && /SHA-1 mismatch/.test(e.message))
+  assert.throws(
+    () => verifySha1(tampered, fakeNginxSha1, 'fake-nginx'),
+    (e: unknown) => e instanceof BackendManagerError && e.code === 'NGINX' && /SHA-1 mismatch/.test(e.message),
+  )
 })
 
 // A local stand-in for the binaries site: an index listing one build for this machine, and the file.
 async function serveBinaries(t: { after: (fn: () => void) => void }, checksum: string): Promise<string> {
   const target = indexTargets(process.platform, process.arch)
   const filename = `nginx-1.99.0-${target.archs[0]}-${target.os}`
-  const index = { formatVersion: 2, contents: [{ name: 'nginx', version: '1.99.0', variant: '', arch: target.archs[0], os: target.os, filename, size: fakeNginx.length, checksum: `sha1:${checksum}` }] }
+  const index = {
+    formatVersion: 2,
+    contents: [
+      {
+        name: 'nginx',
+        version: '1.99.0',
+        variant: '',
+        arch: target.archs[0],
+        os: target.os,
+        filename,
+        size: fakeNginx.length,
+        checksum: `sha1:${checksum}`,
+      },
+    ],
+  }
   const server = http.createServer((req, res) => {
     if (req.url === '/index.json') res.end(JSON.stringify(index))
     else if (req.url === `/${filename}`) res.end(fakeNginx)
@@ -117,7 +178,11 @@ async function serveBinaries(t: { after: (fn: () => void) => void }, checksum: s
 test('download route: fetches the index and the build, checks SHA-1, installs', async (t) => {
   const home = tempHome(t)
   const baseUrl = await serveBinaries(t, fakeNginxSha1)
-  const installed = await installNginx(home, process.env, log, { system: false, debian: false, standalone: { baseUrl } })
+  const installed = await installNginx(home, process.env, log, {
+    system: false,
+    debian: false,
+    standalone: { baseUrl },
+  })
   assert.equal(installed.source, 'standalone')
   assert.equal(installed.version, '1.99.0')
   assert.equal(installed.path, path.join(home.bin, 'nginx'))
@@ -127,7 +192,10 @@ test('download route: fetches the index and the build, checks SHA-1, installs', 
 test('download route: a SHA-1 mismatch installs nothing', async (t) => {
   const home = tempHome(t)
   const baseUrl = await serveBinaries(t, '0'.repeat(40))
-  await assert.rejects(installNginx(home, process.env, log, { system: false, debian: false, standalone: { baseUrl } }), /SHA-1 mismatch/)
+  await assert.rejects(
+    installNginx(home, process.env, log, { system: false, debian: false, standalone: { baseUrl } }),
+    /SHA-1 mismatch/,
+  )
   assert.equal(fs.existsSync(path.join(home.bin, 'nginx')), false)
 })
 
@@ -160,7 +228,8 @@ test('PATH route: an nginx on PATH is linked into the home', async (t) => {
 
 test('findNginx: an empty home falls back to the shared install, else nothing', (t) => {
   const found = findNginx(tempHome(t), { PATH: '' }, { system: false })
-  if (nginxVersion(SHARED_NGINX, process.env)) assert.deepEqual(found && { path: found.path, source: found.source }, { path: SHARED_NGINX, source: 'shared' })
+  if (nginxVersion(SHARED_NGINX, process.env))
+    assert.deepEqual(found && { path: found.path, source: found.source }, { path: SHARED_NGINX, source: 'shared' })
   else assert.equal(found, undefined)
 })
 
@@ -174,7 +243,10 @@ test("testNginxConf shows nginx's own message and leaves no pid file", (t) => {
   const result = testNginxConf(nginx, home, home.nginxConf, process.env)
   assert.equal(result.ok, false)
   assert.match(result.output, /unknown directive "not_a_directive"/)
-  fs.writeFileSync(home.nginxConf, `pid ${home.nginxPid};\nerror_log ${home.logs}/e.log;\nevents {}\nhttp { access_log off; client_body_temp_path ${home.run}/cb; proxy_temp_path ${home.run}/p; fastcgi_temp_path ${home.run}/f; uwsgi_temp_path ${home.run}/u; scgi_temp_path ${home.run}/s; }\n`)
+  fs.writeFileSync(
+    home.nginxConf,
+    `pid ${home.nginxPid};\nerror_log ${home.logs}/e.log;\nevents {}\nhttp { access_log off; client_body_temp_path ${home.run}/cb; proxy_temp_path ${home.run}/p; fastcgi_temp_path ${home.run}/f; uwsgi_temp_path ${home.run}/u; scgi_temp_path ${home.run}/s; }\n`,
+  )
   const ok = testNginxConf(nginx, home, home.nginxConf, process.env)
   assert.ok(ok.ok, ok.output)
   assert.equal(fs.existsSync(home.nginxPid), false)

@@ -67,8 +67,18 @@ const cases: { name: string; plan: () => Plan; home: Home; opts: RenderOptions }
     home: fixedHome('/srv/backend-manager'),
     opts: { mimeTypes: '/srv/backend-manager/conf/mime.types', user: null },
   },
-  { name: 'ipv6-no-root', plan: () => fromYaml(IPV6_NO_ROOT), home: fixedHome('/srv/backend-manager'), opts: { user: null } },
-  { name: 'root-user-spaced-home', plan: () => fromYaml(SINGLE), home: fixedHome('/home/dev user/stack/.local'), opts: { user: 'nobody nogroup' } },
+  {
+    name: 'ipv6-no-root',
+    plan: () => fromYaml(IPV6_NO_ROOT),
+    home: fixedHome('/srv/backend-manager'),
+    opts: { user: null },
+  },
+  {
+    name: 'root-user-spaced-home',
+    plan: () => fromYaml(SINGLE),
+    home: fixedHome('/home/dev user/stack/.local'),
+    opts: { user: 'nobody nogroup' },
+  },
   { name: 'grpc-only', plan: () => fromYaml(GRPC_ONLY), home: fixedHome('/srv/backend-manager'), opts: { user: null } },
 ]
 
@@ -77,7 +87,11 @@ for (const c of cases) {
     const text = renderNginxConf(c.plan(), c.home, c.opts)
     const file = path.join(goldenDir, `nginx-${c.name}.conf`)
     if (process.env.UPDATE_GOLDEN === '1') fs.writeFileSync(file, text)
-    assert.equal(text, fs.readFileSync(file, 'utf8'), `${file} differs; rerun with UPDATE_GOLDEN=1 if the change is intended`)
+    assert.equal(
+      text,
+      fs.readFileSync(file, 'utf8'),
+      `${file} differs; rerun with UPDATE_GOLDEN=1 if the change is intended`,
+    )
   })
 
   test(`nginx -t accepts: ${c.name}`, (t) => {
@@ -89,7 +103,11 @@ for (const c of cases) {
 }
 
 test('the dev-config render has every required piece', () => {
-  const text = renderNginxConf(resolvePlan(loadConfig(path.join(packageRoot, 'dev-config.yaml'))), fixedHome('/srv/bm'), { user: null })
+  const text = renderNginxConf(
+    resolvePlan(loadConfig(path.join(packageRoot, 'dev-config.yaml'))),
+    fixedHome('/srv/bm'),
+    { user: null },
+  )
   const required = [
     'daemon off;',
     'pid /srv/bm/run/nginx.pid;',
@@ -123,9 +141,15 @@ test('the dev-config render has every required piece', () => {
 test('no server without modules: "/" answers 404 with JSON; the gRPC server gets its own HTTP/2 port', () => {
   const text = renderNginxConf(fromYaml(IPV6_NO_ROOT), fixedHome('/srv/bm'), { user: null })
   assert.match(text, /location \/ \{\n\s+default_type application\/json;\n\s+return 404 '\{"error":"not found"/)
-  assert.match(text, /upstream orders \{\n\s+zone orders 64k;\n(\s+server \[::1\]:910[123] max_fails=1 fail_timeout=2s;\n){3}/)
+  assert.match(
+    text,
+    /upstream orders \{\n\s+zone orders 64k;\n(\s+server \[::1\]:910[123] max_fails=1 fail_timeout=2s;\n){3}/,
+  )
   assert.ok(text.includes('listen [::1]:9000;'))
-  assert.match(text, /upstream rpc \{\n\s+zone rpc 64k;\n\s+server \[::1\]:9301 max_fails=1 fail_timeout=2s;\n\s+keepalive 32;/)
+  assert.match(
+    text,
+    /upstream rpc \{\n\s+zone rpc 64k;\n\s+server \[::1\]:9301 max_fails=1 fail_timeout=2s;\n\s+keepalive 32;/,
+  )
   assert.match(text, /listen \[::1\]:50051 http2;[^}]*location \/ \{\n\s+grpc_pass grpc:\/\/rpc;/)
   assert.ok(!/location [^{]*\{\n\s+proxy_pass http:\/\/rpc/.test(text), 'no HTTP route leads to the gRPC server')
   assert.ok(!text.includes('queue'), 'a portless worker is not behind the proxy')
@@ -133,8 +157,18 @@ test('no server without modules: "/" answers 404 with JSON; the gRPC server gets
 
 test('gRPC only: one HTTP/2 server block with grpc_pass, timeouts and keepalive; no HTTP/1.1 listener', () => {
   const text = renderNginxConf(fromYaml(GRPC_ONLY), fixedHome('/srv/bm'), { user: null })
-  assert.match(text, /upstream pricer \{\n\s+zone pricer 64k;\n(\s+server 127\.0\.0\.1:5005[567] max_fails=1 fail_timeout=2s;\n){3}\s+keepalive 32;/)
-  for (const piece of ['listen 127.0.0.1:50051 http2;', 'grpc_pass grpc://pricer;', 'grpc_connect_timeout 2s;', 'grpc_read_timeout 300s;', 'grpc_send_timeout 300s;', 'grpc_next_upstream error timeout;'])
+  assert.match(
+    text,
+    /upstream pricer \{\n\s+zone pricer 64k;\n(\s+server 127\.0\.0\.1:5005[567] max_fails=1 fail_timeout=2s;\n){3}\s+keepalive 32;/,
+  )
+  for (const piece of [
+    'listen 127.0.0.1:50051 http2;',
+    'grpc_pass grpc://pricer;',
+    'grpc_connect_timeout 2s;',
+    'grpc_read_timeout 300s;',
+    'grpc_send_timeout 300s;',
+    'grpc_next_upstream error timeout;',
+  ])
     assert.ok(text.includes(piece), `missing: ${piece}`)
   assert.equal(text.match(/^\s+server \{/gm)?.length, 1, 'exactly one server block')
   assert.ok(!text.includes('listen 127.0.0.1:8000'), 'proxy.port is not used without HTTP servers')
@@ -146,21 +180,56 @@ test('values that would inject into the config are refused', () => {
   const base = () => resolvePlan(loadConfig(path.join(packageRoot, 'dev-config.yaml')))
   const home = fixedHome('/srv/bm')
   const mutations: [string, (plan: Plan, value: string) => void][] = [
-    ['upstream name', (p, v) => { p.upstreams[0].name = v; p.routes.forEach((r) => { if (r.upstream === 'core') r.upstream = v }) }],
-    ['upstream host', (p, v) => { p.upstreams[1].host = v }],
-    ['route path', (p, v) => { p.routes[0].path = `/api/${v}/` }],
-    ['proxy host', (p, v) => { p.proxy = { ...p.proxy, host: v } }],
+    [
+      'upstream name',
+      (p, v) => {
+        p.upstreams[0].name = v
+        p.routes.forEach((r) => {
+          if (r.upstream === 'core') r.upstream = v
+        })
+      },
+    ],
+    [
+      'upstream host',
+      (p, v) => {
+        p.upstreams[1].host = v
+      },
+    ],
+    [
+      'route path',
+      (p, v) => {
+        p.routes[0].path = `/api/${v}/`
+      },
+    ],
+    [
+      'proxy host',
+      (p, v) => {
+        p.proxy = { ...p.proxy, host: v }
+      },
+    ],
   ]
   for (const [what, mutate] of mutations) {
     for (const value of bad) {
       const plan = base()
       mutate(plan, value)
-      assert.throws(() => renderNginxConf(plan, home, { user: null }), (e: unknown) => e instanceof BackendManagerError && e.code === 'CONFIG', `${what} ${JSON.stringify(value)}`)
+      assert.throws(
+        () => renderNginxConf(plan, home, { user: null }),
+        (e: unknown) => e instanceof BackendManagerError && e.code === 'CONFIG',
+        `${what} ${JSON.stringify(value)}`,
+      )
     }
   }
   for (const value of bad.filter((v) => v !== 'a b')) {
-    assert.throws(() => renderNginxConf(base(), fixedHome(`/srv/${value}`), { user: null }), BackendManagerError, `home ${JSON.stringify(value)}`)
-    assert.throws(() => renderNginxConf(base(), home, { user: null, mimeTypes: `/etc/${value}` }), BackendManagerError, `mime.types ${JSON.stringify(value)}`)
+    assert.throws(
+      () => renderNginxConf(base(), fixedHome(`/srv/${value}`), { user: null }),
+      BackendManagerError,
+      `home ${JSON.stringify(value)}`,
+    )
+    assert.throws(
+      () => renderNginxConf(base(), home, { user: null, mimeTypes: `/etc/${value}` }),
+      BackendManagerError,
+      `mime.types ${JSON.stringify(value)}`,
+    )
   }
   assert.throws(() => renderNginxConf(base(), home, { user: 'root;' }), BackendManagerError)
   assert.throws(() => renderNginxConf(base(), home, { user: 'nobody nogroup x' }), BackendManagerError)
@@ -190,8 +259,14 @@ test('nginxArgs: absolute prefix and conf; -e only where nginx supports it', () 
     ['1.19.4', withE.slice(0, 4)],
     ['1.18.0', withE.slice(0, 4)],
   ]
-  for (const [version, expected] of table) assert.deepEqual(nginxArgs(home, { version }), expected, `version ${version}`)
-  assert.deepEqual(nginxArgs(home, { version: '1.18.0', conf: '/tmp/x.conf' }), ['-p', '/work/state', '-c', '/tmp/x.conf'])
+  for (const [version, expected] of table)
+    assert.deepEqual(nginxArgs(home, { version }), expected, `version ${version}`)
+  assert.deepEqual(nginxArgs(home, { version: '1.18.0', conf: '/tmp/x.conf' }), [
+    '-p',
+    '/work/state',
+    '-c',
+    '/tmp/x.conf',
+  ])
 })
 
 test('template: values, indented blocks, empty blocks, and mistakes', () => {

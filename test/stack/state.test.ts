@@ -19,9 +19,29 @@ const valid = (): StackState => ({
   phase: 'running',
   startedAt: 1,
   supervisor: { pid: 100, startTime: '5' },
-  plan: { file: 'c.yaml', proxy: {} as StackState['plan']['proxy'], logs: { max_size: 0, keep: 1 }, processes: [], upstreams: [], routes: [] },
+  plan: {
+    file: 'c.yaml',
+    proxy: {} as StackState['plan']['proxy'],
+    logs: { max_size: 0, keep: 1 },
+    processes: [],
+    upstreams: [],
+    routes: [],
+  },
   ports: [],
-  processes: [{ id: 'a-0', kind: 'server', server: 'a', pid: 200, pgid: 200, startTime: '7', startedAt: 1, state: 'running', restarts: 0, logFile: '/x' }],
+  processes: [
+    {
+      id: 'a-0',
+      kind: 'server',
+      server: 'a',
+      pid: 200,
+      pgid: 200,
+      startTime: '7',
+      startedAt: 1,
+      state: 'running',
+      restarts: 0,
+      logFile: '/x',
+    },
+  ],
 })
 
 test('state: written atomically and read back; no file means no stack', (t) => {
@@ -33,15 +53,31 @@ test('state: written atomically and read back; no file means no stack', (t) => {
 })
 
 const damaged: { name: string; text: string; want: RegExp }[] = [
-  { name: 'not JSON', text: '{"version": 1,', want: /state\.json: not valid JSON \(.+\); the stack may still be running: "backend-manager stop --force" finds its processes, stops them and removes the file$/ },
-  { name: 'another version', text: JSON.stringify({ ...valid(), version: 2 }), want: /state\.json: expected a state file written by this version of backend-manager/ },
-  { name: 'no processes list', text: JSON.stringify({ ...valid(), processes: 'none' }), want: /state\.json: expected a state file written by this version/ },
+  {
+    name: 'not JSON',
+    text: '{"version": 1,',
+    want: /state\.json: not valid JSON \(.+\); the stack may still be running: "backend-manager stop --force" finds its processes, stops them and removes the file$/,
+  },
+  {
+    name: 'another version',
+    text: JSON.stringify({ ...valid(), version: 2 }),
+    want: /state\.json: expected a state file written by this version of backend-manager/,
+  },
+  {
+    name: 'no processes list',
+    text: JSON.stringify({ ...valid(), processes: 'none' }),
+    want: /state\.json: expected a state file written by this version/,
+  },
   {
     name: 'a pid that could hit init or every process',
     text: JSON.stringify({ ...valid(), processes: [{ ...valid().processes[0], pid: 1, pgid: 1 }] }),
     want: /state\.json: processes\[0\] expected a pid and pgid above 1 and a start time, got pid 1, pgid 1;/,
   },
-  { name: 'no start time', text: JSON.stringify({ ...valid(), processes: [{ ...valid().processes[0], startTime: 7 }] }), want: /processes\[0\] expected a pid and pgid above 1 and a start time/ },
+  {
+    name: 'no start time',
+    text: JSON.stringify({ ...valid(), processes: [{ ...valid().processes[0], startTime: 7 }] }),
+    want: /processes\[0\] expected a pid and pgid above 1 and a start time/,
+  },
 ]
 
 for (const c of damaged) {
@@ -51,7 +87,11 @@ for (const c of damaged) {
     fs.writeFileSync(h.state, c.text)
     assert.throws(
       () => readState(h),
-      (error: unknown) => error instanceof BackendManagerError && error.exitCode === 2 && error.message.startsWith(h.state) && c.want.test(error.message),
+      (error: unknown) =>
+        error instanceof BackendManagerError &&
+        error.exitCode === 2 &&
+        error.message.startsWith(h.state) &&
+        c.want.test(error.message),
     )
   })
 }
@@ -62,4 +102,5 @@ const exits: [number | null, NodeJS.Signals | null, string][] = [
   [null, 'SIGKILL', 'killed by SIGKILL'],
   [null, 'SIGSEGV', 'killed by SIGSEGV'],
 ]
-for (const [code, signal, want] of exits) test(`describeExit(${code}, ${signal}) is "${want}"`, () => assert.equal(describeExit(code, signal), want))
+for (const [code, signal, want] of exits)
+  test(`describeExit(${code}, ${signal}) is "${want}"`, () => assert.equal(describeExit(code, signal), want))

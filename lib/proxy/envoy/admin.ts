@@ -28,11 +28,14 @@ const FLAGS: Record<string, string> = {
 }
 
 export function parseClusters(json: unknown): EnvoyHost[] {
-  const statuses = (json as { cluster_statuses?: { name?: string; host_statuses?: HostStatus[] }[] })?.cluster_statuses ?? []
+  const statuses =
+    (json as { cluster_statuses?: { name?: string; host_statuses?: HostStatus[] }[] })?.cluster_statuses ?? []
   return statuses.flatMap((c) =>
     (c.host_statuses ?? []).map((h) => {
       const health = h.health_status ?? {}
-      const flags = Object.keys(FLAGS).filter((f) => health[f] === true).map((f) => FLAGS[f])
+      const flags = Object.keys(FLAGS)
+        .filter((f) => health[f] === true)
+        .map((f) => FLAGS[f])
       const eds = typeof health.eds_health_status === 'string' ? health.eds_health_status : 'HEALTHY'
       if (eds !== 'HEALTHY') flags.push(eds.toLowerCase())
       return {

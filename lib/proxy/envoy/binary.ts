@@ -58,8 +58,13 @@ export function findEnvoy(home: Home, env: NodeJS.ProcessEnv): FoundEnvoy | unde
 export function requireEnvoy(home: Home, env: NodeJS.ProcessEnv): FoundEnvoy {
   const envoy = findEnvoy(home, env)
   if (envoy) return envoy
-  const looked = [...new Set(envoyCandidates(home, env).map((c) => c.path))].concat(onPath(env) ? [] : ['envoy on PATH'])
-  throw new BackendManagerError('NOT_FOUND', `envoy not found (looked at ${looked.join(', ')}); proxy.type envoy needs it.\n${ENVOY_INSTALL_HINT}`)
+  const looked = [...new Set(envoyCandidates(home, env).map((c) => c.path))].concat(
+    onPath(env) ? [] : ['envoy on PATH'],
+  )
+  throw new BackendManagerError(
+    'NOT_FOUND',
+    `envoy not found (looked at ${looked.join(', ')}); proxy.type envoy needs it.\n${ENVOY_INSTALL_HINT}`,
+  )
 }
 
 // Stacks on one machine need distinct base ids (Envoy's shared memory and hot-restart socket
@@ -70,7 +75,16 @@ export function baseIdFor(home: Home): number {
 
 // One worker thread: a laptop dev proxy is never CPU-bound, and it keeps round-robin exact.
 export function envoyArgs(home: Home, conf = envoyPaths(home).conf): string[] {
-  return ['-c', path.resolve(conf), '--base-id', String(baseIdFor(home)), '--concurrency', '1', '--log-path', envoyPaths(home).log]
+  return [
+    '-c',
+    path.resolve(conf),
+    '--base-id',
+    String(baseIdFor(home)),
+    '--concurrency',
+    '1',
+    '--log-path',
+    envoyPaths(home).log,
+  ]
 }
 
 export interface EnvoyCheck {
@@ -80,7 +94,12 @@ export interface EnvoyCheck {
 
 // `envoy --mode validate` parses and checks the whole config without binding any port.
 export function validateEnvoyConf(envoy: FoundEnvoy, conf: string, env: NodeJS.ProcessEnv): EnvoyCheck {
-  const result = spawnSync(envoy.path, ['--mode', 'validate', '-c', path.resolve(conf)], { env, encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] })
+  const result = spawnSync(envoy.path, ['--mode', 'validate', '-c', path.resolve(conf)], {
+    env,
+    encoding: 'utf8',
+    timeout: 60_000,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim() || (result.error ? result.error.message : '')
   return { ok: result.status === 0, output }
 }

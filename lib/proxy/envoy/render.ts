@@ -43,7 +43,11 @@ const ACCESS_LOG_FORMAT = {
 }
 
 function safeFile(what: string, value: string): string {
-  if (!path.isAbsolute(value) || /[\x00-\x1f\x7f]/.test(value)) throw new BackendManagerError('CONFIG', `${what} ${JSON.stringify(value)} cannot go into the envoy config: expected an absolute path without control characters`)
+  if (!path.isAbsolute(value) || /[\x00-\x1f\x7f]/.test(value))
+    throw new BackendManagerError(
+      'CONFIG',
+      `${what} ${JSON.stringify(value)} cannot go into the envoy config: expected an absolute path without control characters`,
+    )
   return value
 }
 
@@ -52,7 +56,10 @@ export function listenAddress(host: string): string {
   const bare = bareHost(host)
   if (bare === 'localhost') return '127.0.0.1'
   if (net.isIP(bare)) return bare
-  throw new BackendManagerError('CONFIG', `proxy.host ${JSON.stringify(host)}: envoy listens on IP addresses only, expected e.g. 127.0.0.1, ::1 or 0.0.0.0`)
+  throw new BackendManagerError(
+    'CONFIG',
+    `proxy.host ${JSON.stringify(host)}: envoy listens on IP addresses only, expected e.g. 127.0.0.1, ::1 or 0.0.0.0`,
+  )
 }
 
 // Where Envoy connects: a server bound to every address is reached on loopback; other names resolve by DNS.
@@ -68,7 +75,13 @@ function healthCheck(plan: Plan, u: Upstream): object[] {
   const readiness = plan.processes.find((p) => p.server === u.name)?.readiness ?? { kind: 'tcp' }
   // One failed check takes an instance out and one pass brings it back, like nginx's max_fails=1;
   // checks keep running while no traffic flows, so the admin view stays current on an idle laptop.
-  const timing = { timeout: '1s', interval: '2s', no_traffic_interval: '2s', unhealthy_threshold: 1, healthy_threshold: 1 }
+  const timing = {
+    timeout: '1s',
+    interval: '2s',
+    no_traffic_interval: '2s',
+    unhealthy_threshold: 1,
+    healthy_threshold: 1,
+  }
   if (readiness.kind === 'none') return []
   if (u.protocol === 'grpc') return [{ ...timing, grpc_health_check: {} }]
   if (u.healthPath) return [{ ...timing, http_health_check: { path: safeToken('health path', u.healthPath) } }]
@@ -87,11 +100,21 @@ function cluster(plan: Plan, u: Upstream): object {
     lb_policy: 'ROUND_ROBIN',
     load_assignment: {
       cluster_name: name,
-      endpoints: [{ lb_endpoints: u.ports.map((port) => ({ endpoint: { address: { socket_address: { address, port_value: port } } } })) }],
+      endpoints: [
+        {
+          lb_endpoints: u.ports.map((port) => ({
+            endpoint: { address: { socket_address: { address, port_value: port } } },
+          })),
+        },
+      ],
     },
     health_checks: healthCheck(plan, u),
     typed_extension_protocol_options: {
-      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': TYPES.httpOptions, common_http_protocol_options: { idle_timeout: '4s' }, explicit_http_config: protocol },
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': TYPES.httpOptions,
+        common_http_protocol_options: { idle_timeout: '4s' },
+        explicit_http_config: protocol,
+      },
     },
   }
 }
@@ -101,37 +124,68 @@ const retry = { retry_on: 'connect-failure,refused-stream', num_retries: 2 }
 
 function routePath(r: Route): string {
   const where = safeToken('route path', r.path)
-  if (!where.startsWith('/')) throw new BackendManagerError('CONFIG', `route path ${JSON.stringify(where)} cannot go into the envoy config: expected a path starting with "/"`)
+  if (!where.startsWith('/'))
+    throw new BackendManagerError(
+      'CONFIG',
+      `route path ${JSON.stringify(where)} cannot go into the envoy config: expected a path starting with "/"`,
+    )
   return where
 }
 
 // Envoy takes the first match, so exact paths come first, then prefixes longest first, then "/".
 function httpRoutes(plan: Plan): object[] {
   const http = new Set(plan.upstreams.filter((u) => u.protocol === 'http').map((u) => u.name))
-  for (const r of plan.routes) if (!http.has(r.upstream)) throw new BackendManagerError('CONFIG', `route ${r.path} points at "${r.upstream}", which is not an HTTP upstream`)
+  for (const r of plan.routes)
+    if (!http.has(r.upstream))
+      throw new BackendManagerError(
+        'CONFIG',
+        `route ${r.path} points at "${r.upstream}", which is not an HTTP upstream`,
+      )
   // A quiet WebSocket is not a dead one: the contract's endpoint gets no timeouts (upgrades pass on every route).
-  const websockets = plan.routes.filter((r) => r.websocket).map((r) => ({
-    match: { path: routePath(r) },
-    route: { cluster: safeToken('server name', r.upstream), timeout: '0s', idle_timeout: '3600s', upgrade_configs: [{ upgrade_type: 'websocket' }] },
-  }))
+  const websockets = plan.routes
+    .filter((r) => r.websocket)
+    .map((r) => ({
+      match: { path: routePath(r) },
+      route: {
+        cluster: safeToken('server name', r.upstream),
+        timeout: '0s',
+        idle_timeout: '3600s',
+        upgrade_configs: [{ upgrade_type: 'websocket' }],
+      },
+    }))
   // `health` asks the proxy for each server's health path, proving the proxy (not just the port) reaches it.
   const health = plan.upstreams
     .filter((u) => u.protocol === 'http' && u.healthPath)
-    .map((u) => ({ match: { path: `${PROXY_HEALTH_PREFIX}${safeToken('server name', u.name)}` }, route: { cluster: u.name, prefix_rewrite: safeToken('health path', u.healthPath!), timeout: '5s' } }))
+    .map((u) => ({
+      match: { path: `${PROXY_HEALTH_PREFIX}${safeToken('server name', u.name)}` },
+      route: { cluster: u.name, prefix_rewrite: safeToken('health path', u.healthPath!), timeout: '5s' },
+    }))
   // A backend paused in a debugger should not turn into a 504 within a minute.
   const plain = (r: Route) => ({ cluster: safeToken('server name', r.upstream), timeout: '300s', retry_policy: retry })
   const prefixRoutes = plan.routes.filter((r) => !r.websocket)
   // A module path without its trailing slash belongs to the module, not to "/".
-  const bare = prefixRoutes.filter((r) => r.path.length > 1 && r.path.endsWith('/')).map((r) => ({ match: { path: routePath(r).slice(0, -1) }, route: plain(r) }))
-  const prefixes = prefixRoutes.sort((a, b) => b.path.length - a.path.length).map((r) => ({ match: { prefix: routePath(r) }, route: plain(r) }))
+  const bare = prefixRoutes
+    .filter((r) => r.path.length > 1 && r.path.endsWith('/'))
+    .map((r) => ({ match: { path: routePath(r).slice(0, -1) }, route: plain(r) }))
+  const prefixes = prefixRoutes
+    .sort((a, b) => b.path.length - a.path.length)
+    .map((r) => ({ match: { prefix: routePath(r) }, route: plain(r) }))
   const body = `{"error":"not found","message":"no server owns this path; modules are served under ${safeToken('api_prefix', plan.proxy.api_prefix)}/<module>/"}\n`
-  const notFound = plan.routes.some((r) => r.path === '/') ? [] : [{ match: { prefix: '/' }, direct_response: { status: 404, body: { inline_string: body } } }]
+  const notFound = plan.routes.some((r) => r.path === '/')
+    ? []
+    : [{ match: { prefix: '/' }, direct_response: { status: 404, body: { inline_string: body } } }]
   return [...websockets, ...health, ...bare, ...prefixes, ...notFound]
 }
 
 // gRPC calls carry their own deadline (grpc-timeout), honoured as is; a quiet stream may idle 300 s.
 function grpcRoutes(upstream: Upstream): object[] {
-  const route = { cluster: safeToken('server name', upstream.name), timeout: '0s', idle_timeout: '300s', max_stream_duration: { grpc_timeout_header_max: '0s' }, retry_policy: retry }
+  const route = {
+    cluster: safeToken('server name', upstream.name),
+    timeout: '0s',
+    idle_timeout: '300s',
+    max_stream_duration: { grpc_timeout_header_max: '0s' },
+    retry_policy: retry,
+  }
   return [{ match: { prefix: '/', grpc: {} }, route }]
 }
 
@@ -143,7 +197,12 @@ function listener(name: 'http' | 'grpc', plan: Plan, port: number, routes: objec
     // X-Forwarded-For gets the client's address, as nginx's proxy_add_x_forwarded_for does.
     use_remote_address: true,
     ...(name === 'http' ? { upgrade_configs: [{ upgrade_type: 'websocket' }] } : {}),
-    access_log: [{ name: 'envoy.access_loggers.file', typed_config: { '@type': TYPES.fileLog, path: accessLog, log_format: { json_format: ACCESS_LOG_FORMAT } } }],
+    access_log: [
+      {
+        name: 'envoy.access_loggers.file',
+        typed_config: { '@type': TYPES.fileLog, path: accessLog, log_format: { json_format: ACCESS_LOG_FORMAT } },
+      },
+    ],
     route_config: { name: `${name}_routes`, virtual_hosts: [{ name: `${name}_backends`, domains: ['*'], routes }] },
     http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': TYPES.router } }],
   }
@@ -162,7 +221,14 @@ function stringify(value: unknown, options: object): string {
 }
 
 const emit = (value: unknown[]): string =>
-  value.length === 0 ? '[]' : stringify(value, { lineWidth: 0, defaultStringType: 'QUOTE_DOUBLE', defaultKeyType: 'PLAIN', aliasDuplicateObjects: false }).trimEnd()
+  value.length === 0
+    ? '[]'
+    : stringify(value, {
+        lineWidth: 0,
+        defaultStringType: 'QUOTE_DOUBLE',
+        defaultKeyType: 'PLAIN',
+        aliasDuplicateObjects: false,
+      }).trimEnd()
 
 export function renderEnvoyConf(plan: Plan, home: Home): string {
   const paths = envoyPaths(home)
@@ -173,7 +239,8 @@ export function renderEnvoyConf(plan: Plan, home: Home): string {
   const grpc = plan.upstreams.find((u) => u.protocol === 'grpc')
   if (ports.grpc !== undefined && grpc) listeners.push(listener('grpc', plan, ports.grpc, grpcRoutes(grpc), accessLog))
   const admin = plan.proxy.admin_port
-  if (!Number.isInteger(admin) || admin < 1 || admin > 65535) throw new BackendManagerError('CONFIG', `proxy.admin_port ${admin}: expected 1-65535`)
+  if (!Number.isInteger(admin) || admin < 1 || admin > 65535)
+    throw new BackendManagerError('CONFIG', `proxy.admin_port ${admin}: expected 1-65535`)
   return fillTemplate(loadTemplate('envoy.yaml'), {
     // Only a line break could escape the comment this name sits in.
     config_name: path.basename(plan.file).replace(/[\r\n]/g, ' '),

@@ -31,17 +31,35 @@ export function parseChecksum(raw: Record<string, unknown>): string | undefined 
 // Entries we cannot use safely (no SHA-1, odd file names) are dropped rather than trusted.
 export function parseBinaryIndex(json: unknown): BinaryEntry[] {
   const contents = (json as { contents?: unknown } | null)?.contents
-  if (!Array.isArray(contents)) throw new BackendManagerError('NGINX', 'nginx-binaries index: expected an object with a "contents" list')
+  if (!Array.isArray(contents))
+    throw new BackendManagerError('NGINX', 'nginx-binaries index: expected an object with a "contents" list')
   return contents.flatMap((raw): BinaryEntry[] => {
     if (raw === null || typeof raw !== 'object') return []
     const r = raw as Record<string, unknown>
     const text = (key: string) => (typeof r[key] === 'string' ? (r[key] as string) : undefined)
-    const [name, version, os, arch, filename] = [text('name'), text('version'), text('os'), text('arch'), text('filename')]
+    const [name, version, os, arch, filename] = [
+      text('name'),
+      text('version'),
+      text('os'),
+      text('arch'),
+      text('filename'),
+    ]
     const sha1 = parseChecksum(r)
     if (!name || !version || !os || !arch || !filename || !sha1) return []
     // The file name becomes part of a URL and a local path.
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(filename) || !/^\d+(\.\d+)*$/.test(version)) return []
-    return [{ name, version, variant: text('variant') ?? '', os, arch, filename, size: typeof r.size === 'number' ? r.size : 0, sha1 }]
+    return [
+      {
+        name,
+        version,
+        variant: text('variant') ?? '',
+        os,
+        arch,
+        filename,
+        size: typeof r.size === 'number' ? r.size : 0,
+        sha1,
+      },
+    ]
   })
 }
 
@@ -60,7 +78,8 @@ export function indexTargets(platform: string, arch: string): { os: string; arch
 export function compareVersions(a: string, b: string): number {
   const x = a.split('.').map(Number)
   const y = b.split('.').map(Number)
-  for (let i = 0; i < Math.max(x.length, y.length); i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) - (y[i] ?? 0)
+  for (let i = 0; i < Math.max(x.length, y.length); i++)
+    if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) - (y[i] ?? 0)
   return 0
 }
 
@@ -72,7 +91,12 @@ export function pickBuild(entries: BinaryEntry[], platform: string, arch: string
   const target = indexTargets(platform, arch)
   const rank = (e: BinaryEntry) => target.archs.indexOf(e.arch)
   const candidates = entries.filter((e) => e.name === 'nginx' && e.variant === '' && e.os === target.os && rank(e) >= 0)
-  candidates.sort((a, b) => rank(a) - rank(b) || Number(isStable(b.version)) - Number(isStable(a.version)) || compareVersions(b.version, a.version))
+  candidates.sort(
+    (a, b) =>
+      rank(a) - rank(b) ||
+      Number(isStable(b.version)) - Number(isStable(a.version)) ||
+      compareVersions(b.version, a.version),
+  )
   return candidates[0]
 }
 
@@ -83,7 +107,10 @@ export function sha1Of(data: Uint8Array): string {
 export function verifySha1(data: Uint8Array, expected: string, what: string): void {
   const actual = sha1Of(data)
   if (actual !== expected.toLowerCase())
-    throw new BackendManagerError('NGINX', `${what}: SHA-1 mismatch (expected ${expected}, got ${actual}); the download is corrupt or was tampered with, nothing was installed`)
+    throw new BackendManagerError(
+      'NGINX',
+      `${what}: SHA-1 mismatch (expected ${expected}, got ${actual}); the download is corrupt or was tampered with, nothing was installed`,
+    )
 }
 
 async function fetchBytes(url: string, timeoutMs: number): Promise<Uint8Array> {
@@ -106,7 +133,11 @@ export interface DownloadOptions {
 }
 
 // Fetch the index, pick the build, download it and check its SHA-1 before it lands at `dest`.
-export async function downloadStandalone(dest: string, log: (line: string) => void, opts: DownloadOptions = {}): Promise<BinaryEntry> {
+export async function downloadStandalone(
+  dest: string,
+  log: (line: string) => void,
+  opts: DownloadOptions = {},
+): Promise<BinaryEntry> {
   const base = (opts.baseUrl ?? BINARIES_URL).replace(/\/$/, '')
   const timeoutMs = opts.timeoutMs ?? 60_000
   const platform = opts.platform ?? process.platform

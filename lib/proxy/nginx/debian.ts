@@ -27,12 +27,21 @@ export interface DebianNginx {
   packages: string[]
 }
 
-export async function installDebianPackage(pkgDir: string, env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<DebianNginx> {
+export async function installDebianPackage(
+  pkgDir: string,
+  env: NodeJS.ProcessEnv,
+  log: (line: string) => void,
+): Promise<DebianNginx> {
   // zx is loaded only here, so finding an already installed nginx never pays for it.
   const { $ } = await import('zx')
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'backend-manager-deb-'))
   // A fixed locale keeps apt's messages matchable; noninteractive keeps it from ever prompting.
-  const sh = $({ cwd: tmp, env: { ...env, LC_ALL: 'C', DEBIAN_FRONTEND: 'noninteractive' }, quiet: true, nothrow: true })
+  const sh = $({
+    cwd: tmp,
+    env: { ...env, LC_ALL: 'C', DEBIAN_FRONTEND: 'noninteractive' },
+    quiet: true,
+    nothrow: true,
+  })
   let updated = false
   const download = async (pkg: string): Promise<string | undefined> => {
     let result = await sh`apt-get download -q ${pkg}`
@@ -43,14 +52,23 @@ export async function installDebianPackage(pkgDir: string, env: NodeJS.ProcessEn
       result = await sh`apt-get download -q ${pkg}`
     }
     if (result.exitCode !== 0) {
-      log(`apt-get download ${pkg} failed: ${result.stderr.trim().split('\n').filter((l) => l.startsWith('E:')).join(' ') || `exit ${result.exitCode}`}`)
+      log(
+        `apt-get download ${pkg} failed: ${
+          result.stderr
+            .trim()
+            .split('\n')
+            .filter((l) => l.startsWith('E:'))
+            .join(' ') || `exit ${result.exitCode}`
+        }`,
+      )
       return undefined
     }
     return fs.readdirSync(tmp).find((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'))
   }
   const extract = async (deb: string) => {
     const result = await sh`dpkg-deb -x ${path.join(tmp, deb)} ${pkgDir}`
-    if (result.exitCode !== 0) throw new BackendManagerError('NGINX', `dpkg-deb -x ${deb} failed: ${result.stderr.trim()}`)
+    if (result.exitCode !== 0)
+      throw new BackendManagerError('NGINX', `dpkg-deb -x ${deb} failed: ${result.stderr.trim()}`)
   }
   try {
     // A previous version's files must not mix with this one's.
@@ -67,7 +85,10 @@ export async function installDebianPackage(pkgDir: string, env: NodeJS.ProcessEn
       if (fs.existsSync(binary)) break
     }
     if (!fs.existsSync(binary))
-      throw new BackendManagerError('NGINX', `no Debian package among ${BINARY_PACKAGES.join(', ')} could be downloaded with usr/sbin/nginx in it`)
+      throw new BackendManagerError(
+        'NGINX',
+        `no Debian package among ${BINARY_PACKAGES.join(', ')} could be downloaded with usr/sbin/nginx in it`,
+      )
     const common = await download(COMMON_PACKAGE)
     if (common) {
       await extract(common)

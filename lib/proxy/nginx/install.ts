@@ -26,7 +26,10 @@ export const SHARED_NGINX = path.join(packageRoot, '.local', 'bin', 'nginx')
 
 // Per-user cache: $XDG_CACHE_HOME/backend-manager, else ~/.cache/backend-manager.
 export function userCacheDir(env: NodeJS.ProcessEnv): string {
-  const base = env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : path.join(env.HOME || os.homedir(), '.cache')
+  const base =
+    env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME)
+      ? env.XDG_CACHE_HOME
+      : path.join(env.HOME || os.homedir(), '.cache')
   return path.join(base, 'backend-manager')
 }
 
@@ -34,7 +37,8 @@ export function userCacheDir(env: NodeJS.ProcessEnv): string {
 export const nginxCacheHome = (env: NodeJS.ProcessEnv): Home => homeAt(path.join(userCacheDir(env), 'nginx'))
 
 // How to install nginx by hand; Make targets exist only in a repository checkout.
-export const installAdvice = () => (isCheckout ? 'run "backend-manager install-nginx" (or "make install-nginx")' : 'run "backend-manager install-nginx"')
+export const installAdvice = () =>
+  isCheckout ? 'run "backend-manager install-nginx" (or "make install-nginx")' : 'run "backend-manager install-nginx"'
 
 export function parseNginxVersion(text: string): string | undefined {
   return /nginx version: [^/\s]+\/(\d+(?:\.\d+)*)/.exec(text)?.[1]
@@ -125,17 +129,26 @@ function writeMimeTypes(home: Home, source: string | undefined): string {
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error))
 
 // Always ends with a working <home>/bin/nginx and <home>/conf/mime.types, or throws saying why not.
-export async function installNginx(home: Home, env: NodeJS.ProcessEnv, log: (line: string) => void, opts: InstallOptions = {}): Promise<InstalledNginx> {
+export async function installNginx(
+  home: Home,
+  env: NodeJS.ProcessEnv,
+  log: (line: string) => void,
+  opts: InstallOptions = {},
+): Promise<InstalledNginx> {
   const target = path.join(home.bin, 'nginx')
   const done = (source: InstallSource, mime: string | undefined): InstalledNginx => {
     const version = nginxVersion(target, env)
-    if (!version) throw new BackendManagerError('NGINX', `${target} was installed (${source}) but "nginx -v" fails on it`)
+    if (!version)
+      throw new BackendManagerError('NGINX', `${target} was installed (${source}) but "nginx -v" fails on it`)
     return { path: target, version, source, mimeTypes: writeMimeTypes(home, mime) }
   }
   if (nginxVersion(target, env)) return done('kept', mimeTypesFor(target))
   const failures: string[] = []
   if (opts.system !== false) {
-    const found: [InstallSource, string | undefined][] = [['path', whichNginx(env)], ['system', SYSTEM_NGINX]]
+    const found: [InstallSource, string | undefined][] = [
+      ['path', whichNginx(env)],
+      ['system', SYSTEM_NGINX],
+    ]
     for (const [source, candidate] of found) {
       if (!candidate || !nginxVersion(candidate, env)) continue
       log(`linking ${target} -> ${candidate}`)
@@ -178,13 +191,17 @@ const INSTALL_WAIT_MS = 10 * 60_000
 
 // nginx for a stack about to start: the one findNginx picks, else installed now into the per-user cache
 // (once; a second start at the same time waits for the first install instead of racing it).
-export async function ensureNginx(home: Home, env: NodeJS.ProcessEnv, log: (line: string) => void = () => {}): Promise<FoundNginx> {
+export async function ensureNginx(
+  home: Home,
+  env: NodeJS.ProcessEnv,
+  log: (line: string) => void = () => {},
+): Promise<FoundNginx> {
   const found = findNginx(home, env)
   if (found) return found
   const cache = nginxCacheHome(env)
   const deadline = Date.now() + INSTALL_WAIT_MS
   let lock
-  for (let told = false; !lock; ) {
+  for (let told = false; !lock;) {
     try {
       lock = acquireLock(cache, 'install-nginx')
     } catch (error) {
@@ -204,7 +221,11 @@ export async function ensureNginx(home: Home, env: NodeJS.ProcessEnv, log: (line
     lock.release()
   }
   const after = findNginx(home, env)
-  if (!after) throw new BackendManagerError('NGINX', `nginx was installed into ${cache.root} but does not run; ${installAdvice()}`)
+  if (!after)
+    throw new BackendManagerError(
+      'NGINX',
+      `nginx was installed into ${cache.root} but does not run; ${installAdvice()}`,
+    )
   return after
 }
 
@@ -217,9 +238,15 @@ export interface ConfTest {
 export function testNginxConf(nginx: FoundNginx, home: Home, conf: string, env: NodeJS.ProcessEnv): ConfTest {
   const args = ['-t', ...nginxArgs(home, { version: nginx.version, conf })]
   const hadPidFile = fs.existsSync(home.nginxPid)
-  const result = spawnSync(nginx.path, args, { env, encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'pipe'] })
+  const result = spawnSync(nginx.path, args, {
+    env,
+    encoding: 'utf8',
+    timeout: 30_000,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   // `nginx -t` leaves an empty pid file behind, which would look like a proxy that died.
-  if (!hadPidFile && fs.existsSync(home.nginxPid) && fs.statSync(home.nginxPid).size === 0) fs.rmSync(home.nginxPid, { force: true })
+  if (!hadPidFile && fs.existsSync(home.nginxPid) && fs.statSync(home.nginxPid).size === 0)
+    fs.rmSync(home.nginxPid, { force: true })
   const output = `${result.stderr ?? ''}${result.stdout ?? ''}`.trim() || (result.error ? result.error.message : '')
   return { ok: result.status === 0, output }
 }

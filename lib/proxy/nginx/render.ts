@@ -129,18 +129,28 @@ function websocketLocation(match: string, upstream: string): string[] {
 
 // `health` asks nginx for each server's health path, proving the proxy (not just the port) reaches it.
 function healthLocation(upstream: string, healthPath: string): string[] {
-  return [`location = ${PROXY_HEALTH_PREFIX}${upstream} {`, ...indent(['access_log off;', `proxy_pass http://${upstream}${healthPath};`]), '}']
+  return [
+    `location = ${PROXY_HEALTH_PREFIX}${upstream} {`,
+    ...indent(['access_log off;', `proxy_pass http://${upstream}${healthPath};`]),
+    '}',
+  ]
 }
 
 function notFoundLocation(apiPrefix: string): string[] {
   const body = `{"error":"not found","message":"no server owns this path; modules are served under ${apiPrefix}/<module>/"}\\n`
-  return ['# No server without modules: only module routes are served.', 'location / {', ...indent(['default_type application/json;', `return 404 '${body}';`]), '}']
+  return [
+    '# No server without modules: only module routes are served.',
+    'location / {',
+    ...indent(['default_type application/json;', `return 404 '${body}';`]),
+    '}',
+  ]
 }
 
 // gRPC upstreams are plain upstreams too: grpc_pass speaks HTTP/2 to them and keeps connections alive.
 function renderUpstreams(plan: Plan): string {
   const lines: string[] = []
-  if (plan.upstreams.length > 0) lines.push('# Instances return to rotation 2 s after a failure; idle connections close before Node\'s 5 s default.')
+  if (plan.upstreams.length > 0)
+    lines.push("# Instances return to rotation 2 s after a failure; idle connections close before Node's 5 s default.")
   for (const u of plan.upstreams) lines.push(...upstreamBlock(u), '')
   return lines.join('\n').trimEnd()
 }
@@ -150,7 +160,11 @@ function renderServers(plan: Plan): string {
   const listeners = proxyListeners(plan.proxy, plan.upstreams)
   const blocks: string[] = []
   if (listeners.http !== undefined) {
-    const values = { listen: hostPort(plan.proxy.host, listeners.http), forwarded_headers: forwardedHeaders.join('\n'), locations: renderLocations(plan) }
+    const values = {
+      listen: hostPort(plan.proxy.host, listeners.http),
+      forwarded_headers: forwardedHeaders.join('\n'),
+      locations: renderLocations(plan),
+    }
     blocks.push(fillTemplate(loadTemplate('nginx-http-server.conf'), values).trimEnd())
   }
   const grpc = plan.upstreams.find((u) => u.protocol === 'grpc')
@@ -165,7 +179,11 @@ function renderLocations(plan: Plan): string {
   const httpUpstreams = new Set(plan.upstreams.filter((u) => u.protocol === 'http').map((u) => u.name))
   const blocks: string[][] = []
   for (const route of plan.routes) {
-    if (!httpUpstreams.has(route.upstream)) throw new BackendManagerError('CONFIG', `route ${route.path} points at "${route.upstream}", which is not an HTTP upstream`)
+    if (!httpUpstreams.has(route.upstream))
+      throw new BackendManagerError(
+        'CONFIG',
+        `route ${route.path} points at "${route.upstream}", which is not an HTTP upstream`,
+      )
     const upstream = safeToken('server name', route.upstream)
     const where = safeToken('route path', route.path)
     if (!where.startsWith('/')) throw refuse('route path', where, 'expected a path starting with "/"')
@@ -173,22 +191,29 @@ function renderLocations(plan: Plan): string {
     if (route.websocket) blocks.push(websocketLocation(`= ${where}`, upstream))
     else blocks.push(plainLocation(where, upstream))
     // Without it nginx answers the path minus its slash with a 301, which turns a POST into a GET.
-    if (!route.websocket && where.length > 1 && where.endsWith('/')) blocks.push(plainLocation(`= ${where.slice(0, -1)}`, upstream))
+    if (!route.websocket && where.length > 1 && where.endsWith('/'))
+      blocks.push(plainLocation(`= ${where.slice(0, -1)}`, upstream))
   }
   for (const u of plan.upstreams.filter((up) => up.protocol === 'http' && up.healthPath))
     blocks.push(healthLocation(safeToken('server name', u.name), safeToken('health path', u.healthPath!)))
-  if (!plan.routes.some((r) => r.path === '/')) blocks.push(notFoundLocation(safeToken('api_prefix', plan.proxy.api_prefix)))
+  if (!plan.routes.some((r) => r.path === '/'))
+    blocks.push(notFoundLocation(safeToken('api_prefix', plan.proxy.api_prefix)))
   return blocks.map((b) => b.join('\n')).join('\n\n')
 }
 
 export function renderNginxConf(plan: Plan, home: Home, opts: RenderOptions = {}): string {
   const paths = nginxPaths(home)
   const user = opts.user === undefined ? defaultWorkerUser() : opts.user
-  const mime = opts.mimeTypes === undefined ? `# No mime.types file next to this nginx; nginx serves no files here.\n${MINIMAL_MIME_TYPES.trimEnd()}` : `include ${safePath('mime.types', opts.mimeTypes)};`
+  const mime =
+    opts.mimeTypes === undefined
+      ? `# No mime.types file next to this nginx; nginx serves no files here.\n${MINIMAL_MIME_TYPES.trimEnd()}`
+      : `include ${safePath('mime.types', opts.mimeTypes)};`
   return fillTemplate(loadTemplate('nginx.conf'), {
     // Only a line break could escape the comment this name sits in.
     config_name: path.basename(plan.file).replace(/[\r\n]/g, ' '),
-    user_directive: user ? `# The master runs as root and opens every file; the workers run unprivileged.\nuser ${userDirective(user)};` : '',
+    user_directive: user
+      ? `# The master runs as root and opens every file; the workers run unprivileged.\nuser ${userDirective(user)};`
+      : '',
     pid: safePath('pid file', paths.pid),
     lock_file: safePath('lock file', paths.lockFile),
     error_log: safePath('error log', paths.errorLog),
