@@ -104,8 +104,8 @@ export interface Backend {
   healthPath: string
 }
 
-// The generated nginx: the plan built from a config as `start` builds it, rendered by lib/nginx.ts with
-// the same options and started with the same arguments; only `worker_processes` may be replaced.
+// The generated nginx: the plan built from a config as `start` builds it, rendered by lib/proxy/nginx/render.ts
+// with the same options and started with the same arguments; only `worker_processes` may be replaced.
 export function generatedNginx(
   dir: string,
   port: number,

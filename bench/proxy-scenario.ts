@@ -268,7 +268,7 @@ export async function runProxyScenario(opts: ProxyOptions): Promise<ProxyResults
   return {
     date: new Date().toISOString(),
     versions: [
-      `nginx ${nginxVersion} (the config rendered by lib/nginx.ts, started with the same arguments as \`start\`)`,
+      `nginx ${nginxVersion} (rendered by lib/proxy/nginx/render.ts, started with the same arguments as \`start\`)`,
       ...(have.haproxy ? [`HAProxy ${versionOf('haproxy')}`] : []),
       ...(have.caddy ? [`Caddy ${versionOf('caddy')}`] : []),
       ...(have.node ? [`http-proxy ${versionOf('http-proxy')} on node ${process.version}`] : []),
