@@ -810,8 +810,9 @@ for (const c of good) {
   })
 }
 
-test('the bundled dev-config.yaml is valid', () => {
-  const config = loadConfig(path.join(originalCwd, 'dev-config.yaml'))
+test('the bundled dev-config.yaml is valid, and its frozen copy parses to the three demo servers', () => {
+  assert.ok(loadConfig(path.join(originalCwd, 'dev-config.yaml')).servers.length > 0)
+  const config = loadConfig(path.join(originalCwd, 'test', 'fixtures', 'configs', 'dev-config.yaml'))
   assert.deepEqual(
     config.servers.map((s) => [s.name, s.port, s.instances, s.modules]),
     [
