@@ -172,7 +172,10 @@ test('burst: 8 processes x 20,000 lines, every line exactly once and whole in ev
   assertBurstComplete(home, ids, 20_000, 100)
 })
 
-test('supervisor SIGKILLed mid-burst: the processes keep writing their files, a new start re-adopts them and the unified log catches up exactly', async (t) => {
+const ADOPTED_CATCH_UP =
+  'supervisor SIGKILLed mid-burst: the processes keep writing their files' +
+  ', a new start re-adopts them and the unified log catches up exactly'
+test(ADOPTED_CATCH_UP, async (t) => {
   const home = useHome(t, 'bm-logs-e2e-')
   const go = path.join(home.root, 'go')
   const done = fs.mkdtempSync(path.join(home.root, 'done-'))

@@ -116,7 +116,8 @@ test('the dev-config render has every required piece', () => {
     'fastcgi_temp_path /srv/bm/run/nginx-temp/fastcgi;',
     'uwsgi_temp_path /srv/bm/run/nginx-temp/uwsgi;',
     'scgi_temp_path /srv/bm/run/nginx-temp/scgi;',
-    'upstream datafeed {\n        zone datafeed 64k;\n        server 127.0.0.1:8002 max_fails=1 fail_timeout=2s;\n        server 127.0.0.1:8003',
+    'upstream datafeed {\n        zone datafeed 64k;\n' +
+      '        server 127.0.0.1:8002 max_fails=1 fail_timeout=2s;\n        server 127.0.0.1:8003',
     'keepalive 32;',
     'proxy_http_version 1.1;',
     "map $http_upgrade $connection_upgrade {\n        default upgrade;\n        '' '';\n    }",
