@@ -72,11 +72,16 @@ async function machine(bm: BackendManager, serverLabel: string): Promise<string[
   const cpus = os.cpus()
   return [
     `Date: ${new Date().toISOString()}`,
-    `Machine: ${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown CPU'}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GB RAM, ${osName}, Linux ${os.release()}`,
-    `Versions: node ${process.version}, nginx ${(nginx.stdout.match(/version:\s*(\S+)/) ?? [])[1] ?? 'n/a'}, PM2 ${Pm2.available() ? Pm2.version() : 'not installed'}, supervisord ${supervisord}, load from ${wrk ? `${wrk.name} ${wrk.version}` : 'n/a'}`,
+    `Machine: ${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown CPU'})` +
+      `, ${(os.totalmem() / 2 ** 30).toFixed(1)} GB RAM, ${osName}, Linux ${os.release()}`,
+    `Versions: node ${process.version}, nginx ${(nginx.stdout.match(/version:\s*(\S+)/) ?? [])[1] ?? 'n/a'}` +
+      `, PM2 ${Pm2.available() ? Pm2.version() : 'not installed'}, supervisord ${supervisord}` +
+      `, load from ${wrk ? `${wrk.name} ${wrk.version}` : 'n/a'}`,
     `Servers: ${INSTANCES} x ${serverLabel} (identical argv and environment under every tool); backend-manager CLI: ${cliMode()}`,
-    `Method: ${ITERATIONS} iterations after 1 warm-up, the tool order rotated every iteration; min / median / max over the iterations (status: ${STATUS_RUNS} calls per iteration)`,
-    `Daemons kept running between iterations as their users would: PM2's God daemon and supervisord; backend-manager's supervisor starts with each start and exits with each stop (its cost is inside the timings)`,
+    `Method: ${ITERATIONS} iterations after 1 warm-up, the tool order rotated every iteration` +
+      `; min / median / max over the iterations (status: ${STATUS_RUNS} calls per iteration)`,
+    `Daemons kept running between iterations as their users would: PM2's God daemon and supervisord` +
+      `; backend-manager's supervisor starts with each start and exits with each stop (its cost is inside the timings)`,
   ]
 }
 
@@ -165,7 +170,9 @@ async function lifecycle(subjects: Subject[], results: Results): Promise<void> {
       const stop = await timeStop(s)
       keep('stop', stop)
       log(
-        `${warmUp ? 'warm-up' : `iteration ${iteration}/${ITERATIONS}`} ${name}: start ${start.ms.toFixed(0)} ms, restart ${restart.ms.toFixed(0)} ms, stop ${stop.ms.toFixed(0)} ms${status.length ? `, status ${status.map((v) => v.toFixed(0)).join('/')} ms` : ''}`,
+        `${warmUp ? 'warm-up' : `iteration ${iteration}/${ITERATIONS}`} ${name}` +
+          `: start ${start.ms.toFixed(0)} ms, restart ${restart.ms.toFixed(0)} ms` +
+          `, stop ${stop.ms.toFixed(0)} ms${status.length ? `, status ${status.map((v) => v.toFixed(0)).join('/')} ms` : ''}`,
       )
     }
   }
@@ -327,7 +334,8 @@ async function main(): Promise<void> {
       const b = await bursts[(i + round) % bursts.length]()
       results.bursts.push(b)
       log(
-        `logs round ${round + 1} ${b.tool}: ${b.received}/${b.expected} lines in ${b.ms.toFixed(0)} ms, ${b.lost} lost, ${b.torn} torn, ${b.duplicated} duplicated`,
+        `logs round ${round + 1} ${b.tool}: ${b.received}/${b.expected} lines in ${b.ms.toFixed(0)} ms` +
+          `, ${b.lost} lost, ${b.torn} torn, ${b.duplicated} duplicated`,
       )
     }
   pm2?.use('demo')

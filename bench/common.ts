@@ -212,7 +212,9 @@ export function machineShared(): { shared: boolean; note: string } {
   const shared = process.env.BENCH_SHARED_MACHINE === '1' || load1 >= 1
   return {
     shared,
-    note: `Shared machine: load average ${load1.toFixed(2)} before the bench started anything, so absolute figures are noisy; the ratios are taken within one round`,
+    note:
+      `Shared machine: load average ${load1.toFixed(2)} before the bench started anything` +
+      `, so absolute figures are noisy; the ratios are taken within one round`,
   }
 }
 

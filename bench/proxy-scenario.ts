@@ -126,7 +126,9 @@ async function compare(
       e.subject.runs.push(r)
       byName.set(e.subject.name, r.requestsPerSecond)
       opts.log(
-        `${backend} round ${round + 1}/${rounds}: ${e.subject.name}: ${r.requestsPerSecond.toFixed(0)} req/s, p99 ${r.p99Ms.toFixed(2)} ms${r.errors ? `, ${r.errors} errors` : ''}`,
+        `${backend} round ${round + 1}/${rounds}` +
+          `: ${e.subject.name}: ${r.requestsPerSecond.toFixed(0)} req/s` +
+          `, p99 ${r.p99Ms.toFixed(2)} ms${r.errors ? `, ${r.errors} errors` : ''}`,
       )
     }
     perRound.push(byName)
@@ -142,7 +144,9 @@ async function compare(
       e.subject.pacedDirect.push(d)
       baseline.subject.paced.push(d)
       opts.log(
-        `${backend} at ${RATE} req/s, round ${round + 1}/${pacedRounds}: ${e.subject.name}: p50 ${r.p50Ms.toFixed(3)} ms, p99 ${r.p99Ms.toFixed(3)} ms; direct alongside: p50 ${d.p50Ms.toFixed(3)} ms, p99 ${d.p99Ms.toFixed(3)} ms`,
+        `${backend} at ${RATE} req/s, round ${round + 1}/${pacedRounds}` +
+          `: ${e.subject.name}: p50 ${r.p50Ms.toFixed(3)} ms, p99 ${r.p99Ms.toFixed(3)} ms` +
+          `; direct alongside: p50 ${d.p50Ms.toFixed(3)} ms, p99 ${d.p99Ms.toFixed(3)} ms`,
       )
     }
   return { backend, url, subjects: entries.map((e) => e.subject), rounds: perRound }
@@ -275,9 +279,13 @@ export async function runProxyScenario(opts: ProxyOptions): Promise<ProxyResults
       ...(have.uvicorn ? [versionOf('uvicorn')] : []),
     ],
     method: [
-      `backends: 2 x ${opts.serverLabel}${have.uvicorn ? '; 1 uvicorn process (bench/fastapi_app.py) on uvloop with its h11 parser (httptools is not installed)' : ''}`,
+      `backends: 2 x ${opts.serverLabel}` +
+        `${have.uvicorn ? '; 1 uvicorn process (bench/fastapi_app.py) on uvloop with its h11 parser (httptools is not installed)' : ''}`,
       `flat out: wrk, ${CONNECTIONS} keep-alive connections, ${seconds} s per run, ${rounds} rounds after a 1 s warm-up of each`,
-      `steady: ${RATE} requests/s on one keep-alive connection through the proxy, interleaved with ${RATE} requests/s direct on another, ${opts.pacedSeconds ?? PACED_SECONDS} s per run, ${opts.pacedRounds ?? PACED_ROUNDS} rounds; added latency: the median over runs of proxied minus direct`,
+      `steady: ${RATE} requests/s on one keep-alive connection through the proxy` +
+        `, interleaved with ${RATE} requests/s direct on another` +
+        `, ${opts.pacedSeconds ?? PACED_SECONDS} s per run, ${opts.pacedRounds ?? PACED_ROUNDS} rounds` +
+        `; added latency: the median over runs of proxied minus direct`,
       'every proxy is started before the first round and idles while another is measured; the order rotates every round',
     ],
     connections: CONNECTIONS,

@@ -48,7 +48,9 @@ function lifecycleTable(r: Results): string[] {
 // Where backend-manager's wall time goes: its own timer, the rest (node, modules, config), and the floor.
 function breakdownTable(r: Results): string[] {
   const out = [
-    '| command | wall | inside the command (its own timer) | outside it: node start-up, module loading, config parsing, exit | the servers alone (floor) | wall beyond the floor |',
+    '| command | wall | inside the command (its own timer) |' +
+      ' outside it: node start-up, module loading, config parsing, exit |' +
+      ' the servers alone (floor) | wall beyond the floor |',
     '|---|---|---|---|---|---|',
   ]
   for (const [scenario, byTool] of r.inside) {
@@ -58,7 +60,9 @@ function breakdownTable(r: Results): string[] {
       const floor = medianOf(r, scenario, r.floor)
       if (wall === undefined || own === undefined) continue
       out.push(
-        `| ${tool} ${scenario} | ${ms(wall)} ms | ${ms(own)} ms | ${ms(wall - own)} ms | ${floor === undefined ? 'n/a' : `${ms(floor)} ms`} | ${floor === undefined ? 'n/a' : `+${ms(wall - floor)} ms`} |`,
+        `| ${tool} ${scenario} | ${ms(wall)} ms | ${ms(own)} ms` +
+          ` | ${ms(wall - own)} ms | ${floor === undefined ? 'n/a' : `${ms(floor)} ms`}` +
+          ` | ${floor === undefined ? 'n/a' : `+${ms(wall - floor)} ms`} |`,
       )
     }
   }
@@ -67,7 +71,10 @@ function breakdownTable(r: Results): string[] {
 
 function burstTable(r: Results): string[] {
   const out = [
-    '| tool | where the lines go | rounds | lines lost / torn / duplicated (all rounds) | time until the last line landed: min / **median** / max | lines/s (median) | daemon peak RSS (max) |',
+    '| tool | where the lines go | rounds |' +
+      ' lines lost / torn / duplicated (all rounds) |' +
+      ' time until the last line landed: min / **median** / max |' +
+      ' lines/s (median) | daemon peak RSS (max) |',
     '|---|---|---|---|---|---|---|',
   ]
   for (const tool of [...new Set(r.bursts.map((b) => b.tool))]) {
@@ -77,7 +84,9 @@ function burstTable(r: Results): string[] {
     const peaks = runs.map((b) => b.peakRssBytes).filter((x): x is number => x !== undefined)
     const lps = stats(runs.map((b) => b.linesPerSecond))!.median
     out.push(
-      `| ${tool} | ${runs[0].where} | ${runs.length} x ${runs[0].expected} lines | ${sum((b) => b.lost)} / ${sum((b) => b.torn)} / ${sum((b) => b.duplicated)} | ${triple(t)} ms | ${Math.round(lps)} | ${mb(peaks.length ? Math.max(...peaks) : undefined)} (${runs[0].peakOf}) |`,
+      `| ${tool} | ${runs[0].where} | ${runs.length} x ${runs[0].expected} lines` +
+        ` | ${sum((b) => b.lost)} / ${sum((b) => b.torn)} / ${sum((b) => b.duplicated)}` +
+        ` | ${triple(t)} ms | ${Math.round(lps)} | ${mb(peaks.length ? Math.max(...peaks) : undefined)} (${runs[0].peakOf}) |`,
     )
   }
   return out
@@ -259,7 +268,9 @@ function flatTable(b: ProxyBackendResults): string[] {
     const c = (k: 'servers' | 'proxy' | 'rest') => medianOf2(cpu.map((x) => x[k])).toFixed(0)
     const errors = s.runs.reduce((n, r) => n + r.errors, 0)
     out.push(
-      `| ${subjectLabel(s)} | ${rps.toFixed(0)} | ${vs} | ${msText(medianOf2(s.runs.map((r) => r.p50Ms)), 2)} | ${msText(medianOf2(s.runs.map((r) => r.p99Ms)), 2)} | ${errors} | ${cpu.length ? `${c('servers')} / ${c('proxy')} / ${c('rest')}` : ''} |`,
+      `| ${subjectLabel(s)} | ${rps.toFixed(0)} | ${vs}` +
+        ` | ${msText(medianOf2(s.runs.map((r) => r.p50Ms)), 2)} | ${msText(medianOf2(s.runs.map((r) => r.p99Ms)), 2)}` +
+        ` | ${errors} | ${cpu.length ? `${c('servers')} / ${c('proxy')} / ${c('rest')}` : ''} |`,
     )
   }
   return out
@@ -268,7 +279,10 @@ function flatTable(b: ProxyBackendResults): string[] {
 function ratioTable(p: ProxyResults, b: ProxyBackendResults): string[] {
   const haproxies = ofKind(b, 'haproxy')
   const out = [
-    '| nginx req/s | ÷ HAProxy, same thread count | ÷ HAProxy, best of its runs | ÷ Caddy | ÷ Node http-proxy | proxy CPU per request: nginx ÷ HAProxy (same threads), Caddy, Node |',
+    '| nginx req/s | ÷ HAProxy, same thread count |' +
+      ' ÷ HAProxy, best of its runs |' +
+      ' ÷ Caddy | ÷ Node http-proxy |' +
+      ' proxy CPU per request: nginx ÷ HAProxy (same threads), Caddy, Node |',
     '|---|---|---|---|---|---|',
   ]
   for (const n of ofKind(b, 'nginx')) {
@@ -279,7 +293,10 @@ function ratioTable(p: ProxyResults, b: ProxyBackendResults): string[] {
     const cpu = (x: ProxySubject | undefined) => (x ? medianOf2(x.runs.map((r) => r.cpuPer1000?.proxy ?? NaN)) : NaN)
     const cpuVs = [same, caddy, node].map((x) => x2(cpu(n) / cpu(x))).join(', ')
     out.push(
-      `| ${subjectLabel(n)} | ${same ? `${x2(roundRatio(b, n.name, (r) => r.get(same.name)))} (nbthread ${same.threads})` : 'n/a'} | ${haproxies.length ? x2(roundRatio(b, n.name, (r) => maxOf(r, haproxies))) : 'n/a'} | ${caddy ? x2(roundRatio(b, n.name, (r) => r.get(caddy.name))) : 'n/a'} | ${node ? x2(roundRatio(b, n.name, (r) => r.get(node.name))) : 'n/a'} | ${cpuVs} |`,
+      `| ${subjectLabel(n)} | ${same ? `${x2(roundRatio(b, n.name, (r) => r.get(same.name)))} (nbthread ${same.threads})` : 'n/a'}` +
+        ` | ${haproxies.length ? x2(roundRatio(b, n.name, (r) => maxOf(r, haproxies))) : 'n/a'}` +
+        ` | ${caddy ? x2(roundRatio(b, n.name, (r) => r.get(caddy.name))) : 'n/a'}` +
+        ` | ${node ? x2(roundRatio(b, n.name, (r) => r.get(node.name))) : 'n/a'} | ${cpuVs} |`,
     )
   }
   return out
@@ -292,7 +309,8 @@ function pacedTable(b: ProxyBackendResults): string[] {
     const n = s.paced.reduce((t, r) => t + r.samples, 0)
     const e = s.paced.reduce((t, r) => t + r.errors, 0)
     out.push(
-      `| ${subjectLabel(s)} | ${msText(medianOf2(s.paced.map((r) => r.p50Ms)))} | ${msText(medianOf2(s.paced.map((r) => r.p99Ms)))} | ${more} | ${n} | ${e} |`,
+      `| ${subjectLabel(s)} | ${msText(medianOf2(s.paced.map((r) => r.p50Ms)))}` +
+        ` | ${msText(medianOf2(s.paced.map((r) => r.p99Ms)))} | ${more} | ${n} | ${e} |`,
     )
   }
   return out
@@ -384,10 +402,17 @@ export function renderProxySection(p: ProxyResults, sharedMachine: boolean): str
     PROXY_BEGIN,
     '## Proxy (5): the generated nginx against HAProxy, Caddy and a Node http-proxy',
     '',
-    `- Date: ${p.date}${sharedMachine ? '; a shared machine (other jobs running), so absolute figures are noisy: read the ratios, each taken within one round' : ''}`,
+    `- Date: ${p.date}` +
+      (sharedMachine
+        ? '; a shared machine (other jobs running), so absolute figures are noisy: read the ratios, each taken within one round'
+        : ''),
     `- Versions: ${p.versions.join('; ')}`,
     ...p.method.map((m) => `- ${m.charAt(0).toUpperCase()}${m.slice(1)}`),
-    '- Each proxy on 127.0.0.1 in front of the same two instances, round robin, keep-alive to the backends: nginx as generated (upstream `keepalive 32`), with only `worker_processes` changed per variant; HAProxy `nbthread` N, `http-reuse always`, `option forwardfor`; Caddy `reverse_proxy` with `keepalive 65s`, 32 idle connections per backend; Node: bench/node-proxy.mjs (http-proxy, keep-alive agent)',
+    '- Each proxy on 127.0.0.1 in front of the same two instances, round robin, keep-alive to the backends:' +
+      ' nginx as generated (upstream `keepalive 32`), with only `worker_processes` changed per variant' +
+      '; HAProxy `nbthread` N, `http-reuse always`, `option forwardfor`' +
+      '; Caddy `reverse_proxy` with `keepalive 65s`, 32 idle connections per backend' +
+      '; Node: bench/node-proxy.mjs (http-proxy, keep-alive agent)',
     ...(p.skipped.length ? [`- Not measured: ${p.skipped.join('; ')}`] : []),
     '',
     `### Flat out, demo server (${p.connections} connections, median of the runs; ratios are medians of per-round ratios)`,
@@ -417,7 +442,9 @@ export function renderProxySection(p: ProxyResults, sharedMachine: boolean): str
     '',
     ...targetsTable(p),
     '',
-    `Generated today: \`worker_processes ${p.generatedWorkers};\`. By these figures: \`worker_processes ${rec ?? 'n/a'};\` (of the fixed counts: most targets met, then the higher ratio to HAProxy; \`auto\` starts one worker per core, ${p.cores} here: where that equals a fixed row, the two rows differ only by noise).`,
+    `Generated today: \`worker_processes ${p.generatedWorkers};\`. By these figures: \`worker_processes ${rec ?? 'n/a'};\`` +
+      ` (of the fixed counts: most targets met, then the higher ratio to HAProxy; ` +
+      `\`auto\` starts one worker per core, ${p.cores} here: where that equals a fixed row, the two rows differ only by noise).`,
     PROXY_END,
   )
   return lines.join('\n')

@@ -426,22 +426,28 @@ export function useHome(t: { after(fn: () => Promise<void> | void): void }, pref
   return home
 }
 
-// Spawns a helper process the test owns (in its own group), tracked for cleanup by `home`.
+// Spawns a helper process the test owns (in its own group), tracked for cleanup by `home`;
+// with `log`, its stdout and stderr go to that file.
 export function spawnOwned(
   home: TestHome,
   command: string,
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; log?: string } = {},
 ): ChildProcess {
-  const child = spawn(command, args, {
-    cwd: opts.cwd ?? repoRoot,
-    env: { ...process.env, ...opts.env },
-    detached: true,
-    stdio: 'ignore',
-  })
-  home.track(child.pid!, true)
-  child.unref()
-  return child
+  const out = opts.log === undefined ? 'ignore' : fs.openSync(opts.log, 'a')
+  try {
+    const child = spawn(command, args, {
+      cwd: opts.cwd ?? repoRoot,
+      env: { ...process.env, ...opts.env },
+      detached: true,
+      stdio: ['ignore', out, out],
+    })
+    home.track(child.pid!, true)
+    child.unref()
+    return child
+  } finally {
+    if (typeof out === 'number') fs.closeSync(out)
+  }
 }
 
 export function hasCommand(name: string): boolean {

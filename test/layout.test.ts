@@ -1,5 +1,5 @@
 // The layout is the map: lib/ folders are layers, each importing only from the ones before it, with no
-// import cycle anywhere under lib/ and scripts/ (type-only imports included).
+// import cycle anywhere under lib/ and scripts/ (type-only imports included); no source line runs past 140 characters.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
@@ -92,4 +92,31 @@ test('every module of lib/ lives in a layer folder and imports only from its own
     deps.filter((dep) => layerOf(dep) > layerOf(file)).map((dep) => `${file} imports ${dep}`),
   )
   assert.deepEqual(upward, [], `layers, first to last: ${LAYERS.join(' -> ')}, then scripts/`)
+})
+
+const MAX_LINE = 140
+
+// Every .ts/.mjs/.js file under dir; bench/ is read at its top level only (its node_modules hold the peers).
+function scriptFiles(dir: string, deep = true): string[] {
+  if (!fs.existsSync(path.join(repoRoot, dir))) return []
+  return fs.readdirSync(path.join(repoRoot, dir), { withFileTypes: true }).flatMap((entry) => {
+    const rel = path.join(dir, entry.name)
+    if (entry.isDirectory()) return deep && entry.name !== 'node_modules' ? scriptFiles(rel) : []
+    return /\.(ts|mjs|js)$/.test(entry.name) ? [rel] : []
+  })
+}
+
+test(`no source line is longer than ${MAX_LINE} characters`, () => {
+  const checked = [
+    ...['lib', 'scripts', 'test', 'examples', 'bin'].flatMap((dir) => scriptFiles(dir)),
+    ...scriptFiles('bench', false),
+  ]
+  assert.ok(checked.includes('bench/bench.ts') && checked.includes('test/layout.test.ts'), checked.join(' '))
+  const long = checked.flatMap((file) =>
+    fs
+      .readFileSync(path.join(repoRoot, file), 'utf8')
+      .split('\n')
+      .flatMap((line, i) => (line.length > MAX_LINE ? [`${file}:${i + 1} (${line.length})`] : [])),
+  )
+  assert.deepEqual(long, [], `lines over ${MAX_LINE} characters: split the string, hoist a const or rewrap the comment`)
 })

@@ -125,7 +125,8 @@ export function selectServers(servers: ServerConfig[], only: string[] | undefine
     if (!byName.has(name))
       throw new BackendManagerError(
         'USAGE',
-        `--only: unknown server ${JSON.stringify(name)}${didYouMean(name, [...byName.keys()])}, expected one of the servers in ${file}: ${known}`,
+        `--only: unknown server ${JSON.stringify(name)}${didYouMean(name, [...byName.keys()])}` +
+          `, expected one of the servers in ${file}: ${known}`,
       )
     add(name)
   }

@@ -124,7 +124,9 @@ const modules: Validator = ({ servers, proxy }) => {
     if (grpc.length > 1)
       out.push({
         path: at(servers.indexOf(grpc[1]), 'protocol'),
-        message: `"${grpc[0].name}" and "${grpc[1].name}" are both gRPC servers behind the proxy, expected at most one (set behind_proxy: false on the others)`,
+        message:
+          `"${grpc[0].name}" and "${grpc[1].name}" are both gRPC servers behind the proxy` +
+          `, expected at most one (set behind_proxy: false on the others)`,
       })
     const rootOwners = servers.filter(
       (s) => s.port !== undefined && s.behind_proxy && s.modules.length === 0 && s.protocol === 'http',
@@ -133,7 +135,10 @@ const modules: Validator = ({ servers, proxy }) => {
       const [first, second] = rootOwners
       out.push({
         path: at(servers.indexOf(second), 'modules'),
-        message: `"${first.name}" and "${second.name}" both have no modules, expected only one server without modules (it owns "/" behind the proxy); set behind_proxy: false on the one that is not an HTTP server`,
+        message:
+          `"${first.name}" and "${second.name}" both have no modules` +
+          `, expected only one server without modules (it owns "/" behind the proxy)` +
+          `; set behind_proxy: false on the one that is not an HTTP server`,
       })
     }
   }
@@ -148,7 +153,9 @@ const injectionSafe: Validator = ({ servers, proxy }) => {
   if (!URL_PATH_PATTERN.test(proxy.api_prefix) || proxy.api_prefix.endsWith('/'))
     out.push({
       path: 'proxy.api_prefix',
-      message: `${quoted(proxy.api_prefix)} is not a safe URL path, expected "/" then letters, digits and "-._~/" (like "/api/v1"), with no trailing "/"`,
+      message:
+        `${quoted(proxy.api_prefix)} is not a safe URL path` +
+        `, expected "/" then letters, digits and "-._~/" (like "/api/v1"), with no trailing "/"`,
     })
   if (!HOST_PATTERN.test(proxy.host)) out.push({ path: 'proxy.host', message: badHost(proxy.host) })
   servers.forEach((s, i) => {
@@ -157,7 +164,9 @@ const injectionSafe: Validator = ({ servers, proxy }) => {
     if (s.health !== 'tcp' && s.health !== 'none' && !HEALTH_PATTERN.test(s.health))
       out.push({
         path: at(i, 'health'),
-        message: `${quoted(s.health)} is not a safe health check, expected an HTTP path like "/health" (no spaces, quotes, ";", "{" or "}"), "tcp" or "none"`,
+        message:
+          `${quoted(s.health)} is not a safe health check` +
+          `, expected an HTTP path like "/health" (no spaces, quotes, ";", "{" or "}"), "tcp" or "none"`,
       })
   })
   return out
@@ -176,7 +185,9 @@ const envNames: Validator = ({ servers }) => {
       else if (MANAGER_ENV.includes(key) || (key === 'PORT' && s.port !== undefined))
         out.push({
           path,
-          message: `"${key}" is set by the manager for every process, expected it left out (it follows the server's port, host, name and modules)`,
+          message:
+            `"${key}" is set by the manager for every process` +
+            `, expected it left out (it follows the server's port, host, name and modules)`,
         })
     }
   })

@@ -276,7 +276,8 @@ export function checkHomeDir(root: string, stat = fs.statSync(root)): void {
     throw new FileProblem(
       'UNSAFE',
       root,
-      `the home ${root} is owned by uid ${stat.uid}, not by you (uid ${uid}); use a home of your own (--home DIR) or "chown ${uid} ${root}"`,
+      `the home ${root} is owned by uid ${stat.uid}, not by you (uid ${uid})` +
+        `; use a home of your own (--home DIR) or "chown ${uid} ${root}"`,
     )
   if (stat.mode & 0o022) {
     const mode = (stat.mode & 0o777).toString(8).padStart(4, '0')

@@ -170,7 +170,10 @@ export class UnifiedLog {
   // Said in the unified log itself and to the caller, so whoever reads either knows why lines may be missing.
   private noteDamage(damage: NonNullable<LoadedLogState['damage']>): void {
     const where = damage.whole ? 'every file' : damage.files.map((f) => path.basename(f)).join(', ')
-    const text = `${offsetsPath(this.home)} was damaged (${damage.detail}): the unified log goes on from the end of ${where}; what was printed while no supervisor ran is only in each process's own log file`
+    const text =
+      `${offsetsPath(this.home)} was damaged (${damage.detail})` +
+      `: the unified log goes on from the end of ${where}` +
+      `; what was printed while no supervisor ran is only in each process's own log file`
     this.report(text)
     try {
       fs.writeSync(this.fd, `${prefixLine('supervisor', text, 'err')}\n`)

@@ -140,7 +140,8 @@ export function acquireLock(home: Home, action: string): Lock {
       if (owner && owner.pid !== process.pid && isSameProcess(owner.pid, owner.startTime)) {
         throw new BackendManagerError(
           'LOCKED',
-          `another "${owner.command}" (pid ${owner.pid}: ${commandLine(owner.pid)}) is in progress on ${home.root}; wait for it to finish, then try again`,
+          `another "${owner.command}" (pid ${owner.pid}: ${commandLine(owner.pid)})` +
+            ` is in progress on ${home.root}; wait for it to finish, then try again`,
         )
       }
       // Stale: the holder died without releasing. One taker at a time removes exactly that file; then

@@ -98,10 +98,10 @@ async function stopWave(wave: StopTarget[], report: StopReport, opts: StopOption
       lastNotice = now
       opts.onWait?.(
         [...pending]
-          .map(
-            (t) =>
-              `${t.record.id} (pid ${t.record.pid}${killedAt.has(t) ? ', killed' : `, SIGKILL in ${Math.max(0, Math.ceil((t.stopTimeoutMs - (now - started)) / 1000))} s`})`,
-          )
+          .map((t) => {
+            const left = Math.max(0, Math.ceil((t.stopTimeoutMs - (now - started)) / 1000))
+            return `${t.record.id} (pid ${t.record.pid}${killedAt.has(t) ? ', killed' : `, SIGKILL in ${left} s`})`
+          })
           .join(', '),
       )
     }

@@ -25,7 +25,10 @@ export function describeStartFailure(f: StartFailure): string {
   const head = f.id ? `${f.id} did not become ready: ${f.reason}` : f.reason
   const lines = f.lines ?? []
   if (lines.length === 0) return head
-  return `${head}\nlast ${lines.length === 1 ? 'line' : `${lines.length} lines`} of ${f.logFile}:\n${lines.map((l) => `  | ${l}`).join('\n')}`
+  return (
+    `${head}\nlast ${lines.length === 1 ? 'line' : `${lines.length} lines`} of ${f.logFile}:\n` +
+    `${lines.map((l) => `  | ${l}`).join('\n')}`
+  )
 }
 
 export function writeLastFailure(home: Home, failure: LastFailure): void {

@@ -47,7 +47,9 @@ function checkRequest(req: PoolRequest): void {
   const admin = proxyDefaults.admin_port
   if (req.proxy === 'envoy' && (admin === req.frontPort || (admin >= req.basePort && admin <= last)))
     throw usageError(
-      `--proxy envoy: its admin API port ${admin} is ${admin === req.frontPort ? '--port' : `among the worker ports ${req.basePort}-${last}`}; pick ports that leave ${admin} free`,
+      `--proxy envoy: its admin API port ${admin} is ` +
+        `${admin === req.frontPort ? '--port' : `among the worker ports ${req.basePort}-${last}`}` +
+        `; pick ports that leave ${admin} free`,
     )
 }
 

@@ -59,7 +59,9 @@ export function checkFreeSpace(home: Home): void {
   if (free < MIN_FREE_BYTES)
     throw new BackendManagerError(
       'START_FAILED',
-      `${home.root}: no space left on its disk (${Math.floor(free / 1024)} KB free, start needs at least ${MIN_FREE_BYTES >> 10} KB for state and logs); free some space there (e.g. "backend-manager logs clean") and start again; nothing was started`,
+      `${home.root}: no space left on its disk (${Math.floor(free / 1024)} KB free, ` +
+        `start needs at least ${MIN_FREE_BYTES >> 10} KB for state and logs)` +
+        `; free some space there (e.g. "backend-manager logs clean") and start again; nothing was started`,
     )
 }
 

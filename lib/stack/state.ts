@@ -28,7 +28,8 @@ export function writeState(home: Home, state: StackState): void {
 function problem(home: Home, message: string): BackendManagerError {
   return new BackendManagerError(
     'STATE',
-    `${home.state}: ${message}; the stack may still be running: "backend-manager stop --force" finds its processes, stops them and removes the file`,
+    `${home.state}: ${message}; the stack may still be running: ` +
+      `"backend-manager stop --force" finds its processes, stops them and removes the file`,
   )
 }
 
@@ -67,7 +68,8 @@ export function readState(home: Home): StackState | undefined {
     )
       throw problem(
         home,
-        `processes[${i}] expected a pid and pgid above 1 and a start time, got pid ${JSON.stringify(p.pid)}, pgid ${JSON.stringify(p.pgid)}`,
+        `processes[${i}] expected a pid and pgid above 1 and a start time` +
+          `, got pid ${JSON.stringify(p.pid)}, pgid ${JSON.stringify(p.pgid)}`,
       )
   }
   return state

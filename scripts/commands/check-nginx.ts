@@ -47,7 +47,10 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   }
   const mime = mimeTypesFor(nginx.path)
   ctx.stdout.write(
-    `nginx:      ${nginx.path}\nsource:     ${nginx.source}\nversion:    ${nginx.version}\nmime.types: ${mime ?? '(none; the config uses a small built-in table)'}\n`,
+    `nginx:      ${nginx.path}\n` +
+      `source:     ${nginx.source}\n` +
+      `version:    ${nginx.version}\n` +
+      `mime.types: ${mime ?? '(none; the config uses a small built-in table)'}\n`,
   )
   if (!values.verify) return 0
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'backend-manager-verify-'))

@@ -84,7 +84,9 @@ function noteIfBehind(ctx: Context): void {
   }
   if (!state || state.supervisor.pid <= 0 || supervisorAlive(state)) return
   ctx.stderr.write(
-    `note: the supervisor (pid ${state.supervisor.pid}) is not running, so ${path.basename(unifiedLogPath(ctx.home))} may be behind; each process's output is in ${ctx.home.logs}/<name>-<instance>.log, and "start" catches up\n`,
+    `note: the supervisor (pid ${state.supervisor.pid}) is not running, ` +
+      `so ${path.basename(unifiedLogPath(ctx.home))} may be behind` +
+      `; each process's output is in ${ctx.home.logs}/<name>-<instance>.log, and "start" catches up\n`,
   )
 }
 

@@ -52,7 +52,8 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   ctx.stdout.write(
     values['no-wait']
       ? `starting in the background (supervisor pid ${supervisorPid}); see "backend-manager status"\n`
-      : `${allReady(processCount(plan))} in ${Date.now() - started} ms${plan.proxy.type === 'none' ? '' : `; ${describeProxy(plan)}`} (supervisor pid ${supervisorPid})\n`,
+      : `${allReady(processCount(plan))} in ${Date.now() - started} ms` +
+          `${plan.proxy.type === 'none' ? '' : `; ${describeProxy(plan)}`} (supervisor pid ${supervisorPid})\n`,
   )
   return 0
 }

@@ -38,7 +38,8 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   }
   if (r.stopped.length || !r.recorded?.report)
     ctx.stdout.write(
-      `stopped ${plural(r.stopped.length, 'process', 'processes')} found by their environment in ${r.ms} ms${r.stopped.map((p) => `\n  ${p}`).join('')}\n`,
+      `stopped ${plural(r.stopped.length, 'process', 'processes')} found by their environment in ${r.ms} ms` +
+        `${r.stopped.map((p) => `\n  ${p}`).join('')}\n`,
     )
   if (r.damaged) ctx.stdout.write(`removed ${ctx.home.state}\n`)
   return recorded

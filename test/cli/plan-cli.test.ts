@@ -30,6 +30,10 @@ function cli(...args: string[]): Promise<Result> {
   })
 }
 
+// A frozen copy of the bundled config, so the expected output does not follow edits to the user's dev-config.yaml.
+const DEV = 'test/fixtures/configs/dev-config.yaml'
+const devDir = path.join(repo, 'test', 'fixtures', 'configs')
+
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
 // Splits the text output into its titled sections, each a list of table rows without the header.
@@ -41,8 +45,8 @@ function section(text: string, title: string): string[] {
   return lines.slice(start + 2, end === -1 ? undefined : end)
 }
 
-test('plan on the bundled dev-config.yaml lists 4 processes and 5 routes', async () => {
-  const r = await cli('plan', 'dev-config.yaml')
+test('plan on the demo config lists 4 processes and 5 routes', async () => {
+  const r = await cli('plan', DEV)
   assert.equal(r.code, 0, r.stderr)
   assert.equal(r.stderr, '')
   const processes = section(r.stdout, 'Processes (start order):').map((row) => row.split(/\s+/).slice(0, 3))
@@ -70,11 +74,11 @@ test('plan with no CONFIG reads dev-config.yaml', async () => {
 })
 
 test('plan --json gives processes, proxy and routes as data', async () => {
-  const r = await cli('plan', 'dev-config.yaml', '--json')
+  const r = await cli('plan', DEV, '--json')
   assert.equal(r.code, 0, r.stderr)
   const plan = JSON.parse(r.stdout)
   assert.deepEqual(Object.keys(plan), ['config', 'proxy', 'processes', 'routes'])
-  assert.equal(plan.config, 'dev-config.yaml')
+  assert.equal(plan.config, DEV)
   assert.deepEqual(plan.proxy, { type: 'nginx', listen: '127.0.0.1:8000' })
   assert.deepEqual(
     plan.processes.map((p: { id: string; port: number; readiness: string; cwd: string }) => [
@@ -84,10 +88,10 @@ test('plan --json gives processes, proxy and routes as data', async () => {
       p.cwd,
     ]),
     [
-      ['core-0', 8004, 'http /health', repo],
-      ['broker-0', 8001, 'http /health', repo],
-      ['datafeed-0', 8002, 'http /health', repo],
-      ['datafeed-1', 8003, 'http /health', repo],
+      ['core-0', 8004, 'http /health', devDir],
+      ['broker-0', 8001, 'http /health', devDir],
+      ['datafeed-0', 8002, 'http /health', devDir],
+      ['datafeed-1', 8003, 'http /health', devDir],
     ],
   )
   const broker = plan.processes[1]
@@ -112,7 +116,7 @@ test('plan --json gives processes, proxy and routes as data', async () => {
 })
 
 test('plan --only picks a server', async () => {
-  const r = await cli('plan', 'dev-config.yaml', '--json', '--only', 'datafeed')
+  const r = await cli('plan', DEV, '--json', '--only', 'datafeed')
   assert.equal(r.code, 0, r.stderr)
   assert.deepEqual(
     JSON.parse(r.stdout).processes.map((p: { id: string }) => p.id),
@@ -152,9 +156,12 @@ const failures: { name: string; args: () => string[]; stderr: (file: string) => 
   { name: 'an unknown flag', args: () => ['plan', '--bogus'], stderr: () => /^Error: plan: unknown flag '--bogus'/ },
   {
     name: 'an unknown --only server',
-    args: () => ['plan', '--only', 'nope'],
+    args: () => ['plan', DEV, '--only', 'nope'],
     stderr: () =>
-      /^Error: --only: unknown server "nope", expected one of the servers in dev-config\.yaml: core, broker, datafeed\n\nUsage: backend-manager plan \[CONFIG\]/,
+      new RegExp(
+        `^Error: --only: unknown server "nope", expected one of the servers in ${escape(DEV)}: core, broker, datafeed\\n\\n` +
+          'Usage: backend-manager plan \\[CONFIG\\]',
+      ),
   },
   {
     name: 'two configs',

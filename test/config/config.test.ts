@@ -36,7 +36,8 @@ function loadError(text: string): BackendManagerError {
 
 const F = 'dev-config.yaml'
 const SERVER_KEYS =
-  'name, command, port, host, instances, modules, health, env, cwd, ready_timeout, stop_timeout, restart, max_restarts, depends_on, protocol, behind_proxy'
+  'name, command, port, host, instances, modules, health, env, cwd, ready_timeout, stop_timeout' +
+  ', restart, max_restarts, depends_on, protocol, behind_proxy'
 const NAME_RULE = 'lowercase letters, digits, "-" and "_", starting with a letter or digit'
 const TOP = 'expected a mapping with "servers" (and optionally "proxy", "logs")'
 const HEALTH_RULE = 'expected an HTTP path like "/health" (no spaces, quotes, ";", "{" or "}"), "tcp" or "none"'
@@ -82,7 +83,9 @@ const bad: { name: string; yaml: string; error: string }[] = [
   {
     name: 'unknown proxy key',
     yaml: `proxy: { prot: 8000 }\nservers:\n${core}`,
-    error: `${F}: proxy.prot: unknown key (did you mean "port"?), expected one of type, host, port, routing_strategy, api_prefix, admin_port, grpc_port`,
+    error:
+      `${F}: proxy.prot: unknown key (did you mean "port"?)` +
+      `, expected one of type, host, port, routing_strategy, api_prefix, admin_port, grpc_port`,
   },
   {
     name: 'unknown server key',
@@ -308,12 +311,16 @@ const bad: { name: string; yaml: string; error: string }[] = [
   {
     name: 'name: reserved nginx',
     yaml: 'servers:\n  - { name: nginx, command: x }\n',
-    error: `${F}: servers[0].name: "nginx" is reserved for the manager's own processes, expected a name other than nginx, envoy, supervisor`,
+    error:
+      `${F}: servers[0].name: "nginx" is reserved for the manager's own processes` +
+      `, expected a name other than nginx, envoy, supervisor`,
   },
   {
     name: 'name: reserved supervisor',
     yaml: 'servers:\n  - { name: supervisor, command: x }\n',
-    error: `${F}: servers[0].name: "supervisor" is reserved for the manager's own processes, expected a name other than nginx, envoy, supervisor`,
+    error:
+      `${F}: servers[0].name: "supervisor" is reserved for the manager's own processes` +
+      `, expected a name other than nginx, envoy, supervisor`,
   },
   {
     name: 'name: duplicate',
@@ -329,7 +336,9 @@ const bad: { name: string; yaml: string; error: string }[] = [
   },
   {
     name: 'instances of two servers overlap',
-    yaml: 'servers:\n  - { name: datafeed, command: x, port: 8002, modules: [datafeed] }\n  - { name: broker, command: x, port: 8001, instances: 2, modules: [broker] }\n',
+    yaml:
+      'servers:\n  - { name: datafeed, command: x, port: 8002, modules: [datafeed] }\n' +
+      '  - { name: broker, command: x, port: 8001, instances: 2, modules: [broker] }\n',
     error: `${F}: servers[1].port: ports 8001-8002 of "broker" overlap 8002 of "datafeed"`,
   },
   {
@@ -360,13 +369,17 @@ const bad: { name: string; yaml: string; error: string }[] = [
   {
     name: 'two gRPC servers behind the proxy',
     yaml: 'servers:\n  - { name: a, command: x, port: 9000, protocol: grpc }\n  - { name: b, command: x, port: 9100, protocol: grpc }\n',
-    error: `${F}: servers[1].protocol: "a" and "b" are both gRPC servers behind the proxy, expected at most one (set behind_proxy: false on the others)`,
+    error:
+      `${F}: servers[1].protocol: "a" and "b" are both gRPC servers behind the proxy` +
+      `, expected at most one (set behind_proxy: false on the others)`,
   },
 
   // Modules.
   {
     name: 'a module owned by two servers',
-    yaml: `servers:\n${core}  - { name: broker, command: x, port: 9001, modules: [orders] }\n  - { name: shop, command: x, port: 9002, modules: [cart, orders] }\n`,
+    yaml:
+      `servers:\n${core}  - { name: broker, command: x, port: 9001, modules: [orders] }\n` +
+      `  - { name: shop, command: x, port: 9002, modules: [cart, orders] }\n`,
     error: `${F}: servers[2].modules[1]: module "orders" is already owned by "broker", expected each module in one server only`,
   },
   {
@@ -377,12 +390,18 @@ const bad: { name: string; yaml: string; error: string }[] = [
   {
     name: 'two servers with no modules behind a proxy',
     yaml: `servers:\n${core}  - { name: web, command: x, port: 9001, modules: [] }\n`,
-    error: `${F}: servers[1].modules: "core" and "web" both have no modules, expected only one server without modules (it owns "/" behind the proxy); set behind_proxy: false on the one that is not an HTTP server`,
+    error:
+      `${F}: servers[1].modules: "core" and "web" both have no modules` +
+      `, expected only one server without modules (it owns "/" behind the proxy)` +
+      `; set behind_proxy: false on the one that is not an HTTP server`,
   },
   {
     name: 'a Redis with a port beside the HTTP server without modules',
     yaml: `servers:\n${core}  - { name: redis, command: redis-server, port: 6379 }\n`,
-    error: `${F}: servers[1].modules: "core" and "redis" both have no modules, expected only one server without modules (it owns "/" behind the proxy); set behind_proxy: false on the one that is not an HTTP server`,
+    error:
+      `${F}: servers[1].modules: "core" and "redis" both have no modules` +
+      `, expected only one server without modules (it owns "/" behind the proxy)` +
+      `; set behind_proxy: false on the one that is not an HTTP server`,
   },
 
   // Values that would inject into the generated proxy config.
@@ -476,19 +495,25 @@ const bad: { name: string; yaml: string; error: string }[] = [
   {
     name: 'env name with a dash',
     yaml: 'servers:\n  - { name: a, command: x, env: { LOG-LEVEL: debug } }\n',
-    error: `${F}: servers[0].env.LOG-LEVEL: "LOG-LEVEL" is not a valid environment variable name, expected letters, digits and "_", not starting with a digit`,
+    error:
+      `${F}: servers[0].env.LOG-LEVEL: "LOG-LEVEL" is not a valid environment variable name` +
+      `, expected letters, digits and "_", not starting with a digit`,
   },
   {
     name: 'env name starting with a digit',
     yaml: 'servers:\n  - { name: a, command: x, env: { 1X: y } }\n',
-    error: `${F}: servers[0].env.1X: "1X" is not a valid environment variable name, expected letters, digits and "_", not starting with a digit`,
+    error:
+      `${F}: servers[0].env.1X: "1X" is not a valid environment variable name` +
+      `, expected letters, digits and "_", not starting with a digit`,
   },
   {
     name: 'env overriding what the manager sets',
     yaml: 'servers:\n  - { name: a, command: x, port: 9000, env: { PORT: 1, SERVER_NAME: b } }\n',
     error: [
-      `${F}: servers[0].env.PORT: "PORT" is set by the manager for every process, expected it left out (it follows the server's port, host, name and modules)`,
-      `${F}: servers[0].env.SERVER_NAME: "SERVER_NAME" is set by the manager for every process, expected it left out (it follows the server's port, host, name and modules)`,
+      `${F}: servers[0].env.PORT: "PORT" is set by the manager for every process` +
+        `, expected it left out (it follows the server's port, host, name and modules)`,
+      `${F}: servers[0].env.SERVER_NAME: "SERVER_NAME" is set by the manager for every process` +
+        `, expected it left out (it follows the server's port, host, name and modules)`,
     ].join('\n'),
   },
 
@@ -496,12 +521,16 @@ const bad: { name: string; yaml: string; error: string }[] = [
   {
     name: 'cwd missing',
     yaml: 'servers:\n  - { name: a, command: x, cwd: nope }\n',
-    error: `${F}: servers[0].cwd: "${dir}/nope" does not exist, expected an existing folder (relative paths start at the config file's folder)`,
+    error:
+      `${F}: servers[0].cwd: "${dir}/nope" does not exist` +
+      `, expected an existing folder (relative paths start at the config file's folder)`,
   },
   {
     name: 'cwd is a file',
     yaml: 'servers:\n  - { name: a, command: x, cwd: a-file }\n',
-    error: `${F}: servers[0].cwd: "${dir}/a-file" is not a folder, expected an existing folder (relative paths start at the config file's folder)`,
+    error:
+      `${F}: servers[0].cwd: "${dir}/a-file" is not a folder` +
+      `, expected an existing folder (relative paths start at the config file's folder)`,
   },
 
   // Dependencies.
@@ -522,7 +551,9 @@ const bad: { name: string; yaml: string; error: string }[] = [
   },
   {
     name: 'a 3-cycle after a server outside it',
-    yaml: 'servers:\n  - { name: z, command: x }\n  - { name: a, command: x, depends_on: [z, c] }\n  - { name: b, command: x, depends_on: [a] }\n  - { name: c, command: x, depends_on: [b] }\n',
+    yaml:
+      'servers:\n  - { name: z, command: x }\n  - { name: a, command: x, depends_on: [z, c] }\n' +
+      '  - { name: b, command: x, depends_on: [a] }\n  - { name: c, command: x, depends_on: [b] }\n',
     error: `${F}: servers[1].depends_on: dependency cycle "a" -> "c" -> "b" -> "a", expected dependencies without a cycle`,
   },
 
@@ -570,11 +601,15 @@ const bad: { name: string; yaml: string; error: string }[] = [
   },
   {
     name: 'several problems across servers',
-    yaml: 'servers:\n  - { name: Core, command: x, port: 9000 }\n  - { name: b, command: x, port: 9000, depends_on: [nope] }\n  - { name: w, command: x, health: /h }\n',
+    yaml:
+      'servers:\n  - { name: Core, command: x, port: 9000 }\n' +
+      '  - { name: b, command: x, port: 9000, depends_on: [nope] }\n  - { name: w, command: x, health: /h }\n',
     error: [
       `${F}: servers[0].name: "Core" is not a valid name, expected ${NAME_RULE}`,
       `${F}: servers[1].port: port 9000 of "b" overlaps 9000 of "Core"`,
-      `${F}: servers[1].modules: "Core" and "b" both have no modules, expected only one server without modules (it owns "/" behind the proxy); set behind_proxy: false on the one that is not an HTTP server`,
+      `${F}: servers[1].modules: "Core" and "b" both have no modules` +
+        `, expected only one server without modules (it owns "/" behind the proxy)` +
+        `; set behind_proxy: false on the one that is not an HTTP server`,
       `${F}: servers[2].health: "/h" needs a port but "w" has none, expected "none" for a server without a port`,
       `${F}: servers[1].depends_on[0]: unknown server "nope", expected one of Core, b, w`,
     ].join('\n'),
@@ -582,7 +617,9 @@ const bad: { name: string; yaml: string; error: string }[] = [
   // Shape and meaning are reported together; a bad value never causes a second, made-up problem.
   {
     name: 'an unknown key and a port overlap, in one report',
-    yaml: 'servers:\n  - { name: core, command: x, port: 8002, helth: /health }\n  - { name: broker, command: x, port: 8001, instances: 2, modules: [broker] }\n',
+    yaml:
+      'servers:\n  - { name: core, command: x, port: 8002, helth: /health }\n' +
+      '  - { name: broker, command: x, port: 8001, instances: 2, modules: [broker] }\n',
     error: [
       `${F}: servers[0].helth: unknown key (did you mean "health"?), expected one of ${SERVER_KEYS}`,
       `${F}: servers[1].port: ports 8001-8002 of "broker" overlap 8002 of "core"`,
@@ -590,7 +627,9 @@ const bad: { name: string; yaml: string; error: string }[] = [
   },
   {
     name: 'a bad port is reported once, without "needs a port" after it, beside problems elsewhere',
-    yaml: 'servers:\n  - { name: api, command: x, port: "80a", health: /health }\n  - { name: worker, command: x, depends_on: [api, nope] }\n',
+    yaml:
+      'servers:\n  - { name: api, command: x, port: "80a", health: /health }\n' +
+      '  - { name: worker, command: x, depends_on: [api, nope] }\n',
     error: [
       `${F}: servers[0].port: "80a" is not a number, expected a port number from 1 to 65535`,
       `${F}: servers[1].depends_on[1]: unknown server "nope", expected one of api, worker`,
@@ -598,10 +637,13 @@ const bad: { name: string; yaml: string; error: string }[] = [
   },
   {
     name: 'modules that are not a list do not make a second server without modules',
-    yaml: `servers:\n${core}  - { name: broker, command: x, port: 9001, modules: broker }\n  - { name: w, command: x, env: { PORT: 1 }, port: 9002, modules: [w] }\n`,
+    yaml:
+      `servers:\n${core}  - { name: broker, command: x, port: 9001, modules: broker }\n` +
+      `  - { name: w, command: x, env: { PORT: 1 }, port: 9002, modules: [w] }\n`,
     error: [
       `${F}: servers[1].modules: "broker" is not a list, expected a list of module names`,
-      `${F}: servers[2].env.PORT: "PORT" is set by the manager for every process, expected it left out (it follows the server's port, host, name and modules)`,
+      `${F}: servers[2].env.PORT: "PORT" is set by the manager for every process` +
+        `, expected it left out (it follows the server's port, host, name and modules)`,
     ].join('\n'),
   },
   {
@@ -679,7 +721,11 @@ const good: { name: string; yaml: string; file?: string; got: (c: Config) => unk
   },
   {
     name: 'given values win over the defaults',
-    yaml: 'servers:\n  - { name: api, command: run, port: 9000, health: /healthz, restart: no, max_restarts: 0, ready_timeout: 0.5, stop_timeout: 0, instances: 3 }\n',
+    yaml:
+      'servers:\n' +
+      '  - { name: api, command: run, port: 9000, health: /healthz, restart: no' +
+      ', max_restarts: 0, ready_timeout: 0.5, stop_timeout: 0, instances: 3 }\n' +
+      '',
     got: ({ servers: [s] }) => [s.health, s.restart, s.max_restarts, s.ready_timeout, s.stop_timeout, s.instances],
     want: ['/healthz', 'no', 0, 0.5, 0, 3],
   },
@@ -774,13 +820,17 @@ const good: { name: string; yaml: string; file?: string; got: (c: Config) => unk
   },
   {
     name: 'a gRPC server kept out of the proxy leaves grpc_port free',
-    yaml: 'servers:\n  - { name: a, command: run, port: 50051 }\n  - { name: rpc, command: run, port: 50060, protocol: grpc, behind_proxy: false }\n',
+    yaml:
+      'servers:\n  - { name: a, command: run, port: 50051 }\n' +
+      '  - { name: rpc, command: run, port: 50060, protocol: grpc, behind_proxy: false }\n',
     got: (c) => c.servers.map((s) => s.port),
     want: [50051, 50060],
   },
   {
     name: 'two gRPC servers are fine without a proxy',
-    yaml: 'proxy: { type: none }\nservers:\n  - { name: a, command: run, port: 9000, protocol: grpc }\n  - { name: b, command: run, port: 9100, protocol: grpc }\n',
+    yaml:
+      'proxy: { type: none }\nservers:\n  - { name: a, command: run, port: 9000, protocol: grpc }\n' +
+      '  - { name: b, command: run, port: 9100, protocol: grpc }\n',
     got: (c) => c.servers.length,
     want: 2,
   },
@@ -810,8 +860,9 @@ for (const c of good) {
   })
 }
 
-test('the bundled dev-config.yaml is valid', () => {
-  const config = loadConfig(path.join(originalCwd, 'dev-config.yaml'))
+test('the bundled dev-config.yaml is valid, and its frozen copy parses to the three demo servers', () => {
+  assert.ok(loadConfig(path.join(originalCwd, 'dev-config.yaml')).servers.length > 0)
+  const config = loadConfig(path.join(originalCwd, 'test', 'fixtures', 'configs', 'dev-config.yaml'))
   assert.deepEqual(
     config.servers.map((s) => [s.name, s.port, s.instances, s.modules]),
     [

@@ -32,12 +32,17 @@ const orderCases: { name: string; yaml: string; only?: string[]; want: string[] 
   },
   {
     name: 'a chain runs backwards',
-    yaml: 'servers:\n  - { name: a, command: x, depends_on: [b] }\n  - { name: b, command: x, depends_on: [c] }\n  - { name: c, command: x }\n',
+    yaml:
+      'servers:\n  - { name: a, command: x, depends_on: [b] }\n  - { name: b, command: x, depends_on: [c] }' +
+      '\n  - { name: c, command: x }\n',
     want: ['c-0', 'b-0', 'a-0'],
   },
   {
     name: 'a diamond keeps config order among ready servers',
-    yaml: 'servers:\n  - { name: top, command: x, depends_on: [left, right] }\n  - { name: right, command: x, depends_on: [db] }\n  - { name: left, command: x, depends_on: [db] }\n  - { name: db, command: x }\n',
+    yaml:
+      'servers:\n  - { name: top, command: x, depends_on: [left, right] }\n' +
+      '  - { name: right, command: x, depends_on: [db] }\n  - { name: left, command: x, depends_on: [db] }\n' +
+      '  - { name: db, command: x }\n',
     want: ['db-0', 'right-0', 'left-0', 'top-0'],
   },
   {
@@ -47,7 +52,9 @@ const orderCases: { name: string; yaml: string; only?: string[]; want: string[] 
   },
   {
     name: '--only pulls in dependencies',
-    yaml: 'servers:\n  - { name: a, command: x }\n  - { name: b, command: x, depends_on: [c] }\n  - { name: c, command: x, depends_on: [d] }\n  - { name: d, command: x }\n',
+    yaml:
+      'servers:\n  - { name: a, command: x }\n  - { name: b, command: x, depends_on: [c] }\n' +
+      '  - { name: c, command: x, depends_on: [d] }\n  - { name: d, command: x }\n',
     only: ['b'],
     want: ['d-0', 'c-0', 'b-0'],
   },
@@ -207,7 +214,9 @@ const envCases: { name: string; yaml: string; want: Record<string, string>[] }[]
   },
   {
     name: "the server's env is added, with placeholders filled",
-    yaml: 'servers:\n  - { name: api, command: x, port: 9500, instances: 2, env: { LOG_LEVEL: debug, SELF: "http://localhost:{port}/{name}/{instance}", N: 3 } }\n',
+    yaml:
+      'servers:\n  - { name: api, command: x, port: 9500, instances: 2' +
+      ', env: { LOG_LEVEL: debug, SELF: "http://localhost:{port}/{name}/{instance}", N: 3 } }\n',
     want: [0, 1].map((i) => ({
       LOG_LEVEL: 'debug',
       SELF: `http://localhost:${9500 + i}/api/${i}`,
@@ -300,7 +309,9 @@ const routeCases: {
 }[] = [
   {
     name: 'a websocket and an http route per module, "/" to the server without modules',
-    yaml: 'servers:\n  - { name: core, command: x, port: 9000 }\n  - { name: shop, command: x, port: 9001, instances: 2, modules: [cart, orders] }\n',
+    yaml:
+      'servers:\n  - { name: core, command: x, port: 9000 }\n' +
+      '  - { name: shop, command: x, port: 9001, instances: 2, modules: [cart, orders] }\n',
     routes: [
       ['/api/v1/cart/ws', 'shop', true],
       ['/api/v1/cart/', 'shop', false],
@@ -330,7 +341,10 @@ const routeCases: {
   },
   {
     name: '--only routes only the selected servers',
-    yaml: 'servers:\n  - { name: core, command: x, port: 9000 }\n  - { name: a, command: x, port: 9001, modules: [a] }\n  - { name: b, command: x, port: 9002, modules: [b], depends_on: [a] }\n',
+    yaml:
+      'servers:\n  - { name: core, command: x, port: 9000 }\n' +
+      '  - { name: a, command: x, port: 9001, modules: [a] }\n' +
+      '  - { name: b, command: x, port: 9002, modules: [b], depends_on: [a] }\n',
     only: ['b'],
     routes: [
       ['/api/v1/a/ws', 'a', true],
@@ -430,7 +444,8 @@ test('upstreams of a server listening on every address point at loopback', () =>
 
 test('no proxy is planned when no selected server is behind it (--only worker); with one, it stays', () => {
   const yaml =
-    'proxy: { type: nginx }\nservers:\n  - { name: core, command: x, port: 9000 }\n  - { name: worker, command: x }\n  - { name: redis, command: x, port: 6379, behind_proxy: false }\n'
+    'proxy: { type: nginx }\nservers:\n  - { name: core, command: x, port: 9000 }\n' +
+    '  - { name: worker, command: x }\n  - { name: redis, command: x, port: 6379, behind_proxy: false }\n'
   assert.equal(plan(yaml, ['worker']).proxy.type, 'none')
   assert.equal(plan(yaml, ['worker', 'redis']).proxy.type, 'none')
   assert.equal(planJson(plan(yaml, ['worker'])).proxy, null)

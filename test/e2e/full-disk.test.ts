@@ -148,7 +148,10 @@ async function fillAndCatchUp(t: TestContext, size: string, logs?: { max_size: n
   assert.doesNotMatch(status.stdout, /behind/)
 }
 
-test('full disk: the unified log loses no line while the disk is full, status says it is behind, and it catches up once there is room', async (t) => {
+const FULL_DISK =
+  'full disk: the unified log loses no line while the disk is full' +
+  ', status says it is behind, and it catches up once there is room'
+test(FULL_DISK, async (t) => {
   await fillAndCatchUp(t, '3m')
 })
 

@@ -64,7 +64,10 @@ const damages: [string, (valid: string) => string][] = [
   ],
 ]
 
-test('a damaged log-offsets.json: a re-adopting start goes on from the end of each file, with a notice; no line twice, no crash', async (t) => {
+const DAMAGED_OFFSETS =
+  'a damaged log-offsets.json: a re-adopting start' +
+  ' goes on from the end of each file, with a notice; no line twice, no crash'
+test(DAMAGED_OFFSETS, async (t) => {
   const home = useHome(t, 'bm-offsets-e2e-')
   const config = home.writeConfig({
     servers: [

@@ -19,6 +19,8 @@ import { proxyPorts } from '../../lib/proxy/process.ts'
 import { freePorts, httpGet, listening, useHome, waitFor } from '../helpers.ts'
 
 const goldenDir = path.join(packageRoot, 'test', 'golden')
+// A frozen copy of the bundled config: its golden output must not follow edits to the user's dev-config.yaml.
+const devConfig = path.join('test', 'fixtures', 'configs', 'dev-config.yaml')
 const fixedHome = (root: string): Home => resolveHome({}, '/', root)
 const fromYaml = (text: string) => resolvePlan(parseConfig(text, path.join(packageRoot, 'test', 'golden-case.yaml')))
 
@@ -49,7 +51,7 @@ const cases: { name: string; plan: () => Plan }[] = [
     plan: () =>
       resolvePlan(
         ((c) => ({ ...c, proxy: { ...c.proxy, type: 'envoy' as const } }))(
-          loadConfig(path.join(packageRoot, 'dev-config.yaml')),
+          loadConfig(path.join(packageRoot, devConfig)),
         ),
       ),
   },
@@ -347,15 +349,15 @@ test('check-envoy names the binary, or says it found none and where to get one',
 
 test('gen-envoy-conf prints what start would write, or writes it with -o', async (t) => {
   const home = useHome(t, 'bm-gen-envoy-')
-  const printed = await home.cli(['gen-envoy-conf', 'dev-config.yaml'])
+  const printed = await home.cli(['gen-envoy-conf', devConfig])
   assert.equal(printed.code, 0, printed.stderr)
   assert.match(printed.stderr, /proxy\.type "nginx"; "start" will not run this Envoy config/)
   assert.equal(printed.stdout, renderEnvoyConf(cases[0].plan(), resolveHome({}, '/', home.root)))
   const out = path.join(home.root, 'out', 'envoy.yaml')
-  const written = await home.cli(['gen-envoy-conf', 'dev-config.yaml', '-o', out])
+  const written = await home.cli(['gen-envoy-conf', devConfig, '-o', out])
   assert.equal(written.code, 0, written.stderr)
   assert.equal(fs.readFileSync(out, 'utf8'), printed.stdout)
-  const validated = await home.cli(['gen-envoy-conf', 'dev-config.yaml', '--validate'])
+  const validated = await home.cli(['gen-envoy-conf', devConfig, '--validate'])
   if (envoy) assert.equal(validated.code, 0, validated.stderr)
   else assert.deepEqual([validated.code, /envoy not found/.test(validated.stderr)], [1, true])
 })

@@ -245,7 +245,10 @@ test("testNginxConf shows nginx's own message and leaves no pid file", (t) => {
   assert.match(result.output, /unknown directive "not_a_directive"/)
   fs.writeFileSync(
     home.nginxConf,
-    `pid ${home.nginxPid};\nerror_log ${home.logs}/e.log;\nevents {}\nhttp { access_log off; client_body_temp_path ${home.run}/cb; proxy_temp_path ${home.run}/p; fastcgi_temp_path ${home.run}/f; uwsgi_temp_path ${home.run}/u; scgi_temp_path ${home.run}/s; }\n`,
+    `pid ${home.nginxPid};\nerror_log ${home.logs}/e.log;\nevents {}\n` +
+      `http { access_log off; client_body_temp_path ${home.run}/cb;` +
+      ` proxy_temp_path ${home.run}/p; fastcgi_temp_path ${home.run}/f;` +
+      ` uwsgi_temp_path ${home.run}/u; scgi_temp_path ${home.run}/s; }\n`,
   )
   const ok = testNginxConf(nginx, home, home.nginxConf, process.env)
   assert.ok(ok.ok, ok.output)

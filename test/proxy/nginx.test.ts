@@ -14,6 +14,8 @@ import { resolvePlan, type Plan } from '../../lib/config/plan.ts'
 import { fillTemplate, indentLines } from '../../lib/core/template.ts'
 
 const goldenDir = path.join(packageRoot, 'test', 'golden')
+// A frozen copy of the bundled config: its golden output must not follow edits to the user's dev-config.yaml.
+const devConfig = path.join(packageRoot, 'test', 'fixtures', 'configs', 'dev-config.yaml')
 const fixedHome = (root: string): Home => resolveHome({}, '/', root)
 
 // IPv6 hosts, three instances, no server owning "/", a gRPC server and a portless worker.
@@ -63,7 +65,7 @@ const fromYaml = (text: string) => resolvePlan(parseConfig(text, path.join(packa
 const cases: { name: string; plan: () => Plan; home: Home; opts: RenderOptions }[] = [
   {
     name: 'dev-config',
-    plan: () => resolvePlan(loadConfig(path.join(packageRoot, 'dev-config.yaml'))),
+    plan: () => resolvePlan(loadConfig(devConfig)),
     home: fixedHome('/srv/backend-manager'),
     opts: { mimeTypes: '/srv/backend-manager/conf/mime.types', user: null },
   },
@@ -103,11 +105,7 @@ for (const c of cases) {
 }
 
 test('the dev-config render has every required piece', () => {
-  const text = renderNginxConf(
-    resolvePlan(loadConfig(path.join(packageRoot, 'dev-config.yaml'))),
-    fixedHome('/srv/bm'),
-    { user: null },
-  )
+  const text = renderNginxConf(resolvePlan(loadConfig(devConfig)), fixedHome('/srv/bm'), { user: null })
   const required = [
     'daemon off;',
     'pid /srv/bm/run/nginx.pid;',
@@ -118,7 +116,8 @@ test('the dev-config render has every required piece', () => {
     'fastcgi_temp_path /srv/bm/run/nginx-temp/fastcgi;',
     'uwsgi_temp_path /srv/bm/run/nginx-temp/uwsgi;',
     'scgi_temp_path /srv/bm/run/nginx-temp/scgi;',
-    'upstream datafeed {\n        zone datafeed 64k;\n        server 127.0.0.1:8002 max_fails=1 fail_timeout=2s;\n        server 127.0.0.1:8003',
+    'upstream datafeed {\n        zone datafeed 64k;\n' +
+      '        server 127.0.0.1:8002 max_fails=1 fail_timeout=2s;\n        server 127.0.0.1:8003',
     'keepalive 32;',
     'proxy_http_version 1.1;',
     "map $http_upgrade $connection_upgrade {\n        default upgrade;\n        '' '';\n    }",
@@ -177,7 +176,7 @@ test('gRPC only: one HTTP/2 server block with grpc_pass, timeouts and keepalive;
 const bad = ['a b', 'a;b', 'a{b', 'a}b', 'a"b', "a'b", 'a#b', 'a$b', 'a\\b', 'a\nb', 'a\tb']
 
 test('values that would inject into the config are refused', () => {
-  const base = () => resolvePlan(loadConfig(path.join(packageRoot, 'dev-config.yaml')))
+  const base = () => resolvePlan(loadConfig(devConfig))
   const home = fixedHome('/srv/bm')
   const mutations: [string, (plan: Plan, value: string) => void][] = [
     [

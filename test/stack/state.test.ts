@@ -56,7 +56,10 @@ const damaged: { name: string; text: string; want: RegExp }[] = [
   {
     name: 'not JSON',
     text: '{"version": 1,',
-    want: /state\.json: not valid JSON \(.+\); the stack may still be running: "backend-manager stop --force" finds its processes, stops them and removes the file$/,
+    want: new RegExp(
+      String.raw`state\.json: not valid JSON \(.+\); the stack may still be running: ` +
+        String.raw`"backend-manager stop --force" finds its processes, stops them and removes the file$`,
+    ),
   },
   {
     name: 'another version',

@@ -170,7 +170,9 @@ function httpRoutes(plan: Plan): object[] {
   const prefixes = prefixRoutes
     .sort((a, b) => b.path.length - a.path.length)
     .map((r) => ({ match: { prefix: routePath(r) }, route: plain(r) }))
-  const body = `{"error":"not found","message":"no server owns this path; modules are served under ${safeToken('api_prefix', plan.proxy.api_prefix)}/<module>/"}\n`
+  const body =
+    `{"error":"not found","message":"no server owns this path; ` +
+    `modules are served under ${safeToken('api_prefix', plan.proxy.api_prefix)}/<module>/"}\n`
   const notFound = plan.routes.some((r) => r.path === '/')
     ? []
     : [{ match: { prefix: '/' }, direct_response: { status: 404, body: { inline_string: body } } }]

@@ -183,7 +183,8 @@ export async function installNginx(
   throw new BackendManagerError(
     'NGINX',
     `could not install nginx into ${target}:\n  - ${failures.join('\n  - ')}\n` +
-      'Install nginx with your package manager (e.g. "sudo apt install nginx" or "brew install nginx") and run "backend-manager install-nginx" again.',
+      'Install nginx with your package manager (e.g. "sudo apt install nginx" or "brew install nginx")' +
+      ' and run "backend-manager install-nginx" again.',
   )
 }
 
