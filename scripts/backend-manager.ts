@@ -5,79 +5,93 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { packageRoot, resolveHome } from '../lib/core/home.ts'
 import { asFileProblem } from '../lib/core/safe-files.ts'
-import type { CommandModule, Context } from '../lib/cli/context.ts'
+import type { Context } from '../lib/cli/context.ts'
+import {
+  chosenSubcommand,
+  lazyCommand as command,
+  parseCommand,
+  wantsHelp,
+  type CommandEntry,
+} from '../lib/cli/command.ts'
 
-const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
-  start: {
-    summary: 'start the stack detached; returns once every server is healthy',
-    load: () => import('./commands/start.ts'),
-  },
-  stop: { summary: 'stop everything, wait until every port is released', load: () => import('./commands/stop.ts') },
-  restart: { summary: 'stop, wait for port release, start', load: () => import('./commands/restart.ts') },
-  status: {
-    summary: 'a row per process: pid, port, state, health, uptime, cpu, memory',
-    load: () => import('./commands/status.ts'),
-  },
-  ls: {
-    summary: 'every running stack of this user: home, config, supervisor, health',
-    load: () => import('./commands/ls.ts'),
-  },
-  health: {
-    summary: 'probe every health endpoint directly and through the proxy',
-    load: () => import('./commands/health.ts'),
-  },
-  logs: {
-    summary: 'show or follow the unified log, one server, or nginx; "logs clean" truncates',
-    load: () => import('./commands/logs.ts'),
-  },
-  plan: {
-    summary: 'show what start would run: processes, ports, env, routes',
-    load: () => import('./commands/plan.ts'),
-  },
-  'gen-nginx-conf': {
-    summary: 'render the nginx config (--validate runs nginx -t)',
-    load: () => import('./commands/gen-nginx-conf.ts'),
-  },
-  'install-nginx': {
-    summary: 'install nginx into the state dir (no sudo)',
-    load: () => import('./commands/install-nginx.ts'),
-  },
-  'check-nginx': {
-    summary: 'say which nginx will be used and its version',
-    load: () => import('./commands/check-nginx.ts'),
-  },
-  'gen-envoy-conf': {
-    summary: 'render the Envoy config (--validate runs envoy --mode validate)',
-    load: () => import('./commands/gen-envoy-conf.ts'),
-  },
-  'check-envoy': {
-    summary: 'say which envoy will be used and where to get one',
-    load: () => import('./commands/check-envoy.ts'),
-  },
-  simple: {
-    summary: 'N identical workers on consecutive ports, no config file',
-    load: () => import('./commands/simple.ts'),
-  },
-  supervise: { summary: '(internal) the detached supervisor', load: () => import('./commands/supervise.ts') },
+// Each command declares itself in a small module of its own; its run module loads only when it runs.
+const commands: Record<string, CommandEntry> = {
+  start: command(
+    () => import('./commands/start.meta.ts'),
+    () => import('./commands/start.ts'),
+  ),
+  stop: command(
+    () => import('./commands/stop.meta.ts'),
+    () => import('./commands/stop.ts'),
+  ),
+  restart: command(
+    () => import('./commands/restart.meta.ts'),
+    () => import('./commands/restart.ts'),
+  ),
+  status: command(
+    () => import('./commands/status.meta.ts'),
+    () => import('./commands/status.ts'),
+  ),
+  ls: command(
+    () => import('./commands/ls.meta.ts'),
+    () => import('./commands/ls.ts'),
+  ),
+  health: command(
+    () => import('./commands/health.meta.ts'),
+    () => import('./commands/health.ts'),
+  ),
+  logs: command(
+    () => import('./commands/logs.meta.ts'),
+    () => import('./commands/logs.ts'),
+  ),
+  plan: command(
+    () => import('./commands/plan.meta.ts'),
+    () => import('./commands/plan.ts'),
+  ),
+  'gen-nginx-conf': command(
+    () => import('./commands/gen-nginx-conf.meta.ts'),
+    () => import('./commands/gen-nginx-conf.ts'),
+  ),
+  'install-nginx': command(
+    () => import('./commands/install-nginx.meta.ts'),
+    () => import('./commands/install-nginx.ts'),
+  ),
+  'check-nginx': command(
+    () => import('./commands/check-nginx.meta.ts'),
+    () => import('./commands/check-nginx.ts'),
+  ),
+  'gen-envoy-conf': command(
+    () => import('./commands/gen-envoy-conf.meta.ts'),
+    () => import('./commands/gen-envoy-conf.ts'),
+  ),
+  'check-envoy': command(
+    () => import('./commands/check-envoy.meta.ts'),
+    () => import('./commands/check-envoy.ts'),
+  ),
+  simple: command(
+    () => import('./commands/simple.meta.ts'),
+    () => import('./commands/simple.ts'),
+  ),
+  supervise: command(
+    () => import('./commands/supervise.meta.ts'),
+    () => import('./commands/supervise.ts'),
+  ),
 }
 
-function usage(): string {
-  const width = Math.max(...Object.keys(commands).map((c) => c.length))
-  const rows = Object.entries(commands)
-    .filter(([name]) => name !== 'supervise')
-    .map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
-  return [
-    'Usage: backend-manager <command> [options] [--home DIR]',
-    '',
-    'Commands:',
-    ...rows,
-    '',
-    'Global options:',
-    '  --home DIR   runtime state folder, anywhere on the line (default: $BACKEND_MANAGER_HOME, else the',
-    '               nearest .local/ holding a stack from here upward, else ./.local)',
-    '  --version    print the version',
-    '  -h, --help   show help for backend-manager or a command',
-  ].join('\n')
+const GLOBAL_OPTIONS: [string, string][] = [
+  [
+    '--home DIR',
+    `runtime state folder, anywhere on the line (default: $BACKEND_MANAGER_HOME, else the nearest .local/
+    holding a stack from here upward, else ./.local)`,
+  ],
+  ['--version', 'print the version'],
+  ['-h, --help', 'show help for backend-manager or a command'],
+]
+
+// The command list needs every declaration (small modules, loaded only for help and errors).
+async function programHelp(): Promise<string> {
+  const help = await import('../lib/cli/help.ts')
+  return help.programHelp(await Promise.all(Object.values(commands).map((c) => c.decl())), GLOBAL_OPTIONS)
 }
 
 // Global flags may come anywhere before a "--" (after it, words belong to a command being run).
@@ -108,14 +122,20 @@ async function main(argv: string[]): Promise<number> {
   }
   const name = argv.shift()
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    ;(name === undefined ? process.stderr : process.stdout).write(usage() + '\n')
+    ;(name === undefined ? process.stderr : process.stdout).write((await programHelp()) + '\n')
     return name === undefined ? 2 : 0
   }
-  const command = commands[name]
-  if (!command) throw usageError(`unknown command "${name}"\n\n${usage()}`)
-  const mod = await command.load()
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(mod.usage.trimEnd() + '\n')
+  const entry = Object.hasOwn(commands, name) ? commands[name] : undefined
+  if (!entry) {
+    const { unknownCommand } = await import('../lib/cli/help.ts')
+    const decls = await Promise.all(Object.values(commands).map((c) => c.decl()))
+    throw unknownCommand(name, decls, await programHelp())
+  }
+  const decl = await entry.decl()
+  // The help of the subcommand named, else of the command.
+  const help = async () => (await import('../lib/cli/help.ts')).commandHelp(decl, chosenSubcommand(decl, argv))
+  if (wantsHelp(argv)) {
+    process.stdout.write((await help()) + '\n')
     return 0
   }
   const ctx: Context = {
@@ -126,10 +146,12 @@ async function main(argv: string[]): Promise<number> {
     stderr: process.stderr,
   }
   try {
-    return (await mod.run(argv, ctx)) ?? 0
+    const parsed = parseCommand(decl, argv)
+    const mod = await entry.load()
+    return (await mod.run(parsed, ctx)) ?? 0
   } catch (error) {
     // A bad flag or argument shows the command's usage with the error.
-    if (isKnownError(error) && error.code === 'USAGE') throw usageError(`${error.message}\n\n${mod.usage.trimEnd()}`)
+    if (isKnownError(error) && error.code === 'USAGE') throw usageError(`${error.message}\n\n${await help()}`)
     throw error
   }
 }
