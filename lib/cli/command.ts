@@ -83,7 +83,7 @@ export function lazyCommand<C extends CommandDecl>(
 // A command whose only arguments are its subcommands cannot run without one.
 export const needsSubcommand = (decl: CommandDecl) => Boolean(decl.subcommands) && !decl.args && !decl.flags
 
-export const flagList = (flags: Flags = {}) =>
+const flagList = (flags: Flags = {}) =>
   Object.entries(flags)
     .map(([name, flag]) => (flag.short ? `--${name} (-${flag.short})` : `--${name}`))
     .join(', ')
