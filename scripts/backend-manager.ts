@@ -6,77 +6,41 @@ import path from 'node:path'
 import { packageRoot, resolveHome } from '../lib/core/home.ts'
 import { asFileProblem } from '../lib/core/safe-files.ts'
 import type { Context } from '../lib/cli/context.ts'
-import {
-  chosenSubcommand,
-  lazyCommand as command,
-  parseCommand,
-  wantsHelp,
-  type CommandEntry,
-} from '../lib/cli/command.ts'
+import { chosenSubcommand, commandTable, parseCommand, wantsHelp } from '../lib/cli/command.ts'
 
 // Each command declares itself in a small module of its own; its run module loads only when it runs.
-const commands: Record<string, CommandEntry> = {
-  start: command(
-    () => import('./commands/start.meta.ts'),
-    () => import('./commands/start.ts'),
-  ),
-  stop: command(
-    () => import('./commands/stop.meta.ts'),
-    () => import('./commands/stop.ts'),
-  ),
-  restart: command(
-    () => import('./commands/restart.meta.ts'),
-    () => import('./commands/restart.ts'),
-  ),
-  status: command(
-    () => import('./commands/status.meta.ts'),
-    () => import('./commands/status.ts'),
-  ),
-  ls: command(
-    () => import('./commands/ls.meta.ts'),
-    () => import('./commands/ls.ts'),
-  ),
-  health: command(
-    () => import('./commands/health.meta.ts'),
-    () => import('./commands/health.ts'),
-  ),
-  logs: command(
-    () => import('./commands/logs.meta.ts'),
-    () => import('./commands/logs.ts'),
-  ),
-  plan: command(
-    () => import('./commands/plan.meta.ts'),
-    () => import('./commands/plan.ts'),
-  ),
-  'gen-nginx-conf': command(
-    () => import('./commands/gen-nginx-conf.meta.ts'),
-    () => import('./commands/gen-nginx-conf.ts'),
-  ),
-  'install-nginx': command(
-    () => import('./commands/install-nginx.meta.ts'),
-    () => import('./commands/install-nginx.ts'),
-  ),
-  'check-nginx': command(
-    () => import('./commands/check-nginx.meta.ts'),
-    () => import('./commands/check-nginx.ts'),
-  ),
-  'gen-envoy-conf': command(
-    () => import('./commands/gen-envoy-conf.meta.ts'),
-    () => import('./commands/gen-envoy-conf.ts'),
-  ),
-  'check-envoy': command(
-    () => import('./commands/check-envoy.meta.ts'),
-    () => import('./commands/check-envoy.ts'),
-  ),
-  simple: command(
-    () => import('./commands/simple.meta.ts'),
-    () => import('./commands/simple.ts'),
-  ),
-  supervise: command(
-    () => import('./commands/supervise.meta.ts'),
-    () => import('./commands/supervise.ts'),
-  ),
-}
+const commands = commandTable({
+  start: { decl: () => import('./commands/start.meta.ts'), load: () => import('./commands/start.ts') },
+  stop: { decl: () => import('./commands/stop.meta.ts'), load: () => import('./commands/stop.ts') },
+  restart: { decl: () => import('./commands/restart.meta.ts'), load: () => import('./commands/restart.ts') },
+  status: { decl: () => import('./commands/status.meta.ts'), load: () => import('./commands/status.ts') },
+  ls: { decl: () => import('./commands/ls.meta.ts'), load: () => import('./commands/ls.ts') },
+  health: { decl: () => import('./commands/health.meta.ts'), load: () => import('./commands/health.ts') },
+  logs: { decl: () => import('./commands/logs.meta.ts'), load: () => import('./commands/logs.ts') },
+  plan: { decl: () => import('./commands/plan.meta.ts'), load: () => import('./commands/plan.ts') },
+  'gen-nginx-conf': {
+    decl: () => import('./commands/gen-nginx-conf.meta.ts'),
+    load: () => import('./commands/gen-nginx-conf.ts'),
+  },
+  'install-nginx': {
+    decl: () => import('./commands/install-nginx.meta.ts'),
+    load: () => import('./commands/install-nginx.ts'),
+  },
+  'check-nginx': {
+    decl: () => import('./commands/check-nginx.meta.ts'),
+    load: () => import('./commands/check-nginx.ts'),
+  },
+  'gen-envoy-conf': {
+    decl: () => import('./commands/gen-envoy-conf.meta.ts'),
+    load: () => import('./commands/gen-envoy-conf.ts'),
+  },
+  'check-envoy': {
+    decl: () => import('./commands/check-envoy.meta.ts'),
+    load: () => import('./commands/check-envoy.ts'),
+  },
+  simple: { decl: () => import('./commands/simple.meta.ts'), load: () => import('./commands/simple.ts') },
+  supervise: { decl: () => import('./commands/supervise.meta.ts'), load: () => import('./commands/supervise.ts') },
+})
 
 const GLOBAL_OPTIONS: [string, string][] = [
   [

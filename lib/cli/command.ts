@@ -73,11 +73,22 @@ export interface CommandEntry {
   load: () => Promise<{ run: Run<CommandDecl> }>
 }
 
-export function lazyCommand<C extends CommandDecl>(
-  decl: () => Promise<{ default: C }>,
-  load: () => Promise<{ run: Run<C> }>,
-): CommandEntry {
-  return { decl: async () => (await decl()).default, load: load as CommandEntry['load'] }
+type Loaders = Record<string, { decl: () => Promise<{ default: CommandDecl }>; load: () => Promise<unknown> }>
+// Each entry's run module must take what its declaration parses.
+type Matched<T extends Loaders> = {
+  [K in keyof T]: {
+    decl: T[K]['decl']
+    load: () => Promise<{ run: Run<Awaited<ReturnType<T[K]['decl']>>['default']> }>
+  }
+}
+
+export function commandTable<T extends Loaders>(table: T & Matched<T>): Record<string, CommandEntry> {
+  return Object.fromEntries(
+    Object.entries(table).map(([name, { decl, load }]) => [
+      name,
+      { decl: async () => (await decl()).default, load: load as CommandEntry['load'] },
+    ]),
+  )
 }
 
 // A command whose only arguments are its subcommands cannot run without one.
