@@ -111,6 +111,10 @@ async function main(argv: string[]): Promise<number> {
   }
   try {
     const parsed = parseCommand(decl, argv)
+    if (parsed.help) {
+      process.stdout.write((await help()) + '\n')
+      return 0
+    }
     const mod = await entry.load()
     return (await mod.run(parsed, ctx)) ?? 0
   } catch (error) {

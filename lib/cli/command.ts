@@ -58,6 +58,8 @@ export interface Parsed<C extends CommandDecl = CommandDecl> {
   values: ValuesOf<C['flags']> & Partial<Merged<SubValues<C['subcommands']>>>
   positionals: string[]
   rest: string[]
+  // -h given among other short flags (-fh): the help is shown instead of running.
+  help?: boolean
 }
 
 export type Run<C extends CommandDecl> = (parsed: Parsed<C>, ctx: Context) => Promise<number | void>
@@ -122,11 +124,13 @@ export function parseCommand<C extends CommandDecl>(decl: C, args: readonly stri
   const words = subcommand === undefined ? [...args] : args.slice(1)
   const dash = spec.rest ? words.indexOf('--') : -1
   const { values, positionals } = parseWords(command, spec, dash < 0 ? words : words.slice(0, dash))
+  const { help, ...given } = values
   return {
     subcommand,
-    values,
+    values: given,
     positionals,
     rest: dash < 0 ? [] : words.slice(dash + 1),
+    help: Boolean(help),
   } as Parsed<C>
 }
 
@@ -137,12 +141,19 @@ function parseWords(command: string, spec: SubcommandDecl, words: string[]) {
   try {
     parsed = parseArgs({
       args: words,
-      options: Object.fromEntries(
-        Object.entries(flags).map(([name, f]) => [
-          name,
-          { type: f.type, ...(f.short && { short: f.short }), ...(f.default !== undefined && { default: f.default }) },
-        ]),
-      ),
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        ...Object.fromEntries(
+          Object.entries(flags).map(([name, f]) => [
+            name,
+            {
+              type: f.type,
+              ...(f.short && { short: f.short }),
+              ...(f.default !== undefined && { default: f.default }),
+            },
+          ]),
+        ),
+      },
       allowPositionals: true,
       strict: true,
     })
@@ -151,11 +162,12 @@ function parseWords(command: string, spec: SubcommandDecl, words: string[]) {
     const detail = (error as Error).message.split('.')[0].replace(/^Unknown option/, 'unknown flag')
     throw usageError(`${command}: ${detail}; expected ${flagList(flags) || 'no flags'} (${see})`)
   }
+  if (parsed.values.help) return parsed
   const allowed = spec.args?.length ?? 0
   if (parsed.positionals.length > allowed)
     throw usageError(`${command}: unexpected argument "${parsed.positionals[allowed]}"; ${see}`)
   for (const [name, flag] of Object.entries(flags)) {
-    const value = parsed.values[name]
+    const value = (parsed.values as Record<string, unknown>)[name]
     if (flag.required && value === undefined) throw usageError(`${command}: --${name} is required (${see})`)
     if (flag.choices && typeof value === 'string' && !flag.choices.includes(value))
       throw usageError(`--${name}: expected one of ${flag.choices.join(', ')}, got ${JSON.stringify(value)}`)

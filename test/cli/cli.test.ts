@@ -45,6 +45,9 @@ test('parseCommand: flags, defaults, one positional; the errors name the command
   assert.deepEqual({ ...values }, { only: 'a,b', output: 'x', proxy: 'none', foreground: true })
   assert.deepEqual(positionals, ['dev.yaml'])
   assert.equal(subcommand, undefined)
+  // -h anywhere among the flags asks for the help, whatever else is wrong with the line.
+  const help = parseCommand(demo, ['a', 'b', '-h'])
+  assert.deepEqual([help.help, { ...help.values }], [true, { proxy: 'none' }])
   const see = '(see "backend-manager demo --help")'
   assert.equal(
     usageMessage(() => parseCommand(demo, ['--bogus'])),
