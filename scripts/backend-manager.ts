@@ -5,79 +5,57 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { packageRoot, resolveHome } from '../lib/core/home.ts'
 import { asFileProblem } from '../lib/core/safe-files.ts'
-import type { CommandModule, Context } from '../lib/cli/context.ts'
+import type { Context } from '../lib/cli/context.ts'
+import { chosenSubcommand, commandTable, parseCommand, wantsHelp } from '../lib/cli/command.ts'
 
-const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
-  start: {
-    summary: 'start the stack detached; returns once every server is healthy',
-    load: () => import('./commands/start.ts'),
-  },
-  stop: { summary: 'stop everything, wait until every port is released', load: () => import('./commands/stop.ts') },
-  restart: { summary: 'stop, wait for port release, start', load: () => import('./commands/restart.ts') },
-  status: {
-    summary: 'a row per process: pid, port, state, health, uptime, cpu, memory',
-    load: () => import('./commands/status.ts'),
-  },
-  ls: {
-    summary: 'every running stack of this user: home, config, supervisor, health',
-    load: () => import('./commands/ls.ts'),
-  },
-  health: {
-    summary: 'probe every health endpoint directly and through the proxy',
-    load: () => import('./commands/health.ts'),
-  },
-  logs: {
-    summary: 'show or follow the unified log, one server, or nginx; "logs clean" truncates',
-    load: () => import('./commands/logs.ts'),
-  },
-  plan: {
-    summary: 'show what start would run: processes, ports, env, routes',
-    load: () => import('./commands/plan.ts'),
-  },
+// Each command declares itself in a small module of its own; its run module loads only when it runs.
+const commands = commandTable({
+  start: { decl: () => import('./commands/start.meta.ts'), load: () => import('./commands/start.ts') },
+  stop: { decl: () => import('./commands/stop.meta.ts'), load: () => import('./commands/stop.ts') },
+  restart: { decl: () => import('./commands/restart.meta.ts'), load: () => import('./commands/restart.ts') },
+  status: { decl: () => import('./commands/status.meta.ts'), load: () => import('./commands/status.ts') },
+  ls: { decl: () => import('./commands/ls.meta.ts'), load: () => import('./commands/ls.ts') },
+  health: { decl: () => import('./commands/health.meta.ts'), load: () => import('./commands/health.ts') },
+  logs: { decl: () => import('./commands/logs.meta.ts'), load: () => import('./commands/logs.ts') },
+  plan: { decl: () => import('./commands/plan.meta.ts'), load: () => import('./commands/plan.ts') },
   'gen-nginx-conf': {
-    summary: 'render the nginx config (--validate runs nginx -t)',
+    decl: () => import('./commands/gen-nginx-conf.meta.ts'),
     load: () => import('./commands/gen-nginx-conf.ts'),
   },
   'install-nginx': {
-    summary: 'install nginx into the state dir (no sudo)',
+    decl: () => import('./commands/install-nginx.meta.ts'),
     load: () => import('./commands/install-nginx.ts'),
   },
   'check-nginx': {
-    summary: 'say which nginx will be used and its version',
+    decl: () => import('./commands/check-nginx.meta.ts'),
     load: () => import('./commands/check-nginx.ts'),
   },
   'gen-envoy-conf': {
-    summary: 'render the Envoy config (--validate runs envoy --mode validate)',
+    decl: () => import('./commands/gen-envoy-conf.meta.ts'),
     load: () => import('./commands/gen-envoy-conf.ts'),
   },
   'check-envoy': {
-    summary: 'say which envoy will be used and where to get one',
+    decl: () => import('./commands/check-envoy.meta.ts'),
     load: () => import('./commands/check-envoy.ts'),
   },
-  simple: {
-    summary: 'N identical workers on consecutive ports, no config file',
-    load: () => import('./commands/simple.ts'),
-  },
-  supervise: { summary: '(internal) the detached supervisor', load: () => import('./commands/supervise.ts') },
-}
+  simple: { decl: () => import('./commands/simple.meta.ts'), load: () => import('./commands/simple.ts') },
+  supervise: { decl: () => import('./commands/supervise.meta.ts'), load: () => import('./commands/supervise.ts') },
+})
 
-function usage(): string {
-  const width = Math.max(...Object.keys(commands).map((c) => c.length))
-  const rows = Object.entries(commands)
-    .filter(([name]) => name !== 'supervise')
-    .map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
-  return [
-    'Usage: backend-manager <command> [options] [--home DIR]',
-    '',
-    'Commands:',
-    ...rows,
-    '',
-    'Global options:',
-    '  --home DIR   runtime state folder, anywhere on the line (default: $BACKEND_MANAGER_HOME, else the',
-    '               nearest .local/ holding a stack from here upward, else ./.local)',
-    '  --version    print the version',
-    '  -h, --help   show help for backend-manager or a command',
-  ].join('\n')
+const GLOBAL_OPTIONS: [string, string][] = [
+  [
+    '--home DIR',
+    `runtime state folder, anywhere on the line (default: $BACKEND_MANAGER_HOME, else the nearest .local/
+    holding a stack from here upward, else ./.local)`,
+  ],
+  ['--version', 'print the version'],
+  ['-h, --help', 'show help for backend-manager or a command'],
+]
+
+// The command list needs every declaration (small modules, loaded only for help and errors).
+async function programHelp(): Promise<string> {
+  const help = await import('../lib/cli/help.ts')
+  return help.programHelp(await Promise.all(Object.values(commands).map((c) => c.decl())), GLOBAL_OPTIONS)
 }
 
 // Global flags may come anywhere before a "--" (after it, words belong to a command being run).
@@ -108,14 +86,20 @@ async function main(argv: string[]): Promise<number> {
   }
   const name = argv.shift()
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    ;(name === undefined ? process.stderr : process.stdout).write(usage() + '\n')
+    ;(name === undefined ? process.stderr : process.stdout).write((await programHelp()) + '\n')
     return name === undefined ? 2 : 0
   }
-  const command = commands[name]
-  if (!command) throw usageError(`unknown command "${name}"\n\n${usage()}`)
-  const mod = await command.load()
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(mod.usage.trimEnd() + '\n')
+  const entry = Object.hasOwn(commands, name) ? commands[name] : undefined
+  if (!entry) {
+    const { unknownCommand } = await import('../lib/cli/help.ts')
+    const decls = await Promise.all(Object.values(commands).map((c) => c.decl()))
+    throw unknownCommand(name, decls, await programHelp())
+  }
+  const decl = await entry.decl()
+  // The help of the subcommand named, else of the command.
+  const help = async () => (await import('../lib/cli/help.ts')).commandHelp(decl, chosenSubcommand(decl, argv))
+  if (wantsHelp(argv)) {
+    process.stdout.write((await help()) + '\n')
     return 0
   }
   const ctx: Context = {
@@ -126,10 +110,16 @@ async function main(argv: string[]): Promise<number> {
     stderr: process.stderr,
   }
   try {
-    return (await mod.run(argv, ctx)) ?? 0
+    const parsed = parseCommand(decl, argv)
+    if (parsed.help) {
+      process.stdout.write((await help()) + '\n')
+      return 0
+    }
+    const mod = await entry.load()
+    return (await mod.run(parsed, ctx)) ?? 0
   } catch (error) {
     // A bad flag or argument shows the command's usage with the error.
-    if (isKnownError(error) && error.code === 'USAGE') throw usageError(`${error.message}\n\n${mod.usage.trimEnd()}`)
+    if (isKnownError(error) && error.code === 'USAGE') throw usageError(`${error.message}\n\n${await help()}`)
     throw error
   }
 }

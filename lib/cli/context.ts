@@ -1,6 +1,5 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { usageError } from '../core/errors.ts'
 import type { Home } from '../core/home.ts'
 
@@ -13,42 +12,7 @@ export interface Context {
   stderr: NodeJS.WritableStream & { isTTY?: boolean }
 }
 
-export interface CommandModule {
-  usage: string
-  run(args: string[], ctx: Context): Promise<number | void>
-}
-
-type Options = NonNullable<ParseArgsConfig['options']>
-
 export const DEFAULT_CONFIG = 'dev-config.yaml'
-
-// util.parseArgs with its errors turned into usage errors that name the command and the flag.
-export function parseFlags<O extends Options>(command: string, args: string[], options: O, maxPositionals = 1) {
-  try {
-    const parsed = parseArgs({
-      args,
-      options: { help: { type: 'boolean', short: 'h' }, ...options },
-      allowPositionals: true,
-      strict: true,
-    })
-    if (parsed.positionals.length > maxPositionals)
-      throw usageError(
-        `${command}: unexpected argument "${parsed.positionals[maxPositionals]}"; see "backend-manager ${command} --help"`,
-      )
-    return parsed
-  } catch (error) {
-    if ((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      const flags = Object.keys(options)
-        .map((o) => `--${o}`)
-        .join(', ')
-      const detail = (error as Error).message.split('.')[0].replace(/^Unknown option/, 'unknown flag')
-      throw usageError(
-        `${command}: ${detail}; expected ${flags || 'no flags'} (see "backend-manager ${command} --help")`,
-      )
-    }
-    throw error
-  }
-}
 
 export function csv(value: string | undefined): string[] | undefined {
   return value === undefined

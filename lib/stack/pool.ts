@@ -23,7 +23,7 @@ export interface PoolRequest {
 
 export const POOL_NAME = 'worker'
 export const POOL_SOURCE = 'simple mode'
-export const DEFAULT_FRONT_PORT = 8000
+export const DEFAULT_FRONT_PORT = proxyDefaults.port
 export const DEFAULT_GRPC_FRONT_PORT = proxyDefaults.grpc_port
 const DEMO_COMMANDS: Record<Protocol, string[]> = {
   http: ['node', '--import', 'tsx', path.join(packageRoot, 'examples', 'server.ts')],

@@ -1,23 +1,15 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { parseFlags, type Context } from '../../lib/cli/context.ts'
+import type { Context } from '../../lib/cli/context.ts'
+import type { Parsed } from '../../lib/cli/command.ts'
+import type meta from './check-envoy.meta.ts'
 import { parseConfig } from '../../lib/config/load.ts'
 import { BackendManagerError } from '../../lib/core/errors.ts'
 import { envoyPaths, renderEnvoyConf } from '../../lib/proxy/envoy/render.ts'
 import { requireEnvoy, validateEnvoyConf } from '../../lib/proxy/envoy/binary.ts'
 import { resolveHome } from '../../lib/core/home.ts'
 import { resolvePlan } from '../../lib/config/plan.ts'
-
-export const usage = `Usage: backend-manager check-envoy [--verify]
-
-Says which envoy "start" will use for proxy.type envoy, and its version. Looks in this order:
-<home>/bin/envoy, the repository's .local/bin/envoy, envoy on PATH. Exit 1 when there is none,
-with where to get one (there is no installer: Envoy ships no portable standalone build that
-could be verified here).
-
-Options:
-  --verify   also run "envoy --mode validate" on a small generated config in a temporary folder`
 
 // Small but complete: HTTP path routing with a WebSocket route, two instances, a gRPC server.
 const VERIFY_CONFIG = `proxy: { type: envoy, host: 127.0.0.1, port: 18000, grpc_port: 18051, admin_port: 18901 }
@@ -27,8 +19,7 @@ servers:
   - { name: rpc, command: "true", port: 18055, protocol: grpc }
 `
 
-export async function run(args: string[], ctx: Context): Promise<number> {
-  const { values } = parseFlags('check-envoy', args, { verify: { type: 'boolean' } }, 0)
+export async function run({ values }: Parsed<typeof meta>, ctx: Context): Promise<number> {
   const envoy = requireEnvoy(ctx.home, ctx.env)
   ctx.stdout.write(`envoy:      ${envoy.path}\nsource:     ${envoy.source}\nversion:    ${envoy.version}\n`)
   if (!values.verify) return 0

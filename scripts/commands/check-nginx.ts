@@ -1,7 +1,9 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { parseFlags, type Context } from '../../lib/cli/context.ts'
+import type { Context } from '../../lib/cli/context.ts'
+import type { Parsed } from '../../lib/cli/command.ts'
+import type meta from './check-nginx.meta.ts'
 import { parseConfig } from '../../lib/config/load.ts'
 import { BackendManagerError } from '../../lib/core/errors.ts'
 import {
@@ -15,17 +17,6 @@ import {
 } from '../../lib/proxy/nginx/install.ts'
 import { resolvePlan } from '../../lib/config/plan.ts'
 
-export const usage = `Usage: backend-manager check-nginx [--verify]
-
-Says which nginx "start" will use, its version and the mime.types file the config includes.
-Looks in this order: <home>/bin/nginx, the repository's .local/bin/nginx, the per-user cache
-($XDG_CACHE_HOME/backend-manager/nginx, else ~/.cache/backend-manager/nginx), nginx on PATH,
-/usr/sbin/nginx. Exit 1 when there is none ("backend-manager install-nginx" installs one; "start"
-installs one into the cache on first use).
-
-Options:
-  --verify   also run "nginx -t" on a small generated config in a temporary folder`
-
 // Small but complete: a root server, a module with its WebSocket route, two instances.
 const VERIFY_CONFIG = `proxy: { host: 127.0.0.1, port: 18000 }
 servers:
@@ -33,8 +24,7 @@ servers:
   - { name: api, command: "true", port: 18002, instances: 2, modules: [api] }
 `
 
-export async function run(args: string[], ctx: Context): Promise<number> {
-  const { values } = parseFlags('check-nginx', args, { verify: { type: 'boolean' } }, 0)
+export async function run({ values }: Parsed<typeof meta>, ctx: Context): Promise<number> {
   const nginx = findNginx(ctx.home, ctx.env)
   if (!nginx) {
     const looked = [

@@ -1,24 +1,15 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { DEFAULT_CONFIG, emitRendered, parseFlags, type Context } from '../../lib/cli/context.ts'
+import { DEFAULT_CONFIG, emitRendered, type Context } from '../../lib/cli/context.ts'
+import type { Parsed } from '../../lib/cli/command.ts'
+import type meta from './gen-envoy-conf.meta.ts'
 import { loadConfig } from '../../lib/config/load.ts'
 import { BackendManagerError } from '../../lib/core/errors.ts'
 import { envoyPaths, renderEnvoyConf } from '../../lib/proxy/envoy/render.ts'
 import { requireEnvoy, validateEnvoyConf, type EnvoyCheck } from '../../lib/proxy/envoy/binary.ts'
 import { ensureHome, resolveHome } from '../../lib/core/home.ts'
 import { resolvePlan, type Plan } from '../../lib/config/plan.ts'
-
-export const usage = `Usage: backend-manager gen-envoy-conf [CONFIG] [-o FILE] [--validate]
-
-Renders the Envoy config "start" would use for CONFIG (default ${DEFAULT_CONFIG}) with
-proxy.type envoy, with the paths of the state folder (.local/ or $BACKEND_MANAGER_HOME).
-Prints it unless -o is given.
-
-Options:
-  -o, --output FILE   write the config to FILE instead of stdout
-  --validate          run "envoy --mode validate" on it (needs an envoy binary; see check-envoy)
-                      (with -o: on FILE; else on a copy rendered in a temp folder)`
 
 // Validation of the printed config happens in a throwaway state folder, leaving the real one alone.
 function validateInTempHome(plan: Plan, check: (conf: string) => EnvoyCheck): EnvoyCheck {
@@ -34,11 +25,7 @@ function validateInTempHome(plan: Plan, check: (conf: string) => EnvoyCheck): En
   }
 }
 
-export async function run(args: string[], ctx: Context): Promise<number> {
-  const { values, positionals } = parseFlags('gen-envoy-conf', args, {
-    output: { type: 'string', short: 'o' },
-    validate: { type: 'boolean' },
-  })
+export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Context): Promise<number> {
   const config = loadConfig(positionals[0] ?? DEFAULT_CONFIG)
   if (config.proxy.type !== 'envoy')
     ctx.stderr.write(

@@ -1,4 +1,6 @@
-import { DEFAULT_CONFIG, emitRendered, parseFlags, type Context } from '../../lib/cli/context.ts'
+import { DEFAULT_CONFIG, emitRendered, type Context } from '../../lib/cli/context.ts'
+import type { Parsed } from '../../lib/cli/command.ts'
+import type meta from './gen-nginx-conf.meta.ts'
 import { loadConfig } from '../../lib/config/load.ts'
 import { BackendManagerError } from '../../lib/core/errors.ts'
 import { prepareNginxDirs, renderNginxConf } from '../../lib/proxy/nginx/render.ts'
@@ -12,21 +14,7 @@ import {
 } from '../../lib/proxy/nginx/install.ts'
 import { resolvePlan } from '../../lib/config/plan.ts'
 
-export const usage = `Usage: backend-manager gen-nginx-conf [CONFIG] [-o FILE] [--validate]
-
-Renders the nginx config "start" would use for CONFIG (default ${DEFAULT_CONFIG}), with the
-paths of the state folder (.local/ or $BACKEND_MANAGER_HOME). Prints it unless -o is given.
-
-Options:
-  -o, --output FILE   write the config to FILE instead of stdout
-  --validate          run "nginx -t" on it and show nginx's own message if it is rejected
-                      (with -o: on FILE with the state folder as prefix; else in a temp folder)`
-
-export async function run(args: string[], ctx: Context): Promise<number> {
-  const { values, positionals } = parseFlags('gen-nginx-conf', args, {
-    output: { type: 'string', short: 'o' },
-    validate: { type: 'boolean' },
-  })
+export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Context): Promise<number> {
   const config = loadConfig(positionals[0] ?? DEFAULT_CONFIG)
   if (config.proxy.type !== 'nginx')
     ctx.stderr.write(

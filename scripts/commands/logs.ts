@@ -1,6 +1,8 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import { parseFlags, positiveInt, type Context } from '../../lib/cli/context.ts'
+import { positiveInt, type Context } from '../../lib/cli/context.ts'
+import type { Parsed } from '../../lib/cli/command.ts'
+import type meta from './logs.meta.ts'
 import { usageError } from '../../lib/core/errors.ts'
 import { cleanLogs } from '../../lib/logs/clean.ts'
 import { FileFollower, followFiles } from '../../lib/logs/follow.ts'
@@ -10,25 +12,8 @@ import { liveSupervisor, readState, supervisorAlive } from '../../lib/stack/stat
 import { noStackHere } from '../../lib/stack/registry.ts'
 import { tailFile } from '../../lib/logs/tail.ts'
 
-export const usage = `Usage: backend-manager logs [NAME|nginx] [-f] [-n N]
-       backend-manager logs clean
-
-Shows the last N lines (default 100) of the unified log (every process, each line prefixed with
-its name-instance; ">>" for stdout, "!>" for stderr). Only log lines go to stdout, so the output
-pipes into grep and wc; notes go to stderr.
-
-  NAME        only this server (all its instances) or this instance (name-instance)
-  nginx       nginx's error log, then its access log (JSON)
-  -f          keep following (across "logs clean" and rotation); Ctrl+C to stop
-  -n N        how many lines to show first (0: none)
-  clean       truncate every log file in place and remove rotated copies; safe while running`
-
-export async function run(args: string[], ctx: Context): Promise<number> {
-  const { values, positionals } = parseFlags('logs', args, {
-    follow: { type: 'boolean', short: 'f' },
-    lines: { type: 'string', short: 'n' },
-  })
-  const target = positionals[0]
+export async function run({ subcommand, values, positionals }: Parsed<typeof meta>, ctx: Context): Promise<number> {
+  const target = subcommand ?? positionals[0]
   // Where no stack ever ran there are no logs to show or clean: say where the stacks are instead, creating nothing.
   if (!fs.existsSync(ctx.home.state) && !fs.existsSync(ctx.home.logs) && !values.follow) {
     ctx.stderr.write(`${noStackHere(ctx.home, ctx.env)}\n`)

@@ -1,18 +1,12 @@
-import { parseFlags, type Context } from '../../lib/cli/context.ts'
+import type { Context } from '../../lib/cli/context.ts'
+import type { Parsed } from '../../lib/cli/command.ts'
+import type meta from './ls.meta.ts'
 import { homeAt } from '../../lib/core/home.ts'
 import { table } from '../../lib/core/table.ts'
 import { registryDir, runningStacks } from '../../lib/stack/registry.ts'
 import { collectStatus } from '../../lib/stack/status.ts'
 
-export const usage = `Usage: backend-manager ls [--json]
-
-Lists every stack this user runs, wherever it was started: its home (the state folder), config,
-supervisor pid, and health (each stack's processes probed now, as "status" does). Stacks are
-registered in $XDG_STATE_HOME/backend-manager (or ~/.local/state/backend-manager) at start and
-removed at stop; entries of stacks that are gone are dropped when listed.`
-
-export async function run(args: string[], ctx: Context): Promise<number> {
-  const { values } = parseFlags('ls', args, { json: { type: 'boolean' } }, 0)
+export async function run({ values }: Parsed<typeof meta>, ctx: Context): Promise<number> {
   const rows = await Promise.all(
     runningStacks(ctx.env).map(async (s) => {
       const status = s.problem ? undefined : await collectStatus(homeAt(s.home)).catch(() => undefined)

@@ -1,5 +1,7 @@
 import path from 'node:path'
-import { DEFAULT_CONFIG, csv, parseFlags, type Context } from '../../lib/cli/context.ts'
+import { DEFAULT_CONFIG, csv, type Context } from '../../lib/cli/context.ts'
+import type { Parsed } from '../../lib/cli/command.ts'
+import type meta from './restart.meta.ts'
 import { loadConfig } from '../../lib/config/load.ts'
 import { restartOnly, startDetached } from '../../lib/stack/start.ts'
 import { stopStack } from '../../lib/stack/stop.ts'
@@ -10,19 +12,12 @@ import { noStackHere } from '../../lib/stack/registry.ts'
 import { processCount } from '../../lib/proxy/process.ts'
 import { plural } from '../../lib/core/words.ts'
 
-export const usage = `Usage: backend-manager restart [CONFIG] [--only a,b]
-
-Stops, waits until every port is released, and starts again. With --only, restarts exactly those
-servers (not what they depend on) and leaves everything else running. CONFIG defaults to the
-running stack's config; with nothing running here, give CONFIG (e.g. ${DEFAULT_CONFIG}).`
-
 // The config the running stack was started from (absolute since it was recorded).
 function runningConfig(state: StackState, cwd: string): string {
   return state.plan.configPath ?? path.resolve(cwd, state.plan.file)
 }
 
-export async function run(args: string[], ctx: Context): Promise<number> {
-  const { values, positionals } = parseFlags('restart', args, { only: { type: 'string' } })
+export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Context): Promise<number> {
   const state = readState(ctx.home)
   // Nothing to restart here, and no config to start from: name the stacks that run elsewhere.
   if (!state && (positionals[0] === undefined || values.only !== undefined)) {

@@ -1,4 +1,6 @@
-import { parseFlags, positiveInt, type Context } from '../../lib/cli/context.ts'
+import { positiveInt, type Context } from '../../lib/cli/context.ts'
+import type { Parsed } from '../../lib/cli/command.ts'
+import type meta from './simple.meta.ts'
 import type { Protocol, ProxyType } from '../../lib/config/types.ts'
 import { usageError } from '../../lib/core/errors.ts'
 import { startDetached } from '../../lib/stack/start.ts'
@@ -21,42 +23,15 @@ import { run as runHealth } from './health.ts'
 import { run as runLogs } from './logs.ts'
 import { run as runStatus } from './status.ts'
 
-export const usage = `Usage: backend-manager simple <start|status|stop|restart|logs|health> [options] [-- COMMAND ...]
-
-N identical workers named worker-0..N-1 on consecutive ports, no config file (quantra-simple).
-
-  simple start --workers N --base-port P [--host H] [--proxy none|nginx|envoy] [--port F]
-               [--protocol http|grpc] [-- COMMAND ...]
-      COMMAND gets {port} substituted (also as a word of its own) and PORT in its environment;
-      the default COMMAND is the bundled demo server (examples/server.ts, or
-      examples/grpc-server.ts with --protocol grpc). --proxy nginx or envoy balances round-robin
-      across the workers on front port F (default ${DEFAULT_FRONT_PORT}; ${DEFAULT_GRPC_FRONT_PORT} for gRPC, served as
-      HTTP/2). gRPC workers are ready once the gRPC health service says SERVING (or, when they
-      have none, once they accept connections).
-  simple status [--json]        the pool's processes
-  simple stop                   stop every worker, wait until every port is free
-  simple restart --workers N    same command, base port and proxy, N workers
-  simple logs [-f] [-n N]       the pool's unified log
-  simple health [--json]        probe every worker directly and through the proxy (under Envoy,
-                                also each worker's health as Envoy sees it)
-
-The pool keeps its own state (in <home>/simple), so it can run beside a config-file stack.`
-
-const PROXIES: ProxyType[] = ['none', 'nginx', 'envoy']
-const PROTOCOLS: Protocol[] = ['http', 'grpc']
-
-function splitCommand(args: string[]): { flags: string[]; command: string[] } {
-  const dash = args.indexOf('--')
-  return dash < 0 ? { flags: args, command: [] } : { flags: args.slice(0, dash), command: args.slice(dash + 1) }
-}
-
 function required(flag: string, value: number | undefined): number {
   if (value === undefined) throw usageError(`simple start: ${flag} is required (see "backend-manager simple --help")`)
   return value
 }
 
-export async function run(args: string[], ctx: Context): Promise<number> {
-  const [sub, ...rest] = args
+export async function run(
+  { subcommand: sub, values, positionals, rest }: Parsed<typeof meta>,
+  ctx: Context,
+): Promise<number> {
   const home = poolHome(ctx.env, ctx.cwd, ctx.home.root === poolHome({}, ctx.cwd).root ? undefined : ctx.home.root)
   const pool: Context = { ...ctx, home }
   const io = {
@@ -86,26 +61,8 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   }
   switch (sub) {
     case 'start': {
-      const { flags, command } = splitCommand(rest)
-      const { values } = parseFlags(
-        'simple start',
-        flags,
-        {
-          workers: { type: 'string' },
-          'base-port': { type: 'string' },
-          host: { type: 'string' },
-          proxy: { type: 'string' },
-          port: { type: 'string' },
-          protocol: { type: 'string' },
-        },
-        0,
-      )
       const proxy = (values.proxy ?? 'none') as ProxyType
-      if (!PROXIES.includes(proxy))
-        throw usageError(`--proxy: expected one of ${PROXIES.join(', ')}, got ${JSON.stringify(values.proxy)}`)
       const protocol = (values.protocol ?? 'http') as Protocol
-      if (!PROTOCOLS.includes(protocol))
-        throw usageError(`--protocol: expected one of ${PROTOCOLS.join(', ')}, got ${JSON.stringify(values.protocol)}`)
       refuseRunningPool(home)
       return launch(
         {
@@ -116,14 +73,13 @@ export async function run(args: string[], ctx: Context): Promise<number> {
           protocol,
           frontPort:
             positiveInt('--port', values.port) ?? (protocol === 'grpc' ? DEFAULT_GRPC_FRONT_PORT : DEFAULT_FRONT_PORT),
-          command,
+          command: rest,
           cwd: ctx.cwd,
         },
         'started',
       )
     }
     case 'restart': {
-      const { values } = parseFlags('simple restart', rest, { workers: { type: 'string' } }, 0)
       const previous = loadRequest(home)
       if (!previous) throw usageError(`simple restart: no pool was started from ${home.root}; use "simple start"`)
       return launch(
@@ -132,18 +88,15 @@ export async function run(args: string[], ctx: Context): Promise<number> {
       )
     }
     case 'stop': {
-      parseFlags('simple stop', rest, {}, 0)
       return printStopReport(await stopStack(io, onWait), ctx.stdout, ctx.stderr)
     }
     case 'status':
-      return runStatus(rest, pool)
+      return runStatus({ values, positionals, rest }, pool)
     case 'logs':
-      return runLogs(rest, pool)
+      return runLogs({ values, positionals, rest }, pool)
     case 'health':
-      return runHealth(rest, pool)
+      return runHealth({ values, positionals, rest }, pool)
     default:
-      throw usageError(
-        `simple: expected one of start, status, stop, restart, logs, health${sub ? `, got "${sub}"` : ''}\n\n${usage}`,
-      )
+      throw usageError('simple: expected a command (see "backend-manager simple --help")')
   }
 }

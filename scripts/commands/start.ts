@@ -1,5 +1,7 @@
 import path from 'node:path'
-import { DEFAULT_CONFIG, csv, parseFlags, type Context } from '../../lib/cli/context.ts'
+import { DEFAULT_CONFIG, csv, type Context } from '../../lib/cli/context.ts'
+import type { Parsed } from '../../lib/cli/command.ts'
+import type meta from './start.meta.ts'
 import { loadConfig } from '../../lib/config/load.ts'
 import { bringUpHere, checkFreeSpace, preflight, startDetached } from '../../lib/stack/start.ts'
 import { resolvePlan } from '../../lib/config/plan.ts'
@@ -12,26 +14,7 @@ import { fileSize, unifiedLogPath } from '../../lib/logs/paths.ts'
 
 const LOG_TICK_MS = 100
 
-export const usage = `Usage: backend-manager start [CONFIG] [--only a,b] [--foreground] [--no-wait]
-
-Checks the config and every port, starts the servers (each once what it depends_on is ready),
-waits until each is healthy, starts the proxy last, and returns with everything running in the
-background. While a server is not ready yet it says every few seconds what the last check saw. On
-failure it names the process, shows this run's last log lines, stops what it started and exits 1.
-A stack already running this config is left as it is (exit 0); another config is refused.
-CONFIG defaults to ${DEFAULT_CONFIG}.
-
-  --only a,b      start only these servers (and what they depend on)
-  --foreground    stay in the terminal; Ctrl+C stops everything
-  --no-wait       return at once; the background supervisor starts everything ("status" says
-                  which process failed and why if it does not come up)`
-
-export async function run(args: string[], ctx: Context): Promise<number> {
-  const { values, positionals } = parseFlags('start', args, {
-    only: { type: 'string' },
-    foreground: { type: 'boolean' },
-    'no-wait': { type: 'boolean' },
-  })
+export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Context): Promise<number> {
   const file = positionals[0] ?? DEFAULT_CONFIG
   const config = loadConfig(file, { cacheFile: ctx.home.configCache })
   const plan = { ...resolvePlan(config, csv(values.only)), configPath: path.resolve(ctx.cwd, file) }

@@ -1,18 +1,12 @@
-import { parseFlags, useColour, type Context } from '../../lib/cli/context.ts'
+import { useColour, type Context } from '../../lib/cli/context.ts'
+import type { Parsed } from '../../lib/cli/command.ts'
+import type meta from './status.meta.ts'
 import { describeStartFailure } from '../../lib/stack/last-failure.ts'
 import { collectStatus, statusExitCode } from '../../lib/stack/status.ts'
 import { formatStatus } from '../../lib/cli/status-format.ts'
 import { noStackHere } from '../../lib/stack/registry.ts'
 
-export const usage = `Usage: backend-manager status [--json]
-
-One row per process (the supervisor, every server instance, the proxy): pid, port, state,
-health (probed now), uptime, restarts, CPU% and memory summed over the process tree.
-When the last start failed in the background (--no-wait), says which process, why, and its last
-lines. Exit 0 when all are healthy, 1 when degraded or the last start failed, 3 when nothing is running.`
-
-export async function run(args: string[], ctx: Context): Promise<number> {
-  const { values } = parseFlags('status', args, { json: { type: 'boolean' } }, 0)
+export async function run({ values }: Parsed<typeof meta>, ctx: Context): Promise<number> {
   const status = await collectStatus(ctx.home)
   // Nothing here at all (not even a failed start to report): name the stacks that run elsewhere.
   if (!status.running && !status.lastFailure) {

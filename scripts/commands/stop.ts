@@ -1,21 +1,13 @@
 import fs from 'node:fs'
-import { parseFlags, type Context } from '../../lib/cli/context.ts'
+import type { Context } from '../../lib/cli/context.ts'
+import type { Parsed } from '../../lib/cli/command.ts'
+import type meta from './stop.meta.ts'
 import { noStackHere } from '../../lib/stack/registry.ts'
 import { forceStop, stopStack } from '../../lib/stack/stop.ts'
 import { printStopReport } from '../../lib/cli/progress.ts'
 import { plural } from '../../lib/core/words.ts'
 
-export const usage = `Usage: backend-manager stop [--force]
-
-Stops the proxy first, then the servers in reverse dependency order: SIGTERM to each process
-group, SIGKILL after its stop_timeout, then waits until every port is released and no process
-of the stack is left. Works from any shell, also when the supervisor has died.
-
-  --force   also when the state file is damaged: finds the stack's processes by the home in
-            their environment, stops them (SIGTERM, SIGKILL after 5 s) and removes the file`
-
-export async function run(args: string[], ctx: Context): Promise<number> {
-  const { values } = parseFlags('stop', args, { force: { type: 'boolean' } }, 0)
+export async function run({ values }: Parsed<typeof meta>, ctx: Context): Promise<number> {
   const onWait = (what: string) => ctx.stderr.write(`waiting for ${what}\n`)
   const io = { home: ctx.home, env: ctx.env, notice: (line: string) => ctx.stderr.write(`${line}\n`) }
   if (!values.force) {

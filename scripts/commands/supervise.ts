@@ -2,6 +2,8 @@
 // restarts crashed processes and builds the unified log until a stop or a handover.
 import fs from 'node:fs'
 import type { Context } from '../../lib/cli/context.ts'
+import type { Parsed } from '../../lib/cli/command.ts'
+import type meta from './supervise.meta.ts'
 import { BackendManagerError } from '../../lib/core/errors.ts'
 import { cpuTargets, recordCpu } from '../../lib/stack/cpu.ts'
 import { startTimeOf } from '../../lib/os/procfs.ts'
@@ -11,11 +13,7 @@ import { readState, removeState } from '../../lib/stack/state.ts'
 import { Stack } from '../../lib/stack/stack.ts'
 import { writeLastFailure, type LastFailure } from '../../lib/stack/last-failure.ts'
 
-export const usage = `Usage: backend-manager supervise
-
-Internal: started by "start"; runs detached and supervises the stack recorded in the state file.`
-
-export async function run(_args: string[], ctx: Context): Promise<number> {
+export async function run(_parsed: Parsed<typeof meta>, ctx: Context): Promise<number> {
   const fd = (ctx.stdout as { fd?: unknown }).fd
   const log = (line: string) => {
     const text = `${new Date().toISOString()} ${line}\n`

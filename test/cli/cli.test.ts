@@ -1,6 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { csv, parseFlags, positiveInt, useColour } from '../../lib/cli/context.ts'
+import { csv, positiveInt, useColour } from '../../lib/cli/context.ts'
+import { defineCommand, parseCommand } from '../../lib/cli/command.ts'
 import { BackendManagerError } from '../../lib/core/errors.ts'
 
 function usageMessage(fn: () => unknown): string {
@@ -13,24 +14,71 @@ function usageMessage(fn: () => unknown): string {
   assert.fail('expected a usage error')
 }
 
-test('parseFlags: flags and one positional; the errors name the command, the flag and what it takes', () => {
-  const { values, positionals } = parseFlags('start', ['dev.yaml', '--only', 'a,b', '--foreground'], {
-    only: { type: 'string' },
-    foreground: { type: 'boolean' },
-  })
-  assert.deepEqual({ ...values }, { only: 'a,b', foreground: true })
+const demo = defineCommand({
+  name: 'demo',
+  summary: 'a command to parse with',
+  args: [{ name: 'CONFIG', description: 'the config' }],
+  flags: {
+    only: { type: 'string', value: 'a,b', description: 'these' },
+    output: { type: 'string', short: 'o', value: 'FILE', description: 'there' },
+    proxy: { type: 'string', choices: ['none', 'nginx'], default: 'none', description: 'which' },
+    foreground: { type: 'boolean', description: 'stay' },
+  },
+  subcommands: {
+    run: {
+      summary: 'run it',
+      flags: { workers: { type: 'string', value: 'N', required: true, description: 'how many' } },
+      rest: { name: 'COMMAND ...', description: 'what to run' },
+    },
+  },
+})
+
+test('parseCommand: flags, defaults, one positional; the errors name the command, the flag and what it takes', () => {
+  const { values, positionals, subcommand } = parseCommand(demo, [
+    'dev.yaml',
+    '--only',
+    'a,b',
+    '-o',
+    'x',
+    '--foreground',
+  ])
+  assert.deepEqual({ ...values }, { only: 'a,b', output: 'x', proxy: 'none', foreground: true })
   assert.deepEqual(positionals, ['dev.yaml'])
+  assert.equal(subcommand, undefined)
+  // -h anywhere among the flags asks for the help, whatever else is wrong with the line.
+  const help = parseCommand(demo, ['a', 'b', '-h'])
+  assert.deepEqual([help.help, { ...help.values }], [true, { proxy: 'none' }])
+  const see = '(see "backend-manager demo --help")'
   assert.equal(
-    usageMessage(() => parseFlags('start', ['--bogus'], { only: { type: 'string' } })),
-    `start: unknown flag '--bogus'; expected --only (see "backend-manager start --help")`,
+    usageMessage(() => parseCommand(demo, ['--bogus'])),
+    `demo: unknown flag '--bogus'; expected --only, --output (-o), --proxy, --foreground ${see}`,
   )
   assert.equal(
-    usageMessage(() => parseFlags('stop', ['x'], {}, 0)),
-    'stop: unexpected argument "x"; see "backend-manager stop --help"',
+    usageMessage(() => parseCommand(demo, ['a', 'b'])),
+    'demo: unexpected argument "b"; see "backend-manager demo --help"',
   )
   assert.match(
-    usageMessage(() => parseFlags('start', ['--only'], { only: { type: 'string' } })),
-    /^start: .*--only.*; expected --only/,
+    usageMessage(() => parseCommand(demo, ['--only'])),
+    /^demo: .*--only.*; expected --only, /,
+  )
+  assert.equal(
+    usageMessage(() => parseCommand(demo, ['--proxy', 'haproxy'])),
+    '--proxy: expected one of none, nginx, got "haproxy"',
+  )
+})
+
+test('parseCommand: a subcommand parses its own flags, and the words after "--" are passed on', () => {
+  const parsed = parseCommand(demo, ['run', '--workers', '2', '--', 'sleep', '--only', '9'])
+  assert.equal(parsed.subcommand, 'run')
+  assert.deepEqual({ ...parsed.values }, { workers: '2' })
+  assert.deepEqual(parsed.rest, ['sleep', '--only', '9'])
+  assert.equal(
+    usageMessage(() => parseCommand(demo, ['run'])),
+    'demo run: --workers is required (see "backend-manager demo run --help")',
+  )
+  assert.equal(
+    usageMessage(() => parseCommand(demo, ['run', '--workers', '2', '--only', 'a'])),
+    `demo run: unknown flag '--only'; expected --workers (see "backend-manager demo run --help")`,
   )
 })
 
