@@ -6,6 +6,10 @@ import { packageRoot, resolveHome, type Home } from '../core/home.ts'
 import { isSameProcess } from '../os/procfs.ts'
 import { readState, supervisorAlive } from './state.ts'
 import { readJsonFile, writeJsonAtomic } from '../core/json-files.ts'
+import { resolvePlan, type Plan } from '../config/plan.ts'
+import { ensureProxy } from './start.ts'
+import { restartStack, type RunIO } from './run.ts'
+import type { StopResult } from './stop.ts'
 
 // A pool of identical workers with no config file: the seed's quantra-simple, plus an optional proxy.
 export interface PoolRequest {
@@ -107,4 +111,18 @@ export function refuseRunningPool(home: Home): void {
     'START_FAILED',
     `a pool is already running from ${home.root} (${what}); use "simple restart" or "simple stop" first`,
   )
+}
+
+// simple start and restart: the proxy binary is checked before a running pool is stopped, then the pool is
+// restarted (see run.ts) and its request kept for the next `simple restart`.
+export async function startPool(
+  req: PoolRequest,
+  io: RunIO,
+  stopped: (result: StopResult) => void,
+): Promise<Plan | undefined> {
+  const plan = resolvePlan(poolConfig(req))
+  await ensureProxy(plan, io)
+  if (!(await restartStack(plan, io, stopped))) return undefined
+  saveRequest(io.home, req)
+  return plan
 }

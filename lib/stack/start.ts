@@ -1,25 +1,22 @@
 import fs from 'node:fs'
 import { randomBytes } from 'node:crypto'
-import { spawn } from 'node:child_process'
 import path from 'node:path'
 import { BackendManagerError } from '../core/errors.ts'
-import { ensureHome, packageRoot, type Home } from '../core/home.ts'
-import { acquireLock } from '../os/lock.ts'
+import type { Home } from '../core/home.ts'
 import { freeBytes } from '../logs/paths.ts'
 import type { Plan, ProcessSpec } from '../config/plan.ts'
 import { busyPorts, describeBusy } from '../os/ports.ts'
-import { isSameProcess, startTimeOf } from '../os/procfs.ts'
+import { isSameProcess } from '../os/procfs.ts'
 import { makeProxy, proxyPorts } from '../proxy/process.ts'
 import { ensureNginx } from '../proxy/nginx/install.ts'
-import { openAppend } from '../core/safe-files.ts'
 import { isRecordedProcess } from '../os/process-groups.ts'
-import { readState, removeState, writeState, supervisorAlive, type StackState } from './state.ts'
-import { HOME_ENV, RUN_ENV, supervisorTag, type ProcessRecord } from '../os/process-record.ts'
+import { removeState, supervisorAlive, type StackState } from './state.ts'
+import type { ProcessRecord } from '../os/process-record.ts'
 import { registerStack } from './registry.ts'
 import { stopProcesses } from '../os/terminate.ts'
 import { Stack, type ProgressEvent } from './stack.ts'
 import { clearLastFailure } from './last-failure.ts'
-import { quietSupervisor, targetsOf, waitSupervisorExit } from './stop.ts'
+import { targetsOf } from './stop.ts'
 
 export interface LifecycleIO {
   home: Home
@@ -105,6 +102,17 @@ async function retireStale(plan: Plan, previous: StackState, notice?: (line: str
   return { ...previous, processes: previous.processes.filter(keep) }
 }
 
+// A stack that runs this very plan under a live supervisor: a second start has nothing to do.
+export function alreadyRunning(state: StackState | undefined, plan: Plan): state is StackState {
+  return state !== undefined && supervisorAlive(state) && runsPlan(state, plan)
+}
+
+// A missing proxy binary is installed (nginx) or reported now, before anything is stopped or handed over.
+export async function ensureProxy(plan: Plan, io: LifecycleIO): Promise<void> {
+  if (plan.proxy.type === 'nginx') await ensureNginx(io.home, io.env, io.notice)
+  makeProxy(io.home, plan, io.env)
+}
+
 // What every start checks under the lock before it starts anything (detached or --foreground); returns
 // the previous state to adopt from.
 export async function preflight(
@@ -150,113 +158,4 @@ export async function bringUpHere(plan: Plan, io: LifecycleIO, previous?: StackS
   }
   registerStack(io.home, stack.state, io.env)
   return stack
-}
-
-export function spawnSupervisor(home: Home, env: NodeJS.ProcessEnv, runId: string): number {
-  ensureHome(home)
-  const out = openAppend(home.supervisorLog)
-  const child = spawn(
-    process.execPath,
-    [path.join(packageRoot, 'bin', 'backend-manager.js'), '--home', home.root, 'supervise'],
-    {
-      detached: true,
-      stdio: ['ignore', out, out],
-      // Tagged like the servers, so a stop can tell it from an unrelated process on a reused pid.
-      env: { ...env, [RUN_ENV]: supervisorTag(runId), [HOME_ENV]: home.root },
-      cwd: home.root,
-    },
-  )
-  fs.closeSync(out)
-  child.unref()
-  return child.pid!
-}
-
-export interface StartRequest {
-  plan: Plan
-  noWait?: boolean
-}
-
-export interface StartResult {
-  supervisorPid: number
-  // Set when the stack already ran this very plan, so nothing was started: its phase.
-  already?: StackState['phase']
-}
-
-// start: validate, lock, refuse a second stack, check ports, bring up, hand over to a detached supervisor.
-export async function startDetached(req: StartRequest, io: LifecycleIO): Promise<StartResult> {
-  checkFreeSpace(io.home)
-  const lock = acquireLock(io.home, 'start')
-  try {
-    const current = readState(io.home)
-    if (current && supervisorAlive(current) && runsPlan(current, req.plan))
-      return { supervisorPid: current.supervisor.pid, already: current.phase }
-    const previous = await preflight(io.home, req.plan, current, io.notice)
-    if (req.noWait) {
-      // A missing proxy binary (nginx, envoy) is installed or reported now, not later by the background supervisor.
-      if (req.plan.proxy.type === 'nginx') await ensureNginx(io.home, io.env, io.notice)
-      makeProxy(io.home, req.plan, io.env)
-      // The supervisor brings everything up itself, from the plan in the state file.
-      const state: StackState = {
-        ...(previous ?? emptyState(req.plan)),
-        plan: req.plan,
-        phase: 'starting',
-        supervisor: { pid: 0, startTime: '' },
-      }
-      writeState(io.home, state)
-      const pid = spawnSupervisor(io.home, io.env, state.runId)
-      // Recorded before the lock is released: a start or stop right after this one must see the supervisor at work.
-      if (readState(io.home)?.supervisor.pid === 0)
-        writeState(io.home, { ...state, supervisor: { pid, startTime: startTimeOf(pid) ?? 'unknown' } })
-      registerStack(io.home, state, io.env)
-      return { supervisorPid: pid }
-    }
-    const stack = await bringUpHere(req.plan, io, previous)
-    stack.close()
-    const pid = spawnSupervisor(io.home, io.env, stack.state.runId)
-    stack.state.supervisor = { pid, startTime: startTimeOf(pid) ?? 'unknown' }
-    stack.save()
-    return { supervisorPid: pid }
-  } finally {
-    lock.release()
-  }
-}
-
-function emptyState(plan: Plan): StackState {
-  return {
-    version: 1,
-    runId: newRunId(),
-    phase: 'starting',
-    startedAt: Date.now(),
-    supervisor: { pid: 0, startTime: '' },
-    plan,
-    ports: [],
-    processes: [],
-  }
-}
-
-// restart --only: hand the supervisor's watch over, stop just those servers, then start again adopting the rest.
-export async function restartOnly(
-  plan: Plan,
-  servers: string[],
-  io: LifecycleIO,
-  onWait?: (what: string) => void,
-): Promise<{ supervisorPid: number }> {
-  const lock = acquireLock(io.home, 'restart')
-  let state: StackState
-  try {
-    const before = readState(io.home)
-    if (!before) throw new BackendManagerError('NOT_FOUND', `nothing is running from ${io.home.root}; use "start"`)
-    state = await quietSupervisor(io.home, before, 'SIGUSR2')
-    await waitSupervisorExit(state)
-    const report = await stopProcesses(targetsOf(state, new Set(servers)), { runId: state.runId, onWait })
-    if (report.survivors.length)
-      throw new BackendManagerError('STOP_FAILED', `could not stop:\n${report.survivors.join('\n')}`)
-    state = readState(io.home) ?? state
-    state.processes = state.processes.filter((p) => !servers.includes(p.server))
-    state.supervisor = { pid: 0, startTime: '' }
-    writeState(io.home, state)
-  } finally {
-    lock.release()
-  }
-  return startDetached({ plan }, io)
 }

@@ -130,16 +130,6 @@ export interface StopIO {
   notice?: (line: string) => void
 }
 
-export async function stopStack(io: StopIO, onWait?: (what: string) => void): Promise<StopResult> {
-  // A read-only or full home must not keep a running stack from being stopped.
-  const lock = acquireLockIfWritable(io.home, 'stop', io.notice ?? (() => {}))
-  try {
-    return await stopRecorded(io, onWait)
-  } finally {
-    lock.release()
-  }
-}
-
 export interface ForceStopResult {
   // Why the state file could not be used, when it could not.
   damaged?: string
@@ -232,7 +222,9 @@ function removeRunFiles(io: StopIO): void {
   if (io.env) unregisterStack(io.home, io.env)
 }
 
-async function stopRecorded(io: StopIO, onWait?: (what: string) => void): Promise<StopResult> {
+// What the state records, stopped (the lock is the caller's): the supervisor quieted, every group of the run
+// stopped, its ports released; the run files go only once everything is gone.
+export async function stopRecorded(io: StopIO, onWait?: (what: string) => void): Promise<StopResult> {
   const home = io.home
   const started = Date.now()
   const before = readState(home)

@@ -3,10 +3,11 @@ import { DEFAULT_CONFIG, csv, type Context } from '../../lib/cli/context.ts'
 import type { Parsed } from '../../lib/cli/command.ts'
 import type meta from './restart.meta.ts'
 import { loadConfig } from '../../lib/config/load.ts'
-import { restartOnly, startDetached } from '../../lib/stack/start.ts'
-import { stopStack } from '../../lib/stack/stop.ts'
-import { resolvePlan, selectServers } from '../../lib/config/plan.ts'
-import { progressPrinter, printStopReport } from '../../lib/cli/progress.ts'
+import { restartServers, restartStack } from '../../lib/stack/run.ts'
+import { onlyPlan } from '../../lib/stack/restart-only.ts'
+import { resolvePlan } from '../../lib/config/plan.ts'
+import { printStopReport } from '../../lib/cli/progress.ts'
+import { commandIO } from '../../lib/cli/command-io.ts'
 import { readState, type StackState } from '../../lib/stack/state.ts'
 import { noStackHere } from '../../lib/stack/registry.ts'
 import { processCount } from '../../lib/proxy/process.ts'
@@ -29,29 +30,15 @@ export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Con
   const configPath = path.resolve(ctx.cwd, file)
   const only = csv(values.only)
   const started = Date.now()
-  const io = {
-    home: ctx.home,
-    env: ctx.env,
-    progress: progressPrinter(ctx.stdout, ctx.env),
-    notice: (l: string) => ctx.stderr.write(`${l}\n`),
-  }
-  const onWait = (what: string) => ctx.stderr.write(`waiting for ${what}\n`)
+  const io = commandIO(ctx)
   if (only) {
-    // Exactly the named servers are restarted; the plan keeps what runs and what they depend on, which is adopted.
-    // Refuses unknown names (exit 2) before anything is stopped.
-    selectServers(config.servers, only, config.file)
-    const restarted = [...new Set(only)]
-    const known = new Set(config.servers.map((s) => s.name))
-    const running = (state?.plan.processes.map((p) => p.server) ?? []).filter((name) => known.has(name))
-    const plan = { ...resolvePlan(config, [...new Set([...running, ...restarted])]), configPath }
-    await restartOnly(plan, restarted, io, onWait)
+    const { plan, servers } = onlyPlan(config, only, state, configPath)
+    await restartServers(plan, servers, io)
     ctx.stdout.write(`restarted ${only.join(', ')} in ${Date.now() - started} ms\n`)
     return 0
   }
   const plan = { ...resolvePlan(config), configPath }
-  const stopped = await stopStack(io, onWait)
-  if (stopped.wasRunning && printStopReport(stopped, ctx.stdout, ctx.stderr) !== 0) return 1
-  await startDetached({ plan }, io)
+  if (!(await restartStack(plan, io, (stopped) => printStopReport(stopped, ctx.stdout, ctx.stderr)))) return 1
   ctx.stdout.write(`restarted ${plural(processCount(plan), 'process', 'processes')} in ${Date.now() - started} ms\n`)
   return 0
 }

@@ -3,20 +3,17 @@ import type { Parsed } from '../../lib/cli/command.ts'
 import type meta from './simple.meta.ts'
 import type { Protocol, ProxyType } from '../../lib/config/types.ts'
 import { usageError } from '../../lib/core/errors.ts'
-import { startDetached } from '../../lib/stack/start.ts'
-import { stopStack } from '../../lib/stack/stop.ts'
-import { resolvePlan } from '../../lib/config/plan.ts'
-import { printStopReport, progressPrinter } from '../../lib/cli/progress.ts'
-import { describeProxy, makeProxy } from '../../lib/proxy/process.ts'
-import { ensureNginx } from '../../lib/proxy/nginx/install.ts'
+import { stopStack } from '../../lib/stack/run.ts'
+import { printStopReport } from '../../lib/cli/progress.ts'
+import { commandIO } from '../../lib/cli/command-io.ts'
+import { describeProxy } from '../../lib/proxy/process.ts'
 import {
   DEFAULT_FRONT_PORT,
   DEFAULT_GRPC_FRONT_PORT,
   loadRequest,
-  poolConfig,
   poolHome,
   refuseRunningPool,
-  saveRequest,
+  startPool,
   type PoolRequest,
 } from '../../lib/stack/pool.ts'
 import { run as runHealth } from './health.ts'
@@ -34,23 +31,11 @@ export async function run(
 ): Promise<number> {
   const home = poolHome(ctx.env, ctx.cwd, ctx.home.root === poolHome({}, ctx.cwd).root ? undefined : ctx.home.root)
   const pool: Context = { ...ctx, home }
-  const io = {
-    home,
-    env: ctx.env,
-    progress: progressPrinter(ctx.stdout, ctx.env),
-    notice: (l: string) => ctx.stderr.write(`${l}\n`),
-  }
-  const onWait = (what: string) => ctx.stderr.write(`waiting for ${what}\n`)
+  const io = commandIO(pool)
   const launch = async (req: PoolRequest, verb: string) => {
-    const plan = resolvePlan(poolConfig(req))
-    // A missing proxy binary is installed (nginx) or reported before a running pool is stopped.
-    if (plan.proxy.type === 'nginx') await ensureNginx(home, ctx.env, io.notice)
-    makeProxy(home, plan, ctx.env)
     const started = Date.now()
-    const stopped = await stopStack(io, onWait)
-    if (stopped.wasRunning && printStopReport(stopped, ctx.stdout, ctx.stderr) !== 0) return 1
-    await startDetached({ plan }, io)
-    saveRequest(home, req)
+    const plan = await startPool(req, io, (stopped) => printStopReport(stopped, ctx.stdout, ctx.stderr))
+    if (!plan) return 1
     const last = req.basePort + req.workers - 1
     const workers =
       req.workers === 1 ? `1 worker on port ${req.basePort}` : `${req.workers} workers on ports ${req.basePort}-${last}`
@@ -88,7 +73,7 @@ export async function run(
       )
     }
     case 'stop': {
-      return printStopReport(await stopStack(io, onWait), ctx.stdout, ctx.stderr)
+      return printStopReport(await stopStack(io), ctx.stdout, ctx.stderr)
     }
     case 'status':
       return runStatus({ values, positionals, rest }, pool)

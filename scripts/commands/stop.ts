@@ -1,25 +1,24 @@
-import fs from 'node:fs'
 import type { Context } from '../../lib/cli/context.ts'
 import type { Parsed } from '../../lib/cli/command.ts'
 import type meta from './stop.meta.ts'
 import { noStackHere } from '../../lib/stack/registry.ts'
-import { forceStop, stopStack } from '../../lib/stack/stop.ts'
+import { forceStop } from '../../lib/stack/stop.ts'
+import { stopStack } from '../../lib/stack/run.ts'
 import { printStopReport } from '../../lib/cli/progress.ts'
+import { commandIO } from '../../lib/cli/command-io.ts'
 import { plural } from '../../lib/core/words.ts'
 
 export async function run({ values }: Parsed<typeof meta>, ctx: Context): Promise<number> {
-  const onWait = (what: string) => ctx.stderr.write(`waiting for ${what}\n`)
-  const io = { home: ctx.home, env: ctx.env, notice: (line: string) => ctx.stderr.write(`${line}\n`) }
+  const io = commandIO(ctx)
   if (!values.force) {
-    // Where no stack ever ran, nothing is created (not even the lock's folder).
-    const result = fs.existsSync(ctx.home.run) ? await stopStack(io, onWait) : undefined
-    if (!result?.wasRunning) {
+    const result = await stopStack(io)
+    if (!result.wasRunning) {
       ctx.stdout.write(`${noStackHere(ctx.home, ctx.env)}\n`)
       return 0
     }
     return printStopReport(result, ctx.stdout, ctx.stderr)
   }
-  const r = await forceStop(io, onWait)
+  const r = await forceStop(io, io.onWait)
   if (r.damaged)
     ctx.stderr.write(`${r.damaged.split(';')[0]}: looked for the stack's processes by their environment instead\n`)
   const recorded = r.recorded?.report ? printStopReport(r.recorded, ctx.stdout, ctx.stderr) : 0

@@ -1,0 +1,43 @@
+// start --foreground: the terminal shows the run's unified log and a Ctrl+C there stops everything.
+import type { Home } from '../core/home.ts'
+import { FileFollower, FollowSet } from '../logs/follow.ts'
+import { fileSize, unifiedLogPath } from '../logs/paths.ts'
+
+const LOG_TICK_MS = 100
+
+export interface TerminalLog {
+  // From now on, every new line of the unified log is shown.
+  show(): void
+  // Shows the last lines (the servers' last words while they shut down) and stops reading.
+  close(): void
+}
+
+// The unified log from where the file ends now, as foreman shows its processes' output.
+export function followUnified(home: Home, write: (lines: string[]) => void): TerminalLog {
+  const unified = new FollowSet(
+    home,
+    [new FileFollower(unifiedLogPath(home), fileSize(unifiedLogPath(home)))],
+    (_file, lines) => write(lines),
+  )
+  let tail: NodeJS.Timeout | undefined
+  return {
+    show() {
+      unified.tick()
+      tail = setInterval(() => unified.tick(), LOG_TICK_MS)
+    },
+    close() {
+      clearInterval(tail)
+      unified.tick()
+      for (const follower of unified.followers) follower.close()
+    },
+  }
+}
+
+// Listening before the bring-up's own handlers go: with no listener at all, a Ctrl+C would kill this process
+// outright and leave the stack running unwatched.
+export function stopRequested(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve)
+    process.once('SIGTERM', resolve)
+  })
+}

@@ -1,0 +1,137 @@
+// A run's story as a table of contents: start (lock, preflight, bring up, hand over), supervise, restart, stop.
+// Each step is one named function in the file that owns it; read this file first, then follow a step.
+//
+// The start side (the stack, the proxy and its installer) is imported only where a run starts, so that `stop`,
+// which runs often, loads none of it and stays quick.
+import fs from 'node:fs'
+import type { Home } from '../core/home.ts'
+import type { Plan } from '../config/plan.ts'
+import { acquireLock, acquireLockIfWritable } from '../os/lock.ts'
+import { readState, removeState, type StackState } from './state.ts'
+import { stopRecorded, type StopResult } from './stop.ts'
+import type { LifecycleIO } from './start.ts'
+
+export interface RunIO extends LifecycleIO {
+  // Said while a stop waits for a process or a port, so a slow stop is not a silent one.
+  onWait?: (what: string) => void
+}
+
+export interface StartRequest {
+  plan: Plan
+  // Return once the supervisor is spawned; it brings everything up itself.
+  noWait?: boolean
+}
+
+export interface StartResult {
+  supervisorPid: number
+  // Set when the stack already ran this very plan, so nothing was started: its phase.
+  already?: StackState['phase']
+}
+
+// start: returns once every process is ready and a detached supervisor watches them.
+export async function startStack(req: StartRequest, io: RunIO): Promise<StartResult> {
+  const start = await import('./start.ts')
+  const handover = await import('./handover.ts')
+  // Preflight, part one: a (nearly) full disk fails now, before the lock, whose own write would fail first.
+  start.checkFreeSpace(io.home)
+  const lock = acquireLock(io.home, 'start')
+  try {
+    const current = readState(io.home)
+    if (start.alreadyRunning(current, req.plan))
+      return { supervisorPid: current.supervisor.pid, already: current.phase }
+    // Preflight: no other stack running here, what a changed config dropped is stopped, every port is free.
+    const previous = await start.preflight(io.home, req.plan, current, io.notice)
+    if (req.noWait) return { supervisorPid: await handover.handOverUnstarted(req.plan, previous, io) }
+    // Bring up: the servers in dependency order, each until ready, then the proxy; all stopped again on failure.
+    const stack = await start.bringUpHere(req.plan, io, previous)
+    return { supervisorPid: handover.handOver(stack, io) }
+  } finally {
+    lock.release()
+  }
+}
+
+export interface ForegroundView {
+  // New lines of the unified log, as they are written.
+  lines(lines: string[]): void
+  ready(): void
+  stopping(): void
+}
+
+// start --foreground: the same lock, preflight and bring-up; then this process supervises, showing the unified log,
+// until Ctrl+C stops everything.
+export async function startForeground(plan: Plan, io: RunIO, view: ForegroundView): Promise<StopResult> {
+  const start = await import('./start.ts')
+  const foreground = await import('./foreground.ts')
+  start.checkFreeSpace(io.home)
+  const lock = acquireLock(io.home, 'start --foreground')
+  const log = foreground.followUnified(io.home, view.lines)
+  const stopRequested = foreground.stopRequested()
+  let stack: Awaited<ReturnType<typeof start.bringUpHere>>
+  try {
+    // The same checks as a detached start: never adopt a stack another supervisor watches, never start onto a busy port.
+    const previous = await start.preflight(io.home, plan, readState(io.home), io.notice)
+    stack = await start.bringUpHere(plan, io, previous)
+  } finally {
+    lock.release()
+  }
+  view.ready()
+  log.show()
+  await stopRequested
+  view.stopping()
+  const started = Date.now()
+  const report = await stack.stopAll({ onWait: io.onWait })
+  log.close()
+  if (report.survivors.length === 0) removeState(io.home)
+  return { wasRunning: true, report, ms: Date.now() - started }
+}
+
+// supervise: the detached supervisor adopts what the state records and starts whatever is missing, then restarts
+// crashed processes and writes the unified log until a stop (SIGTERM) or a handover (SIGUSR2, restart --only).
+export async function superviseStack(home: Home, env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<number> {
+  const { Supervisor } = await import('./supervise.ts')
+  const supervisor = new Supervisor(home, env, log)
+  if (!(await supervisor.bringUp())) return 1
+  const mode = await supervisor.untilTold()
+  if (mode === 'stop') await supervisor.untilAllGone()
+  supervisor.exit()
+  return 0
+}
+
+// restart: stop (`stopped` is told how that went), then start; nothing is started while anything survived.
+export async function restartStack(
+  plan: Plan,
+  io: RunIO,
+  stopped: (result: StopResult) => void,
+): Promise<StartResult | undefined> {
+  const result = await stopStack(io)
+  if (result.wasRunning) stopped(result)
+  if (result.report?.survivors.length) return undefined
+  return startStack({ plan }, io)
+}
+
+// restart --only: the supervisor hands its watch back and just those servers are stopped; a start adopts the rest.
+export async function restartServers(plan: Plan, servers: string[], io: RunIO): Promise<StartResult> {
+  const { stopOnly } = await import('./restart-only.ts')
+  const lock = acquireLock(io.home, 'restart')
+  try {
+    await stopOnly(io.home, servers, io.onWait)
+  } finally {
+    lock.release()
+  }
+  return startStack({ plan }, io)
+}
+
+// stop: works with or without a live supervisor; quiets it, stops every process of the run (the proxy first, then
+// the servers in reverse dependency order) until every port is released, and only then removes the state.
+export async function stopStack(io: RunIO): Promise<StopResult> {
+  const started = Date.now()
+  // Where no stack ever ran, nothing is created (not even the lock's folder).
+  if (!fs.existsSync(io.home.run)) return { wasRunning: false, ms: Date.now() - started }
+  // A read-only or full home must not keep a running stack from being stopped.
+  const lock = acquireLockIfWritable(io.home, 'stop', io.notice ?? (() => {}))
+  try {
+    return await stopRecorded(io, io.onWait)
+  } finally {
+    lock.release()
+  }
+}

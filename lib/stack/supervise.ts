@@ -1,0 +1,117 @@
+// The detached supervisor's own life: the run it takes over, the signals that end it, its CPU samples.
+import { BackendManagerError } from '../core/errors.ts'
+import type { Home } from '../core/home.ts'
+import { cpuTargets, recordCpu } from './cpu.ts'
+import { startTimeOf } from '../os/procfs.ts'
+import { makeProxy } from '../proxy/process.ts'
+import { sleep } from '../core/sleep.ts'
+import { readState, removeState } from './state.ts'
+import { Stack } from './stack.ts'
+import { writeLastFailure, type LastFailure } from './last-failure.ts'
+
+// run: watching; stop: a stop command takes everything down (SIGTERM); handover: another command takes over (SIGUSR2).
+export type SupervisorMode = 'run' | 'stop' | 'handover'
+
+const ALL_GONE_MS = 60_000
+
+export class Supervisor {
+  // Set by the signal handlers, so the type is spelled out rather than narrowed to 'run'.
+  private mode = 'run' as SupervisorMode
+  private wake = () => {}
+  private readonly told = new Promise<void>((resolve) => (this.wake = resolve))
+  private readonly stack: Stack
+  private readonly cpu: { stop(): void }
+  private readonly config: string
+
+  // Takes over the run the state file records; listens for the signals that end it from now on.
+  constructor(
+    private readonly home: Home,
+    env: NodeJS.ProcessEnv,
+    private readonly log: (line: string) => void,
+  ) {
+    const previous = readState(home)
+    if (!previous) throw new BackendManagerError('NOT_FOUND', `no state file at ${home.state}; nothing to supervise`)
+    this.config = previous.plan.file
+    const stack = new Stack({
+      home,
+      plan: previous.plan,
+      env,
+      runId: previous.runId,
+      proxy: makeProxy(home, previous.plan, env),
+      previous,
+      log,
+      progress: (e) =>
+        log(
+          `${e.id}: ${e.type}${'reason' in e ? ` (${e.reason})` : ''}` +
+            `${e.type === 'restarting' ? `; again in ${e.delayMs} ms` : ''}`,
+        ),
+    })
+    this.stack = stack
+    // SIGTERM: a stop command is taking everything down; keep collecting logs until it is all gone.
+    process.on('SIGTERM', () => {
+      this.mode = 'stop'
+      stack.beginStopping()
+      this.wake()
+    })
+    // SIGUSR2: another command takes over (restart --only); leave every process running.
+    process.on('SIGUSR2', () => {
+      this.mode = 'handover'
+      this.wake()
+    })
+    process.on('SIGINT', () => {})
+    process.on('SIGHUP', () => {})
+    log(`supervisor ${process.pid} taking over ${previous.processes.length} recorded processes`)
+    // status shows CPU over the last few seconds from this file, not the lifetime average.
+    const self = { pid: process.pid, startTime: startTimeOf(process.pid) ?? 'unknown' }
+    this.cpu = recordCpu(home, self, () => cpuTargets(stack.state, self))
+  }
+
+  // Adopts what runs and starts what is missing; on failure (said for `status`) stops everything and says false.
+  async bringUp(): Promise<boolean> {
+    try {
+      await this.stack.bringUp()
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error)
+      this.log(`start failed: ${reason}`)
+      // Nobody may be watching this start (--no-wait): kept for `status`, unless a stop ended it on purpose.
+      const failure = { at: Date.now(), config: this.config, ...(this.stack.failed ?? { reason }) }
+      if (this.mode !== 'stop') this.recordFailure(failure)
+      await this.stack.stopAll()
+      removeState(this.home)
+      return false
+    }
+    this.log('all processes ready')
+    return true
+  }
+
+  // Until a stop or a handover; woken by the signal itself, not by a poll: the stop command waits for this exit.
+  async untilTold(): Promise<SupervisorMode> {
+    if (this.mode === 'run') {
+      // The interval only keeps the process alive until then; nothing is left to delay the exit.
+      const keepAlive = setInterval(() => {}, 1 << 30)
+      await this.told
+      clearInterval(keepAlive)
+    }
+    return this.mode
+  }
+
+  // While a stop command takes everything down, the last lines still reach the unified log.
+  async untilAllGone(): Promise<void> {
+    const deadline = Date.now() + ALL_GONE_MS
+    while (!this.stack.allGone() && Date.now() < deadline) await sleep(10)
+  }
+
+  exit(): void {
+    this.cpu.stop()
+    this.stack.close()
+    this.log(`supervisor exiting (${this.mode})`)
+  }
+
+  private recordFailure(failure: LastFailure): void {
+    try {
+      writeLastFailure(this.home, failure)
+    } catch (error) {
+      this.log(`could not record the failure for "status": ${(error as Error).message}`)
+    }
+  }
+}
