@@ -6,7 +6,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { canBind, listeningSockets } from '../lib/os/ports.ts'
+import { canBind } from '../lib/os/ports.ts'
+import { listeningSockets } from '../lib/os/procfs-net.ts'
 import { CLOCK_TICKS, readStat } from '../lib/os/procfs.ts'
 
 export const benchDir = path.dirname(fileURLToPath(import.meta.url))

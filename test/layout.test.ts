@@ -94,6 +94,14 @@ test('every module of lib/ lives in a layer folder and imports only from its own
   assert.deepEqual(upward, [], `layers, first to last: ${LAYERS.join(' -> ')}, then scripts/`)
 })
 
+test('only lib/os/platform.ts chooses between Linux (/proc) and other systems: no caller branches on it', () => {
+  const chooser = new Set(['lib/os/platform.ts', 'lib/os/procfs.ts'])
+  const branching = files.filter(
+    (file) => !chooser.has(file) && /\bhasProcfs\b/.test(fs.readFileSync(path.join(repoRoot, file), 'utf8')),
+  )
+  assert.deepEqual(branching, [], 'ask lib/os/platform.ts (one function per concern) instead of testing hasProcfs')
+})
+
 const MAX_LINE = 140
 
 // Every .ts/.mjs/.js file under dir; bench/ is read at its top level only (its node_modules hold the peers).

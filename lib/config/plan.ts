@@ -54,6 +54,11 @@ export interface Plan {
   routes: Route[]
 }
 
+// The spec of the process with this id (server-instance); undefined for the proxy, which the plan does not list.
+export function specOf(plan: Plan, id: string): ProcessSpec | undefined {
+  return plan.processes.find((p) => p.id === id)
+}
+
 export function instanceId(server: string, instance: number): string {
   return `${server}-${instance}`
 }

@@ -2,12 +2,11 @@
 // copy and truncate (the rest of the old bytes is read from the rotated copy), and a rotation by rename.
 import fs from 'node:fs'
 import type { Home } from '../core/home.ts'
-import { decodeLines } from './line.ts'
+import { decodeLines, NL } from './line.ts'
 import { archivePath, readAt } from './paths.ts'
 import { eventsBetween, readGeneration, type Generation } from './offsets.ts'
 
 const READ_CHUNK = 1 << 20
-const NL = 0x0a
 // Rotated copies looked at when a renamed file has to be caught up.
 const MAX_ARCHIVES = 100
 

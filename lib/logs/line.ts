@@ -44,7 +44,8 @@ export function serverOf(id: string): string {
   return id.replace(/-\d+$/, '')
 }
 
-const NL = 0x0a
+// The newline byte, where lines are found in raw bytes.
+export const NL = 0x0a
 
 // Splits bytes into text lines; the bytes must end with a newline (a whole number of lines).
 export function decodeLines(bytes: Buffer): string[] {

@@ -4,15 +4,13 @@ import fs from 'node:fs'
 import type { Home } from '../core/home.ts'
 import { archivePath, fileSize } from './paths.ts'
 import { readLogState } from './offsets.ts'
-import type { GroupRecord, RecordedRun } from '../os/process-record.ts'
-import { hasProcfs, processTable, readStat } from '../os/procfs.ts'
-import { groupMembers, signalGroup } from '../os/process-groups.ts'
+import type { RecordedRun } from '../os/process-record.ts'
+import { processTable } from '../os/platform.ts'
+import { signalGroup } from '../os/process-groups.ts'
 import { openAppend, openRead, truncateRegular } from '../core/safe-files.ts'
-import { sleepSync } from '../core/sleep.ts'
 
 const isRegularFile = (file: string) => fs.lstatSync(file, { throwIfNoEntry: false })?.isFile() ?? false
 
-const PAUSE_WAIT_MS = 200
 const COPY_CHUNK = 1 << 20
 
 // x.log.(keep-1) -> x.log.keep, ..., x.log.1 -> x.log.2: frees x.log.1 and drops the oldest.
@@ -51,55 +49,16 @@ export function copyRange(src: string, dst: string, from: number, to: number): v
   }
 }
 
-// Stops every live member of the group and waits until the kernel says they are stopped. Returns the
-// group to resume, undefined when there is nothing to pause, or false when they did not stop in time.
-export function pauseGroup(
-  record: GroupRecord | undefined,
-  beforeStop: (pgid: number) => void,
-): number | undefined | false {
-  if (!record || record.pgid <= 1 || !hasProcfs) return undefined
-  const members = groupMembers(record, processTable())
-  if (members.length === 0) return undefined
-  beforeStop(record.pgid)
-  try {
-    process.kill(-record.pgid, 'SIGSTOP')
-  } catch {
-    return undefined
-  }
-  const deadline = Date.now() + PAUSE_WAIT_MS
-  for (;;) {
-    const running = members.filter((m) => {
-      const state = readStat(m.pid)?.state
-      return state !== undefined && state !== 'T' && state !== 't' && state !== 'Z' && state !== 'X'
-    })
-    if (running.length === 0) return record.pgid
-    if (Date.now() > deadline) {
-      resumeGroup(record.pgid)
-      return false
-    }
-    sleepSync(1)
-  }
-}
-
 // SIGCONT for groups a dead writer left stopped mid-rotation; `stop` calls this before signalling. Only
 // groups of recorded processes (none without a readable state), verified as any signal is: the note names a
 // bare number that may be reused.
 export function resumePaused(home: Home, run: RecordedRun | undefined): void {
   const paused = readLogState(home).paused ?? []
   if (paused.length === 0 || !run) return
-  const table = hasProcfs ? processTable() : undefined
+  const table = processTable()
   for (const pgid of paused) {
     const record = run.processes.find((p) => p.pgid === pgid)
     if (record) signalGroup(record, 'SIGCONT', run.runId, table)
-  }
-}
-
-export function resumeGroup(pgid: number): void {
-  if (pgid <= 1) return
-  try {
-    process.kill(-pgid, 'SIGCONT')
-  } catch {
-    // The group is gone.
   }
 }
 

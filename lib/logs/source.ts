@@ -1,17 +1,16 @@
 // One followed process: its log file (stdout, plus the stderr lines appended here) and its raw stderr file.
 import fs from 'node:fs'
 import type { GroupRecord } from '../os/process-record.ts'
-import { formatLines, linePrefix, utf8Boundary } from './line.ts'
+import { formatLines, linePrefix, NL, utf8Boundary } from './line.ts'
 import { fileSize, readAt } from './paths.ts'
 import { fromBase64, toBase64, type CopyIntent, type SourceState, type StreamState } from './offsets.ts'
-import { hasProcfs } from '../os/procfs.ts'
+import { writePosition } from '../os/platform.ts'
 import { openAppend } from '../core/safe-files.ts'
 
 const READ_CHUNK = 256 << 10
 const COPY_CHUNK = 256 << 10
 // A line longer than this is cut: memory stays bounded for output that never prints a newline.
 export const MAX_LINE = 1 << 20
-const NL = 0x0a
 // How long stderr lines wait for the process to finish a stdout line it is in the middle of.
 const COPY_DEFER_MS = 1000
 
@@ -33,17 +32,6 @@ export function cutCopy(all: Buffer, final: boolean): { bytes: Buffer; rest: Buf
   return { bytes, rest: Buffer.from(all.subarray(cut)) }
 }
 
-// Where a write just landed: our file position after an O_APPEND write is its end.
-function positionOf(fd: number): number | undefined {
-  if (!hasProcfs) return undefined
-  try {
-    const m = /^pos:\s+(\d+)/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))
-    return m ? Number(m[1]) : undefined
-  } catch {
-    return undefined
-  }
-}
-
 // The end of the first occurrence of `bytes` in `file` at or after `from`.
 export function locate(file: string, from: number, bytes: Buffer): number | undefined {
   const size = fileSize(file)
@@ -62,7 +50,7 @@ function appendWhole(fd: number, bytes: Buffer): void {
   try {
     while (done < bytes.length) done += fs.writeSync(fd, bytes, done)
   } catch (error) {
-    const end = done > 0 ? positionOf(fd) : undefined
+    const end = done > 0 ? writePosition(fd) : undefined
     if (end !== undefined && fs.fstatSync(fd).size === end) fs.ftruncateSync(fd, end - done)
     throw error
   }
@@ -162,7 +150,7 @@ export class LogSource {
   applyCopy(plan: CopyPlan): void {
     this.appendFd ??= openAppend(this.out.file)
     appendWhole(this.appendFd, plan.bytes)
-    const end = positionOf(this.appendFd) ?? locate(this.out.file, plan.intent.outBefore, plan.bytes)
+    const end = writePosition(this.appendFd) ?? locate(this.out.file, plan.intent.outBefore, plan.bytes)
     if (end !== undefined) this.copies.push([end - plan.bytes.length, end])
     this.err!.offset = plan.intent.errTo
     this.err!.carry = plan.rest

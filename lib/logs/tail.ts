@@ -1,8 +1,8 @@
 import fs from 'node:fs'
+import { NL } from './line.ts'
 import { fileSize, readAt } from './paths.ts'
 
 const BLOCK = 64 * 1024
-const NL = 0x0a
 
 export interface Tail {
   lines: string[]

@@ -18,7 +18,9 @@ import {
   type LogState,
   type TruncationFiles,
 } from './offsets.ts'
-import { copyTruncate, pauseGroup, resumeGroup, shiftArchives } from './rotate.ts'
+import { copyTruncate, shiftArchives } from './rotate.ts'
+import { pauseGroup } from '../os/platform.ts'
+import { resumeGroup } from '../os/signal.ts'
 import { noSpace, openAppend } from '../core/safe-files.ts'
 import { writeJsonAtomic } from '../core/json-files.ts'
 

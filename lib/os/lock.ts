@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import { BackendManagerError } from '../core/errors.ts'
 import { ensureHome, type Home } from '../core/home.ts'
-import { commandLine, isSameProcess, startTimeOf } from './procfs.ts'
+import { commandLine, isSameProcess, startTimeOf } from './platform.ts'
 import { cannotWrite, createExclusive, errnoOf, fileProblem } from '../core/safe-files.ts'
 import { sleepSync } from '../core/sleep.ts'
 

@@ -1,9 +1,11 @@
 import fs from 'node:fs'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { environ, environValue, hasProcfs, isSameProcess, processTable, startTimeOf, type ProcStat } from './procfs.ts'
+import { environValue, groupMembers, processTable, startTimeOf } from './platform.ts'
+import type { ProcStat } from './procfs.ts'
+import { signal } from './signal.ts'
 import { openAppend } from '../core/safe-files.ts'
 import { sleep } from '../core/sleep.ts'
-import { HOME_ENV, RUN_ENV, type ProcessRecord } from './process-record.ts'
+import { HOME_ENV, RUN_ENV, type GroupRecord } from './process-record.ts'
 
 export interface SpawnRequest {
   argv: string[]
@@ -54,55 +56,13 @@ export function spawnManaged(req: SpawnRequest, baseEnv: NodeJS.ProcessEnv): Spa
   }
 }
 
-function signal(target: number, sig: NodeJS.Signals): boolean {
-  try {
-    process.kill(target, sig)
-    return true
-  } catch {
-    return false
-  }
-}
-
-type GroupRecord = Pick<ProcessRecord, 'pid' | 'pgid' | 'startTime'>
-
-// Whether the process's environment carries a tag of this run (set at spawn, inherited by what it starts).
-export function carriesRunTag(pid: number, runId: string): boolean {
-  return environValue(pid, RUN_ENV)?.startsWith(`${runId}/`) ?? false
-}
-
-// The recorded process itself: pid above 1, start time, and this run's tag. A process that rewrote its
-// environment area for its title (nginx, redis) shows no NAME=value entry at all: pid and start time decide then.
-export function isRecordedProcess(record: GroupRecord, runId?: string): boolean {
-  if (!(record.pid > 1) || !isSameProcess(record.pid, record.startTime)) return false
-  if (!hasProcfs || runId === undefined) return true
-  const env = environ(record.pid)
-  if (env === undefined) return false
-  const tag = env.find((e) => e.startsWith(`${RUN_ENV}=`))
-  if (tag !== undefined) return tag.startsWith(`${RUN_ENV}=${runId}/`)
-  return !env.some((e) => /^[A-Za-z_][A-Za-z0-9_]*=/.test(e))
-}
-
-// The live members of a recorded process group that may be signalled: all of them while the recorded leader
-// lives; once the leader is gone, only members carrying this run's tag (the number may have been reused).
-// Without a runId (no tag to check), a leaderless group is left alone.
-export function groupMembers(record: GroupRecord, table: ProcStat[], runId?: string): ProcStat[] {
-  if (!(record.pgid > 1)) return []
-  const members = table.filter((p) => p.pgrp === record.pgid)
-  if (members.length === 0) return []
-  const leader = members.find((p) => p.pid === record.pgid)
-  if (leader) return leader.pid === record.pid && isRecordedProcess(record, runId) ? members : []
-  if (runId === undefined || !hasProcfs) return []
-  return members.filter((m) => carriesRunTag(m.pid, runId))
-}
-
-// Signals what groupMembers allows: the whole group at once when all of it, else each member by pid.
+// Signals what groupMembers allows: the whole group at once when all of it (or when no table lists the group,
+// and the recorded leader stands for it), else each member by pid.
 export function signalGroup(record: GroupRecord, sig: NodeJS.Signals, runId?: string, table?: ProcStat[]): boolean {
-  if (!hasProcfs)
-    return record.pid > 1 && record.pgid > 1 && isSameProcess(record.pid, record.startTime) && signal(-record.pgid, sig)
   const snapshot = table ?? processTable()
   const members = groupMembers(record, snapshot, runId)
   if (members.length === 0) return false
-  if (members.length === snapshot.filter((p) => p.pgrp === record.pgid).length) return signal(-record.pgid, sig)
+  if (members.length >= snapshot.filter((p) => p.pgrp === record.pgid).length) return signal(-record.pgid, sig)
   return members.map((m) => signal(m.pid, sig)).some(Boolean)
 }
 

@@ -39,3 +39,7 @@ export const RUN_ENV = 'BACKEND_MANAGER_RUN'
 export const HOME_ENV = 'BACKEND_MANAGER_STACK_HOME'
 // The run tag of a stack's detached supervisor.
 export const supervisorTag = (runId: string) => `${runId}/supervisor`
+
+// A process is the recorded one when its start time now is the recorded one ('unknown': ps could not tell).
+export const sameStart = (now: string | undefined, recorded: string) =>
+  now !== undefined && (now === recorded || now === 'unknown')

@@ -1,5 +1,5 @@
+// Linux: processes as /proc shows them (stat, command line, environment, open files).
 import fs from 'node:fs'
-import { createRequire } from 'node:module'
 
 // One line of /proc/PID/stat, the fields the manager needs.
 export interface ProcStat {
@@ -58,41 +58,10 @@ export function processTable(): ProcStat[] {
   return out
 }
 
-// Without /proc (macOS): `ps -o lstart=` gives the start time to the second; 'unknown' when ps cannot tell.
-export function psStartTime(pid: number): string | undefined {
-  if (!(pid > 0) || !pidExists(pid)) return undefined
-  try {
-    // Loaded here only: on Linux the status and stop paths never need child_process for this.
-    const { execFileSync } = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process')
-    const out = execFileSync('ps', ['-o', 'lstart=', '-p', String(pid)], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).trim()
-    return out === '' ? undefined : `ps:${out}`
-  } catch {
-    return 'unknown'
-  }
-}
-
-export function startTimeOf(pid: number): string | undefined {
-  if (!hasProcfs) return psStartTime(pid)
+// The start time of a live process (zombies count as gone).
+export function procStartTime(pid: number): string | undefined {
   const stat = readStat(pid)
   return stat && stat.state !== 'Z' ? stat.startTime : undefined
-}
-
-function pidExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
-// True only for the very process recorded: same pid and same start time, not a zombie.
-export function isSameProcess(pid: number, startTime: string): boolean {
-  const now = startTimeOf(pid)
-  return now !== undefined && (now === startTime || now === 'unknown')
 }
 
 export function commandLine(pid: number): string {
@@ -149,4 +118,14 @@ export function bootTimeMs(): number {
     .split('\n')
     .find((l) => l.startsWith('btime '))
   return Number(line?.split(' ')[1]) * 1000
+}
+
+// Where this process's file position on `fd` is: after an O_APPEND write, the end of what it wrote.
+export function fdPosition(fd: number): number | undefined {
+  try {
+    const m = /^pos:\s+(\d+)/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))
+    return m ? Number(m[1]) : undefined
+  } catch {
+    return undefined
+  }
 }

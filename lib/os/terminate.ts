@@ -1,6 +1,6 @@
 import { busyPorts, describeBusy, waitReleased, type Endpoint } from './ports.ts'
-import { escapedProcesses, groupMembers, killPid, signalGroup, waitGone } from './process-groups.ts'
-import { commandLine, hasProcfs, isSameProcess, processTable, type ProcStat } from './procfs.ts'
+import { escapedProcesses, killPid, signalGroup, waitGone } from './process-groups.ts'
+import { commandLine, groupMembers, processTable } from './platform.ts'
 import { sleep } from '../core/sleep.ts'
 import { supervisorTag, type ProcessRecord } from './process-record.ts'
 
@@ -37,8 +37,32 @@ export interface StopOptions {
   ports?: Endpoint[]
 }
 
+// What a stop takes from a process's spec; a record without one gets the defaults.
+export interface StopSpec {
+  host?: string
+  stopTimeoutMs?: number
+  dependsOn?: string[]
+}
+
+const DEFAULT_STOP_TIMEOUT_MS = 3000
 const PORT_RELEASE_MS = 2000
 const AFTER_KILL_MS = 2000
+
+// The stop target of each record, with its host, stop_timeout and dependencies from its spec.
+export function stopTargets(
+  records: ProcessRecord[],
+  specOf: (record: ProcessRecord) => StopSpec | undefined,
+): StopTarget[] {
+  return records.map((record) => {
+    const spec = specOf(record)
+    return {
+      record,
+      host: spec?.host,
+      stopTimeoutMs: spec?.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS,
+      dependsOn: spec?.dependsOn ?? [],
+    }
+  })
+}
 
 // Waves: the proxy first, then servers nothing else depends on, then what they depended on.
 export function stopWaves(targets: StopTarget[]): StopTarget[][] {
@@ -57,15 +81,10 @@ export function stopWaves(targets: StopTarget[]): StopTarget[][] {
   return waves
 }
 
-function alive(record: ProcessRecord, table: ProcStat[], runId: string): ProcStat[] {
-  if (!hasProcfs) return isSameProcess(record.pid, record.startTime) ? [{ pid: record.pid } as ProcStat] : []
-  return groupMembers(record, table, runId)
-}
-
 async function stopWave(wave: StopTarget[], report: StopReport, opts: StopOptions): Promise<void> {
   const pollMs = opts.pollMs ?? 5
   const started = Date.now()
-  let table = hasProcfs ? processTable() : []
+  let table = processTable()
   for (const t of wave) {
     // A stopped process (SIGSTOP, Ctrl+Z) acts on SIGTERM only once continued.
     if (signalGroup(t.record, 'SIGTERM', opts.runId, table)) signalGroup(t.record, 'SIGCONT', opts.runId, table)
@@ -75,10 +94,10 @@ async function stopWave(wave: StopTarget[], report: StopReport, opts: StopOption
   let lastNotice = started
   while (pending.size) {
     await sleep(pollMs)
-    table = hasProcfs ? processTable() : []
+    table = processTable()
     const now = Date.now()
     for (const t of [...pending]) {
-      const members = alive(t.record, table, opts.runId)
+      const members = groupMembers(t.record, table, opts.runId)
       if (members.length === 0) {
         pending.delete(t)
         report.stopped.push(t.record.id)
@@ -135,13 +154,12 @@ async function stopEscaped(
 export async function stopProcesses(targets: StopTarget[], opts: StopOptions): Promise<StopReport> {
   const report: StopReport = { stopped: [], killed: [], escaped: [], survivors: [] }
   for (const wave of stopWaves(targets)) await stopWave(wave, report, opts)
-  if (hasProcfs)
-    await stopEscaped(
-      opts.runId,
-      opts.wholeRun ? undefined : new Set(targets.map((t) => t.record.id)),
-      report,
-      opts.pollMs ?? 10,
-    )
+  await stopEscaped(
+    opts.runId,
+    opts.wholeRun ? undefined : new Set(targets.map((t) => t.record.id)),
+    report,
+    opts.pollMs ?? 10,
+  )
   const endpoints: Endpoint[] = []
   for (const e of [
     ...targets.flatMap((t) =>

@@ -2,7 +2,8 @@
 // The supervisor records a figure every few seconds in run/cpu.json; without one, status samples briefly.
 import path from 'node:path'
 import type { Home } from '../core/home.ts'
-import { bootTimeMs, CLOCK_TICKS, processTable, treeOf, type ProcStat } from '../os/procfs.ts'
+import { bootTimeMs, processTable } from '../os/platform.ts'
+import { CLOCK_TICKS, treeOf, type ProcStat } from '../os/procfs.ts'
 import { sleep } from '../core/sleep.ts'
 import { type StackState } from './state.ts'
 import { readJsonFile, writeJsonAtomic } from '../core/json-files.ts'
@@ -96,6 +97,8 @@ export async function recentCpu(
   const boot = bootTimeMs()
   if (targets.every((t) => now - (boot + (Number(t.startTime) * 1000) / CLOCK_TICKS) < FRESH_MS)) return new Map()
   const before: Sample = { at: Date.now(), table: processTable() }
+  // No process table to sample (no /proc): no figures, rather than a wait for nothing.
+  if (before.table.length === 0) return new Map()
   await sleep(SAMPLE_MS)
   return cpuBetween(before, { at: Date.now(), table: processTable() }, targets)
 }

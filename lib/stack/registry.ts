@@ -5,7 +5,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { homeAt, type Home } from '../core/home.ts'
-import { isSameProcess } from '../os/procfs.ts'
+import { isSameProcess } from '../os/platform.ts'
 import { writeFileAtomic } from '../core/safe-files.ts'
 import { readState, supervisorAlive, type StackState } from './state.ts'
 

@@ -6,13 +6,13 @@ import type { ProxyProcess } from '../proxy/contract.ts'
 import { fileSize, processLogPath, stderrLogPath, writeFailure } from '../logs/paths.ts'
 import { UnifiedLog } from '../logs/unified.ts'
 import type { Plan, ProcessSpec } from '../config/plan.ts'
-import { isSameProcess, processTable, startTimeOf } from '../os/procfs.ts'
-import { groupMembers, isRecordedProcess, signalGroup, spawnManaged } from '../os/process-groups.ts'
+import { groupMembers, isRecordedProcess, isSameProcess, processTable, startTimeOf } from '../os/platform.ts'
+import { signalGroup, spawnManaged } from '../os/process-groups.ts'
 import { waitReady } from '../probe/readiness.ts'
 import { decideAfterExit } from './restart-policy.ts'
 import { describeExit, readState, writeState, type StackState } from './state.ts'
 import type { ProcessRecord } from '../os/process-record.ts'
-import { stopProcesses, type StopOptions, type StopReport } from '../os/terminate.ts'
+import { stopProcesses, stopTargets, type StopOptions, type StopReport } from '../os/terminate.ts'
 import { tailLines } from '../logs/tail.ts'
 import { describeStartFailure, type StartFailure } from './last-failure.ts'
 
@@ -303,14 +303,10 @@ export class Stack {
     const specs = new Map(
       [...this.opts.plan.processes, ...(this.opts.proxy ? [this.opts.proxy.spec] : [])].map((p) => [p.id, p]),
     )
-    const targets = this.state.processes
-      .filter((r) => r.pid > 0 && specs.has(r.id))
-      .map((r) => ({
-        record: r,
-        host: specs.get(r.id)!.host,
-        stopTimeoutMs: specs.get(r.id)!.stopTimeoutMs,
-        dependsOn: specs.get(r.id)!.dependsOn,
-      }))
+    const targets = stopTargets(
+      this.state.processes.filter((r) => r.pid > 0 && specs.has(r.id)),
+      (r) => specs.get(r.id),
+    )
     const report = await stopProcesses(targets, { ...opts, runId: this.state.runId })
     this.close()
     return report

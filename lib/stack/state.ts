@@ -4,7 +4,7 @@ import { BackendManagerError } from '../core/errors.ts'
 import { RUN_ENV, supervisorTag, type ProcessRecord } from '../os/process-record.ts'
 import type { Home } from '../core/home.ts'
 import type { Plan } from '../config/plan.ts'
-import { commandArgs, environValue, hasProcfs, isSameProcess } from '../os/procfs.ts'
+import { commandArgs, environValue, isSameProcess } from '../os/platform.ts'
 import { removeFile } from '../core/safe-files.ts'
 import { writeJsonAtomic } from '../core/json-files.ts'
 
@@ -90,8 +90,9 @@ export function supervisorAlive(state: StackState): boolean {
   const { pid, startTime } = state.supervisor
   if (!Number.isInteger(pid) || pid <= 1 || typeof startTime !== 'string' || !isSameProcess(pid, startTime))
     return false
-  if (!hasProcfs) return true
   const argv = commandArgs(pid)
+  // Where the system shows no command line (nor environment), pid and start time decide.
+  if (argv === undefined) return true
   const tag = environValue(pid, RUN_ENV)
   if (argv.at(-1) === 'supervise') return isCliCommand(argv, 'supervise') && tag === supervisorTag(state.runId)
   return isCliCommand(argv, 'start') && tag === undefined

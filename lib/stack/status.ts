@@ -2,17 +2,9 @@ import { cpuKey, cpuTargets, recentCpu } from './cpu.ts'
 import type { Home } from '../core/home.ts'
 import { readLastFailure, type LastFailure } from './last-failure.ts'
 import { unifiedLogBehind } from '../logs/behind.ts'
-import type { Readiness } from '../config/plan.ts'
-import {
-  bootTimeMs,
-  CLOCK_TICKS,
-  hasProcfs,
-  isSameProcess,
-  PAGE_SIZE,
-  processTable,
-  treeOf,
-  type ProcStat,
-} from '../os/procfs.ts'
+import { specOf, type ProcessSpec, type Readiness } from '../config/plan.ts'
+import { bootTimeMs, isSameProcess, processTable } from '../os/platform.ts'
+import { CLOCK_TICKS, PAGE_SIZE, treeOf, type ProcStat } from '../os/procfs.ts'
 import { probe } from '../probe/readiness.ts'
 import { readState, supervisorAlive, type StackState } from './state.ts'
 import { type ProcessRecord, type ProcessState } from '../os/process-record.ts'
@@ -50,11 +42,14 @@ export interface StackStatus {
 
 const PROBE_TIMEOUT_MS = 500
 
-// CPU over the process's lifetime (as ps reports it) and RSS, both summed over its whole tree.
+const NO_USAGE = { cpuPercent: null, rssBytes: null, uptimeMs: null }
+
+// CPU over the process's lifetime (as ps reports it) and RSS, both summed over its whole tree; undefined when
+// the table does not list it.
 function usage(pid: number, table: ProcStat[], boot: number, now: number, wholeTree = true) {
   const tree = wholeTree ? treeOf(pid, table) : table.filter((p) => p.pid === pid)
   const root = tree[0]
-  if (!root) return { cpuPercent: null, rssBytes: null, uptimeMs: null }
+  if (!root) return undefined
   const startedMs = boot + (Number(root.startTime) * 1000) / CLOCK_TICKS
   const uptimeMs = Math.max(1, now - startedMs)
   const cpuMs = (tree.reduce((sum, p) => sum + p.cpuTicks, 0) * 1000) / CLOCK_TICKS
@@ -65,15 +60,10 @@ function usage(pid: number, table: ProcStat[], boot: number, now: number, wholeT
   }
 }
 
-function readinessOf(state: StackState, record: ProcessRecord): Readiness {
-  if (record.kind === 'proxy') return { kind: 'tcp' }
-  return state.plan.processes.find((p) => p.id === record.id)?.readiness ?? { kind: 'tcp' }
-}
-
-function hostOf(state: StackState, record: ProcessRecord): string {
-  return record.kind === 'proxy'
-    ? state.plan.proxy.host
-    : (state.plan.processes.find((p) => p.id === record.id)?.host ?? '127.0.0.1')
+// How a recorded process is probed: the proxy on its front port; a server as its spec says.
+function probeOf(state: StackState, record: ProcessRecord, spec: ProcessSpec | undefined) {
+  if (record.kind === 'proxy') return { readiness: { kind: 'tcp' } as Readiness, host: state.plan.proxy.host }
+  return { readiness: spec?.readiness ?? { kind: 'tcp' }, host: spec?.host ?? '127.0.0.1' }
 }
 
 export async function collectStatus(home: Home, now = Date.now()): Promise<StackStatus> {
@@ -89,8 +79,8 @@ export async function collectStatus(home: Home, now = Date.now()): Promise<Stack
       healthy: false,
       lastFailure,
     }
-  const table = hasProcfs ? processTable() : []
-  const boot = hasProcfs ? bootTimeMs() : 0
+  const table = processTable()
+  const boot = bootTimeMs()
   const supervisorUp = supervisorAlive(state)
   // Rows follow the plan's start order, the proxy last, however the records were written (restart --only appends).
   const order = new Map(state.plan.processes.map((p, i) => [p.id, i]))
@@ -98,16 +88,14 @@ export async function collectStatus(home: Home, now = Date.now()): Promise<Stack
   const records = [...state.processes].sort((a, b) => rank(a) - rank(b))
   // Started before the probes, so a sample of its own (no supervisor) overlaps them.
   const watcher = supervisorUp ? state.supervisor : undefined
-  const recent = hasProcfs ? recentCpu(home, watcher, cpuTargets(state, watcher)) : undefined
+  const recent = recentCpu(home, watcher, cpuTargets(state, watcher))
   const rows = await Promise.all(
     records.map(async (record): Promise<ProcessStatus> => {
       const alive = record.pid > 0 && isSameProcess(record.pid, record.startTime)
       const signalStopped = alive && table.find((p) => p.pid === record.pid)?.state === 'T'
-      const readiness = readinessOf(state, record)
-      const checked =
-        alive && !signalStopped
-          ? await probe(readiness, hostOf(state, record), record.port, PROBE_TIMEOUT_MS)
-          : undefined
+      const spec = specOf(state.plan, record.id)
+      const { readiness, host } = probeOf(state, record, spec)
+      const checked = alive && !signalStopped ? await probe(readiness, host, record.port, PROBE_TIMEOUT_MS) : undefined
       // Without a live supervisor nobody updates the recorded state, so a dead process is just gone.
       const recorded: ProcessStatus['state'] = alive
         ? record.state
@@ -118,7 +106,7 @@ export async function collectStatus(home: Home, now = Date.now()): Promise<Stack
       return {
         id: record.id,
         name: record.server,
-        instance: state.plan.processes.find((p) => p.id === record.id)?.instance ?? 0,
+        instance: spec?.instance ?? 0,
         kind: record.kind,
         pid: record.pid,
         port: record.port ?? null,
@@ -127,9 +115,10 @@ export async function collectStatus(home: Home, now = Date.now()): Promise<Stack
         healthy: Boolean(checked?.ok) && record.state === 'running',
         restarts: record.restarts,
         lastExit: record.lastExit ?? null,
-        ...(alive && hasProcfs
-          ? usage(record.pid, table, boot, now)
-          : { cpuPercent: null, rssBytes: null, uptimeMs: alive ? now - record.startedAt : null }),
+        ...((alive && usage(record.pid, table, boot, now)) || {
+          ...NO_USAGE,
+          uptimeMs: alive ? now - record.startedAt : null,
+        }),
       }
     }),
   )
@@ -148,9 +137,7 @@ export async function collectStatus(home: Home, now = Date.now()): Promise<Stack
       ? null
       : 'the supervisor is gone: servers keep running but crashes are not restarted; "start" re-adopts them, "stop" stops them',
     // Its own memory only: servers it restarted are its children but are shown on their own rows.
-    ...(supervisorUp && hasProcfs
-      ? usage(state.supervisor.pid, table, boot, now, false)
-      : { cpuPercent: null, rssBytes: null, uptimeMs: null }),
+    ...((supervisorUp && usage(state.supervisor.pid, table, boot, now, false)) || NO_USAGE),
   }
   const processes = [supervisor, ...rows]
   const cpu = await recent

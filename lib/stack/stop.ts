@@ -3,10 +3,12 @@ import path from 'node:path'
 import type { Home } from '../core/home.ts'
 import { acquireLockIfWritable } from '../os/lock.ts'
 import { offsetsPath } from '../logs/paths.ts'
-import { proxyListeners } from '../config/plan.ts'
-import { listeningPortsOf, waitReleased, type Endpoint } from '../os/ports.ts'
+import { proxyListeners, specOf } from '../config/plan.ts'
+import { waitReleased, type Endpoint } from '../os/ports.ts'
 import { escapedProcesses, killPid, signalGroup, waitGone } from '../os/process-groups.ts'
-import { commandArgs, commandLine, environValue, hasProcfs, processTable, type ProcStat } from '../os/procfs.ts'
+import { commandArgs, commandLine, environValue, everyProcess, processTable } from '../os/platform.ts'
+import type { ProcStat } from '../os/procfs.ts'
+import { listeningPortsOf } from '../os/procfs-net.ts'
 import { resumePaused } from '../logs/rotate.ts'
 import { cannotWrite, removeFile } from '../core/safe-files.ts'
 import { sleep } from '../core/sleep.ts'
@@ -15,7 +17,7 @@ import { BackendManagerError } from '../core/errors.ts'
 import { readState, removeState, supervisorAlive, type StackState } from './state.ts'
 import { HOME_ENV, RUN_ENV, supervisorTag, type ProcessRecord } from '../os/process-record.ts'
 import { unregisterStack } from './registry.ts'
-import { stopProcesses, type StopReport, type StopTarget } from '../os/terminate.ts'
+import { stopProcesses, stopTargets, type StopReport, type StopTarget } from '../os/terminate.ts'
 
 // Tells a live supervisor to stop restarting, and waits (briefly) until it says so in the state file.
 export async function quietSupervisor(
@@ -40,16 +42,11 @@ export async function waitSupervisorExit(state: StackState): Promise<void> {
   if (supervisorAlive(state)) process.kill(state.supervisor.pid, 'SIGKILL')
 }
 
-export function targetsOf(state: StackState, servers?: Set<string>) {
-  const specs = new Map(state.plan.processes.map((p) => [p.id, p]))
-  return state.processes
-    .filter((r) => !servers || servers.has(r.server))
-    .map((record) => ({
-      record,
-      host: record.kind === 'proxy' ? state.plan.proxy.host : specs.get(record.id)?.host,
-      stopTimeoutMs: specs.get(record.id)?.stopTimeoutMs ?? 3000,
-      dependsOn: specs.get(record.id)?.dependsOn ?? [],
-    }))
+export function targetsOf(state: StackState, servers?: Set<string>): StopTarget[] {
+  return stopTargets(
+    state.processes.filter((r) => !servers || servers.has(r.server)),
+    (r) => (r.kind === 'proxy' ? { host: state.plan.proxy.host } : specOf(state.plan, r.id)),
+  )
 }
 
 // Every port the stack may hold: what the state lists, the plan's servers and every port of the proxy.
@@ -69,7 +66,6 @@ export function stackEndpoints(state: StackState): Endpoint[] {
 // Supervisors of this run other than the recorded one (a start killed before it recorded the one it
 // spawned): they would start again what is being stopped. SIGKILL is safe: the servers do not depend on them.
 async function stopStraySupervisors(state: StackState): Promise<void> {
-  if (!hasProcfs) return
   const stray = escapedProcesses(state.runId, new Set(), processTable()).filter(
     (e) => e.tag === supervisorTag(state.runId) && e.stat.pid !== state.supervisor.pid,
   )
@@ -86,7 +82,7 @@ function runsConfig(p: ProcStat, conf: string): boolean {
   return (
     p.comm === 'nginx' &&
     p.pid === p.pgrp &&
-    commandArgs(p.pid)
+    (commandArgs(p.pid) ?? [])
       .join(' ')
       .split(' ')
       .some((a, i, all) => a === conf && all[i - 1] === '-c')
@@ -98,23 +94,21 @@ function runsConfig(p: ProcStat, conf: string): boolean {
 function unrecordedProxies(home: Home, state: StackState, table: ProcStat[]): StopTarget[] {
   const conf = path.resolve(home.nginxConf)
   const known = new Set(state.processes.map((p) => p.pgid))
-  return table
+  const records = table
     .filter((p) => !known.has(p.pgrp) && runsConfig(p, conf))
-    .map((p) => {
-      const record: ProcessRecord = {
-        id: `nginx (pid ${p.pid}, not recorded)`,
-        kind: 'proxy',
-        server: 'nginx',
-        pid: p.pid,
-        pgid: p.pgrp,
-        startTime: p.startTime,
-        startedAt: 0,
-        state: 'running',
-        restarts: 0,
-        logFile: '',
-      }
-      return { record, stopTimeoutMs: 3000, dependsOn: [] }
-    })
+    .map((p): ProcessRecord => ({
+      id: `nginx (pid ${p.pid}, not recorded)`,
+      kind: 'proxy',
+      server: 'nginx',
+      pid: p.pid,
+      pgid: p.pgrp,
+      startTime: p.startTime,
+      startedAt: 0,
+      state: 'running',
+      restarts: 0,
+      logFile: '',
+    }))
+  return stopTargets(records, () => undefined)
 }
 
 export interface StopResult {
@@ -167,13 +161,8 @@ export async function forceStop(io: StopIO, onWait?: (what: string) => void): Pr
       if (!(error instanceof BackendManagerError) || error.code !== 'STATE') throw error
       result.damaged = error.message
     }
-    if (!hasProcfs)
-      throw new BackendManagerError(
-        'STATE',
-        'stop --force finds processes through /proc, which this system does not have',
-      )
     const isSupervisor = (p: ProcStat) => /\/supervisor$/.test(environValue(p.pid, RUN_ENV) ?? '')
-    const supervisors = homeProcesses(io.home, processTable()).filter(isSupervisor)
+    const supervisors = homeProcesses(io.home, everyProcess('stop --force')).filter(isSupervisor)
     for (const s of supervisors) killPid(s.pid, 'SIGUSR2')
     for (const s of await waitGone(supervisors, 2000)) killPid(s.pid, 'SIGKILL')
     const found = homeProcesses(io.home, processTable())
@@ -233,7 +222,7 @@ export async function stopRecorded(io: StopIO, onWait?: (what: string) => void):
   // A writer killed mid-rotation may have left a process group stopped; a stopped process ignores SIGTERM.
   resumePaused(home, state)
   await stopStraySupervisors(state)
-  const stray = hasProcfs ? unrecordedProxies(home, state, processTable()) : []
+  const stray = unrecordedProxies(home, state, processTable())
   const report = await stopProcesses([...targetsOf(state), ...stray], {
     runId: state.runId,
     onWait,

@@ -2,7 +2,7 @@
 import { BackendManagerError } from '../core/errors.ts'
 import type { Home } from '../core/home.ts'
 import { cpuTargets, recordCpu } from './cpu.ts'
-import { startTimeOf } from '../os/procfs.ts'
+import { startTimeOf } from '../os/platform.ts'
 import { makeProxy } from '../proxy/process.ts'
 import { sleep } from '../core/sleep.ts'
 import { readState, removeState } from './state.ts'

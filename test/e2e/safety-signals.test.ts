@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
-import { startTimeOf } from '../../lib/os/procfs.ts'
+import { startTimeOf } from '../../lib/os/platform.ts'
 import { supervisorAlive, type StackState } from '../../lib/stack/state.ts'
 import {
   commandLine,

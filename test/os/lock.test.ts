@@ -6,7 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import type { BackendManagerError } from '../../lib/core/errors.ts'
 import { acquireLock } from '../../lib/os/lock.ts'
-import { startTimeOf } from '../../lib/os/procfs.ts'
+import { startTimeOf } from '../../lib/os/platform.ts'
 import { resolveHome } from '../../lib/core/home.ts'
 import { fixture, repoRoot } from '../helpers.ts'
 

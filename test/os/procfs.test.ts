@@ -1,17 +1,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import {
-  commandLine,
-  hasProcfs,
-  isSameProcess,
-  parseStat,
-  processTable,
-  psStartTime,
-  readStat,
-  startTimeOf,
-  treeOf,
-} from '../../lib/os/procfs.ts'
+import { commandLine, hasProcfs, parseStat, processTable, readStat, treeOf } from '../../lib/os/procfs.ts'
+import { isSameProcess, startTimeOf } from '../../lib/os/platform.ts'
+import { psStartTime } from '../../lib/os/ps.ts'
 import { hasCommand, sleep, waitFor } from '../helpers.ts'
 
 // Everything after the comm field, as the kernel writes it: state ppid pgrp session tty tpgid flags
