@@ -1,29 +1,13 @@
-import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
 import { DEFAULT_CONFIG, emitRendered, type Context } from '../../lib/cli/context.ts'
 import type { Parsed } from '../../lib/cli/command.ts'
 import type meta from './gen-envoy-conf.meta.ts'
 import { loadConfig } from '../../lib/config/load.ts'
 import { BackendManagerError } from '../../lib/core/errors.ts'
-import { envoyPaths, renderEnvoyConf } from '../../lib/proxy/envoy/render.ts'
-import { requireEnvoy, validateEnvoyConf, type EnvoyCheck } from '../../lib/proxy/envoy/binary.ts'
-import { ensureHome, resolveHome } from '../../lib/core/home.ts'
-import { resolvePlan, type Plan } from '../../lib/config/plan.ts'
-
-// Validation of the printed config happens in a throwaway state folder, leaving the real one alone.
-function validateInTempHome(plan: Plan, check: (conf: string) => EnvoyCheck): EnvoyCheck {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'backend-manager-envoy-validate-'))
-  try {
-    const home = resolveHome({}, root, root)
-    for (const dir of [home.run, home.logs]) fs.mkdirSync(dir, { recursive: true })
-    const conf = envoyPaths(home).conf
-    fs.writeFileSync(conf, renderEnvoyConf(plan, home))
-    return check(conf)
-  } finally {
-    fs.rmSync(root, { recursive: true, force: true })
-  }
-}
+import { renderEnvoyConf } from '../../lib/proxy/envoy/render.ts'
+import { requireEnvoy, validateEnvoyConf, validatePlanInTempHome } from '../../lib/proxy/envoy/binary.ts'
+import type { ConfCheck } from '../../lib/proxy/conf-check.ts'
+import { ensureHome } from '../../lib/core/home.ts'
+import { resolvePlan } from '../../lib/config/plan.ts'
 
 export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Context): Promise<number> {
   const config = loadConfig(positionals[0] ?? DEFAULT_CONFIG)
@@ -35,11 +19,11 @@ export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Con
   const envoy = values.validate ? requireEnvoy(ctx.home, ctx.env) : undefined
   const text = renderEnvoyConf(plan, ctx.home)
   const file = emitRendered(text, values.output, ctx)
-  let result: EnvoyCheck | undefined
+  let result: ConfCheck | undefined
   if (envoy && file) {
     ensureHome(ctx.home)
     result = validateEnvoyConf(envoy, file, ctx.env)
-  } else if (envoy) result = validateInTempHome(plan, (conf) => validateEnvoyConf(envoy, conf, ctx.env))
+  } else if (envoy) result = validatePlanInTempHome(envoy, plan, ctx.env)
   if (result && !result.ok)
     throw new BackendManagerError(
       'CONFIG',

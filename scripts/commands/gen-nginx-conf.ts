@@ -10,8 +10,8 @@ import {
   mimeTypesFor,
   testNginxConf,
   testPlanInTempHome,
-  type ConfTest,
 } from '../../lib/proxy/nginx/install.ts'
+import type { ConfCheck } from '../../lib/proxy/conf-check.ts'
 import { resolvePlan } from '../../lib/config/plan.ts'
 
 export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Context): Promise<number> {
@@ -26,7 +26,7 @@ export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Con
     throw new BackendManagerError('NGINX', `no working nginx to validate with; ${installAdvice()}`)
   const text = renderNginxConf(plan, ctx.home, { mimeTypes: nginx ? mimeTypesFor(nginx.path) : undefined })
   const file = emitRendered(text, values.output, ctx)
-  let result: ConfTest | undefined
+  let result: ConfCheck | undefined
   if (values.validate && file) {
     prepareNginxDirs(ctx.home)
     result = testNginxConf(nginx!, ctx.home, file, ctx.env)

@@ -2,11 +2,14 @@
 // installer: Envoy ships no portable standalone build whose checksum we could verify here.
 import { createHash } from 'node:crypto'
 import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
 import path from 'node:path'
 import { BackendManagerError } from '../../core/errors.ts'
 import { packageRoot, type Home } from '../../core/home.ts'
 import { findOnPath, firstWorking, versionOutput } from '../../core/which.ts'
-import { envoyPaths } from './render.ts'
+import { envoyPaths, renderEnvoyConf } from './render.ts'
+import type { Plan } from '../../config/plan.ts'
+import { checkInTempHome, type ConfCheck } from '../conf-check.ts'
 
 export type EnvoySource = 'local' | 'shared' | 'path'
 
@@ -87,13 +90,8 @@ export function envoyArgs(home: Home, conf = envoyPaths(home).conf): string[] {
   ]
 }
 
-export interface EnvoyCheck {
-  ok: boolean
-  output: string
-}
-
 // `envoy --mode validate` parses and checks the whole config without binding any port.
-export function validateEnvoyConf(envoy: FoundEnvoy, conf: string, env: NodeJS.ProcessEnv): EnvoyCheck {
+export function validateEnvoyConf(envoy: FoundEnvoy, conf: string, env: NodeJS.ProcessEnv): ConfCheck {
   const result = spawnSync(envoy.path, ['--mode', 'validate', '-c', path.resolve(conf)], {
     env,
     encoding: 'utf8',
@@ -102,4 +100,16 @@ export function validateEnvoyConf(envoy: FoundEnvoy, conf: string, env: NodeJS.P
   })
   const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim() || (result.error ? result.error.message : '')
   return { ok: result.status === 0, output }
+}
+
+// `envoy --mode validate` on the plan's config, rendered in a throwaway home.
+export function validatePlanInTempHome(envoy: FoundEnvoy, plan: Plan, env: NodeJS.ProcessEnv): ConfCheck {
+  return checkInTempHome(
+    (home) => {
+      for (const dir of [home.run, home.logs]) fs.mkdirSync(dir, { recursive: true })
+      fs.writeFileSync(envoyPaths(home).conf, renderEnvoyConf(plan, home))
+      return envoyPaths(home).conf
+    },
+    (_home, conf) => validateEnvoyConf(envoy, conf, env),
+  )
 }

@@ -4,13 +4,14 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { BackendManagerError } from '../../core/errors.ts'
-import { homeAt, isCheckout, packageRoot, resolveHome, type Home } from '../../core/home.ts'
+import { homeAt, isCheckout, packageRoot, type Home } from '../../core/home.ts'
 import { acquireLock } from '../../os/lock.ts'
 import { sleep } from '../../core/sleep.ts'
 import { findOnPath, firstWorking, versionOutput } from '../../core/which.ts'
 import { MINIMAL_MIME_TYPES, nginxArgs, prepareNginxDirs, renderNginxConf } from './render.ts'
 import type { Plan } from '../../config/plan.ts'
 import type { DownloadOptions } from './binaries.ts'
+import { checkInTempHome, type ConfCheck } from '../conf-check.ts'
 
 export type NginxSource = 'local' | 'shared' | 'cache' | 'path' | 'system'
 
@@ -230,13 +231,8 @@ export async function ensureNginx(
   return after
 }
 
-export interface ConfTest {
-  ok: boolean
-  output: string
-}
-
 // `nginx -t` with the same prefix and error log the stack uses, so a pass here means start will parse it.
-export function testNginxConf(nginx: FoundNginx, home: Home, conf: string, env: NodeJS.ProcessEnv): ConfTest {
+export function testNginxConf(nginx: FoundNginx, home: Home, conf: string, env: NodeJS.ProcessEnv): ConfCheck {
   const args = ['-t', ...nginxArgs(home, { version: nginx.version, conf })]
   const hadPidFile = fs.existsSync(home.nginxPid)
   const result = spawnSync(nginx.path, args, {
@@ -252,15 +248,14 @@ export function testNginxConf(nginx: FoundNginx, home: Home, conf: string, env: 
   return { ok: result.status === 0, output }
 }
 
-// Render into a throwaway state folder and `nginx -t` it there, leaving the real state folder alone.
-export function testPlanInTempHome(nginx: FoundNginx, plan: Plan, env: NodeJS.ProcessEnv): ConfTest {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'backend-manager-nginx-t-'))
-  try {
-    const home = resolveHome({}, root, root)
-    prepareNginxDirs(home)
-    fs.writeFileSync(home.nginxConf, renderNginxConf(plan, home, { mimeTypes: mimeTypesFor(nginx.path) }))
-    return testNginxConf(nginx, home, home.nginxConf, env)
-  } finally {
-    fs.rmSync(root, { recursive: true, force: true })
-  }
+// `nginx -t` on the plan's config, rendered in a throwaway home.
+export function testPlanInTempHome(nginx: FoundNginx, plan: Plan, env: NodeJS.ProcessEnv): ConfCheck {
+  return checkInTempHome(
+    (home) => {
+      prepareNginxDirs(home)
+      fs.writeFileSync(home.nginxConf, renderNginxConf(plan, home, { mimeTypes: mimeTypesFor(nginx.path) }))
+      return home.nginxConf
+    },
+    (home, conf) => testNginxConf(nginx, home, conf, env),
+  )
 }
