@@ -5,7 +5,7 @@ import net from 'node:net'
 import { startTimeOf } from '../../lib/os/platform.ts'
 import { hasProcfs } from '../../lib/os/procfs.ts'
 import type { ProcessRecord } from '../../lib/os/process-record.ts'
-import { stopProcesses, stopWaves, type StopTarget } from '../../lib/os/terminate.ts'
+import { stopProcesses, stopTargets, stopWaves, type StopTarget } from '../../lib/os/terminate.ts'
 import { freePorts, listening, pidAlive, pidGone, waitFor } from '../helpers.ts'
 
 function target(id: string, dependsOn: string[] = [], kind: 'server' | 'proxy' = 'server'): StopTarget {
@@ -78,6 +78,18 @@ const cases: { name: string; targets: StopTarget[]; expected: string[][] }[] = [
 ]
 
 for (const c of cases) test(`stopWaves: ${c.name}`, () => assert.deepEqual(waves(c.targets), c.expected))
+
+test('stopTargets: host, stop_timeout and dependencies from the spec; defaults for a record without one', () => {
+  const [api, stray] = [target('api-0').record, target('nginx', [], 'proxy').record]
+  const spec = { host: '::1', stopTimeoutMs: 7000, dependsOn: ['core'] }
+  assert.deepEqual(
+    stopTargets([api, stray], (r) => (r.id === 'api-0' ? spec : undefined)),
+    [
+      { record: api, ...spec },
+      { record: stray, host: undefined, stopTimeoutMs: 3000, dependsOn: [] },
+    ],
+  )
+})
 
 // A real process in its own process group, recorded the way the supervisor records one.
 function managed(id: string, script: string, env: NodeJS.ProcessEnv = {}): { record: ProcessRecord; kill(): void } {
