@@ -5,30 +5,19 @@ import path from 'node:path'
 import { logsDefaults, type LogsConfig } from '../config/types.ts'
 import { ensureHome, type Home } from '../core/home.ts'
 import { answerCleanRequest, resetSource, takeCleanRequest, truncateLogFiles } from './clean.ts'
-import { fileSize, logBehindPath, offsetsPath, proxyAccessLogs, unifiedLogPath, writeFailure } from './paths.ts'
+import { offsetsPath, unifiedLogPath } from './paths.ts'
+import { BehindNote } from './behind-note.ts'
 import { prefixLine } from './line.ts'
 import { recover } from './recovery.ts'
 import { LogSource, type CopyPlan } from './source.ts'
 import type { GroupRecord, RecordedRun } from '../os/process-record.ts'
-import {
-  beginTruncation,
-  endTruncation,
-  writeLogState,
-  type LoadedLogState,
-  type LogState,
-  type TruncationFiles,
-} from './offsets.ts'
-import { copyTruncate, shiftArchives } from './rotate.ts'
-import { pauseGroup } from '../os/platform.ts'
-import { resumeGroup } from '../os/signal.ts'
+import { beginTruncation, endTruncation, writeLogState, type LoadedLogState, type LogState } from './offsets.ts'
+import { LogRotation } from './rotate.ts'
 import { noSpace, openAppend } from '../core/safe-files.ts'
-import { writeJsonAtomic } from '../core/json-files.ts'
 
 // Rounds of reading per poll: a burst is taken in slices so the supervisor's event loop stays responsive.
 const MAX_ROUNDS = 16
 const MAX_DRAIN_CYCLES = 4096
-const SLOW_CHECK_MS = 1000
-const RETRY_ROTATION_MS = 1000
 
 export interface FollowOptions {
   // The process's raw stderr file: its lines are appended to the log file and marked in the unified log.
@@ -52,17 +41,13 @@ export class UnifiedLog {
   private state: LogState
   private fd: number
   private saved = ''
-  private lastSlowCheck = 0
-  private readonly rotationFailed = new Map<string, number>()
-
-  private lastError = ''
-  // Why the unified log could not be written (a full disk), until it has caught up again.
-  private behind?: { reason: string; recorded: boolean }
+  private readonly rotation: LogRotation
+  private readonly note: BehindNote
   private readonly damage: LoadedLogState['damage']
 
   constructor(
     private readonly home: Home,
-    private readonly limits: LogsConfig = logsDefaults,
+    limits: LogsConfig = logsDefaults,
     // Where a failed poll is reported (once per distinct error); the supervisor keeps running either way.
     private readonly report: (line: string) => void = () => {},
     // The run whose process groups a dead writer may have left paused mid-rotation (resumed after checks).
@@ -72,9 +57,26 @@ export class UnifiedLog {
     const { state, damage } = recover(home, recorded())
     this.state = state
     this.damage = damage
-    fs.rmSync(logBehindPath(home), { force: true })
+    this.note = new BehindNote(home, report)
     this.tryCommit()
     this.fd = openAppend(unifiedLogPath(home))
+    this.rotation = new LogRotation(home, limits, {
+      sources: () => this.sources.values(),
+      unifiedSize: () => fs.fstatSync(this.fd).size,
+      reopenUnified: () => {
+        fs.closeSync(this.fd)
+        this.fd = openAppend(unifiedLogPath(home))
+      },
+      setPaused: (pgids) => {
+        this.state.paused = pgids
+        this.commit()
+      },
+      drain: (source) => this.drain([source], true),
+      saveSources: () => {
+        this.state.sources = this.snapshotAll()
+        this.commit()
+      },
+    })
     if (damage) this.noteDamage(damage)
   }
 
@@ -104,12 +106,11 @@ export class UnifiedLog {
         more = r.more
         if (!r.more) break
       }
-      this.rotateIfNeeded()
-      this.lastError = ''
-      if (!more) this.caughtUp()
+      this.rotation.rotateIfNeeded()
+      this.note.succeeded(!more)
     } catch (error) {
       // A full disk or a removed folder must not take the supervisor (and the restarts it does) down.
-      this.failed(error)
+      this.note.failed(error)
     }
     return lines
   }
@@ -122,7 +123,7 @@ export class UnifiedLog {
       this.drain([source])
       this.cycle([source], true)
     } catch (error) {
-      this.failed(error)
+      this.note.failed(error)
     }
   }
 
@@ -133,39 +134,17 @@ export class UnifiedLog {
       this.commit()
     } catch (error) {
       // What could not be written stays unread in the saved offsets: the next writer takes it from there.
-      this.failed(error)
+      this.note.failed(error)
     }
     for (const source of all) source.close()
     fs.closeSync(this.fd)
-  }
-
-  private failed(error: unknown): void {
-    const message = `unified log: ${error instanceof Error ? error.message : String(error)}`
-    if (message !== this.lastError) this.report(message)
-    this.lastError = message
-    const reason = writeFailure(error)
-    if (this.behind?.reason !== reason) this.behind = { reason, recorded: false }
-    if (this.behind.recorded) return
-    try {
-      writeJsonAtomic(logBehindPath(this.home), { reason, since: new Date().toISOString(), pid: process.pid })
-      this.behind.recorded = true
-    } catch {
-      // The disk is full: `status` sees it from the free space and the offsets instead.
-    }
-  }
-
-  private caughtUp(): void {
-    if (!this.behind) return
-    fs.rmSync(logBehindPath(this.home), { force: true })
-    this.report(`unified log caught up (it was behind: ${this.behind.reason})`)
-    this.behind = undefined
   }
 
   private tryCommit(): void {
     try {
       this.commit()
     } catch (error) {
-      this.failed(error)
+      this.note.failed(error)
     }
   }
 
@@ -180,7 +159,7 @@ export class UnifiedLog {
     try {
       fs.writeSync(this.fd, `${prefixLine('supervisor', text, 'err')}\n`)
     } catch (error) {
-      this.failed(error)
+      this.note.failed(error)
     }
   }
 
@@ -286,91 +265,6 @@ export class UnifiedLog {
     if (id !== undefined) answerCleanRequest(this.home, id, this.clean())
   }
 
-  private rotateIfNeeded(): void {
-    const max = this.limits.max_size
-    if (!max) return
-    for (const source of this.sources.values()) {
-      const big = [source.out.file, source.err?.file].filter((f): f is string => f !== undefined && fileSize(f) > max)
-      if (big.length) this.rotateFiles(big, source)
-    }
-    if (fs.fstatSync(this.fd).size > max) this.rotateUnified()
-    if (Date.now() - this.lastSlowCheck < SLOW_CHECK_MS) return
-    this.lastSlowCheck = Date.now()
-    // Files no process log follows: the proxy's access log (the proxy writes it) and the supervisor's own notes.
-    for (const [proxy, access] of proxyAccessLogs(this.home)) {
-      const source = [...this.sources.values()].find((s) => s.id === proxy)
-      if (fileSize(access) > max) this.rotateFiles([access], source)
-    }
-    if (fileSize(this.home.supervisorLog) > max) this.rotateFiles([this.home.supervisorLog], undefined)
-  }
-
-  // Copy and truncate in place, with the writing process group paused for the last bytes.
-  private rotateFiles(files: string[], source: LogSource | undefined): void {
-    const key = files[0]
-    if (Date.now() - (this.rotationFailed.get(key) ?? 0) < RETRY_ROTATION_MS) return
-    const events: TruncationFiles = {}
-    let begun = false
-    let ended = false
-    let done: boolean
-    try {
-      done = this.copyTruncate(
-        files,
-        source,
-        events,
-        () => (begun = true),
-        () => (ended = true),
-      )
-    } catch (error) {
-      // No room for the copy (a full disk): drop the partial copies, close the truncation begun, try again later.
-      this.rotationFailed.set(key, Date.now())
-      for (const file of files) fs.rmSync(`${file}.rotating`, { force: true })
-      if (begun && !ended) endTruncation(this.home, events)
-      throw error
-    }
-    if (done) this.rotationFailed.delete(key)
-    else this.rotationFailed.set(key, Date.now())
-  }
-
-  private copyTruncate(
-    files: string[],
-    source: LogSource | undefined,
-    events: TruncationFiles,
-    begun: () => void,
-    ended: () => void,
-  ): boolean {
-    return copyTruncate(files, this.limits.keep, {
-      pause: () =>
-        pauseGroup(source?.group(), (pgid) => {
-          this.state.paused = [pgid]
-          this.commit()
-        }),
-      resume: (pgid) => {
-        if (pgid !== undefined) resumeGroup(pgid)
-        this.state.paused = undefined
-        this.commit()
-      },
-      drain: () => {
-        // Every stderr line is copied before its file is cut, even into an unfinished stdout line.
-        if (source && files.some((f) => f === source.out.file || f === source.err?.file)) this.drain([source], true)
-      },
-      begin: () => {
-        beginTruncation(this.home)
-        begun()
-      },
-      truncated: (file, size) => {
-        events[file] = { kind: 'rotate', size }
-        if (source && file === source.out.file) source.restart('out', true)
-        if (source && file === source.err?.file) source.restart('err', true)
-      },
-      end: () => {
-        this.state.sources = this.snapshotAll()
-        this.commit()
-        endTruncation(this.home, events)
-        ended()
-      },
-    })
-  }
-
   // Someone deleted or moved the unified log: start a new one rather than write into a file nobody sees.
   private reopenIfGone(): void {
     const now = fs.statSync(unifiedLogPath(this.home), { throwIfNoEntry: false })
@@ -379,14 +273,5 @@ export class UnifiedLog {
     const fd = openAppend(unifiedLogPath(this.home))
     fs.closeSync(this.fd)
     this.fd = fd
-  }
-
-  // This process is the only writer of the unified log, so it simply moves the file aside.
-  private rotateUnified(): void {
-    const file = unifiedLogPath(this.home)
-    shiftArchives(file, this.limits.keep)
-    fs.renameSync(file, `${file}.1`)
-    fs.closeSync(this.fd)
-    this.fd = openAppend(file)
   }
 }
