@@ -102,6 +102,12 @@ test('only lib/os/platform.ts chooses between Linux (/proc) and other systems: n
   assert.deepEqual(branching, [], 'ask lib/os/platform.ts (one function per concern) instead of testing hasProcfs')
 })
 
+test('no module of lib/ or scripts/ runs over 300 lines', () => {
+  const lines = (file: string) => fs.readFileSync(path.join(repoRoot, file), 'utf8').split('\n').length - 1
+  const long = files.filter((file) => lines(file) > 300).map((file) => `${file}: ${lines(file)} lines`)
+  assert.deepEqual(long, [], 'split a long module by what its parts own')
+})
+
 const MAX_LINE = 140
 
 // Every .ts/.mjs/.js file under dir; bench/ is read at its top level only (its node_modules hold the peers).

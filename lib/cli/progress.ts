@@ -1,6 +1,6 @@
 import { useColour } from './context.ts'
 import type { StopResult } from '../stack/stop.ts'
-import type { ProgressEvent } from '../stack/stack.ts'
+import type { ProgressEvent } from '../stack/supervision.ts'
 import { plural } from '../core/words.ts'
 
 const paint = (on: boolean, code: number, text: string) => (on ? `\x1b[${code}m${text}\x1b[0m` : text)
