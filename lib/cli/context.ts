@@ -1,3 +1,4 @@
+// What a command runs with (home, env, working folder, streams) and the flag and output helpers commands share.
 import fs from 'node:fs'
 import path from 'node:path'
 import { usageError } from '../core/errors.ts'

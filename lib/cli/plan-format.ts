@@ -1,3 +1,4 @@
+// A plan for reading: every process with its port, command and environment, and every route; or as JSON.
 import { proxyListeners, type Plan } from '../config/plan.ts'
 import { table } from '../core/table.ts'
 

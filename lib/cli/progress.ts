@@ -1,3 +1,4 @@
+// Progress lines for the terminal: a process ready, adopted, waiting, restarting or crashed; and the stop report.
 import { useColour } from './context.ts'
 import type { StopResult } from '../stack/stop.ts'
 import type { ProgressEvent } from '../stack/supervision.ts'

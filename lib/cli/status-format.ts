@@ -1,3 +1,4 @@
+// The status table for the terminal: uptime, memory and health per process, coloured where the terminal allows.
 import { table } from '../core/table.ts'
 import type { StackStatus } from '../stack/status.ts'
 

@@ -1,3 +1,4 @@
+// Reading a config file: YAML parsed (and cached), shape-checked, defaulted and validated, every problem at once.
 import fs from 'node:fs'
 import { createHash } from 'node:crypto'
 import { createRequire } from 'node:module'

@@ -1,3 +1,4 @@
+// The plan: a config resolved into processes (command, port, environment) in start order, upstreams and routes.
 import type { Config, LogsConfig, Protocol, ProxyConfig, RestartPolicy, ServerConfig } from './types.ts'
 import { BackendManagerError } from '../core/errors.ts'
 import { bareHost, connectHost } from '../os/hosts.ts'

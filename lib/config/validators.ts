@@ -1,3 +1,4 @@
+// The checks of a defaulted config: names, ports and overlaps, modules, values safe in proxy config, dependencies.
 import fs from 'node:fs'
 import type { Config, ServerConfig } from './types.ts'
 import { proxyListeners } from './plan.ts'

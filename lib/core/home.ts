@@ -1,3 +1,4 @@
+// The home: where a stack's runtime state lives (found upward as git finds .git), its folders, the package root.
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'

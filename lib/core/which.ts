@@ -1,3 +1,4 @@
+// Finding a binary: the first executable of that name on PATH, or the first candidate that runs, with its version.
 import fs from 'node:fs'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'

@@ -1,5 +1,4 @@
-// Whether the unified log is behind the processes' own files, read by `status` (kept apart from logs.ts so that
-// status does not load the whole log machinery).
+// Whether the unified log is behind its sources, and why, without loading the log writer (status stays quick).
 import fs from 'node:fs'
 import type { Home } from '../core/home.ts'
 import { fileSize, freeBytes, logBehindPath, unifiedLogPath } from './paths.ts'

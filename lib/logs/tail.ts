@@ -1,3 +1,4 @@
+// The last lines of a file, read backwards from its end in blocks, optionally only those written after an offset.
 import fs from 'node:fs'
 import { NL } from './line.ts'
 import { fileSize, readAt } from './paths.ts'

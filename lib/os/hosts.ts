@@ -1,3 +1,5 @@
+// Host addresses as programs use them: IPv6 literals unbracketed, loopback for wildcard binds, probe sources.
+
 // An IPv6 literal may be written bracketed in the config ("[::1]"); programs want it bare.
 export function bareHost(host: string): string {
   return host.replace(/^\[(.*)\]$/, '$1')

@@ -1,3 +1,4 @@
+// The lock on a state folder: one command changes a stack at a time; a lock whose holder is gone is taken over.
 import fs from 'node:fs'
 import { BackendManagerError } from '../core/errors.ts'
 import { ensureHome, type Home } from '../core/home.ts'

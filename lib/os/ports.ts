@@ -1,3 +1,4 @@
+// Ports: whether a server could bind one, who holds it, TCP probes, and waiting until ports are released.
 import net from 'node:net'
 import { bareHost, connectHost, probeSource, sourceRefused } from './hosts.ts'
 import { portHolders } from './platform.ts'

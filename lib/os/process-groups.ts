@@ -1,3 +1,4 @@
+// Managed processes: spawned in their own session and group, signalled only once verified to be this run's.
 import fs from 'node:fs'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { environValue, groupMembers, processTable, startTimeOf } from './platform.ts'

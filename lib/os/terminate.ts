@@ -1,3 +1,4 @@
+// Stopping processes: TERM then KILL in dependency waves, escaped descendants too, then waiting for their ports.
 import { busyPorts, describeBusy, waitReleased, type Endpoint } from './ports.ts'
 import { escapedProcesses, killPid, signalGroup, waitGone } from './process-groups.ts'
 import { commandLine, groupMembers, processTable } from './platform.ts'

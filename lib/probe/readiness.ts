@@ -1,3 +1,4 @@
+// Whether a process is ready: HTTP, TCP or gRPC probes, and the wait that polls them and says what it saw.
 import http from 'node:http'
 import { grpcHealthCheck, UNIMPLEMENTED } from './grpc.ts'
 import type { Readiness } from '../config/plan.ts'

@@ -1,3 +1,4 @@
+// The proxy as a managed process: its config written into the home, its command and ports, and its description.
 import fs from 'node:fs'
 import { BackendManagerError } from '../core/errors.ts'
 import { ensureHome, type Home } from '../core/home.ts'

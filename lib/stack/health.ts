@@ -1,3 +1,4 @@
+// The health of a running stack: every instance probed directly and through the proxy, and as Envoy sees it.
 import { clustersUrl, fetchClusters, type EnvoyHost } from '../proxy/envoy/admin.ts'
 import type { Home } from '../core/home.ts'
 import { PROXY_HEALTH_PREFIX } from '../proxy/contract.ts'

@@ -1,3 +1,4 @@
+// Simple mode's pool: N identical workers turned into a config, with its own home beside any config-file stack.
 import path from 'node:path'
 import { configFromObject } from '../config/load.ts'
 import { proxyDefaults, type Config, type Protocol, type ProxyType } from '../config/types.ts'

@@ -1,3 +1,4 @@
+// The restart policy: what follows an exit (nothing, a restart after a doubling backoff, or crashed for good).
 import type { RestartPolicy } from '../config/types.ts'
 
 // A process that stayed up this long counts as stable: its next crash starts the backoff over.

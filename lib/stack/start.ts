@@ -1,3 +1,4 @@
+// Starting a stack: the checks before anything starts, bringing it up here, and the supervisor it hands over to.
 import fs from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'

@@ -1,3 +1,4 @@
+// The state file, run/state.json: what a running stack is made of, and whether its supervisor still lives.
 import fs from 'node:fs'
 import path from 'node:path'
 import { BackendManagerError } from '../core/errors.ts'

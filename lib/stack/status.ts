@@ -1,3 +1,4 @@
+// A stack's status: each recorded process alive or not, healthy or not, its uptime, restarts, CPU and memory.
 import { cpuKey, cpuTargets, recentCpu } from './cpu.ts'
 import type { Home } from '../core/home.ts'
 import { readLastFailure, type LastFailure } from './last-failure.ts'

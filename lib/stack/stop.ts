@@ -1,4 +1,4 @@
-// stop, kept apart from start so that `stop` loads only what it needs (it runs often and should be quick).
+// Stopping a stack, even from a damaged state file; apart from start, so `stop` loads only what it needs.
 import path from 'node:path'
 import type { Home } from '../core/home.ts'
 import { acquireLockIfWritable } from '../os/lock.ts'

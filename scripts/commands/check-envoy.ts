@@ -1,3 +1,4 @@
+// The `check-envoy` command: which envoy the stack would use and its version; --verify validates a sample config.
 import os from 'node:os'
 import path from 'node:path'
 import type { Context } from '../../lib/cli/context.ts'

@@ -1,3 +1,4 @@
+// The `check-nginx` command: which nginx the stack would use, its version and mime.types; --verify runs nginx -t.
 import os from 'node:os'
 import path from 'node:path'
 import type { Context } from '../../lib/cli/context.ts'

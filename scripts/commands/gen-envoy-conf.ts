@@ -1,3 +1,4 @@
+// The `gen-envoy-conf` command: the Envoy config a start would write, printed or saved, and optionally validated.
 import { DEFAULT_CONFIG, emitRendered, type Context } from '../../lib/cli/context.ts'
 import type { Parsed } from '../../lib/cli/command.ts'
 import type meta from './gen-envoy-conf.meta.ts'

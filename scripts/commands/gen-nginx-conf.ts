@@ -1,3 +1,4 @@
+// The `gen-nginx-conf` command: the nginx config a start would write, printed or saved, and optionally checked.
 import { DEFAULT_CONFIG, emitRendered, type Context } from '../../lib/cli/context.ts'
 import type { Parsed } from '../../lib/cli/command.ts'
 import type meta from './gen-nginx-conf.meta.ts'

@@ -1,3 +1,4 @@
+// The `health` command: every server probed directly and through the proxy, as a table or JSON.
 import { useColour, type Context } from '../../lib/cli/context.ts'
 import type { Parsed } from '../../lib/cli/command.ts'
 import type meta from './health.meta.ts'

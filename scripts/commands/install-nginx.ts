@@ -1,3 +1,4 @@
+// The `install-nginx` command: a working nginx in the home or the per-user cache, without sudo.
 import type { Context } from '../../lib/cli/context.ts'
 import type { Parsed } from '../../lib/cli/command.ts'
 import type meta from './install-nginx.meta.ts'

@@ -1,3 +1,4 @@
+// The `logs` command: the last lines of the unified log, of one server or of nginx, -f to follow; and `logs clean`.
 import fs from 'node:fs'
 import path from 'node:path'
 import { positiveInt, type Context } from '../../lib/cli/context.ts'

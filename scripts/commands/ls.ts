@@ -1,3 +1,4 @@
+// The `ls` command: every stack this user runs, wherever it was started, with its health.
 import type { Context } from '../../lib/cli/context.ts'
 import type { Parsed } from '../../lib/cli/command.ts'
 import type meta from './ls.meta.ts'

@@ -1,3 +1,4 @@
+// The `plan` command: what a start would run for a config (processes, environment, routes), starting nothing.
 import { DEFAULT_CONFIG, csv, type Context } from '../../lib/cli/context.ts'
 import type { Parsed } from '../../lib/cli/command.ts'
 import type meta from './plan.meta.ts'

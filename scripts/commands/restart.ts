@@ -1,3 +1,4 @@
+// The `restart` command: stop, then start with the running stack's config; --only restarts just those servers.
 import path from 'node:path'
 import { DEFAULT_CONFIG, csv, type Context } from '../../lib/cli/context.ts'
 import type { Parsed } from '../../lib/cli/command.ts'

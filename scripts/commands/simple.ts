@@ -1,3 +1,4 @@
+// The `simple` command: a pool of N identical workers with no config file, and its start, status, stop and logs.
 import { positiveInt, type Context } from '../../lib/cli/context.ts'
 import type { Parsed } from '../../lib/cli/command.ts'
 import type meta from './simple.meta.ts'

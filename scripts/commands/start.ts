@@ -1,3 +1,4 @@
+// The `start` command: the stack brought up and left in the background, or kept in this terminal (--foreground).
 import path from 'node:path'
 import { DEFAULT_CONFIG, csv, type Context } from '../../lib/cli/context.ts'
 import type { Parsed } from '../../lib/cli/command.ts'

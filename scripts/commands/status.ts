@@ -1,3 +1,4 @@
+// The `status` command: one row per process (or JSON), and an exit code saying whether everything is healthy.
 import { useColour, type Context } from '../../lib/cli/context.ts'
 import type { Parsed } from '../../lib/cli/command.ts'
 import type meta from './status.meta.ts'

@@ -1,3 +1,4 @@
+// The `stop` command: the stack here stopped and reported; --force finds its processes by their home.
 import type { Context } from '../../lib/cli/context.ts'
 import type { Parsed } from '../../lib/cli/command.ts'
 import type meta from './stop.meta.ts'
