@@ -134,3 +134,8 @@ test(`no source line is longer than ${MAX_LINE} characters`, () => {
   )
   assert.deepEqual(long, [], `lines over ${MAX_LINE} characters: split the string, hoist a const or rewrap the comment`)
 })
+
+test('every module of lib/ and scripts/ opens with a comment saying what it owns', () => {
+  const bare = files.filter((file) => !fs.readFileSync(path.join(repoRoot, file), 'utf8').startsWith('// '))
+  assert.deepEqual(bare, [], 'line 1 of each module: `// <what this file owns>`, in one line')
+})
