@@ -19,7 +19,7 @@ export const proxyAccessLogs = (home: Home): [string, string][] => [
   ['envoy', envoyAccessLogPath(home)],
 ]
 
-// How far the unified log has read each file, and what was in flight (see log-state.ts).
+// How far the unified log has read each file, and what was in flight (see offsets.ts).
 export const offsetsPath = (home: Home) => path.join(home.run, 'log-offsets.json')
 // Bumped around every in-place truncation, so readers of a file know it started over.
 export const generationPath = (home: Home) => path.join(home.run, 'log-generation.json')

@@ -163,7 +163,7 @@ export class UnifiedLog {
     }
   }
 
-  // Truncates every log file in place and starts every offset over (see log-clean.ts).
+  // Truncates every log file in place and starts every offset over (see clean.ts).
   clean(): number {
     try {
       beginTruncation(this.home)

@@ -10,7 +10,7 @@ import { fillTemplate, indentLines as indent, loadTemplate } from '../../core/te
 import { hostPort, PROXY_HEALTH_PREFIX, refuse, safePath, safeToken } from '../contract.ts'
 
 export interface RenderOptions {
-  // A mime.types file to include (see mimeTypesFor in nginx-install.ts); else a small inline table.
+  // A mime.types file to include (see mimeTypesFor in install.ts); else a small inline table.
   mimeTypes?: string
   // The worker user (and group: "nobody nogroup"); undefined picks defaultWorkerUser(), null writes no user directive.
   user?: string | null
