@@ -143,6 +143,8 @@ function cleanUnasked(home: Home, notice: (line: string) => void): number {
 export interface LogWriter {
   pid: number
   alive(): boolean
+  // Asks it directly (its control socket); undefined when it does not answer, and the request file is used.
+  clean?(): Promise<number | undefined>
 }
 
 export async function cleanLogs(
@@ -153,6 +155,8 @@ export async function cleanLogs(
   const skipped = unsafeLogFiles(home)
   const writerAlive = () => Boolean(writer?.alive())
   if (writerAlive()) {
+    const asked = await writer!.clean?.()
+    if (asked !== undefined) return { files: asked, by: 'supervisor', skipped }
     const files = await askWriter(home, writerAlive)
     if (files === NO_SPACE) return { files: cleanUnasked(home, notice), by: 'command', skipped }
     if (files !== undefined) return { files, by: 'supervisor', skipped }

@@ -8,6 +8,7 @@ import { sleep } from '../core/sleep.ts'
 import { readState, removeState } from './state.ts'
 import { Stack } from './stack.ts'
 import { writeLastFailure, type LastFailure } from './last-failure.ts'
+import { serveControl } from './control-server.ts'
 
 // run: watching; stop: a stop command takes everything down (SIGTERM); handover: another command takes over (SIGUSR2).
 export type SupervisorMode = 'run' | 'stop' | 'handover'
@@ -22,6 +23,7 @@ export class Supervisor {
   private readonly stack: Stack
   private readonly cpu: { stop(): void }
   private readonly config: string
+  private readonly control: { close(): void }
 
   // Takes over the run the state file records; listens for the signals that end it from now on.
   constructor(
@@ -64,6 +66,7 @@ export class Supervisor {
     // status shows CPU over the last few seconds from this file, not the lifetime average.
     const self = { pid: process.pid, startTime: startTimeOf(process.pid) ?? 'unknown' }
     this.cpu = recordCpu(home, self, () => cpuTargets(stack.state, self))
+    this.control = serveControl(home, { cleanLogs: () => stack.cleanLogs() }, log)
   }
 
   // Adopts what runs and starts what is missing; on failure (said for `status`) stops everything and says false.
@@ -102,6 +105,7 @@ export class Supervisor {
   }
 
   exit(): void {
+    this.control.close()
     this.cpu.stop()
     this.stack.close()
     this.log(`supervisor exiting (${this.mode})`)

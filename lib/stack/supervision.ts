@@ -185,6 +185,11 @@ export abstract class Supervision {
     }
   }
 
+  // logs clean, asked over the control socket: done between two reads of the unified log.
+  cleanLogs(): number {
+    return this.unified.clean()
+  }
+
   // Stop watching: used on handover to a detached supervisor and on stop.
   close(): void {
     this.stopping = true

@@ -9,7 +9,8 @@ import { cleanLogs } from '../../lib/logs/clean.ts'
 import { FileFollower, followFiles } from '../../lib/logs/follow.ts'
 import { lineOwner, serverOf } from '../../lib/logs/line.ts'
 import { loggedIds, nginxAccessLogPath, nginxErrorLogPath, unifiedLogPath } from '../../lib/logs/paths.ts'
-import { liveSupervisor, readState, supervisorAlive } from '../../lib/stack/state.ts'
+import { readState, supervisorAlive } from '../../lib/stack/state.ts'
+import { controlledWriter } from '../../lib/stack/control-client.ts'
 import { noStackHere } from '../../lib/stack/registry.ts'
 import { tailFile } from '../../lib/logs/tail.ts'
 
@@ -22,7 +23,7 @@ export async function run({ subcommand, values, positionals }: Parsed<typeof met
   }
   if (target === 'clean') {
     if (values.follow || values.lines !== undefined) throw usageError('logs clean: takes no flags')
-    const result = await cleanLogs(ctx.home, liveSupervisor(ctx.home), (line) => ctx.stderr.write(`${line}\n`))
+    const result = await cleanLogs(ctx.home, controlledWriter(ctx.home), (line) => ctx.stderr.write(`${line}\n`))
     for (const skipped of result.skipped) ctx.stderr.write(`skipped: ${skipped}\n`)
     ctx.stdout.write(`cleaned ${result.files} log files in ${ctx.home.logs}\n`)
     return 0

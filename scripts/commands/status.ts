@@ -4,11 +4,13 @@ import type { Parsed } from '../../lib/cli/command.ts'
 import type meta from './status.meta.ts'
 import { describeStartFailure } from '../../lib/stack/last-failure.ts'
 import { collectStatus, statusExitCode } from '../../lib/stack/status.ts'
+import { statusFromSupervisor } from '../../lib/stack/control-client.ts'
 import { formatStatus } from '../../lib/cli/status-format.ts'
 import { noStackHere } from '../../lib/stack/registry.ts'
 
 export async function run({ values }: Parsed<typeof meta>, ctx: Context): Promise<number> {
-  const status = await collectStatus(ctx.home)
+  // The supervisor answers what it watches; without one (gone, killed, not answering) the state file says the same.
+  const status = (await statusFromSupervisor(ctx.home)) ?? (await collectStatus(ctx.home))
   // Nothing here at all (not even a failed start to report): name the stacks that run elsewhere.
   if (!status.running && !status.lastFailure) {
     ;(values.json ? ctx.stderr : ctx.stdout).write(`${noStackHere(ctx.home, ctx.env)}\n`)
