@@ -74,12 +74,15 @@ export async function startForeground(plan: Plan, io: RunIO, view: ForegroundVie
   } finally {
     lock.release()
   }
+  const { serveControl } = await import('./control-server.ts')
+  const control = serveControl(io.home, { cleanLogs: () => stack.cleanLogs() }, io.notice ?? (() => {}))
   view.ready()
   log.show()
   await stopRequested
   view.stopping()
   const started = Date.now()
   const report = await stack.stopAll({ onWait: io.onWait })
+  control.close()
   log.close()
   if (report.survivors.length === 0) removeState(io.home)
   return { wasRunning: true, report, ms: Date.now() - started }

@@ -142,3 +142,22 @@ test('status works with the supervisor SIGKILLed; the next supervisor replaces i
   assert.equal(answer.body.processes[0].pid, home.state()!.supervisor.pid)
   assert.notEqual(answer.body.processes[0].pid, supervisor.pid)
 })
+
+test('start --foreground serves the same socket, removed when Ctrl+C stops it', async (t) => {
+  const home = useHome(t, 'bm-control-')
+  const port = await freePorts(1)
+  const config = home.writeConfig({ servers: [fixtureServer('api', 'http-server.mjs', port)] })
+  const fg = home.spawnCli(['start', config, '--foreground'])
+  await waitFor(() => fg.output().stdout.includes('Ctrl+C stops everything'), 20_000, 'the foreground start')
+  const answer = await ask(socketOf(home), 'GET', '/v1/status')
+  assert.equal(answer.status, 200)
+  assert.deepEqual(
+    answer.body.processes.map((p: any) => p.id),
+    ['supervisor', 'api-0'],
+  )
+  assert.equal(fs.lstatSync(socketOf(home)).mode & 0o777, 0o600)
+  process.kill(-fg.child.pid!, 'SIGINT')
+  const r = await fg.done
+  assert.equal(r.code, 0, r.stdout + r.stderr)
+  assert.equal(fs.existsSync(socketOf(home)), false, 'run/control.sock is removed when the foreground run ends')
+})
