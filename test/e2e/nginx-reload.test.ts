@@ -15,6 +15,7 @@ import type { GroupRecord } from '../../lib/os/process-record.ts'
 import { findNginx, mimeTypesFor } from '../../lib/proxy/nginx/install.ts'
 import { reloadProxy } from '../../lib/proxy/nginx/reload.ts'
 import { nginxArgs, prepareNginxDirs, renderNginxConf } from '../../lib/proxy/nginx/render.ts'
+import WebSocket from 'ws'
 import { fixture, freePorts, httpGet, listening, pidGone, spawnOwned, useHome, waitFor } from '../helpers.ts'
 
 const home = useHome({ after }, 'bm-nginx-reload-')
@@ -27,7 +28,8 @@ const servers = new Map<string, ChildProcess>()
 
 function startServer(id: string): ChildProcess {
   const spec = plan.processes.find((p) => p.id === id)!
-  const child = spawnOwned(home, process.execPath, [fixture('http-server.mjs')], {
+  const entry = spec.server === 'chat' ? ['--import', 'tsx', 'examples/server.ts'] : [fixture('http-server.mjs')]
+  const child = spawnOwned(home, process.execPath, entry, {
     env: spec.env,
     log: path.join(home.root, `${id}.out`),
   })
@@ -97,12 +99,13 @@ before(async () => {
     skipReason = 'no nginx installed (make install-nginx)'
     return
   }
-  const base = await freePorts(4)
-  proxyPort = base + 3
+  const base = await freePorts(5)
+  proxyPort = base + 4
   const yaml = `proxy: { host: 127.0.0.1, port: ${proxyPort} }
 servers:
   - { name: api, command: node http-server.mjs, port: ${base}, instances: 2, health: /health }
   - { name: solo, command: node http-server.mjs, port: ${base + 2}, modules: [solo], health: /health }
+  - { name: chat, command: node examples/server.ts, port: ${base + 3}, modules: [chat], health: /health }
 `
   plan = resolvePlan(parseConfig(yaml, path.join(packageRoot, 'e2e-config.yaml')))
   stack = resolveHome({ BACKEND_MANAGER_HOME: home.root }, packageRoot)
@@ -180,4 +183,20 @@ test('both instances of a server stopped together serve again as soon as they ar
     [200, 200],
     replies.map((r) => r.body).join(''),
   )
+})
+
+test('an open WebSocket does not keep an old worker past worker_shutdown_timeout', async (t) => {
+  if (skipReason) return t.skip(skipReason)
+  const ws = new WebSocket(`ws://127.0.0.1:${proxyPort}/api/v1/chat/ws`)
+  t.after(() => ws.terminate())
+  const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()))
+  const reply = await new Promise<string>((resolve, reject) => {
+    ws.once('open', () => ws.send('hello'))
+    ws.once('message', (data) => resolve(data.toString()))
+    ws.once('error', reject)
+  })
+  assert.equal(reply, 'chat-0: hello')
+  const reload = await reloadProxy(stack, plan, { master, waitInFlight: true })
+  assert.deepEqual(reload.retiring, [], 'the old worker holding the WebSocket exited')
+  await closed
 })
