@@ -51,7 +51,9 @@ const upOn = (port: number) => waitFor(() => listening(port), 20_000, `something
 class Load {
   ok = 0
   failed: string[] = []
-  byPort = new Map<number, number>()
+  // Which backend port answered each request, by the order the requests were sent in.
+  answers: { sent: number; port: number }[] = []
+  sent = 0
   private inFlight = new Set<Promise<void>>()
   private timer?: NodeJS.Timeout
 
@@ -64,7 +66,13 @@ class Load {
     }, 5)
   }
 
+  // Answers from `port` to requests sent after the `from`th.
+  servedBy(port: number, from = 0): number {
+    return this.answers.filter((a) => a.port === port && a.sent > from).length
+  }
+
   private one(url: string): Promise<void> {
+    const sent = ++this.sent
     return new Promise((resolve) => {
       const req = http.get(url, { agent: false, timeout: 10_000 }, (res) => {
         let body = ''
@@ -73,8 +81,7 @@ class Load {
           const status = res.statusCode ?? 0
           if (status >= 200 && status < 300) {
             this.ok++
-            const port = JSON.parse(body).port as number
-            this.byPort.set(port, (this.byPort.get(port) ?? 0) + 1)
+            this.answers.push({ sent, port: JSON.parse(body).port as number })
           } else this.failed.push(`HTTP ${status}: ${body.slice(0, 80)}`)
           resolve()
         })
@@ -129,21 +136,19 @@ test('drain, restart and undrain one of two instances under 200 req/s: no reques
     assert.equal(drained.changed, true)
     assert.deepEqual(drained.retiring, [], 'the old workers finished their requests and exited')
     assert.match(fs.readFileSync(stack.nginxConf, 'utf8'), new RegExp(`:${portOf('api-0')} max_fails=0 down;`))
-    const servedBefore = load.byPort.get(portOf('api-0')) ?? 0
-    assert.ok(servedBefore > 0, 'instance 0 served before it was drained')
+    assert.ok(load.servedBy(portOf('api-0')) > 0, 'instance 0 served before it was drained')
+    // Sent after the reload returned: only new workers, which skip the drained instance, can accept them.
+    const drainedAt = load.sent
     await stopServer('api-0')
     const okAtStop = load.ok
     await waitFor(() => load.ok >= okAtStop + 100, 30_000, 'requests while instance 0 is stopped')
     startServer('api-0')
     await upOn(portOf('api-0'))
-    assert.equal(load.byPort.get(portOf('api-0')) ?? 0, servedBefore, 'no request reached the drained instance')
+    assert.equal(load.servedBy(portOf('api-0'), drainedAt), 0, 'no request reached the drained instance')
+    const undrainedAt = load.sent
     const undrained = await reloadProxy(stack, plan, { drained: [], master })
     assert.ok(undrained.workers.length > 0)
-    await waitFor(
-      () => (load.byPort.get(portOf('api-0')) ?? 0) > servedBefore + 20,
-      30_000,
-      'instance 0 back in rotation',
-    )
+    await waitFor(() => load.servedBy(portOf('api-0'), undrainedAt) > 20, 30_000, 'instance 0 back in rotation')
   } finally {
     await load.stop()
   }
