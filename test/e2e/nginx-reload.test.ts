@@ -10,13 +10,14 @@ import path from 'node:path'
 import { parseConfig } from '../../lib/config/load.ts'
 import { resolvePlan, type Plan } from '../../lib/config/plan.ts'
 import { packageRoot, resolveHome, type Home } from '../../lib/core/home.ts'
+import { BackendManagerError } from '../../lib/core/errors.ts'
 import { startTimeOf } from '../../lib/os/platform.ts'
 import type { GroupRecord } from '../../lib/os/process-record.ts'
 import { findNginx, mimeTypesFor } from '../../lib/proxy/nginx/install.ts'
 import { reloadProxy } from '../../lib/proxy/nginx/reload.ts'
 import { nginxArgs, prepareNginxDirs, renderNginxConf } from '../../lib/proxy/nginx/render.ts'
 import WebSocket from 'ws'
-import { fixture, freePorts, httpGet, listening, pidGone, spawnOwned, useHome, waitFor } from '../helpers.ts'
+import { fixture, freePorts, httpGet, listening, pidAlive, pidGone, spawnOwned, useHome, waitFor } from '../helpers.ts'
 
 const home = useHome({ after }, 'bm-nginx-reload-')
 let skipReason: string | undefined
@@ -204,4 +205,31 @@ test('an open WebSocket does not keep an old worker past worker_shutdown_timeout
   const reload = await reloadProxy(stack, plan, { master, waitInFlight: true })
   assert.deepEqual(reload.retiring, [], 'the old worker holding the WebSocket exited')
   await closed
+})
+
+test('a process that is not the recorded nginx master is never signalled', async (t) => {
+  if (skipReason) return t.skip(skipReason)
+  const sleeper = spawnOwned(home, 'sleep', ['30'])
+  const other = { pid: sleeper.pid!, pgid: sleeper.pid!, startTime: startTimeOf(sleeper.pid!)! }
+  const reused = { ...master, startTime: `${Number(master.startTime) - 1}` }
+  for (const wrong of [other, reused])
+    await assert.rejects(
+      reloadProxy(stack, plan, { master: wrong }),
+      (e: unknown) => e instanceof BackendManagerError && e.code === 'NGINX' && /not the recorded one/.test(e.message),
+    )
+  assert.ok(pidAlive(other.pid, other.startTime), 'a SIGHUP would have ended sleep')
+})
+
+test('a config nginx -t rejects is not swapped in and nginx is not reloaded', async (t) => {
+  if (skipReason) return t.skip(skipReason)
+  const before = fs.readFileSync(stack.nginxConf, 'utf8')
+  const broken: Plan = structuredClone(plan)
+  broken.upstreams[0].host = 'no-such-host.invalid'
+  await assert.rejects(
+    reloadProxy(stack, broken, { master, drained: ['api-1'] }),
+    (e: unknown) => e instanceof BackendManagerError && /nginx rejected the new config/.test(e.message),
+  )
+  assert.equal(fs.readFileSync(stack.nginxConf, 'utf8'), before)
+  const replies = [await httpGet(`http://127.0.0.1:${proxyPort}/a`), await httpGet(`http://127.0.0.1:${proxyPort}/b`)]
+  assert.deepEqual(new Set(replies.map((r) => r.json().port)), new Set([portOf('api-0'), portOf('api-1')]))
 })
