@@ -7,9 +7,16 @@ import path from 'node:path'
 import { loadConfig, parseConfig } from '../../lib/config/load.ts'
 import { BackendManagerError } from '../../lib/core/errors.ts'
 import { packageRoot, resolveHome, type Home } from '../../lib/core/home.ts'
-import { defaultWorkerUser, nginxArgs, renderNginxConf, type RenderOptions } from '../../lib/proxy/nginx/render.ts'
+import {
+  defaultWorkerUser,
+  nginxArgs,
+  prepareNginxDirs,
+  renderNginxConf,
+  type RenderOptions,
+} from '../../lib/proxy/nginx/render.ts'
+import { checkInTempHome } from '../../lib/proxy/conf-check.ts'
 import { hostPort } from '../../lib/proxy/contract.ts'
-import { findNginx, testPlanInTempHome } from '../../lib/proxy/nginx/install.ts'
+import { findNginx, testNginxConf, testPlanInTempHome } from '../../lib/proxy/nginx/install.ts'
 import { resolvePlan, type Plan } from '../../lib/config/plan.ts'
 import { fillTemplate, indentLines } from '../../lib/core/template.ts'
 
@@ -117,7 +124,7 @@ test('the dev-config render has every required piece', () => {
     'uwsgi_temp_path /srv/bm/run/nginx-temp/uwsgi;',
     'scgi_temp_path /srv/bm/run/nginx-temp/scgi;',
     'upstream datafeed {\n        zone datafeed 64k;\n' +
-      '        server 127.0.0.1:8002 max_fails=1 fail_timeout=2s;\n        server 127.0.0.1:8003',
+      '        server 127.0.0.1:8002 max_fails=0;\n        server 127.0.0.1:8003',
     'keepalive 32;',
     'proxy_http_version 1.1;',
     "map $http_upgrade $connection_upgrade {\n        default upgrade;\n        '' '';\n    }",
@@ -140,15 +147,9 @@ test('the dev-config render has every required piece', () => {
 test('no server without modules: "/" answers 404 with JSON; the gRPC server gets its own HTTP/2 port', () => {
   const text = renderNginxConf(fromYaml(IPV6_NO_ROOT), fixedHome('/srv/bm'), { user: null })
   assert.match(text, /location \/ \{\n\s+default_type application\/json;\n\s+return 404 '\{"error":"not found"/)
-  assert.match(
-    text,
-    /upstream orders \{\n\s+zone orders 64k;\n(\s+server \[::1\]:910[123] max_fails=1 fail_timeout=2s;\n){3}/,
-  )
+  assert.match(text, /upstream orders \{\n\s+zone orders 64k;\n(\s+server \[::1\]:910[123] max_fails=0;\n){3}/)
   assert.ok(text.includes('listen [::1]:9000;'))
-  assert.match(
-    text,
-    /upstream rpc \{\n\s+zone rpc 64k;\n\s+server \[::1\]:9301 max_fails=1 fail_timeout=2s;\n\s+keepalive 32;/,
-  )
+  assert.match(text, /upstream rpc \{\n\s+zone rpc 64k;\n\s+server \[::1\]:9301 max_fails=0;\n\s+keepalive 32;/)
   assert.match(text, /listen \[::1\]:50051 http2;[^}]*location \/ \{\n\s+grpc_pass grpc:\/\/rpc;/)
   assert.ok(!/location [^{]*\{\n\s+proxy_pass http:\/\/rpc/.test(text), 'no HTTP route leads to the gRPC server')
   assert.ok(!text.includes('queue'), 'a portless worker is not behind the proxy')
@@ -158,7 +159,7 @@ test('gRPC only: one HTTP/2 server block with grpc_pass, timeouts and keepalive;
   const text = renderNginxConf(fromYaml(GRPC_ONLY), fixedHome('/srv/bm'), { user: null })
   assert.match(
     text,
-    /upstream pricer \{\n\s+zone pricer 64k;\n(\s+server 127\.0\.0\.1:5005[567] max_fails=1 fail_timeout=2s;\n){3}\s+keepalive 32;/,
+    /upstream pricer \{\n\s+zone pricer 64k;\n(\s+server 127\.0\.0\.1:5005[567] max_fails=0;\n){3}\s+keepalive 32;/,
   )
   for (const piece of [
     'listen 127.0.0.1:50051 http2;',
@@ -283,4 +284,30 @@ test('as root the workers run as nobody, never as root', () => {
   const text = renderNginxConf(fromYaml(SINGLE), fixedHome('/srv/bm'))
   assert.match(text, /^user nobody (nogroup|nobody);$/m)
   assert.ok(!/^\s*user root/m.test(text))
+})
+
+test('drained instances are marked down in their upstream; nginx -t accepts it; an unknown instance is refused', (t) => {
+  const plan = fromYaml(IPV6_NO_ROOT)
+  const text = renderNginxConf(plan, fixedHome('/srv/bm'), { user: null, drained: ['orders-1', 'search-0'] })
+  assert.match(
+    text,
+    /server \[::1\]:9101 max_fails=0;\n\s+server \[::1\]:9102 max_fails=0 down;\n\s+server \[::1\]:9103 max_fails=0;/,
+  )
+  assert.ok(text.includes('server [::1]:9201 max_fails=0 down;'), 'a single instance can be drained too')
+  assert.equal(text.match(/ down;/g)?.length, 2)
+  assert.throws(
+    () => renderNginxConf(plan, fixedHome('/srv/bm'), { user: null, drained: ['orders-3'] }),
+    (e: unknown) => e instanceof BackendManagerError && /cannot drain "orders-3".*orders-0, orders-1/.test(e.message),
+  )
+  const nginx = findNginx(resolveHome({}, os.tmpdir(), 'backend-manager-no-such-home'), process.env)
+  if (!nginx) return t.skip('no nginx installed (make install-nginx)')
+  const checked = checkInTempHome(
+    (home) => {
+      prepareNginxDirs(home)
+      fs.writeFileSync(home.nginxConf, renderNginxConf(plan, home, { drained: ['orders-1', 'search-0'] }))
+      return home.nginxConf
+    },
+    (home, conf) => testNginxConf(nginx, home, conf, process.env),
+  )
+  assert.ok(checked.ok, checked.output)
 })

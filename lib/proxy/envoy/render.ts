@@ -73,7 +73,7 @@ function endpointAddress(host: string): { address: string; dns: boolean } {
 
 function healthCheck(plan: Plan, u: Upstream): object[] {
   const readiness = plan.processes.find((p) => p.server === u.name)?.readiness ?? { kind: 'tcp' }
-  // One failed check takes an instance out and one pass brings it back, like nginx's max_fails=1;
+  // One failed check takes an instance out and one pass brings it back;
   // checks keep running while no traffic flows, so the admin view stays current on an idle laptop.
   const timing = {
     timeout: '1s',

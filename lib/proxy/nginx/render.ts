@@ -5,7 +5,7 @@ import { BackendManagerError } from '../../core/errors.ts'
 import { ensureHome, type Home } from '../../core/home.ts'
 import { checkExisting, openAppend } from '../../core/safe-files.ts'
 import { nginxAccessLogPath, nginxErrorLogPath } from '../../logs/paths.ts'
-import { proxyListeners, type Plan, type Upstream } from '../../config/plan.ts'
+import { instanceId, proxyListeners, type Plan, type Upstream } from '../../config/plan.ts'
 import { fillTemplate, indentLines as indent, loadTemplate } from '../../core/template.ts'
 import { hostPort, PROXY_HEALTH_PREFIX, refuse, safePath, safeToken } from '../contract.ts'
 
@@ -14,6 +14,8 @@ export interface RenderOptions {
   mimeTypes?: string
   // The worker user (and group: "nobody nogroup"); undefined picks defaultWorkerUser(), null writes no user directive.
   user?: string | null
+  // Instance ids ("api-0") marked down in their upstream: no new request goes to them (a rolling restart's drain).
+  drained?: string[]
 }
 
 // Enough for a proxy that serves no files itself; also written as mime.types when nginx came without one.
@@ -94,8 +96,10 @@ export function nginxArgs(home: Home, opts: { version?: string; conf?: string } 
   return args
 }
 
-function upstreamBlock(u: Upstream): string[] {
-  const servers = u.ports.map((port) => `server ${hostPort(u.host, port)} max_fails=1 fail_timeout=2s;`)
+function upstreamBlock(u: Upstream, drained: Set<string>): string[] {
+  const servers = u.ports.map(
+    (port, i) => `server ${hostPort(u.host, port)} max_fails=0${drained.has(instanceId(u.name, i)) ? ' down' : ''};`,
+  )
   const name = safeToken('server name', u.name)
   // A shared zone: round-robin and failure counts are one state for every worker, not one per worker.
   const body = [`zone ${name} 64k;`, ...servers, 'keepalive 32;', 'keepalive_timeout 4s;']
@@ -147,11 +151,23 @@ function notFoundLocation(apiPrefix: string): string[] {
 }
 
 // gRPC upstreams are plain upstreams too: grpc_pass speaks HTTP/2 to them and keeps connections alive.
-function renderUpstreams(plan: Plan): string {
+function renderUpstreams(plan: Plan, drained: string[]): string {
+  const ids = new Set(plan.upstreams.flatMap((u) => u.ports.map((_, i) => instanceId(u.name, i))))
+  const unknown = drained.find((id) => !ids.has(id))
+  if (unknown !== undefined)
+    throw new BackendManagerError(
+      'CONFIG',
+      `cannot drain "${unknown}": it is not an instance behind the proxy; expected one of ${[...ids].join(', ') || '(none)'}`,
+    )
   const lines: string[] = []
   if (plan.upstreams.length > 0)
-    lines.push("# Instances return to rotation 2 s after a failure; idle connections close before Node's 5 s default.")
-  for (const u of plan.upstreams) lines.push(...upstreamBlock(u), '')
+    lines.push(
+      '# max_fails=0: failures are not remembered. A stopped instance refuses at once on loopback and',
+      '# proxy_next_upstream sends the request to the next one, so an instance serves again the moment it is',
+      '# back (max_fails=1 fail_timeout=2s kept a restarted server out for 2 s). "down" marks a drained instance.',
+      "# Idle connections close before Node's 5 s default.",
+    )
+  for (const u of plan.upstreams) lines.push(...upstreamBlock(u, new Set(drained)), '')
   return lines.join('\n').trimEnd()
 }
 
@@ -224,7 +240,7 @@ export function renderNginxConf(plan: Plan, home: Home, opts: RenderOptions = {}
     fastcgi_temp: safePath('temp folder', paths.temp.fastcgi),
     uwsgi_temp: safePath('temp folder', paths.temp.uwsgi),
     scgi_temp: safePath('temp folder', paths.temp.scgi),
-    upstreams: renderUpstreams(plan),
+    upstreams: renderUpstreams(plan, opts.drained ?? []),
     servers: renderServers(plan),
   })
 }
