@@ -8,6 +8,7 @@ import { sleep } from '../core/sleep.ts'
 import { readState, removeState } from './state.ts'
 import { Stack } from './stack.ts'
 import { writeLastFailure, type LastFailure } from './last-failure.ts'
+import type { EventLog } from './events.ts'
 
 // run: watching; stop: a stop command takes everything down (SIGTERM); handover: another command takes over (SIGUSR2).
 export type SupervisorMode = 'run' | 'stop' | 'handover'
@@ -64,6 +65,11 @@ export class Supervisor {
     // status shows CPU over the last few seconds from this file, not the lifetime average.
     const self = { pid: process.pid, startTime: startTimeOf(process.pid) ?? 'unknown' }
     this.cpu = recordCpu(home, self, () => cpuTargets(stack.state, self))
+  }
+
+  // What the supervisor does, as it happens (the event stream), and the last few hundred events.
+  get events(): EventLog {
+    return this.stack.events
   }
 
   // Adopts what runs and starts what is missing; on failure (said for `status`) stops everything and says false.
