@@ -14,6 +14,7 @@ import type { GroupRecord, RecordedRun } from '../os/process-record.ts'
 import { beginTruncation, endTruncation, writeLogState, type LoadedLogState, type LogState } from './offsets.ts'
 import { LogRotation } from './rotate.ts'
 import { noSpace, openAppend } from '../core/safe-files.ts'
+import { SaidLines } from './said.ts'
 
 // Rounds of reading per poll: a burst is taken in slices so the supervisor's event loop stays responsive.
 const MAX_ROUNDS = 16
@@ -44,6 +45,7 @@ export class UnifiedLog {
   private readonly rotation: LogRotation
   private readonly note: BehindNote
   private readonly damage: LoadedLogState['damage']
+  private readonly said = new SaidLines()
 
   constructor(
     private readonly home: Home,
@@ -99,6 +101,7 @@ export class UnifiedLog {
     try {
       this.serveCleanRequest()
       this.reopenIfGone()
+      this.writeSaid()
       let more = false
       for (let round = 0; round < MAX_ROUNDS; round++) {
         const r = this.cycle([...this.sources.values()], false)
@@ -107,7 +110,7 @@ export class UnifiedLog {
         if (!r.more) break
       }
       this.rotation.rotateIfNeeded()
-      this.note.succeeded(!more)
+      this.note.succeeded(!more && this.said.empty)
     } catch (error) {
       // A full disk or a removed folder must not take the supervisor (and the restarts it does) down.
       this.note.failed(error)
@@ -130,6 +133,7 @@ export class UnifiedLog {
   close(): void {
     const all = [...this.sources.values()]
     try {
+      this.writeSaid()
       this.drain(all)
       this.commit()
     } catch (error) {
@@ -138,6 +142,18 @@ export class UnifiedLog {
     }
     for (const source of all) source.close()
     fs.closeSync(this.fd)
+  }
+
+  // A line of the supervisor's own (an event), placed after everything `after` (a followed file) printed so far.
+  // Written by a poll at once, or (a full disk) by the first poll that can, still before what was printed later.
+  say(text: string, after?: string): void {
+    this.said.add(text, after)
+    this.poll()
+  }
+
+  private writeSaid(): void {
+    const catchUp = (file: string) => this.sources.has(file) && this.drain([this.sources.get(file)!])
+    this.said.flush(catchUp, (bytes) => this.append([bytes], this.snapshotAll()))
   }
 
   private tryCommit(): void {
@@ -217,6 +233,12 @@ export class UnifiedLog {
       this.commit()
       return { lines: 0, more }
     }
+    this.append(chunks, prev)
+    return { lines: count, more }
+  }
+
+  // One append, recorded before it is written (with where every file was read to before it, `prev`).
+  private append(chunks: Buffer[], prev: LogState['sources']): void {
     const length = chunks.reduce((n, c) => n + c.length, 0)
     const stat = fs.fstatSync(this.fd)
     this.state.pending = { ino: stat.ino, before: stat.size, after: stat.size + length, prev }
@@ -228,7 +250,6 @@ export class UnifiedLog {
       throw error
     }
     this.state.pending = undefined
-    return { lines: count, more }
   }
 
   // A batch that could not be recorded or written (no space left): cut off whatever part of it landed and

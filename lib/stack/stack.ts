@@ -84,10 +84,17 @@ export class Stack extends Supervision {
       })
       this.record(m.record)
       this.save()
-      if (configChanged) this.opts.proxy?.reload(old.pid)
+      this.emit({ kind: 'adopt', id: spec.id, pid: old.pid, port: spec.port })
+      if (configChanged && this.opts.proxy) {
+        this.opts.proxy.reload(old.pid)
+        this.emit({ kind: 'reload', id: spec.id, pid: old.pid, reason: 'its config changed' })
+      }
       this.opts.progress?.({ type: 'adopted', id: spec.id, pid: old.pid })
       if (!unready) return
     } else {
+      // It ended while no supervisor watched (between two supervisors): said before its replacement starts.
+      if (old && old.pid > 0 && (old.state === 'running' || old.state === 'starting'))
+        this.emit({ kind: 'exit', id: spec.id, pid: old.pid, reason: 'exited while unwatched (exit status unknown)' })
       this.record(m.record)
       this.spawn(m)
     }
@@ -102,12 +109,14 @@ export class Stack extends Supervision {
     }
     m.record.state = 'running'
     this.save()
+    const ms = Date.now() - started
+    this.emit({ kind: 'ready', id: spec.id, pid: m.record.pid, port: spec.port, ms, detail: result.detail })
     this.opts.progress?.({
       type: 'ready',
       id: spec.id,
       pid: m.record.pid,
       port: spec.port,
-      ms: Date.now() - started,
+      ms,
       detail: result.detail,
     })
   }

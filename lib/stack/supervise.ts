@@ -9,6 +9,7 @@ import { readState, removeState } from './state.ts'
 import { Stack } from './stack.ts'
 import { writeLastFailure, type LastFailure } from './last-failure.ts'
 import { serveControl } from './control-server.ts'
+import type { EventLog } from './events.ts'
 
 // run: watching; stop: a stop command takes everything down (SIGTERM); handover: another command takes over (SIGUSR2).
 export type SupervisorMode = 'run' | 'stop' | 'handover'
@@ -67,6 +68,11 @@ export class Supervisor {
     const self = { pid: process.pid, startTime: startTimeOf(process.pid) ?? 'unknown' }
     this.cpu = recordCpu(home, self, () => cpuTargets(stack.state, self))
     this.control = serveControl(home, { cleanLogs: () => stack.cleanLogs() }, log)
+  }
+
+  // What the supervisor does, as it happens (the event stream), and the last few hundred events.
+  get events(): EventLog {
+    return this.stack.events
   }
 
   // Adopts what runs and starts what is missing; on failure (said for `status`) stops everything and says false.

@@ -14,6 +14,7 @@ import { waitReady } from '../probe/readiness.ts'
 import { decideAfterExit } from './restart-policy.ts'
 import { describeExit, readState, writeState, type StackState } from './state.ts'
 import type { ProcessRecord } from '../os/process-record.ts'
+import { describeEvent, EventLog, type NewEvent } from './events.ts'
 
 export type ProgressEvent =
   | { type: 'spawned'; id: string; pid: number }
@@ -54,6 +55,8 @@ export abstract class Supervision {
   protected stopping = false
   private closed = false
   protected firstError?: BackendManagerError
+  // Every spawn, ready, exit, restart, crash and reload: a `supervisor` line in the unified log, and for subscribers.
+  readonly events: EventLog
 
   constructor(protected readonly opts: StackOptions) {
     const procs = [...opts.plan.processes]
@@ -76,6 +79,15 @@ export abstract class Supervision {
     }
     fs.mkdirSync(opts.home.logs, { recursive: true })
     this.unified = new UnifiedLog(opts.home, opts.plan.logs, opts.log, () => recordedRun(opts.home))
+    this.events = new EventLog(Date.now, undefined, opts.log)
+    this.events.subscribe((e) => {
+      // After the lines the process printed so far; after close the unified log is another writer's.
+      if (!this.closed) this.unified.say(describeEvent(e), this.managed.find((m) => m.spec.id === e.id)?.record.logFile)
+    })
+  }
+
+  protected emit(event: NewEvent): void {
+    this.events.emit(event)
   }
 
   protected record(record: ProcessRecord): void {
@@ -104,8 +116,11 @@ export abstract class Supervision {
     m.child = child
     Object.assign(m.record, { pid, pgid: pid, startTime, startedAt: Date.now(), lastExit: undefined })
     child.once('error', (error) => this.onExit(m, `could not start: ${error.message}`))
-    child.once('exit', (code, signal) => this.onExit(m, describeExit(code, signal)))
+    child.once('exit', (code, signal) =>
+      this.onExit(m, describeExit(code, signal), code ?? undefined, signal ?? undefined),
+    )
     this.save()
+    this.emit({ kind: 'spawn', id: m.spec.id, pid, port: m.spec.port })
     this.opts.progress?.({ type: 'spawned', id: m.spec.id, pid })
   }
 
@@ -127,13 +142,14 @@ export abstract class Supervision {
     }
   }
 
-  private onExit(m: Managed, reason: string): void {
+  private onExit(m: Managed, reason: string, code?: number, signal?: string): void {
     if (m.exitReason !== undefined) return
     m.exitReason = reason
     m.record.lastExit = reason
     // After close the state file is no longer ours (handed over, or removed by a finished stop), nor is the log.
     if (this.closed) return
     this.unified.flush(m.record.logFile)
+    this.emit({ kind: 'exit', id: m.spec.id, pid: m.record.pid, code, signal, reason })
     if (this.stopping || m.record.state === 'starting') {
       m.record.state = 'stopped'
       return this.save()
@@ -149,6 +165,8 @@ export abstract class Supervision {
     m.record.state = decision.state
     m.record.lastExit = decision.lastExit
     if (decision.state === 'restarting') {
+      const restart = { delayMs: decision.delayMs, attempt: decision.unstable, maxRestarts: m.spec.maxRestarts }
+      this.emit({ kind: 'restart', id: m.spec.id, reason, ...restart })
       this.opts.progress?.({ type: 'restarting', id: m.spec.id, reason, delayMs: decision.delayMs })
       // Dropped from the list when it fires, so a long crash-looping session does not pile timers up.
       const timer = setTimeout(() => {
@@ -157,8 +175,10 @@ export abstract class Supervision {
       }, decision.delayMs)
       this.timers.push(timer)
     }
-    if (m.record.state === 'crashed')
+    if (m.record.state === 'crashed') {
+      this.emit({ kind: 'crash', id: m.spec.id, reason: m.record.lastExit! })
       this.opts.progress?.({ type: 'crashed', id: m.spec.id, reason: m.record.lastExit! })
+    }
     this.save()
   }
 
@@ -179,6 +199,15 @@ export abstract class Supervision {
     if (result.ok) {
       m.record.state = 'running'
       this.save()
+      const { pid, startedAt } = m.record
+      this.emit({
+        kind: 'ready',
+        id: m.spec.id,
+        pid,
+        port: m.spec.port,
+        ms: Date.now() - startedAt,
+        detail: result.detail,
+      })
     } else {
       this.opts.log?.(`${m.spec.id}: ${result.detail}; killing it to restart`)
       signalGroup(m.record, 'SIGKILL', this.state.runId)

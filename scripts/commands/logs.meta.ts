@@ -11,7 +11,8 @@ pipes into grep and wc; notes go to stderr.`,
     {
       name: 'NAME|nginx',
       description: `NAME: only this server (all its instances) or this instance (name-instance);
-        nginx: nginx's error log, then its access log (JSON)`,
+        nginx: nginx's error log, then its access log (JSON);
+        supervisor: the supervisor's events (spawn, ready, exit, restart, crash, reload)`,
     },
   ],
   flags: {

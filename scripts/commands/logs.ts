@@ -13,6 +13,7 @@ import { readState, supervisorAlive } from '../../lib/stack/state.ts'
 import { controlledWriter } from '../../lib/stack/control-client.ts'
 import { noStackHere } from '../../lib/stack/registry.ts'
 import { tailFile } from '../../lib/logs/tail.ts'
+import { SUPERVISOR_ID } from '../../lib/logs/said.ts'
 
 export async function run({ subcommand, values, positionals }: Parsed<typeof meta>, ctx: Context): Promise<number> {
   const target = subcommand ?? positionals[0]
@@ -47,7 +48,7 @@ function matcher(ctx: Context, name: string): (line: string) => boolean {
   const servers = new Map<string, string>()
   for (const p of state?.plan.processes ?? []) servers.set(p.id, p.server)
   const serverOfId = (id: string) => servers.get(id) ?? serverOf(id)
-  if (ids.has(name)) return (line) => lineOwner(line) === name
+  if (ids.has(name) || name === SUPERVISOR_ID) return (line) => lineOwner(line) === name
   if ([...ids].some((id) => serverOfId(id) === name))
     return (line) => {
       const owner = lineOwner(line)
@@ -58,7 +59,7 @@ function matcher(ctx: Context, name: string): (line: string) => boolean {
   const what = known.length
     ? `a server (${serverNames.join(', ')}) or an instance (${known.join(', ')})`
     : `a server or an instance, but there are no process logs in ${ctx.home.logs} yet`
-  throw usageError(`logs: unknown name "${name}"; expected "nginx", "clean", ${what}`)
+  throw usageError(`logs: unknown name "${name}"; expected "nginx", "${SUPERVISOR_ID}", "clean", ${what}`)
 }
 
 // With no supervisor, nothing adds to the unified log; each process's own file still gets everything.

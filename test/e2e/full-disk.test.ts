@@ -82,6 +82,8 @@ function unifiedLines(home: TestHome): { out: string[]; err: string[]; total: nu
   const result = { out: [] as string[], err: [] as string[], total: 0 }
   for (const line of text.split('\n').slice(0, -1)) {
     const m = UNIFIED_LINE.exec(line)
+    // The supervisor's events (spawn, ready, adopt) are lines of their own.
+    if (m?.[1] === 'supervisor' && m[2] === '>>') continue
     assert.ok(m && m[1] === 'chat-0', `unexpected unified line: ${JSON.stringify(line.slice(0, 200))}`)
     ;(m[2] === '!>' ? result.err : result.out).push(m[3])
     result.total++

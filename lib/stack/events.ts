@@ -1,0 +1,99 @@
+// What the supervisor does and sees (spawn, ready, exit, restart, crash, reload, pause, scale), as typed events:
+// each said once, as a `supervisor` line of the unified log, and kept in a bounded ring for the event stream.
+
+// Every event has the process it is about (`api-1`, `nginx`; for scale the server) and when it happened (ms).
+interface Base {
+  id: string
+  time: number
+}
+
+export type SupervisorEvent = Base &
+  (
+    | { kind: 'spawn'; pid: number; port?: number }
+    | { kind: 'adopt'; pid: number; port?: number }
+    | { kind: 'ready'; pid: number; port?: number; ms: number; detail: string }
+    // code and signal are both absent when the exit status is unknown (a process this supervisor did not start).
+    | { kind: 'exit'; pid: number; code?: number; signal?: string; reason: string }
+    | { kind: 'restart'; delayMs: number; attempt: number; maxRestarts: number; reason: string }
+    | { kind: 'crash'; reason: string }
+    | { kind: 'reload'; pid: number; reason: string }
+    | { kind: 'pause'; pid: number }
+    | { kind: 'resume'; pid: number }
+    | { kind: 'scale'; from: number; to: number }
+  )
+
+export type EventKind = SupervisorEvent['kind']
+
+// An event as emitted: the log stamps its time.
+export type NewEvent = SupervisorEvent extends infer E ? (E extends unknown ? Omit<E, 'time'> : never) : never
+
+const at = (port?: number) => (port === undefined ? '' : ` port ${port}`)
+
+// The event's line in the unified log, after the `supervisor` prefix: the process first, so `grep api-1` finds it.
+export function describeEvent(e: SupervisorEvent): string {
+  switch (e.kind) {
+    case 'spawn':
+      return `${e.id} spawned pid ${e.pid}${at(e.port)}`
+    case 'adopt':
+      return `${e.id} adopted pid ${e.pid}${at(e.port)} (already running)`
+    case 'ready':
+      return `${e.id} ready pid ${e.pid}${at(e.port)} in ${e.ms} ms (${e.detail})`
+    case 'exit':
+      return `${e.id} pid ${e.pid} ${e.reason}`
+    case 'restart':
+      return `${e.id} restarting in ${e.delayMs} ms (restart ${e.attempt} of at most ${e.maxRestarts} in a row)`
+    case 'crash':
+      return `${e.id} crashed: ${e.reason}`
+    case 'reload':
+      return `${e.id} reloaded pid ${e.pid} (${e.reason})`
+    case 'pause':
+      return `${e.id} paused pid ${e.pid} (SIGSTOP)`
+    case 'resume':
+      return `${e.id} resumed pid ${e.pid} (SIGCONT)`
+    case 'scale':
+      return `${e.id} scaled from ${e.from} to ${e.to} instance${e.to === 1 ? '' : 's'}`
+  }
+}
+
+// The last this many events are kept for a client that connects to the event stream late.
+export const EVENT_RING_SIZE = 500
+
+export type EventListener = (event: SupervisorEvent) => void
+
+export class EventLog {
+  private readonly ring: SupervisorEvent[] = []
+  private readonly listeners = new Set<EventListener>()
+
+  constructor(
+    private readonly clock: () => number = Date.now,
+    private readonly size = EVENT_RING_SIZE,
+    // Told when a listener throws; the supervisor and the other listeners carry on.
+    private readonly report: (line: string) => void = () => {},
+  ) {}
+
+  // Stamps the event, keeps it and tells every listener, in the order they subscribed.
+  emit(input: NewEvent): SupervisorEvent {
+    const event = { ...input, time: this.clock() } as SupervisorEvent
+    this.ring.push(event)
+    if (this.ring.length > this.size) this.ring.splice(0, this.ring.length - this.size)
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(event)
+      } catch (error) {
+        this.report(`event listener failed on "${describeEvent(event)}": ${(error as Error).message}`)
+      }
+    }
+    return event
+  }
+
+  // The kept events, oldest first.
+  recent(): SupervisorEvent[] {
+    return [...this.ring]
+  }
+
+  // Every event from now on; returns the function that ends the subscription.
+  subscribe(listener: EventListener): () => void {
+    this.listeners.add(listener)
+    return () => void this.listeners.delete(listener)
+  }
+}
