@@ -9,7 +9,7 @@ import { sleep } from '../core/sleep.ts'
 import type { Plan } from '../config/plan.ts'
 import { startTimeOf } from '../os/platform.ts'
 import { openAppend } from '../core/safe-files.ts'
-import { readState, writeState, type StackState } from './state.ts'
+import { readState, removeState, writeState, type StackState } from './state.ts'
 import { HOME_ENV, RUN_ENV, supervisorTag } from '../os/process-record.ts'
 import { registerStack } from './registry.ts'
 import { ensureProxy, newRunId, type LifecycleIO } from './start.ts'
@@ -87,6 +87,7 @@ export async function bringUpDetached(
           await untilExited(supervisor)
           // Said here, as it happens; `status` keeps a failure only for a start nobody watched.
           clearLastFailure(io.home)
+          giveBack(io.home, pid, previous)
           throw new BackendManagerError(e.code as ErrorCode, e.message)
         } else io.progress?.(e)
       }
@@ -109,6 +110,17 @@ async function stopAfter(io: FollowIO, reason: string): Promise<BackendManagerEr
   const survivors = report?.survivors ?? []
   if (survivors.length === 0) return new BackendManagerError('START_FAILED', reason)
   return new BackendManagerError('STOP_FAILED', `${reason.split(';')[0]}; still running:\n${survivors.join('\n')}`)
+}
+
+// A supervisor that could not even take the run over left the state as it was given: it is put back as it was.
+function giveBack(home: Home, pid: number, previous: StackState | undefined): void {
+  try {
+    if (readState(home)?.supervisor.pid !== pid) return
+    if (previous) writeState(home, previous)
+    else removeState(home)
+  } catch {
+    // Unreadable or unwritable: `stop` and `status` say so.
+  }
 }
 
 async function untilExited(child: ChildProcess): Promise<void> {

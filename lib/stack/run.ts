@@ -101,13 +101,13 @@ export async function startForeground(plan: Plan, io: RunIO, view: ForegroundVie
 // left running and starts (as their parent) whatever is missing, telling a waiting start how it goes; then restarts
 // crashed processes and writes the unified log until a stop (SIGTERM) or a handover (SIGUSR2, restart --only).
 export async function superviseStack(home: Home, env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<number> {
-  const { Supervisor, untilGivenTheRun } = await import('./supervise.ts')
+  const { takeOver, untilGivenTheRun } = await import('./supervise.ts')
   if (!(await untilGivenTheRun(home))) {
     log(`supervisor ${process.pid}: the start that spawned it ended before giving it a run; exiting`)
     return 0
   }
-  const supervisor = new Supervisor(home, env, log)
-  if (!(await supervisor.bringUp())) return 1
+  const supervisor = takeOver(home, env, log)
+  if (!supervisor || !(await supervisor.bringUp())) return 1
   const mode = await supervisor.untilTold()
   if (mode === 'stop') await supervisor.untilAllGone()
   supervisor.exit()

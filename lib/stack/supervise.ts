@@ -36,6 +36,19 @@ function namesMe(home: Home): boolean {
   }
 }
 
+// Takes over the run the state file gives it; a failure to (a link planted where a log goes) is told to the start.
+export function takeOver(home: Home, env: NodeJS.ProcessEnv, log: (line: string) => void): Supervisor | undefined {
+  try {
+    return new Supervisor(home, env, log)
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error)
+    log(`cannot take over the run: ${message}`)
+    const code = error instanceof BackendManagerError ? error.code : 'START_FAILED'
+    reportStartProgress(home, { type: 'failed', code, message })
+    return undefined
+  }
+}
+
 export class Supervisor {
   // Set by the signal handlers, so the type is spelled out rather than narrowed to 'run'.
   private mode = 'run' as SupervisorMode
