@@ -248,6 +248,7 @@ export interface RecordedProcess {
   state: string
   restarts: number
   lastExit?: string
+  adopted?: boolean
 }
 
 export interface RecordedState {

@@ -24,6 +24,8 @@ export interface ProcessRecord {
   restarts: number
   // Why it is not running, in words: "exited with code 1", "killed by SIGKILL".
   lastExit?: string
+  // Taken over from an earlier supervisor that died: not a child of this one, so how it ends may be unknown.
+  adopted?: boolean
   logFile: string
 }
 

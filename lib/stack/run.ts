@@ -1,4 +1,4 @@
-// A run's story as a table of contents: start (lock, preflight, bring up, hand over), supervise, restart, stop.
+// A run's story as a table of contents: start (lock, supervisor, preflight, bring up), supervise, restart, stop.
 // Each step is one named function in the file that owns it; read this file first, then follow a step.
 //
 // The start side (the stack, the proxy and its installer) is imported only where a run starts, so that `stop`,
@@ -28,7 +28,7 @@ export interface StartResult {
   already?: StackState['phase']
 }
 
-// start: returns once every process is ready and a detached supervisor watches them.
+// start: returns once every process is ready under a detached supervisor, which is the parent of every one of them.
 export async function startStack(req: StartRequest, io: RunIO): Promise<StartResult> {
   const start = await import('./start.ts')
   const handover = await import('./handover.ts')
@@ -37,14 +37,26 @@ export async function startStack(req: StartRequest, io: RunIO): Promise<StartRes
   const lock = acquireLock(io.home, 'start')
   try {
     const current = readState(io.home)
+    const runId = current?.runId ?? start.newRunId()
     if (start.alreadyRunning(current, req.plan))
       return { supervisorPid: current.supervisor.pid, already: current.phase }
-    // Preflight: no other stack running here, what a changed config dropped is stopped, every port is free.
-    const previous = await start.preflight(io.home, req.plan, current, io.notice)
-    if (req.noWait) return { supervisorPid: await handover.handOverUnstarted(req.plan, previous, io) }
-    // Bring up: the servers in dependency order, each until ready, then the proxy; all stopped again on failure.
-    const stack = await start.bringUpHere(req.plan, io, previous)
-    return { supervisorPid: handover.handOver(stack, io) }
+    if (req.noWait) {
+      const previous = await start.preflight(io.home, req.plan, current, io.notice)
+      return { supervisorPid: await handover.handOverUnstarted(req.plan, previous, io) }
+    }
+    // Spawn the supervisor now, so that its own start-up overlaps the checks; it waits until it is given the run.
+    const supervisor = handover.spawnSupervisor(io.home, io.env, runId)
+    let previous: StackState | undefined
+    try {
+      // Preflight: no other stack running here, what a changed config dropped is stopped, every port is free.
+      previous = await start.preflight(io.home, req.plan, current, io.notice)
+    } catch (error) {
+      handover.cancelSupervisor(supervisor)
+      throw error
+    }
+    // Bring up: the supervisor spawns the servers in dependency order, each until ready, then the proxy; this command
+    // shows its progress. On failure it stops them all again; on Ctrl+C this command does.
+    return { supervisorPid: await handover.bringUpDetached(supervisor, runId, req.plan, previous, io) }
   } finally {
     lock.release()
   }
@@ -88,12 +100,17 @@ export async function startForeground(plan: Plan, io: RunIO, view: ForegroundVie
   return { wasRunning: true, report, ms: Date.now() - started }
 }
 
-// supervise: the detached supervisor adopts what the state records and starts whatever is missing, then restarts
+// supervise: the detached supervisor waits until the state file gives it the run, adopts what an earlier supervisor
+// left running and starts (as their parent) whatever is missing, telling a waiting start how it goes; then restarts
 // crashed processes and writes the unified log until a stop (SIGTERM) or a handover (SIGUSR2, restart --only).
 export async function superviseStack(home: Home, env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<number> {
-  const { Supervisor } = await import('./supervise.ts')
-  const supervisor = new Supervisor(home, env, log)
-  if (!(await supervisor.bringUp())) return 1
+  const { takeOver, untilGivenTheRun } = await import('./supervise.ts')
+  if (!(await untilGivenTheRun(home))) {
+    log(`supervisor ${process.pid}: the start that spawned it ended before giving it a run; exiting`)
+    return 0
+  }
+  const supervisor = takeOver(home, env, log)
+  if (!supervisor || !(await supervisor.bringUp())) return 1
   const mode = await supervisor.untilTold()
   if (mode === 'stop') await supervisor.untilAllGone()
   supervisor.exit()

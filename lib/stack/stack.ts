@@ -81,6 +81,7 @@ export class Stack extends Supervision {
         startTime: old.startTime,
         startedAt: old.startedAt,
         state: unready ? 'starting' : 'running',
+        adopted: true,
       })
       this.record(m.record)
       this.save()

@@ -1,4 +1,4 @@
-// Starting a stack: the checks before anything starts, bringing it up here, and the supervisor it hands over to.
+// Starting a stack: the checks before anything starts, and bringing it up in this process (--foreground).
 import fs from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
@@ -130,7 +130,7 @@ export async function preflight(
   return adoptable
 }
 
-// Runs the whole start in this process; the caller then hands over to a detached supervisor or stays (--foreground).
+// Runs the whole start in this process, which then supervises it in the terminal (--foreground).
 export async function bringUpHere(plan: Plan, io: LifecycleIO, previous?: StackState): Promise<Stack> {
   if (plan.proxy.type === 'nginx') await ensureNginx(io.home, io.env, io.notice)
   const stack = new Stack({

@@ -1,4 +1,4 @@
-// The detached supervisor's own life: the run it takes over, the signals that end it, its CPU samples.
+// The detached supervisor's own life: the run it is given, the signals that end it, its CPU samples.
 import { BackendManagerError } from '../core/errors.ts'
 import type { Home } from '../core/home.ts'
 import { cpuTargets, recordCpu } from './cpu.ts'
@@ -10,11 +10,46 @@ import { Stack } from './stack.ts'
 import { writeLastFailure, type LastFailure } from './last-failure.ts'
 import { serveControl } from './control-server.ts'
 import type { EventLog } from './events.ts'
+import { reportStartProgress } from './start-progress.ts'
 
 // run: watching; stop: a stop command takes everything down (SIGTERM); handover: another command takes over (SIGUSR2).
 export type SupervisorMode = 'run' | 'stop' | 'handover'
 
 const ALL_GONE_MS = 60_000
+const GIVEN_POLL_MS = 10
+
+// Spawned before the start's checks, the supervisor waits until the state file names it; false when the start that
+// spawned it ended first (its checks failed, or it was killed), so it has no run.
+export async function untilGivenTheRun(home: Home): Promise<boolean> {
+  const parent = process.ppid
+  for (;;) {
+    if (namesMe(home)) return true
+    if (process.ppid !== parent) return namesMe(home)
+    await sleep(GIVEN_POLL_MS)
+  }
+}
+
+function namesMe(home: Home): boolean {
+  try {
+    return readState(home)?.supervisor.pid === process.pid
+  } catch {
+    // Damaged or being replaced: not yet.
+    return false
+  }
+}
+
+// Takes over the run the state file gives it; a failure to (a link planted where a log goes) is told to the start.
+export function takeOver(home: Home, env: NodeJS.ProcessEnv, log: (line: string) => void): Supervisor | undefined {
+  try {
+    return new Supervisor(home, env, log)
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error)
+    log(`cannot take over the run: ${message}`)
+    const code = error instanceof BackendManagerError ? error.code : 'START_FAILED'
+    reportStartProgress(home, { type: 'failed', code, message })
+    return undefined
+  }
+}
 
 export class Supervisor {
   // Set by the signal handlers, so the type is spelled out rather than narrowed to 'run'.
@@ -43,11 +78,13 @@ export class Supervisor {
       proxy: makeProxy(home, previous.plan, env),
       previous,
       log,
-      progress: (e) =>
+      progress: (e) => {
+        reportStartProgress(home, e)
         log(
           `${e.id}: ${e.type}${'reason' in e ? ` (${e.reason})` : ''}` +
             `${e.type === 'restarting' ? `; again in ${e.delayMs} ms` : ''}`,
-        ),
+        )
+      },
     })
     this.stack = stack
     // SIGTERM: a stop command is taking everything down; keep collecting logs until it is all gone.
@@ -85,11 +122,15 @@ export class Supervisor {
       // Nobody may be watching this start (--no-wait): kept for `status`, unless a stop ended it on purpose.
       const failure = { at: Date.now(), config: this.config, ...(this.stack.failed ?? { reason }) }
       if (this.mode !== 'stop') this.recordFailure(failure)
+      reportStartProgress(this.home, { type: 'stopping' })
       await this.stack.stopAll()
       removeState(this.home)
+      const code = error instanceof BackendManagerError ? error.code : 'START_FAILED'
+      reportStartProgress(this.home, { type: 'failed', code, message: reason })
       return false
     }
     this.log('all processes ready')
+    reportStartProgress(this.home, { type: 'up' })
     return true
   }
 

@@ -114,7 +114,14 @@ export abstract class Supervision {
       this.opts.env,
     )
     m.child = child
-    Object.assign(m.record, { pid, pgid: pid, startTime, startedAt: Date.now(), lastExit: undefined })
+    Object.assign(m.record, {
+      pid,
+      pgid: pid,
+      startTime,
+      startedAt: Date.now(),
+      lastExit: undefined,
+      adopted: undefined,
+    })
     child.once('error', (error) => this.onExit(m, `could not start: ${error.message}`))
     child.once('exit', (code, signal) =>
       this.onExit(m, describeExit(code, signal), code ?? undefined, signal ?? undefined),
