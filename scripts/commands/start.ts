@@ -9,6 +9,7 @@ import { resolvePlan } from '../../lib/config/plan.ts'
 import { describeProxy, processCount } from '../../lib/proxy/process.ts'
 import { allReady, printStopReport } from '../../lib/cli/progress.ts'
 import { commandIO } from '../../lib/cli/command-io.ts'
+import { unifiedLogBehind } from '../../lib/logs/behind.ts'
 
 export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Context): Promise<number> {
   const file = positionals[0] ?? DEFAULT_CONFIG
@@ -36,5 +37,8 @@ export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Con
       : `${allReady(processCount(plan))} in ${Date.now() - started} ms` +
           `${plan.proxy.type === 'none' ? '' : `; ${describeProxy(plan)}`} (supervisor pid ${supervisorPid})\n`,
   )
+  // The supervisor writes the unified log; what kept it from doing so during the bring-up is said here.
+  const behind = values['no-wait'] ? undefined : unifiedLogBehind(ctx.home)
+  if (behind) ctx.stderr.write(`note: the unified log is behind (${behind.reason}); "status" says when it caught up\n`)
   return 0
 }
