@@ -52,3 +52,12 @@ export const {
 export function isSameProcess(pid: number, startTime: string): boolean {
   return sameStart(startTimeOf(pid), startTime)
 }
+
+// Whether a process was started with `flag value` (nginx's `-c FILE`); undefined where its command line cannot be
+// read. A retitled process shows its whole line as one argument ("nginx: master process ... -c FILE"), hence the split.
+export function startedWith(pid: number, flag: string, value: string): boolean | undefined {
+  const args = commandArgs(pid)
+  if (!args) return undefined
+  const words = args.join(' ').split(' ')
+  return words.some((word, i) => word === value && words[i - 1] === flag)
+}

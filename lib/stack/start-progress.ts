@@ -3,6 +3,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Home } from '../core/home.ts'
+import { NL } from '../logs/line.ts'
 import { createExclusive, removeFile } from '../core/safe-files.ts'
 import type { ProgressEvent } from './supervision.ts'
 
@@ -49,7 +50,7 @@ export function startProgressReader(home: Home): () => StartProgress[] {
     let text: string
     try {
       const buf = fs.readFileSync(startProgressPath(home))
-      const end = buf.lastIndexOf(0x0a) + 1
+      const end = buf.lastIndexOf(NL) + 1
       if (end <= offset) return []
       text = buf.subarray(offset, end).toString('utf8')
       offset = end

@@ -6,7 +6,7 @@ import { offsetsPath } from '../logs/paths.ts'
 import { proxyListeners, specOf } from '../config/plan.ts'
 import { waitReleased, type Endpoint } from '../os/ports.ts'
 import { escapedProcesses, killPid, signalGroup, waitGone } from '../os/process-groups.ts'
-import { commandArgs, commandLine, environValue, everyProcess, processTable } from '../os/platform.ts'
+import { commandLine, environValue, everyProcess, processTable, startedWith } from '../os/platform.ts'
 import type { ProcStat } from '../os/procfs.ts'
 import { listeningPortsOf } from '../os/procfs-net.ts'
 import { resumePaused } from '../logs/rotate.ts'
@@ -79,14 +79,7 @@ async function stopStraySupervisors(state: StackState): Promise<void> {
 
 // An nginx master (its group's leader) running this config file.
 function runsConfig(p: ProcStat, conf: string): boolean {
-  return (
-    p.comm === 'nginx' &&
-    p.pid === p.pgrp &&
-    (commandArgs(p.pid) ?? [])
-      .join(' ')
-      .split(' ')
-      .some((a, i, all) => a === conf && all[i - 1] === '-c')
-  )
+  return p.comm === 'nginx' && p.pid === p.pgrp && startedWith(p.pid, '-c', conf) === true
 }
 
 // An nginx the records do not name (started by a start killed before it recorded it): nginx overwrites its

@@ -9,7 +9,7 @@ import { checkExisting, writeFileAtomic } from '../../core/safe-files.ts'
 import { sleep } from '../../core/sleep.ts'
 import type { Plan } from '../../config/plan.ts'
 import { tailLines } from '../../logs/tail.ts'
-import { commandArgs, isRecordedProcess, processTable } from '../../os/platform.ts'
+import { commandArgs, isRecordedProcess, processTable, startedWith } from '../../os/platform.ts'
 import { waitGone } from '../../os/process-groups.ts'
 import type { GroupRecord } from '../../os/process-record.ts'
 import type { ProcStat } from '../../os/procfs.ts'
@@ -58,13 +58,11 @@ function acceptingWorkers(master: GroupRecord, table: ProcStat[]): ProcStat[] {
 // (where the command line can be read) running this home's config.
 function checkMaster(home: Home, master: GroupRecord, runId: string | undefined): void {
   const conf = path.resolve(home.nginxConf)
-  const args = commandArgs(master.pid)
-  const line = args?.join(' ')
   const ok =
     master.pid > 1 &&
     master.pid === master.pgid &&
     isRecordedProcess(master, runId) &&
-    (line === undefined || line.split(' ').some((a, i, all) => a === conf && all[i - 1] === '-c'))
+    startedWith(master.pid, '-c', conf) !== false
   if (!ok)
     throw new BackendManagerError(
       'NGINX',
