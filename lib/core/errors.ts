@@ -33,6 +33,9 @@ export class BackendManagerError extends Error {
   }
 }
 
+// A code read back from elsewhere (the control socket's answer) is one of ours, or it is not trusted.
+export const isErrorCode = (code: unknown): code is ErrorCode => typeof code === 'string' && code in exitCodes
+
 export const usageError = (message: string) => new BackendManagerError('USAGE', message)
 
 export function isKnownError(error: unknown): error is BackendManagerError {

@@ -2,12 +2,16 @@
 // commands such as `status`, so it holds nothing but the client: no answer means "no supervisor", never an error.
 import http from 'node:http'
 import path from 'node:path'
+import { BackendManagerError, isErrorCode } from '../core/errors.ts'
 import type { Home } from '../core/home.ts'
 import type { LogWriter } from '../logs/clean.ts'
 import { liveSupervisor } from './state.ts'
 import type { StackStatus } from './status.ts'
 
 export const controlSocketPath = (home: Home) => path.join(home.run, 'control.sock')
+
+// A change to the running stack (a rolling restart of many instances) may take minutes; no answer by then is an error.
+export const COMMAND_TIMEOUT_MS = 15 * 60_000
 
 // Short: a supervisor that does not answer by then is treated as gone and the caller works without it.
 export const CONTROL_TIMEOUT_MS = 3000
@@ -23,6 +27,7 @@ export function askSupervisor(
   method: 'GET' | 'POST',
   route: string,
   timeoutMs = CONTROL_TIMEOUT_MS,
+  body?: unknown,
 ): Promise<ControlAnswer | undefined> {
   return new Promise((resolve) => {
     const req = http.request(
@@ -42,7 +47,8 @@ export function askSupervisor(
     )
     req.on('timeout', () => req.destroy())
     req.on('error', () => resolve(undefined))
-    req.end()
+    if (body !== undefined) req.setHeader('content-type', 'application/json')
+    req.end(body === undefined ? undefined : JSON.stringify(body))
   })
 }
 
@@ -67,4 +73,27 @@ export async function statusFromSupervisor(home: Home): Promise<StackStatus | un
   return answer?.status === 200 && typeof body?.running === 'boolean' && Array.isArray(body.processes)
     ? body
     : undefined
+}
+
+// A command for the running stack (restart, scale, pause, apply): the supervisor's answer, or the error it gave.
+// Without a supervisor to ask, NOT_FOUND: these commands change a live stack, and there is none.
+export async function commandSupervisor(
+  home: Home,
+  route: string,
+  body: Record<string, unknown> = {},
+  timeoutMs = COMMAND_TIMEOUT_MS,
+): Promise<Record<string, unknown>> {
+  if (!liveSupervisor(home)?.alive())
+    throw new BackendManagerError('NOT_FOUND', `no stack is running from ${home.root}; start one with "start"`)
+  const answer = await askSupervisor(home, 'POST', route, timeoutMs, body)
+  if (!answer)
+    throw new BackendManagerError(
+      'NOT_FOUND',
+      `the supervisor did not answer on ${controlSocketPath(home)}; "status" shows whether the stack still runs`,
+    )
+  const reply = (answer.body ?? {}) as Record<string, unknown>
+  if (answer.status === 200) return reply
+  const error = (reply.error ?? {}) as { code?: unknown; message?: unknown }
+  const message = typeof error.message === 'string' ? error.message : `the supervisor answered ${answer.status}`
+  throw new BackendManagerError(isErrorCode(error.code) ? error.code : 'START_FAILED', message)
 }

@@ -87,7 +87,8 @@ export async function startForeground(plan: Plan, io: RunIO, view: ForegroundVie
     lock.release()
   }
   const { serveControl } = await import('./control-server.ts')
-  const control = serveControl(io.home, { cleanLogs: () => stack.cleanLogs() }, io.notice ?? (() => {}))
+  const { controlRoutes } = await import('./control-routes.ts')
+  const control = serveControl(io.home, controlRoutes(io.home, stack), io.notice ?? (() => {}))
   view.ready()
   log.show()
   await stopRequested

@@ -47,11 +47,10 @@ export class Stack extends Supervision {
     this.save()
   }
 
-  private async launch(spec: ProcessSpec, kind: 'server' | 'proxy', configChanged = false): Promise<void> {
-    if (this.firstError) throw this.firstError
+  // A process to watch: its record starts empty and is filled as it is adopted or spawned.
+  protected newManaged(spec: ProcessSpec, kind: 'server' | 'proxy', restarts = 0): Managed {
     const logFile = kind === 'proxy' ? this.opts.proxy!.logFile : processLogPath(this.opts.home, spec.id)
-    const old = this.opts.previous?.processes.find((p) => p.id === spec.id)
-    const m: Managed = {
+    return {
       spec,
       kind,
       unstable: 0,
@@ -65,12 +64,23 @@ export class Stack extends Supervision {
         startTime: '',
         startedAt: 0,
         state: 'starting',
-        restarts: old?.restarts ?? 0,
+        restarts,
         logFile,
       },
     }
+  }
+
+  // Follows its log into the unified log; `fromEnd` skips what an earlier run left in the file.
+  protected watch(m: Managed, fromEnd: boolean): void {
     this.managed.push(m)
-    this.unified.follow(spec.id, logFile, { stderrFile: this.stderrFile(m), group: () => m.record, fromEnd: !old })
+    this.unified.follow(m.spec.id, m.record.logFile, { stderrFile: this.stderrFile(m), group: () => m.record, fromEnd })
+  }
+
+  private async launch(spec: ProcessSpec, kind: 'server' | 'proxy', configChanged = false): Promise<void> {
+    if (this.firstError) throw this.firstError
+    const old = this.opts.previous?.processes.find((p) => p.id === spec.id)
+    const m = this.newManaged(spec, kind, old?.restarts)
+    this.watch(m, !old)
     const started = Date.now()
     if (old && isRecordedProcess(old, this.state.runId)) {
       // Recorded before it was ready (its supervisor died during a --no-wait bring-up): checked like a new one.
@@ -157,8 +167,13 @@ export class Stack extends Supervision {
     this.save()
   }
 
+  // Every group gone, and every child's exit said (a zombie is no group member, but its exit event is still due).
   allGone(): boolean {
     const table = processTable()
-    return this.managed.every((m) => m.record.pid <= 0 || groupMembers(m.record, table, this.state.runId).length === 0)
+    return this.managed.every(
+      (m) =>
+        (m.record.pid <= 0 || groupMembers(m.record, table, this.state.runId).length === 0) &&
+        (!m.child || m.child.exitCode !== null || m.child.signalCode !== null),
+    )
   }
 }

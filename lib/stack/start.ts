@@ -14,7 +14,7 @@ import { removeState, supervisorAlive, type StackState } from './state.ts'
 import type { ProcessRecord } from '../os/process-record.ts'
 import { registerStack } from './registry.ts'
 import { stopProcesses } from '../os/terminate.ts'
-import { Stack } from './stack.ts'
+import { LiveStack } from './live.ts'
 import type { ProgressEvent } from './supervision.ts'
 import { clearLastFailure } from './last-failure.ts'
 import { targetsOf } from './stop.ts'
@@ -131,9 +131,9 @@ export async function preflight(
 }
 
 // Runs the whole start in this process, which then supervises it in the terminal (--foreground).
-export async function bringUpHere(plan: Plan, io: LifecycleIO, previous?: StackState): Promise<Stack> {
+export async function bringUpHere(plan: Plan, io: LifecycleIO, previous?: StackState): Promise<LiveStack> {
   if (plan.proxy.type === 'nginx') await ensureNginx(io.home, io.env, io.notice)
-  const stack = new Stack({
+  const stack = new LiveStack({
     home: io.home,
     plan,
     env: io.env,

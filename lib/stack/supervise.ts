@@ -6,9 +6,10 @@ import { startTimeOf } from '../os/platform.ts'
 import { makeProxy } from '../proxy/process.ts'
 import { sleep } from '../core/sleep.ts'
 import { readState, removeState } from './state.ts'
-import { Stack } from './stack.ts'
+import { LiveStack } from './live.ts'
 import { writeLastFailure, type LastFailure } from './last-failure.ts'
 import { serveControl } from './control-server.ts'
+import { controlRoutes } from './control-routes.ts'
 import type { EventLog } from './events.ts'
 import { reportStartProgress } from './start-progress.ts'
 
@@ -56,7 +57,7 @@ export class Supervisor {
   private mode = 'run' as SupervisorMode
   private wake = () => {}
   private readonly told = new Promise<void>((resolve) => (this.wake = resolve))
-  private readonly stack: Stack
+  private readonly stack: LiveStack
   private readonly cpu: { stop(): void }
   private readonly config: string
   private readonly control: { close(): void }
@@ -70,7 +71,7 @@ export class Supervisor {
     const previous = readState(home)
     if (!previous) throw new BackendManagerError('NOT_FOUND', `no state file at ${home.state}; nothing to supervise`)
     this.config = previous.plan.file
-    const stack = new Stack({
+    const stack = new LiveStack({
       home,
       plan: previous.plan,
       env,
@@ -104,7 +105,7 @@ export class Supervisor {
     // status shows CPU over the last few seconds from this file, not the lifetime average.
     const self = { pid: process.pid, startTime: startTimeOf(process.pid) ?? 'unknown' }
     this.cpu = recordCpu(home, self, () => cpuTargets(stack.state, self))
-    this.control = serveControl(home, { cleanLogs: () => stack.cleanLogs() }, log)
+    this.control = serveControl(home, controlRoutes(home, stack), log)
   }
 
   // What the supervisor does, as it happens (the event stream), and the last few hundred events.

@@ -43,6 +43,8 @@ export interface Managed {
   child?: ChildProcess
   exitReason?: string
   unstable: number
+  // Stopped on purpose (a restart, a scale down, a removal): its exit is said, but nothing restarts it.
+  retiring?: boolean
   // The log file's size when this process was spawned: what a failure shows starts here.
   logFrom?: number
 }
@@ -122,9 +124,12 @@ export abstract class Supervision {
       lastExit: undefined,
       adopted: undefined,
     })
-    child.once('error', (error) => this.onExit(m, `could not start: ${error.message}`))
-    child.once('exit', (code, signal) =>
-      this.onExit(m, describeExit(code, signal), code ?? undefined, signal ?? undefined),
+    // Only this child's end: a replacement may already run when an old child's exit arrives.
+    child.once('error', (error) => m.child === child && this.onExit(m, `could not start: ${error.message}`))
+    child.once(
+      'exit',
+      (code, signal) =>
+        m.child === child && this.onExit(m, describeExit(code, signal), code ?? undefined, signal ?? undefined),
     )
     this.save()
     this.emit({ kind: 'spawn', id: m.spec.id, pid, port: m.spec.port })
@@ -157,7 +162,7 @@ export abstract class Supervision {
     if (this.closed) return
     this.unified.flush(m.record.logFile)
     this.emit({ kind: 'exit', id: m.spec.id, pid: m.record.pid, code, signal, reason })
-    if (this.stopping || m.record.state === 'starting') {
+    if (this.stopping || m.retiring || m.record.state === 'starting') {
       m.record.state = 'stopped'
       return this.save()
     }

@@ -12,7 +12,7 @@ interface Answer {
   body: any
 }
 
-function ask(socketPath: string, method: string, route: string): Promise<Answer> {
+function ask(socketPath: string, method: string, route: string, body?: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = http.request({ socketPath, method, path: route, timeout: 10_000 }, (res) => {
       let text = ''
@@ -22,7 +22,7 @@ function ask(socketPath: string, method: string, route: string): Promise<Answer>
     })
     req.on('timeout', () => req.destroy(new Error(`no answer on ${socketPath} ${route}`)))
     req.on('error', reject)
-    req.end()
+    req.end(body)
   })
 }
 
@@ -76,6 +76,10 @@ test('GET /v1/status on run/control.sock (0600) is what status --json prints, wi
   assert.ok(unknown.body.error.routes.includes('GET /v1/status'), JSON.stringify(unknown.body))
   assert.ok(unknown.body.error.routes.includes('POST /v1/logs/clean'), JSON.stringify(unknown.body))
   assert.equal((await ask(socket, 'POST', '/v1/status')).status, 405)
+  const bad = await ask(socket, 'POST', '/v1/logs/clean', '[1, 2')
+  assert.equal(bad.status, 400)
+  assert.equal(bad.body.error.code, 'USAGE')
+  assert.match(bad.body.error.message, /must be a JSON object, got \[1, 2/)
 
   // The socket moved away: the CLI reads the state file and prints the same, while the supervisor still answers.
   const aside = path.join(home.root, 'run', 'aside.sock')
@@ -160,4 +164,52 @@ test('start --foreground serves the same socket, removed when Ctrl+C stops it', 
   const r = await fg.done
   assert.equal(r.code, 0, r.stdout + r.stderr)
   assert.equal(fs.existsSync(socketOf(home)), false, 'run/control.sock is removed when the foreground run ends')
+})
+
+test('GET /v1/events replays what the supervisor did as JSON lines, then follows it', async (t) => {
+  const home = useHome(t, 'bm-control-events-')
+  await startApi(home)
+  const socket = socketOf(home)
+  const kept = await new Promise<string>((resolve, reject) => {
+    http
+      .get({ socketPath: socket, path: '/v1/events?follow=0', timeout: 10_000 }, (res) => {
+        assert.equal(res.headers['content-type'], 'application/x-ndjson')
+        let text = ''
+        res.setEncoding('utf8')
+        res.on('data', (chunk) => (text += chunk))
+        res.on('end', () => resolve(text))
+      })
+      .on('error', reject)
+  })
+  const events = kept
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line))
+  const pid = (await statusJson(home)).processes.find((p: any) => p.id === 'api-0').pid
+  assert.ok(
+    events.some((e) => e.kind === 'spawn' && e.id === 'api-0' && e.pid === pid),
+    kept,
+  )
+  assert.ok(
+    events.some((e) => e.kind === 'ready' && e.id === 'api-0'),
+    kept,
+  )
+
+  // Followed: the stop's exit event arrives on a stream opened before it.
+  const seen: any[] = []
+  const since = Math.max(...events.map((e) => e.time))
+  const req = http.get({ socketPath: socket, path: `/v1/events?since=${since}` }, (res) => {
+    res.setEncoding('utf8')
+    let rest = ''
+    res.on('data', (chunk: string) => {
+      const lines = (rest + chunk).split('\n')
+      rest = lines.pop()!
+      for (const line of lines) seen.push(JSON.parse(line))
+    })
+  })
+  req.on('error', () => {})
+  t.after(() => req.destroy())
+  await stopOk(home)
+  await waitFor(() => seen.some((e) => e.kind === 'exit' && e.id === 'api-0'), 10_000, 'the exit event')
+  assert.ok(!seen.some((e) => e.kind === 'spawn'), 'nothing older than ?since is replayed')
 })

@@ -1,0 +1,29 @@
+// What the control socket answers, as data: one route per command the running stack takes.
+import type { Home } from '../core/home.ts'
+import type { ControlRoute } from './control-server.ts'
+import type { SupervisorEvent } from './events.ts'
+import type { LiveStack } from './live.ts'
+import { collectStatus } from './status.ts'
+
+// One event as a line of the stream: newline-delimited JSON, so `curl -N` and a line reader both follow it.
+const eventLine = (e: SupervisorEvent) => JSON.stringify(e) + '\n'
+
+export function controlRoutes(home: Home, live: LiveStack): ControlRoute[] {
+  return [
+    { method: 'GET', path: '/v1/status', answer: () => collectStatus(home) },
+    { method: 'POST', path: '/v1/logs/clean', answer: () => ({ files: live.cleanLogs() }) },
+    {
+      // The kept events (newer than ?since=MS), then each new one as it happens; ?follow=0 ends after the kept ones.
+      method: 'GET',
+      path: '/v1/events',
+      stream(res, query) {
+        const since = Number(query.get('since') ?? 0) || 0
+        res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' })
+        for (const e of live.events.recent()) if (e.time > since) res.write(eventLine(e))
+        if (query.get('follow') === '0') return void res.end()
+        const unsubscribe = live.events.subscribe((e) => res.write(eventLine(e)))
+        res.on('close', unsubscribe)
+      },
+    },
+  ]
+}
