@@ -4,7 +4,6 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
-import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
 import { parseConfig } from '../../lib/config/load.ts'
@@ -17,6 +16,7 @@ import { findNginx, mimeTypesFor } from '../../lib/proxy/nginx/install.ts'
 import { reloadProxy } from '../../lib/proxy/nginx/reload.ts'
 import { nginxArgs, prepareNginxDirs, renderNginxConf } from '../../lib/proxy/nginx/render.ts'
 import WebSocket from 'ws'
+import { Load } from '../load.ts'
 import { fixture, freePorts, httpGet, listening, pidAlive, pidGone, spawnOwned, useHome, waitFor } from '../helpers.ts'
 
 const home = useHome({ after }, 'bm-nginx-reload-')
@@ -46,60 +46,6 @@ async function stopServer(id: string): Promise<void> {
 
 const portOf = (id: string) => plan.processes.find((p) => p.id === id)!.port!
 const upOn = (port: number) => waitFor(() => listening(port), 20_000, `something listening on ${port}`)
-
-// A steady, bounded load to 127.0.0.1: one request every 5 ms (200 per second), at most 64 in flight, a fresh
-// client connection each; counts answers per backend port and every failure (non-2xx or error).
-class Load {
-  ok = 0
-  failed: string[] = []
-  // Which backend port answered each request, by the order the requests were sent in.
-  answers: { sent: number; port: number }[] = []
-  sent = 0
-  private inFlight = new Set<Promise<void>>()
-  private timer?: NodeJS.Timeout
-
-  start(url: string): void {
-    this.timer = setInterval(() => {
-      if (this.inFlight.size >= 64) return
-      const request = this.one(url)
-      this.inFlight.add(request)
-      void request.finally(() => this.inFlight.delete(request))
-    }, 5)
-  }
-
-  // Answers from `port` to requests sent after the `from`th.
-  servedBy(port: number, from = 0): number {
-    return this.answers.filter((a) => a.port === port && a.sent > from).length
-  }
-
-  private one(url: string): Promise<void> {
-    const sent = ++this.sent
-    return new Promise((resolve) => {
-      const req = http.get(url, { agent: false, timeout: 10_000 }, (res) => {
-        let body = ''
-        res.setEncoding('utf8').on('data', (d: string) => (body += d))
-        res.on('end', () => {
-          const status = res.statusCode ?? 0
-          if (status >= 200 && status < 300) {
-            this.ok++
-            this.answers.push({ sent, port: JSON.parse(body).port as number })
-          } else this.failed.push(`HTTP ${status}: ${body.slice(0, 80)}`)
-          resolve()
-        })
-      })
-      req.once('timeout', () => req.destroy(new Error('no answer within 10 s')))
-      req.once('error', (error) => {
-        this.failed.push(error.message)
-        resolve()
-      })
-    })
-  }
-
-  async stop(): Promise<void> {
-    clearInterval(this.timer)
-    await Promise.all([...this.inFlight])
-  }
-}
 
 before(async () => {
   const nginx = findNginx(resolveHome({}, os.tmpdir(), 'bm-no-such-home'), process.env)
