@@ -490,3 +490,37 @@ export async function stopOk(home: TestHome): Promise<CliResult> {
   assert.equal(r.code, 0, `stop failed:\n${r.stdout}\n${r.stderr}`)
   return r
 }
+
+// Two servers: `steady` stays up, `crasher` exits with code 1 after 600 ms, is restarted twice, then is crashed.
+export function crashingStack(home: TestHome, base: number): string {
+  return home.writeConfig({
+    servers: [
+      fixtureServer('steady', 'http-server.mjs', base),
+      fixtureServer('crasher', 'crasher.mjs', base + 1, {
+        restart: 'on-failure',
+        max_restarts: 2,
+        env: { CRASH_AFTER_MS: '600' },
+      }),
+    ],
+  })
+}
+
+// Two servers: `early` becomes ready, `never` never does (a start waits on it for a minute).
+export function halfReadyStack(home: TestHome, base: number): string {
+  return home.writeConfig({
+    servers: [
+      fixtureServer('early', 'http-server.mjs', base),
+      fixtureServer('never', 'never-ready.mjs', base + 1, { ready_timeout: 60 }),
+    ],
+  })
+}
+
+// Until a start of halfReadyStack is half way: early-0 said ready and never-0 recorded; returns the records.
+export async function untilHalfWay(home: TestHome, start: RunningCli, timeoutMs = 30_000): Promise<RecordedProcess[]> {
+  await waitFor(
+    () => /^ready\s+early-0/m.test(start.output().stdout) && home.state()?.processes.some((p) => p.id === 'never-0'),
+    timeoutMs,
+    'the start to be half way',
+  )
+  return home.state()!.processes
+}

@@ -1,7 +1,17 @@
 // Supervisor events (spawn, ready, exit, restart, crash, proxy reload) as `supervisor` lines of the unified log.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { fixtureServer, freePorts, pidGone, startOk, stopOk, useHome, waitFor, type TestHome } from '../helpers.ts'
+import {
+  crashingStack,
+  fixtureServer,
+  freePorts,
+  pidGone,
+  startOk,
+  stopOk,
+  useHome,
+  waitFor,
+  type TestHome,
+} from '../helpers.ts'
 
 const EVENT = /^supervisor {10}>> (.*)$/
 
@@ -23,16 +33,7 @@ function inOrder(lines: string[], patterns: RegExp[]): number[] {
 test('a crashing server: its spawn, exit code, restart delay and crash are supervisor lines, in order', async (t) => {
   const home = useHome(t)
   const base = await freePorts(2)
-  const config = home.writeConfig({
-    servers: [
-      fixtureServer('steady', 'http-server.mjs', base),
-      fixtureServer('crasher', 'crasher.mjs', base + 1, {
-        restart: 'on-failure',
-        max_restarts: 2,
-        env: { CRASH_AFTER_MS: '600' },
-      }),
-    ],
-  })
+  const config = crashingStack(home, base)
   await startOk(home, config)
   await waitFor(() => /^supervisor +>> crasher-0 crashed/m.test(unified(home)), 30_000, 'the crash line')
   const lines = unified(home).split('\n')

@@ -12,6 +12,9 @@ import {
   hasCommand,
   httpGet,
   listening,
+  crashingStack,
+  halfReadyStack,
+  untilHalfWay,
   pidAlive,
   pidGone,
   procStat,
@@ -195,16 +198,7 @@ test('a busy port refuses the start and names its owner; nothing is started', as
 test('a crashing server is restarted with backoff, then marked crashed with the reason', async (t) => {
   const home = useHome(t)
   const base = await freePorts(2)
-  const config = home.writeConfig({
-    servers: [
-      fixtureServer('steady', 'http-server.mjs', base),
-      fixtureServer('crasher', 'crasher.mjs', base + 1, {
-        restart: 'on-failure',
-        max_restarts: 2,
-        env: { CRASH_AFTER_MS: '600' },
-      }),
-    ],
-  })
+  const config = crashingStack(home, base)
   await startOk(home, config)
   const steady = home.record('steady-0')
 
@@ -562,20 +556,9 @@ test('start --foreground stops everything on SIGINT', async (t) => {
 test('Ctrl+C while a foreground start is still waiting stops what was started', async (t) => {
   const home = useHome(t)
   const base = await freePorts(2)
-  const config = home.writeConfig({
-    servers: [
-      fixtureServer('early', 'http-server.mjs', base),
-      fixtureServer('never', 'never-ready.mjs', base + 1, { ready_timeout: 60 }),
-    ],
-  })
+  const config = halfReadyStack(home, base)
   const fg = home.spawnCli(['start', config, '--foreground'])
-  // early-0 is up and never-0 is being waited on.
-  await waitFor(
-    () => /^ready\s+early-0/m.test(fg.output().stdout) && home.state()?.processes.some((p) => p.id === 'never-0'),
-    20_000,
-    'the start to be half way',
-  )
-  const records = home.state()!.processes
+  const records = await untilHalfWay(home, fg)
   process.kill(-fg.child.pid!, 'SIGINT')
   const r = await fg.done
   assert.notEqual(r.code, 0, 'an interrupted start reports failure')

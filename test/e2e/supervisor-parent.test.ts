@@ -4,7 +4,17 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
-import { fixtureServer, freePorts, pidGone, startOk, useHome, waitFor, type TestHome } from '../helpers.ts'
+import {
+  fixtureServer,
+  halfReadyStack,
+  untilHalfWay,
+  freePorts,
+  pidGone,
+  startOk,
+  useHome,
+  waitFor,
+  type TestHome,
+} from '../helpers.ts'
 
 interface StatusJson {
   processes: { id: string; lastExit: string | null; state: string }[]
@@ -76,19 +86,9 @@ test('a job exiting 0 under restart: on-failure runs exactly once', async (t) =>
 test('Ctrl+C during a detached start leaves nothing running', async (t) => {
   const home = useHome(t)
   const base = await freePorts(2)
-  const config = home.writeConfig({
-    servers: [
-      fixtureServer('early', 'http-server.mjs', base),
-      fixtureServer('never', 'never-ready.mjs', base + 1, { ready_timeout: 60 }),
-    ],
-  })
+  const config = halfReadyStack(home, base)
   const cli = home.spawnCli(['start', config])
-  await waitFor(
-    () => /^ready\s+early-0/m.test(cli.output().stdout) && home.state()?.processes.some((p) => p.id === 'never-0'),
-    30_000,
-    'the start to be half way',
-  )
-  const records = home.state()!.processes
+  const records = await untilHalfWay(home, cli)
   process.kill(-cli.child.pid!, 'SIGINT')
   const r = await cli.done
   assert.notEqual(r.code, 0, 'an interrupted start reports failure')
