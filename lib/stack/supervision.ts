@@ -181,9 +181,11 @@ export abstract class Supervision {
       this.emit({ kind: 'restart', id: m.spec.id, reason, ...restart })
       this.opts.progress?.({ type: 'restarting', id: m.spec.id, reason, delayMs: decision.delayMs })
       // Dropped from the list when it fires, so a long crash-looping session does not pile timers up.
+      const died = m.record.pid
       const timer = setTimeout(() => {
         this.timers = this.timers.filter((t) => t !== timer)
-        void this.respawn(m)
+        // A command (restart, scale down, pause) may have dealt with it meanwhile: then this restart is stale.
+        if (m.record.pid === died && !m.retiring) void this.respawn(m)
       }, decision.delayMs)
       this.timers.push(timer)
     }
