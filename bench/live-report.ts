@@ -86,18 +86,18 @@ export function liveTargets(r: LiveResults): LiveTarget[] {
       met: Number.isFinite(cpu) ? cpu <= bound : undefined,
     })
   }
-  const zero = (what: string, runs: ChangeRun[], missing: boolean) => {
+  const zero = (what: string, runs: ChangeRun[], missing?: string) => {
     const mine = runs.filter((x) => x.tool.startsWith(BM))
     const failed = mine.reduce((n, x) => n + failedOf(x), 0)
     const sent = mine.reduce((n, x) => n + x.count.requests, 0)
     list.push({
       what,
-      measured: mine.length ? `${failed} of ${sent} in ${mine.length} runs` : missing ? 'not in this build' : 'n/a',
-      met: mine.length ? failed === 0 : undefined,
+      measured: missing ?? (mine.length ? `${failed} of ${sent} in ${mine.length} runs` : 'n/a'),
+      met: missing || !mine.length ? undefined : failed === 0,
     })
   }
-  const absent = (s: string) => r.missing.some((m) => m.scenario === s && m.tool.startsWith(BM))
-  zero(`restart --only of a ${r.instances}-instance server: 0 failed at ${r.rate} req/s`, r.restarts, false)
+  const absent = (s: string) => r.missing.find((m) => m.scenario === s && m.tool.startsWith(BM))?.why
+  zero(`restart --only of a ${r.instances}-instance server: 0 failed at ${r.rate} req/s`, r.restarts)
   zero(`scale to ${r.scaleTo}: 0 failed at ${r.rate} req/s`, r.scaleUp, absent('scale up'))
   zero(`scale back to ${r.instances}: 0 failed at ${r.rate} req/s`, r.scaleDown, absent('scale down'))
   return list

@@ -353,11 +353,23 @@ export async function runLiveScenario(opts: LiveOptions): Promise<LiveResults> {
     for (let j = 0; j < subjects.length; j++) {
       const s = subjects[(i + j) % subjects.length]
       if (!s.scale) continue
-      const up = await underLoad(s, s.scale(SCALE_TO))
-      results.scaleUp.push(up)
-      const down = await underLoad(s, s.scale(INSTANCES))
-      results.scaleDown.push(down)
-      opts.log(`scale ${i + 1}/${ITERATIONS}: ${describe(up)}; ${describe(down)}`)
+      try {
+        const up = await underLoad(s, s.scale(SCALE_TO))
+        results.scaleUp.push(up)
+        const down = await underLoad(s, s.scale(INSTANCES))
+        results.scaleDown.push(down)
+        opts.log(`scale ${i + 1}/${ITERATIONS}: ${describe(up)}; ${describe(down)}`)
+      } catch (error) {
+        // A scale command that fails is a row saying so, not the end of a 15-minute bench.
+        const why = `scale failed: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}`
+        opts.log(`${s.tool}: ${why}`)
+        for (const [scenario, n] of [
+          ['scale up', SCALE_TO],
+          ['scale down', INSTANCES],
+        ] as const)
+          results.missing.push({ scenario, tool: s.tool, command: s.scale(n).command, why })
+        s.scale = undefined
+      }
     }
   return results
 }
