@@ -22,6 +22,8 @@ import {
   type RunResult,
 } from './common.ts'
 import { loadTool } from './load.ts'
+import { liveTargets } from './live-report.ts'
+import { runLiveScenario } from './live-scenario.ts'
 import { runBurst, runLogsBurstScript } from './logs-scenario.ts'
 import { programs } from './programs.ts'
 import { runProxyScenario } from './proxy-scenario.ts'
@@ -347,6 +349,15 @@ async function main(): Promise<void> {
     results,
   )
 
+  log('8-10: running stack: idle manager cost, restart and scale under load')
+  results.live = await runLiveScenario({
+    tmp,
+    serverArgv: progs.server.argv,
+    serverLabel: progs.server.label,
+    log,
+    onStarted: (stop) => teardowns.push(stop),
+  })
+
   log('where the time goes: CLI start-up')
   await bootCosts(results, bm, pm2)
   results.tools.push(...[...results.timings.get('CLI start-up alone')!.keys()])
@@ -354,7 +365,9 @@ async function main(): Promise<void> {
   const markdown = renderMarkdown(results) + `\nTotal bench time: ${((now() - started) / 1000).toFixed(0)} s.\n`
   process.stdout.write(markdown)
   fs.writeFileSync(path.join(benchDir, 'RESULTS.md'), markdown)
-  const missed = targets(results).filter((t) => t.met === false)
+  const missed = [...targets(results), ...(results.live ? liveTargets(results.live) : [])].filter(
+    (t) => t.met === false,
+  )
   log(missed.length ? `targets missed: ${missed.map((t) => t.what).join('; ')}` : 'every target met')
 }
 

@@ -115,3 +115,65 @@ export async function pacedLatencies(urls: string[], rate: number, seconds: numb
     return { p50Ms: at(0.5), p99Ms: at(0.99), samples: list.length, errors: errors[i] }
   })
 }
+
+export interface SteadyCount {
+  requests: number
+  // Answered with a status outside 2xx.
+  non2xx: number
+  // Refused, reset, or no answer within the timeout.
+  errors: number
+  // From the first failure to the last, in ms (0 for none or one).
+  failingMs: number
+}
+
+// Open-loop load at a fixed rate, as clients arrive whatever the server does: one request every 1/rate s,
+// each on a fresh connection (so a client's idle keep-alive socket closing is not what is counted), until
+// stopped, or after `maxSeconds` at most. Counts what a client would see fail.
+export function steadyLoad(url: string, rate: number, maxSeconds = 120): { stop: () => Promise<SteadyCount> } {
+  if (!/^http:\/\/127\.0\.0\.1:\d+\//.test(url)) throw new Error(`load only against 127.0.0.1, not ${url}`)
+  const count: SteadyCount = { requests: 0, non2xx: 0, errors: 0, failingMs: 0 }
+  const inFlight = new Set<Promise<void>>()
+  let first: number | undefined
+  const failed = (kind: 'non2xx' | 'errors') => {
+    count[kind]++
+    first ??= now()
+    count.failingMs = now() - first
+  }
+  const one = () =>
+    new Promise<void>((resolve) => {
+      count.requests++
+      let settled = false
+      const done = (failure?: 'non2xx' | 'errors') => {
+        if (settled) return
+        settled = true
+        if (failure) failed(failure)
+        resolve()
+      }
+      const req = http.get(url, { agent: false, headers: { connection: 'close' } }, (res) => {
+        res.resume()
+        res.once('end', () => done(res.statusCode! >= 200 && res.statusCode! <= 299 ? undefined : 'non2xx'))
+        res.once('error', () => done('errors'))
+      })
+      req.once('error', () => done('errors'))
+      req.setTimeout(5000, () => req.destroy())
+    })
+  const t0 = now()
+  let stopped = false
+  const loop = (async () => {
+    for (let i = 0; !stopped && now() - t0 < maxSeconds * 1000; i++) {
+      const wait = t0 + (i * 1000) / rate - now()
+      if (wait > 0) await sleep(wait)
+      const p = one()
+      inFlight.add(p)
+      void p.then(() => inFlight.delete(p))
+    }
+  })()
+  return {
+    stop: async () => {
+      stopped = true
+      await loop
+      await Promise.all(inFlight)
+      return count
+    },
+  }
+}

@@ -1,5 +1,7 @@
 // Renders the results as Markdown: one table per kind of measurement, then the targets.
 import { stats, type Stats } from './common.ts'
+import { renderLiveSection } from './live-report.ts'
+import type { LiveResults } from './live-scenario.ts'
 import type { BurstResult } from './logs-scenario.ts'
 import type { ProxyBackendResults, ProxyResults, ProxySubject } from './proxy-scenario.ts'
 
@@ -10,6 +12,8 @@ export interface Results {
   // The same, as backend-manager's own timer reports it (no node start-up, module loading or config parsing).
   inside: Map<string, Map<string, number[]>>
   proxy?: ProxyResults
+  // The running stack: idle manager cost, restart and scale under load (its own section and targets).
+  live?: LiveResults
   // Other jobs ran on the machine during the bench.
   sharedMachine: boolean
   bursts: BurstResult[]
@@ -211,13 +215,14 @@ export function renderMarkdown(r: Results): string {
     '',
     ...memoryTable(r),
     '',
+    ...(r.live ? [renderLiveSection(r.live, r.sharedMachine), ''] : []),
     '## Targets',
     '',
     '| target | measured | met |',
     '|---|---|---|',
     ...t.map((x) => `| ${x.what} | ${x.measured} | ${x.met === undefined ? 'n/a' : x.met ? 'yes' : '**no**'} |`),
     '',
-    'The proxy targets are in the proxy section above (per `worker_processes` value).',
+    'The proxy targets are in the proxy section above (per `worker_processes` value), the running-stack ones in theirs.',
     '',
   ].join('\n')
 }

@@ -82,7 +82,7 @@ export class BackendManager implements Tool {
     fs.writeFileSync(this.configFile, JSON.stringify({ proxy, servers }, null, 2) + '\n')
   }
 
-  private cli(args: string[], ok = [0]): Promise<RunResult> {
+  cli(args: string[], ok = [0]): Promise<RunResult> {
     return run(process.execPath, [path.join(repoRoot, 'bin', 'backend-manager.js'), ...args], { env: this.env, ok })
   }
 
