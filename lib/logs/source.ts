@@ -131,7 +131,11 @@ export class LogSource {
     if (!err) return undefined
     const size = fileSize(err.file)
     if (size < err.offset) Object.assign(err, { offset: 0, carry: Buffer.alloc(0) })
-    if (size === err.offset && err.carry.length === 0) return undefined
+    // Nothing new, and at most part of a line left (copied when its newline comes or the process exits): no wait.
+    if (size === err.offset && (err.carry.length === 0 || (!final && err.carry.length < MAX_LINE))) {
+      this.deferredSince = 0
+      return undefined
+    }
     // Appending now would land inside an unfinished stdout line and tear it in the raw file: wait a little.
     if (!final && !force && !this.atLineStart()) {
       this.deferredSince ||= Date.now()
