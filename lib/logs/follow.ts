@@ -88,6 +88,8 @@ export class FileFollower {
       this.carry = Buffer.alloc(0)
     }
     this.offset = 0
+    // The truncation was of the file at the path: a descriptor still on a file moved aside before it is done with.
+    this.close()
     return lines
   }
 
