@@ -1,9 +1,14 @@
-// restart --only: which plan it runs, and stopping exactly the named servers while the rest keeps running.
+// restart --only: which plan it runs, and stopping exactly the named servers while the rest keeps running; with a live
+// supervisor running that very plan, the supervisor restarts them itself, one instance at a time.
+import fs from 'node:fs'
 import { BackendManagerError } from '../core/errors.ts'
 import type { Home } from '../core/home.ts'
 import type { Config } from '../config/types.ts'
 import { resolvePlan, selectServers, type Plan } from '../config/plan.ts'
-import { readState, writeState, type StackState } from './state.ts'
+import { readState, supervisorAlive, writeState, type StackState } from './state.ts'
+import { commandSupervisor, controlSocketPath } from './control-client.ts'
+import type { Restarted } from './rolling.ts'
+import { runsPlan } from './start.ts'
 import { stopProcesses } from '../os/terminate.ts'
 import { quietSupervisor, targetsOf, waitSupervisorExit } from './stop.ts'
 
@@ -36,4 +41,28 @@ export async function stopOnly(home: Home, servers: string[], onWait?: (what: st
   state.processes = state.processes.filter((p) => !servers.includes(p.server))
   state.supervisor = { pid: 0, startTime: '' }
   writeState(home, state)
+}
+
+// A running stack whose supervisor serves its socket and runs exactly this plan can restart its instances in place;
+// anything else (no supervisor, one still bringing the stack up, another config) takes the stop-and-start path.
+export function canRestartLive(home: Home, plan: Plan): boolean {
+  const state = readState(home)
+  return (
+    state !== undefined &&
+    state.phase === 'running' &&
+    supervisorAlive(state) &&
+    runsPlan(state, plan) &&
+    fs.lstatSync(controlSocketPath(home), { throwIfNoEntry: false })?.isSocket() === true
+  )
+}
+
+export interface RollingAnswer {
+  restarted: Restarted[]
+  ms: number
+}
+
+// POST /v1/restart: the supervisor restarts these servers or instances (every server when none are named).
+export async function restartLive(home: Home, targets?: string[]): Promise<RollingAnswer> {
+  const answer = await commandSupervisor(home, '/v1/restart', targets ? { targets } : {})
+  return { restarted: (answer.restarted ?? []) as Restarted[], ms: Number(answer.ms) }
 }
