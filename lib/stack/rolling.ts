@@ -84,6 +84,7 @@ function targetNames(targets: unknown): string[] {
     return targets as string[]
   throw new BackendManagerError(
     'USAGE',
-    `"targets" must be a non-empty list of server names or NAME-i instance ids (or left out for every server), got ${JSON.stringify(targets)}`,
+    `"targets" must be a non-empty list of server names or NAME-i instance ids (or left out for every server), ` +
+      `got ${JSON.stringify(targets)}`,
   )
 }

@@ -144,7 +144,8 @@ export async function restartRolling(
   return restartLive(io.home, targets)
 }
 
-// restart --only without a live supervisor to ask: the supervisor hands its watch back and just those servers are stopped; a start adopts the rest.
+// restart --only without a live supervisor to ask (or with another config): the supervisor hands its watch back and
+// just those servers are stopped; a start adopts the rest.
 export async function restartServers(plan: Plan, servers: string[], io: RunIO): Promise<StartResult> {
   const { stopOnly } = await import('./restart-only.ts')
   const lock = acquireLock(io.home, 'restart')
