@@ -183,3 +183,22 @@ test('restart (the whole stack, same config) under 200 req/s: rolling, no reques
   assert.match(r.stdout, /restarted 3 processes in \d+ ms/)
   assert.equal((await home.statusUntilHealthy()).code, 0)
 })
+
+test('restart after the config changed: stop, then start (a new supervisor and a new nginx)', async (t) => {
+  if (skipReason) return t.skip(skipReason)
+  const before = home.state()!
+  home.writeConfig({
+    proxy: { type: 'nginx', host: '127.0.0.1', port: proxyPort },
+    servers: [
+      fixtureServer('api', 'http-server.mjs', base, { instances: 2 }),
+      fixtureServer('solo', 'http-server.mjs', base + 2, { modules: ['solo'], env: { CHANGED: '1' } }),
+    ],
+  })
+  const r = await home.cli(['restart'], { timeoutMs: 180_000 })
+  assert.equal(r.code, 0, r.stdout + r.stderr)
+  assert.match(r.stdout, /stopped 4 processes in \d+ ms/)
+  const after = home.state()!
+  assert.notEqual(after.supervisor.pid, before.supervisor.pid)
+  assert.notEqual(pids(after).nginx, pids(before).nginx)
+  assert.equal((await httpGet(`http://127.0.0.1:${proxyPort}/api/v1/solo/x`)).status, 200)
+})
