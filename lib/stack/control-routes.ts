@@ -21,6 +21,8 @@ export function controlRoutes(home: Home, live: LiveStack): ControlRoute[] {
       stream(res, query) {
         const since = Number(query.get('since') ?? 0) || 0
         res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' })
+        // Sent now, not with the first event: a client knows it is subscribed once it has them.
+        res.flushHeaders()
         for (const e of live.events.recent()) if (e.time > since) res.write(eventLine(e))
         if (query.get('follow') === '0') return void res.end()
         const unsubscribe = live.events.subscribe((e) => res.write(eventLine(e)))

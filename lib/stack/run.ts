@@ -134,14 +134,16 @@ export async function restartStack(
 // restart on a stack whose live supervisor runs this very plan: the supervisor restarts the named servers or
 // instances (every server when none are named) one instance at a time, each drained from nginx while another one
 // serves; nginx is reloaded, never restarted. Undefined when it cannot (see canRestartLive): then stop and start.
+// `progress` is told each thing the supervisor does meanwhile, as it happens.
 export async function restartRolling(
   plan: Plan,
   targets: string[] | undefined,
   io: RunIO,
+  progress?: (line: string) => void,
 ): Promise<RollingAnswer | undefined> {
   const { canRestartLive, restartLive } = await import('./restart-only.ts')
   if (!canRestartLive(io.home, plan)) return undefined
-  return restartLive(io.home, targets)
+  return restartLive(io.home, targets, progress)
 }
 
 // restart --only without a live supervisor to ask (or with another config): the supervisor hands its watch back and

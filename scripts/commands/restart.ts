@@ -42,16 +42,17 @@ export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Con
   const only = csv(values.only)
   const started = Date.now()
   const io = commandIO(ctx)
+  const say = (line: string) => ctx.stdout.write(`${line}\n`)
   if (only) {
     const { plan, servers } = onlyPlan(config, only, state, configPath)
-    const rolled = await restartRolling(plan, servers, io)
+    const rolled = await restartRolling(plan, servers, io, say)
     if (rolled) printRestarted(rolled, ctx.stdout)
     else await restartServers(plan, servers, io)
     ctx.stdout.write(`restarted ${only.join(', ')} in ${Date.now() - started} ms\n`)
     return 0
   }
   const plan = { ...resolvePlan(config), configPath }
-  const rolled = await restartRolling(plan, undefined, io)
+  const rolled = await restartRolling(plan, undefined, io, say)
   if (rolled) {
     printRestarted(rolled, ctx.stdout)
     const reloaded = rolled.restarted.some((r) => r.drained) ? '; nginx reloaded, not restarted' : ''

@@ -68,7 +68,7 @@ function inOrder(lines: string[], patterns: RegExp[]): void {
   let from = 0
   for (const p of patterns) {
     const i = lines.findIndex((line, n) => n >= from && p.test(line))
-    assert.ok(i >= 0, `no supervisor line matching ${p} after line ${from}:\n${lines.join('\n')}`)
+    assert.ok(i >= 0, `no line matching ${p} after line ${from}:\n${lines.join('\n')}`)
     from = i + 1
   }
 }
@@ -101,6 +101,16 @@ test('restart --only api (2 instances) under 200 req/s: one at a time, drained, 
     assert.match(r.stdout, new RegExp(`${id} +pid ${pids(before)[id]} -> ${pids(after)[id]} `))
   }
   assert.match(r.stdout, /restarted api in \d+ ms/)
+  // What the supervisor does is shown as it happens, then what was restarted.
+  inOrder(r.stdout.split('\n'), [
+    /^nginx reloaded pid \d+ \(api-0 out of rotation: restarting\)$/,
+    /^api-0 spawned pid \d+ port \d+$/,
+    /^api-0 ready pid \d+/,
+    /^nginx reloaded pid \d+ \(api-1 out of rotation: restarting\)$/,
+    /^api-1 ready pid \d+/,
+    /^restarted api-0 /,
+    /^restarted api-1 /,
+  ])
   // The same supervisor and the same nginx (reloaded, not restarted); solo untouched.
   assert.equal(after.supervisor.pid, before.supervisor.pid)
   assert.equal(pids(after).nginx, pids(before).nginx)
