@@ -10,7 +10,6 @@ import { readState, supervisorAlive, writeState, type StackState } from './state
 import { commandSupervisor, controlSocketPath } from './control-client.ts'
 import type { Restarted } from './rolling.ts'
 import { describeEvent, type SupervisorEvent } from './events.ts'
-import { runsPlan } from './start.ts'
 import { stopProcesses } from '../os/terminate.ts'
 import { quietSupervisor, targetsOf, waitSupervisorExit } from './stop.ts'
 
@@ -45,17 +44,34 @@ export async function stopOnly(home: Home, servers: string[], onWait?: (what: st
   writeState(home, state)
 }
 
-// A running stack whose supervisor serves its socket and runs exactly this plan can restart its instances in place;
-// anything else (no supervisor, one still bringing the stack up, another config) takes the stop-and-start path.
-export function canRestartLive(home: Home, plan: Plan): boolean {
+// A running stack whose supervisor serves its socket and runs these servers (every server when none are named) as
+// the config says can restart them in place; anything else (no supervisor, one still bringing the stack up, a
+// changed config) takes the stop-and-start path.
+export function canRestartLive(home: Home, plan: Plan, servers?: string[]): boolean {
   const state = readState(home)
   return (
     state !== undefined &&
     state.phase === 'running' &&
     supervisorAlive(state) &&
-    runsPlan(state, plan) &&
+    runsConfig(state.plan, plan, servers) &&
     fs.lstatSync(controlSocketPath(home), { throwIfNoEntry: false })?.isSocket() === true
   )
+}
+
+// The running plan is the config's for these servers (all, with the same proxy and routes, when none are named),
+// but for how many instances each runs: `scale` changes that at runtime, and a restart keeps it.
+export function runsConfig(running: Plan, wanted: Plan, servers?: string[]): boolean {
+  const json = (x: unknown) => JSON.stringify(x)
+  const names = (p: Plan) => [...new Set(p.processes.map((s) => s.server))].sort()
+  if (!servers) {
+    const shape = (p: Plan) => json({ proxy: p.proxy, logs: p.logs, routes: p.routes, servers: names(p) })
+    if (shape(running) !== shape(wanted)) return false
+  }
+  return (servers ?? names(wanted)).every((server) => {
+    const now = running.processes.filter((p) => p.server === server)
+    const want = new Map(wanted.processes.filter((p) => p.server === server).map((p) => [p.id, json(p)]))
+    return now.length > 0 && want.size > 0 && now.every((p) => !want.has(p.id) || want.get(p.id) === json(p))
+  })
 }
 
 export interface RollingAnswer {

@@ -134,6 +134,7 @@ export async function restartStack(
 // restart on a stack whose live supervisor runs this very plan: the supervisor restarts the named servers or
 // instances (every server when none are named) one instance at a time, each drained from nginx while another one
 // serves; nginx is reloaded, never restarted. Undefined when it cannot (see canRestartLive): then stop and start.
+// `targets` are server names here, whose config must not have changed.
 // `progress` is told each thing the supervisor does meanwhile, as it happens.
 export async function restartRolling(
   plan: Plan,
@@ -142,7 +143,7 @@ export async function restartRolling(
   progress?: (line: string) => void,
 ): Promise<RollingAnswer | undefined> {
   const { canRestartLive, restartLive } = await import('./restart-only.ts')
-  if (!canRestartLive(io.home, plan)) return undefined
+  if (!canRestartLive(io.home, plan, targets)) return undefined
   return restartLive(io.home, targets, progress)
 }
 
