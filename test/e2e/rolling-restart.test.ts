@@ -29,18 +29,23 @@ before(async () => {
     skipReason = 'no nginx installed (make install-nginx)'
     return
   }
-  base = await freePorts(4)
-  proxyPort = base + 3
-  config = home.writeConfig({
-    proxy: { type: 'nginx', host: '127.0.0.1', port: proxyPort },
-    servers: [
-      fixtureServer('api', 'http-server.mjs', base, { instances: 2 }),
-      fixtureServer('solo', 'http-server.mjs', base + 2, { modules: ['solo'] }),
-    ],
-  })
+  base = await freePorts(6)
+  proxyPort = base + 5
+  config = home.writeConfig({ proxy: { type: 'nginx', host: '127.0.0.1', port: proxyPort }, servers: servers() })
   await startOk(home, config)
   await waitFor(() => fs.lstatSync(socket(), { throwIfNoEntry: false })?.isSocket(), 10_000, 'the control socket')
 })
+
+// flaky exits at once while its marker file exists: a restart whose instance never becomes ready.
+const marker = () => path.join(home.root, 'flaky-broken')
+const servers = (soloEnv: Record<string, string> = {}) => [
+  fixtureServer('api', 'http-server.mjs', base, { instances: 2 }),
+  fixtureServer('solo', 'http-server.mjs', base + 2, { modules: ['solo'], env: soloEnv }),
+  {
+    ...fixtureServer('flaky', 'http-server.mjs', base + 3, { instances: 2, modules: ['flaky'] }),
+    command: `test -e ${marker()} && { echo flaky is broken; exit 1; }; exec node test/fixtures/http-server.mjs`,
+  },
+]
 
 const socket = () => path.join(home.root, 'run', 'control.sock')
 const pids = (s: RecordedState = home.state()!) => Object.fromEntries(s.processes.map((p) => [p.id, p.pid]))
@@ -155,7 +160,7 @@ test('an unknown name is refused (exit 2, or 400 on the socket) and nothing is r
   const refused = await post('/v1/restart', { targets: ['api', 'nosuch'] })
   assert.equal(refused.status, 400, JSON.stringify(refused.body))
   assert.equal(refused.body.error.code, 'USAGE')
-  assert.match(refused.body.error.message, /"nosuch".*servers: api, solo/)
+  assert.match(refused.body.error.message, /"nosuch".*servers: api, solo, flaky/)
   const notList = await post('/v1/restart', { targets: 'api' })
   assert.equal(notList.status, 400, JSON.stringify(notList.body))
   assert.deepEqual(pids(), pids(before))
@@ -177,6 +182,25 @@ test('POST /v1/restart with an instance id restarts just that instance and answe
   assert.ok(pidAlive(pids(after)['api-1']))
 })
 
+test('an instance that does not come back ends the restart (exit 1), out of rotation: still no request fails', async (t) => {
+  if (skipReason) return t.skip(skipReason)
+  const before = home.state()!
+  fs.writeFileSync(marker(), '')
+  const { r, load } = await underLoad(['restart', config, '--only', 'flaky'], '/api/v1/flaky/x')
+  assert.equal(r.code, 1, r.stdout + r.stderr)
+  assert.match(r.stderr, /flaky-0[\s\S]*flaky is broken/)
+  assert.deepEqual(load.failed, [], `${load.failed.length} of ${load.ok + load.failed.length} requests failed`)
+  assert.equal(pids()['flaky-1'], pids(before)['flaky-1'], 'flaky-1 was restarted after flaky-0 failed')
+  assert.ok(load.servedBy(base + 4) > 0)
+  // Fixed: the next restart brings it back into rotation.
+  fs.rmSync(marker())
+  const again = await home.cli(['restart', config, '--only', 'flaky'], { timeoutMs: 180_000 })
+  assert.equal(again.code, 0, again.stdout + again.stderr)
+  const ports = new Set<number>()
+  for (let i = 0; i < 8; i++) ports.add((await httpGet(`http://127.0.0.1:${proxyPort}/api/v1/flaky/${i}`)).json().port)
+  assert.deepEqual([...ports].sort(), [base + 3, base + 4])
+})
+
 test('restart (the whole stack, same config) under 200 req/s: rolling, no request fails, nginx reloaded', async (t) => {
   if (skipReason) return t.skip(skipReason)
   const before = home.state()!
@@ -184,29 +208,23 @@ test('restart (the whole stack, same config) under 200 req/s: rolling, no reques
   assert.equal(r.code, 0, r.stdout + r.stderr)
   assert.deepEqual(load.failed, [], `${load.failed.length} of ${load.ok + load.failed.length} requests failed`)
   const after = home.state()!
-  for (const id of ['api-0', 'api-1', 'solo-0']) {
+  for (const id of ['api-0', 'api-1', 'solo-0', 'flaky-0', 'flaky-1']) {
     assert.notEqual(pids(after)[id], pids(before)[id], `${id} kept its pid`)
     assert.ok(pidGone(pids(before)[id]), `the old ${id} is still alive`)
   }
   assert.equal(pids(after).nginx, pids(before).nginx, 'nginx was restarted, not reloaded')
   assert.equal(after.supervisor.pid, before.supervisor.pid)
-  assert.match(r.stdout, /restarted 3 processes in \d+ ms/)
+  assert.match(r.stdout, /restarted 5 processes in \d+ ms/)
   assert.equal((await home.statusUntilHealthy()).code, 0)
 })
 
 test('restart after the config changed: stop, then start (a new supervisor and a new nginx)', async (t) => {
   if (skipReason) return t.skip(skipReason)
   const before = home.state()!
-  home.writeConfig({
-    proxy: { type: 'nginx', host: '127.0.0.1', port: proxyPort },
-    servers: [
-      fixtureServer('api', 'http-server.mjs', base, { instances: 2 }),
-      fixtureServer('solo', 'http-server.mjs', base + 2, { modules: ['solo'], env: { CHANGED: '1' } }),
-    ],
-  })
+  home.writeConfig({ proxy: { type: 'nginx', host: '127.0.0.1', port: proxyPort }, servers: servers({ CHANGED: '1' }) })
   const r = await home.cli(['restart'], { timeoutMs: 180_000 })
   assert.equal(r.code, 0, r.stdout + r.stderr)
-  assert.match(r.stdout, /stopped 4 processes in \d+ ms/)
+  assert.match(r.stdout, /stopped 6 processes in \d+ ms/)
   const after = home.state()!
   assert.notEqual(after.supervisor.pid, before.supervisor.pid)
   assert.notEqual(pids(after).nginx, pids(before).nginx)
