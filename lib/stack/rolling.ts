@@ -53,9 +53,7 @@ export async function rollingRestart(
       await live.restartInstance(m, specFor(m))
       if (drained) await undrain(live, m, 'ready again')
     } catch (error) {
-      if (!(error instanceof BackendManagerError) || done.length === 0) throw error
-      const before = done.map((r) => r.id).join(', ')
-      throw new BackendManagerError(error.code, `restarted ${before}; then ${error.message}`)
+      throw afterDone(done, error)
     }
     const r = { id: m.spec.id, server: m.spec.server, port: m.spec.port, oldPid, newPid: m.record.pid, drained }
     done.push({ ...r, ms: Date.now() - started })
@@ -73,10 +71,47 @@ export function restartRoute(live: LiveStack): (body: Record<string, unknown>) =
     return live.exclusive(async () => {
       const started = Date.now()
       const chosen = names ? live.resolveTargets(names) : live.instances()
-      const restarted = await rollingRestart(live, chosen)
+      const restarted = await restartInWaves(live, chosen)
       return { restarted, ms: Date.now() - started }
     })
   }
+}
+
+// Many servers at once (a whole-stack restart): dependencies first, wave by wave, so a server never comes back
+// while what it depends on is down. In a wave the lone instances (nothing to drain them behind) restart together;
+// then the others roll one at a time, since each of their drains is a reload of the one nginx.
+export async function restartInWaves(live: LiveStack, targets: Managed[]): Promise<Restarted[]> {
+  const done: Restarted[] = []
+  for (const wave of dependencyWaves(live, targets)) {
+    const lone = wave.filter((m) => !canDrain(live, m))
+    const results = await Promise.allSettled(lone.map((m) => rollingRestart(live, [m])))
+    for (const r of results) if (r.status === 'fulfilled') done.push(...r.value)
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+    if (failed) throw afterDone(done, failed.reason)
+    for (const m of wave.filter((m) => !lone.includes(m))) {
+      try {
+        done.push(...(await rollingRestart(live, [m])))
+      } catch (error) {
+        throw afterDone(done, error)
+      }
+    }
+  }
+  return done
+}
+
+// The targets grouped by how deep their server sits in depends_on (none first), each group in plan order.
+function dependencyWaves(live: LiveStack, targets: Managed[]): Managed[][] {
+  const deps = new Map(live.plan.processes.map((p) => [p.server, p.dependsOn]))
+  const depth = (server: string, seen: string[] = []): number =>
+    seen.includes(server) ? 0 : Math.max(0, ...(deps.get(server) ?? []).map((d) => 1 + depth(d, [...seen, server])))
+  const waves: Managed[][] = []
+  for (const m of targets) (waves[depth(m.spec.server)] ??= []).push(m)
+  return waves.filter((w) => w !== undefined)
+}
+
+function afterDone(done: Restarted[], error: unknown): unknown {
+  if (!(error instanceof BackendManagerError) || done.length === 0) return error
+  return new BackendManagerError(error.code, `restarted ${done.map((r) => r.id).join(', ')}; then ${error.message}`)
 }
 
 function targetNames(targets: unknown): string[] {

@@ -230,3 +230,32 @@ test('restart after the config changed: stop, then start (a new supervisor and a
   assert.notEqual(pids(after).nginx, pids(before).nginx)
   assert.equal((await httpGet(`http://127.0.0.1:${proxyPort}/api/v1/solo/x`)).status, 200)
 })
+
+test('restart in place: what a server depends on is back before the server goes down', async (t) => {
+  const own = useHome(t, 'bm-rolling-deps-')
+  const at = await freePorts(3)
+  const deps = own.writeConfig({
+    servers: [
+      fixtureServer('cache', 'http-server.mjs', at),
+      fixtureServer('api', 'http-server.mjs', at + 1, { depends_on: ['cache'] }),
+      fixtureServer('jobs', 'http-server.mjs', at + 2, { depends_on: ['cache'] }),
+    ],
+  })
+  await startOk(own, deps)
+  await waitFor(
+    () => fs.lstatSync(path.join(own.root, 'run', 'control.sock'), { throwIfNoEntry: false })?.isSocket(),
+    10_000,
+    'the control socket',
+  )
+  const before = own.state()!
+  const r = await own.cli(['restart'])
+  assert.equal(r.code, 0, r.stdout + r.stderr)
+  assert.equal(own.state()!.supervisor.pid, before.supervisor.pid)
+  const lines = r.stdout.split('\n')
+  const first = (re: RegExp) => lines.findIndex((l) => re.test(l))
+  // api and jobs go down only once cache is back.
+  assert.ok(first(/^cache-0 ready /) >= 0, r.stdout)
+  assert.ok(first(/^cache-0 ready /) < first(/^api-0 pid \d+ exited/), r.stdout)
+  assert.ok(first(/^cache-0 ready /) < first(/^jobs-0 pid \d+ exited/), r.stdout)
+  assert.match(r.stdout, /restarted 3 processes in \d+ ms\n$/)
+})
