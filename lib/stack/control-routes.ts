@@ -3,6 +3,7 @@ import type { Home } from '../core/home.ts'
 import type { ControlRoute } from './control-server.ts'
 import type { SupervisorEvent } from './events.ts'
 import type { LiveStack } from './live.ts'
+import { restartRoute } from './rolling.ts'
 import { collectStatus } from './status.ts'
 
 // One event as a line of the stream: newline-delimited JSON, so `curl -N` and a line reader both follow it.
@@ -12,6 +13,7 @@ export function controlRoutes(home: Home, live: LiveStack): ControlRoute[] {
   return [
     { method: 'GET', path: '/v1/status', answer: () => collectStatus(home) },
     { method: 'POST', path: '/v1/logs/clean', answer: () => ({ files: live.cleanLogs() }) },
+    { method: 'POST', path: '/v1/restart', answer: restartRoute(live) },
     {
       // The kept events (newer than ?since=MS), then each new one as it happens; ?follow=0 ends after the kept ones.
       method: 'GET',
@@ -19,6 +21,8 @@ export function controlRoutes(home: Home, live: LiveStack): ControlRoute[] {
       stream(res, query) {
         const since = Number(query.get('since') ?? 0) || 0
         res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' })
+        // Sent now, not with the first event: a client knows it is subscribed once it has them.
+        res.flushHeaders()
         for (const e of live.events.recent()) if (e.time > since) res.write(eventLine(e))
         if (query.get('follow') === '0') return void res.end()
         const unsubscribe = live.events.subscribe((e) => res.write(eventLine(e)))

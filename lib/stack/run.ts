@@ -10,6 +10,7 @@ import { acquireLock, acquireLockIfWritable } from '../os/lock.ts'
 import { readState, removeState, type StackState } from './state.ts'
 import { stopRecorded, type StopResult } from './stop.ts'
 import type { LifecycleIO } from './start.ts'
+import type { RollingAnswer } from './restart-only.ts'
 
 export interface RunIO extends LifecycleIO {
   // Said while a stop waits for a process or a port, so a slow stop is not a silent one.
@@ -130,7 +131,24 @@ export async function restartStack(
   return startStack({ plan }, io)
 }
 
-// restart --only: the supervisor hands its watch back and just those servers are stopped; a start adopts the rest.
+// restart on a stack whose live supervisor runs this very plan: the supervisor restarts the named servers or
+// instances (every server when none are named) one instance at a time, each drained from nginx while another one
+// serves; nginx is reloaded, never restarted. Undefined when it cannot (see canRestartLive): then stop and start.
+// `targets` are server names here, whose config must not have changed.
+// `progress` is told each thing the supervisor does meanwhile, as it happens.
+export async function restartRolling(
+  plan: Plan,
+  targets: string[] | undefined,
+  io: RunIO,
+  progress?: (line: string) => void,
+): Promise<RollingAnswer | undefined> {
+  const { canRestartLive, restartLive } = await import('./restart-only.ts')
+  if (!canRestartLive(io.home, plan, targets)) return undefined
+  return restartLive(io.home, targets, progress)
+}
+
+// restart --only without a live supervisor to ask (or with another config): the supervisor hands its watch back and
+// just those servers are stopped; a start adopts the rest.
 export async function restartServers(plan: Plan, servers: string[], io: RunIO): Promise<StartResult> {
   const { stopOnly } = await import('./restart-only.ts')
   const lock = acquireLock(io.home, 'restart')

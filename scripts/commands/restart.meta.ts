@@ -4,9 +4,11 @@ import { DEFAULT_CONFIG } from '../../lib/cli/context.ts'
 
 export default defineCommand({
   name: 'restart',
-  summary: 'stop, wait for port release, start',
-  description: `Stops, waits until every port is released, and starts again. With --only, restarts exactly those
-servers (not what they depend on) and leaves everything else running.`,
+  summary: 'restart the stack in place, one instance at a time (or stop, then start)',
+  description: `On a running stack with the same config, its supervisor restarts every instance in place, one at a
+time, each out of nginx's rotation while another instance serves (nginx is reloaded, not restarted); with another
+config (or no supervisor), stops, waits until every port is released, and starts again. With --only, restarts
+exactly those servers (not what they depend on) and leaves everything else running.`,
   args: [
     {
       name: 'CONFIG',

@@ -1,11 +1,12 @@
-// The `restart` command: stop, then start with the running stack's config; --only restarts just those servers.
+// The `restart` command: a rolling restart by the live supervisor when it runs this very config; else stop, then
+// start with the running stack's config. --only restarts just those servers.
 import path from 'node:path'
 import { DEFAULT_CONFIG, csv, type Context } from '../../lib/cli/context.ts'
 import type { Parsed } from '../../lib/cli/command.ts'
 import type meta from './restart.meta.ts'
 import { loadConfig } from '../../lib/config/load.ts'
-import { restartServers, restartStack } from '../../lib/stack/run.ts'
-import { onlyPlan } from '../../lib/stack/restart-only.ts'
+import { restartRolling, restartServers, restartStack } from '../../lib/stack/run.ts'
+import { onlyPlan, type RollingAnswer } from '../../lib/stack/restart-only.ts'
 import { resolvePlan } from '../../lib/config/plan.ts'
 import { printStopReport } from '../../lib/cli/progress.ts'
 import { commandIO } from '../../lib/cli/command-io.ts'
@@ -17,6 +18,15 @@ import { plural } from '../../lib/core/words.ts'
 // The config the running stack was started from (absolute since it was recorded).
 function runningConfig(state: StackState, cwd: string): string {
   return state.plan.configPath ?? path.resolve(cwd, state.plan.file)
+}
+
+// One line per instance restarted in place: its pid before and after, and whether nginx sent it nothing meanwhile.
+function printRestarted(answer: RollingAnswer, out: NodeJS.WritableStream): void {
+  for (const r of answer.restarted) {
+    const port = r.port === undefined ? '' : ` port ${r.port}`
+    const how = r.drained ? " (out of the proxy's rotation meanwhile)" : ''
+    out.write(`restarted ${r.id.padEnd(20)} pid ${r.oldPid} -> ${r.newPid}${port} in ${r.ms} ms${how}\n`)
+  }
 }
 
 export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Context): Promise<number> {
@@ -32,13 +42,24 @@ export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Con
   const only = csv(values.only)
   const started = Date.now()
   const io = commandIO(ctx)
+  const say = (line: string) => ctx.stdout.write(`${line}\n`)
   if (only) {
     const { plan, servers } = onlyPlan(config, only, state, configPath)
-    await restartServers(plan, servers, io)
+    const rolled = await restartRolling(plan, servers, io, say)
+    if (rolled) printRestarted(rolled, ctx.stdout)
+    else await restartServers(plan, servers, io)
     ctx.stdout.write(`restarted ${only.join(', ')} in ${Date.now() - started} ms\n`)
     return 0
   }
   const plan = { ...resolvePlan(config), configPath }
+  const rolled = await restartRolling(plan, undefined, io, say)
+  if (rolled) {
+    printRestarted(rolled, ctx.stdout)
+    const reloaded = rolled.restarted.some((r) => r.drained) ? '; nginx reloaded, not restarted' : ''
+    const count = plural(rolled.restarted.length, 'process', 'processes')
+    ctx.stdout.write(`restarted ${count} in ${Date.now() - started} ms${reloaded}\n`)
+    return 0
+  }
   if (!(await restartStack(plan, io, (stopped) => printStopReport(stopped, ctx.stdout, ctx.stderr)))) return 1
   ctx.stdout.write(`restarted ${plural(processCount(plan), 'process', 'processes')} in ${Date.now() - started} ms\n`)
   return 0
