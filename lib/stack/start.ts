@@ -5,7 +5,7 @@ import path from 'node:path'
 import { BackendManagerError } from '../core/errors.ts'
 import type { Home } from '../core/home.ts'
 import { freeBytes } from '../logs/paths.ts'
-import type { Plan, ProcessSpec } from '../config/plan.ts'
+import { unscaledPlan, type Plan, type ProcessSpec } from '../config/plan.ts'
 import { busyPorts, describeBusy } from '../os/ports.ts'
 import { isRecordedProcess, isSameProcess } from '../os/platform.ts'
 import { makeProxy, proxyPorts } from '../proxy/process.ts'
@@ -29,10 +29,22 @@ export interface LifecycleIO {
 
 export const newRunId = () => randomBytes(6).toString('hex')
 
-// The stack runs exactly this plan, however its config file was named: a second start has nothing to do.
+// The stack runs exactly this plan (or runs it scaled), however its config file was named: a second start has
+// nothing to do.
 export function runsPlan(state: StackState, plan: Plan): boolean {
-  const strip = (p: Plan) => JSON.stringify({ ...p, file: undefined, configPath: undefined })
-  return strip(state.plan) === strip(plan)
+  // Servers' config is left out: all of it shows in their processes, and older states do not record it.
+  const strip = (p: Plan) =>
+    JSON.stringify({ ...p, file: undefined, configPath: undefined, servers: undefined, scaled: undefined })
+  return (
+    strip(state.plan) === strip(plan) ||
+    (state.plan.scaled !== undefined && strip(unscaledPlan(state.plan)) === strip(plan))
+  )
+}
+
+// A start of the config a scaled stack runs keeps the scale: the plan it starts (or adopts) is the scaled one.
+export function keepScale(plan: Plan, state: StackState | undefined): Plan {
+  if (!state?.plan.scaled || !runsPlan(state, plan)) return plan
+  return { ...state.plan, file: plan.file, configPath: plan.configPath }
 }
 
 function refuseIfRunning(home: Home, state: StackState | undefined, plan: Plan): void {
