@@ -1,11 +1,12 @@
 // Scaling servers of the running stack: new instances on the next ports, each ready before nginx sends it anything;
 // the highest instances drained out of nginx's rotation before they stop. The new counts are the plan from then on.
 import { BackendManagerError, usageError } from '../core/errors.ts'
-import { scaledPlan, specOf, type Plan, type ProcessSpec } from '../config/plan.ts'
+import { scaledPlan, specOf, unscaledPlan, type Plan, type ProcessSpec } from '../config/plan.ts'
 import { didYouMean } from '../config/schema.ts'
 import { busyPorts, describeBusy } from '../os/ports.ts'
 import { proxyPorts } from '../proxy/process.ts'
 import type { LiveStack } from './live.ts'
+import type { StackState } from './state.ts'
 import type { Managed } from './supervision.ts'
 
 // A sane ceiling: each instance is a process of its own on a port of its own.
@@ -45,6 +46,24 @@ export function countsFromWords(words: string[]): Record<string, number> {
     counts[m[1]] = /^\d+$/.test(m[2]) ? Number(m[2]) : m[2]
   }
   return checkCounts(counts)
+}
+
+// The stack runs exactly this plan (or runs it scaled), however its config file was named: a second start has
+// nothing to do.
+export function runsPlan(state: StackState, plan: Plan): boolean {
+  // Servers' config is left out: all of it shows in their processes, and older states do not record it.
+  const strip = (p: Plan) =>
+    JSON.stringify({ ...p, file: undefined, configPath: undefined, servers: undefined, scaled: undefined })
+  return (
+    strip(state.plan) === strip(plan) ||
+    (state.plan.scaled !== undefined && strip(unscaledPlan(state.plan)) === strip(plan))
+  )
+}
+
+// A start of the config a scaled stack runs keeps the scale: the plan it starts (or adopts) is the scaled one.
+export function keepScale(plan: Plan, state: StackState | undefined): Plan {
+  if (!state?.plan.scaled || !runsPlan(state, plan)) return plan
+  return { ...state.plan, file: plan.file, configPath: plan.configPath }
 }
 
 // Every server named runs in this stack; every new port stays in range and is nobody else's in the plan.

@@ -5,7 +5,7 @@ import path from 'node:path'
 import { BackendManagerError } from '../core/errors.ts'
 import type { Home } from '../core/home.ts'
 import { freeBytes } from '../logs/paths.ts'
-import { unscaledPlan, type Plan, type ProcessSpec } from '../config/plan.ts'
+import type { Plan, ProcessSpec } from '../config/plan.ts'
 import { busyPorts, describeBusy } from '../os/ports.ts'
 import { isRecordedProcess, isSameProcess } from '../os/platform.ts'
 import { makeProxy, proxyPorts } from '../proxy/process.ts'
@@ -18,6 +18,7 @@ import { LiveStack } from './live.ts'
 import type { ProgressEvent } from './supervision.ts'
 import { clearLastFailure } from './last-failure.ts'
 import { targetsOf } from './stop.ts'
+import { keepScale, runsPlan } from './scale.ts'
 
 export interface LifecycleIO {
   home: Home
@@ -27,25 +28,10 @@ export interface LifecycleIO {
   notice?: (line: string) => void
 }
 
+// A start of the config a scaled stack runs keeps the scale (the steps in run.ts call it from here).
+export { keepScale }
+
 export const newRunId = () => randomBytes(6).toString('hex')
-
-// The stack runs exactly this plan (or runs it scaled), however its config file was named: a second start has
-// nothing to do.
-export function runsPlan(state: StackState, plan: Plan): boolean {
-  // Servers' config is left out: all of it shows in their processes, and older states do not record it.
-  const strip = (p: Plan) =>
-    JSON.stringify({ ...p, file: undefined, configPath: undefined, servers: undefined, scaled: undefined })
-  return (
-    strip(state.plan) === strip(plan) ||
-    (state.plan.scaled !== undefined && strip(unscaledPlan(state.plan)) === strip(plan))
-  )
-}
-
-// A start of the config a scaled stack runs keeps the scale: the plan it starts (or adopts) is the scaled one.
-export function keepScale(plan: Plan, state: StackState | undefined): Plan {
-  if (!state?.plan.scaled || !runsPlan(state, plan)) return plan
-  return { ...state.plan, file: plan.file, configPath: plan.configPath }
-}
 
 function refuseIfRunning(home: Home, state: StackState | undefined, plan: Plan): void {
   if (!state || !supervisorAlive(state)) return
