@@ -68,6 +68,11 @@ export function keepScale(plan: Plan, state: StackState | undefined): Plan {
 
 // Every server named runs in this stack; every new port stays in range and is nobody else's in the plan.
 function planFor(plan: Plan, counts: Record<string, number>): Plan {
+  if (!plan.servers)
+    throw new BackendManagerError(
+      'STATE',
+      `the running stack's plan does not record its servers' config; restart it to scale`,
+    )
   const known = (plan.servers ?? []).map((s) => s.name)
   for (const name of Object.keys(counts))
     if (!known.includes(name))
