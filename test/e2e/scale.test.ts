@@ -80,6 +80,13 @@ test('scale api=4 and back to 2 behind nginx under 200 req/s: no request fails, 
   const unified = home.readLog('backend-unified.log')
   assert.match(unified, /supervisor\s.*api scaled from 2 to 4 instances/)
   assert.match(unified, /supervisor\s.*api scaled from 4 to 2 instances/)
+  // Each new instance was ready before the reload that put it into nginx's upstream.
+  const reload = unified.search(/nginx reloaded pid \d+ \(scaled api 2 -> 4\)/)
+  assert.ok(reload > 0, 'the reload that added api-2 and api-3')
+  for (const id of ['api-2', 'api-3']) {
+    const ready = unified.search(new RegExp(`${id} ready pid`))
+    assert.ok(ready > 0 && ready < reload, `${id} ready before the reload`)
+  }
 })
 
 test('scale refuses bad counts, unknown servers, taken ports and a busy next port, changing nothing', async (t) => {
