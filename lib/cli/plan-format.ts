@@ -1,6 +1,7 @@
 // A plan for reading: every process with its port, command and environment, and every route; or as JSON.
 import { proxyListeners, type Plan } from '../config/plan.ts'
 import { table } from '../core/table.ts'
+import { plural } from '../core/words.ts'
 
 // The proxy's front ports: HTTP on `listen`, gRPC (HTTP/2) on `grpc_listen`.
 function proxyJson(plan: Plan) {
@@ -14,9 +15,19 @@ function proxyJson(plan: Plan) {
   }
 }
 
+// Servers the running stack runs at another count than the config's (scaled): both counts.
+function scaledJson(plan: Plan): Record<string, { config: number; running: number }> | undefined {
+  if (!plan.scaled) return undefined
+  const running = (name: string) => plan.processes.filter((p) => p.server === name).length
+  return Object.fromEntries(
+    Object.entries(plan.scaled).map(([name, config]) => [name, { config, running: running(name) }]),
+  )
+}
+
 export function planJson(plan: Plan) {
   return {
     config: plan.file,
+    ...(plan.scaled ? { scaled: scaledJson(plan) } : {}),
     proxy: proxyJson(plan),
     processes: plan.processes.map((p) => ({
       id: p.id,
@@ -62,5 +73,13 @@ export function formatPlan(plan: Plan): string {
         json.routes.map((r) => [r.path, r.websocket ? 'websocket' : 'http', r.upstream, r.ports.join(',')]),
       )
     : '(no routes)\n'
-  return `Config: ${plan.file}\n\nProcesses (start order):\n${processes}\nProxy: ${proxy}\n${json.proxy ? `\nRoutes:\n${routes}` : ''}`
+  const back = (name: string, config: number) => `"scale ${name}=${config}" goes back`
+  const scaled = Object.entries(json.scaled ?? {})
+    .map(
+      ([n, c]) =>
+        `${n} runs ${plural(c.running, 'instance')}, scaled from ${c.config} in the config (${back(n, c.config)})\n`,
+    )
+    .join('')
+  const head = `Config: ${plan.file}\n\nProcesses (start order):\n${processes}${scaled}`
+  return `${head}\nProxy: ${proxy}\n${json.proxy ? `\nRoutes:\n${routes}` : ''}`
 }

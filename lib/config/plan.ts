@@ -53,6 +53,10 @@ export interface Plan {
   processes: ProcessSpec[]
   upstreams: Upstream[]
   routes: Route[]
+  // The servers as the config resolved them (start order): what a scale resolves new instances from.
+  servers?: ServerConfig[]
+  // Servers scaled to another count than their config's: that count, so a start of the same config keeps the scale.
+  scaled?: Record<string, number>
 }
 
 // The spec of the process with this id (server-instance); undefined for the proxy, which the plan does not list.
@@ -210,5 +214,38 @@ export function resolvePlan(config: Config, only?: string[]): Plan {
     logs: config.logs,
     processes: servers.flatMap((s) => resolveProcesses(s, config.proxy)),
     ...routing,
+    servers,
   }
+}
+
+// The plan with one server resolved again at another instance count, as resolvePlan would with that count in the
+// config (ports, {port}/{instance}, PORT, INSTANCE); `scaled` keeps the config's count while they differ.
+export function scaledPlan(plan: Plan, name: string, instances: number): Plan {
+  const server = plan.servers?.find((s) => s.name === name)
+  if (!server)
+    throw new BackendManagerError(
+      'STATE',
+      `no server "${name}" in the plan of ${plan.file}; restart the stack to scale it`,
+    )
+  const resized = { ...server, instances }
+  const fresh = resolveProcesses(resized, plan.proxy)
+  const at = plan.processes.findIndex((p) => p.server === name)
+  const processes = plan.processes.filter((p) => p.server !== name)
+  processes.splice(at < 0 ? processes.length : at, 0, ...fresh)
+  const ports = fresh.flatMap((p) => (p.port === undefined ? [] : [p.port]))
+  const configured = plan.scaled?.[name] ?? server.instances
+  const { [name]: _, ...others } = plan.scaled ?? {}
+  const scaled = instances === configured ? others : { ...others, [name]: configured }
+  return {
+    ...plan,
+    processes,
+    upstreams: plan.upstreams.map((u) => (u.name === name ? { ...u, ports } : u)),
+    servers: plan.servers!.map((s) => (s === server ? resized : s)),
+    scaled: Object.keys(scaled).length ? scaled : undefined,
+  }
+}
+
+// The plan as its config resolves it: every scaled server back at the config's count.
+export function unscaledPlan(plan: Plan): Plan {
+  return Object.entries(plan.scaled ?? {}).reduce((p, [name, count]) => scaledPlan(p, name, count), plan)
 }

@@ -5,6 +5,7 @@ import type { SupervisorEvent } from './events.ts'
 import type { LiveStack } from './live.ts'
 import { restartRoute } from './rolling.ts'
 import { collectStatus } from './status.ts'
+import { scaleAnswer } from './scale.ts'
 
 // One event as a line of the stream: newline-delimited JSON, so `curl -N` and a line reader both follow it.
 const eventLine = (e: SupervisorEvent) => JSON.stringify(e) + '\n'
@@ -14,6 +15,7 @@ export function controlRoutes(home: Home, live: LiveStack): ControlRoute[] {
     { method: 'GET', path: '/v1/status', answer: () => collectStatus(home) },
     { method: 'POST', path: '/v1/logs/clean', answer: () => ({ files: live.cleanLogs() }) },
     { method: 'POST', path: '/v1/restart', answer: restartRoute(live) },
+    { method: 'POST', path: '/v1/scale', answer: (body) => scaleAnswer(live, body) },
     {
       // The kept events (newer than ?since=MS), then each new one as it happens; ?follow=0 ends after the kept ones.
       method: 'GET',

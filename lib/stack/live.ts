@@ -6,6 +6,7 @@ import { tailLines } from '../logs/tail.ts'
 import { signalGroup } from '../os/process-groups.ts'
 import { stopProcesses, stopTargets } from '../os/terminate.ts'
 import { waitReady } from '../probe/readiness.ts'
+import { makeProxy } from '../proxy/process.ts'
 import { describeStartFailure } from './last-failure.ts'
 import { Stack } from './stack.ts'
 import type { Managed } from './supervision.ts'
@@ -35,6 +36,8 @@ export class LiveStack extends Stack {
   setPlan(plan: Plan): void {
     this.opts.plan = plan
     this.state.plan = plan
+    // Envoy renders the plan it was made with: made again, so that its reload sees the new upstreams.
+    if (plan.proxy.type === 'envoy') this.opts.proxy = makeProxy(this.opts.home, plan, this.opts.env)
     const proxyPort = this.opts.proxy?.spec.port
     this.state.ports = [
       ...plan.processes.flatMap((p) => (p.port === undefined ? [] : [p.port])),

@@ -9,6 +9,8 @@ import { readState, supervisorAlive } from './state.ts'
 import { readJsonFile, writeJsonAtomic } from '../core/json-files.ts'
 import { resolvePlan, type Plan } from '../config/plan.ts'
 import { ensureProxy } from './start.ts'
+import { commandSupervisor } from './control-client.ts'
+import { runsPlan, type ScaleChange } from './scale.ts'
 import { restartStack, type RunIO } from './run.ts'
 import type { StopResult } from './stop.ts'
 
@@ -126,4 +128,18 @@ export async function startPool(
   if (!(await restartStack(plan, io, stopped))) return undefined
   saveRequest(io.home, req)
   return plan
+}
+
+// simple restart --workers N while the pool runs this same request (command, ports, proxy) at another count: scaled
+// in place like "scale", the running workers kept; undefined when it is to be stopped and started instead.
+export async function scalePool(req: PoolRequest, home: Home): Promise<ScaleChange | undefined> {
+  const state = readState(home)
+  if (!state || state.phase !== 'running' || !supervisorAlive(state)) return undefined
+  const count = state.plan.processes.filter((p) => p.server === POOL_NAME).length
+  if (count === req.workers || !runsPlan(state, resolvePlan(poolConfig({ ...req, workers: count })))) return undefined
+  // Checked at the new count first: the front port and the proxy's own ports stay out of the workers' range.
+  poolConfig(req)
+  const answer = await commandSupervisor(home, '/v1/scale', { servers: { [POOL_NAME]: req.workers } })
+  saveRequest(home, req)
+  return (answer.servers as ScaleChange[])[0]
 }

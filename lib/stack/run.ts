@@ -38,6 +38,7 @@ export async function startStack(req: StartRequest, io: RunIO): Promise<StartRes
   const lock = acquireLock(io.home, 'start')
   try {
     const current = readState(io.home)
+    req = { ...req, plan: start.keepScale(req.plan, current) }
     const runId = current?.runId ?? start.newRunId()
     if (start.alreadyRunning(current, req.plan))
       return { supervisorPid: current.supervisor.pid, already: current.phase }
@@ -82,7 +83,9 @@ export async function startForeground(plan: Plan, io: RunIO, view: ForegroundVie
   let stack: Awaited<ReturnType<typeof start.bringUpHere>>
   try {
     // The same checks as a detached start: never adopt a stack another supervisor watches, never start onto a busy port.
-    const previous = await start.preflight(io.home, plan, readState(io.home), io.notice)
+    const current = readState(io.home)
+    plan = start.keepScale(plan, current)
+    const previous = await start.preflight(io.home, plan, current, io.notice)
     stack = await start.bringUpHere(plan, io, previous)
   } finally {
     lock.release()

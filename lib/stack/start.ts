@@ -18,6 +18,7 @@ import { LiveStack } from './live.ts'
 import type { ProgressEvent } from './supervision.ts'
 import { clearLastFailure } from './last-failure.ts'
 import { targetsOf } from './stop.ts'
+import { keepScale, runsPlan } from './scale.ts'
 
 export interface LifecycleIO {
   home: Home
@@ -27,13 +28,10 @@ export interface LifecycleIO {
   notice?: (line: string) => void
 }
 
-export const newRunId = () => randomBytes(6).toString('hex')
+// A start of the config a scaled stack runs keeps the scale (the steps in run.ts call it from here).
+export { keepScale }
 
-// The stack runs exactly this plan, however its config file was named: a second start has nothing to do.
-export function runsPlan(state: StackState, plan: Plan): boolean {
-  const strip = (p: Plan) => JSON.stringify({ ...p, file: undefined, configPath: undefined })
-  return strip(state.plan) === strip(plan)
-}
+export const newRunId = () => randomBytes(6).toString('hex')
 
 function refuseIfRunning(home: Home, state: StackState | undefined, plan: Plan): void {
   if (!state || !supervisorAlive(state)) return

@@ -14,6 +14,7 @@ import {
   loadRequest,
   poolHome,
   refuseRunningPool,
+  scalePool,
   startPool,
   type PoolRequest,
 } from '../../lib/stack/pool.ts'
@@ -68,10 +69,17 @@ export async function run(
     case 'restart': {
       const previous = loadRequest(home)
       if (!previous) throw usageError(`simple restart: no pool was started from ${home.root}; use "simple start"`)
-      return launch(
-        { ...previous, workers: positiveInt('--workers', values.workers, 1, 256) ?? previous.workers },
-        'restarted',
+      const req = { ...previous, workers: positiveInt('--workers', values.workers, 1, 256) ?? previous.workers }
+      const started = Date.now()
+      const scaled = await scalePool(req, home)
+      if (!scaled) return launch(req, 'restarted')
+      const ports =
+        scaled.ports.length > 1 ? `ports ${scaled.ports[0]}-${scaled.ports.at(-1)}` : `port ${scaled.ports[0]}`
+      ctx.stdout.write(
+        `scaled the pool from ${scaled.from} to ${scaled.to} workers on ${ports} in ${Date.now() - started} ms` +
+          ` (the running workers kept)\n`,
       )
+      return 0
     }
     case 'stop': {
       return printStopReport(await stopStack(io), ctx.stdout, ctx.stderr)

@@ -4,7 +4,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { loadConfig } from '../../lib/config/load.ts'
-import { resolvePlan, shellQuote, type Plan } from '../../lib/config/plan.ts'
+import { resolvePlan, scaledPlan, shellQuote, unscaledPlan, type Plan } from '../../lib/config/plan.ts'
 import { planJson, formatPlan } from '../../lib/cli/plan-format.ts'
 
 const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'bm-plan-')))
@@ -451,4 +451,35 @@ test('no proxy is planned when no selected server is behind it (--only worker); 
   assert.equal(planJson(plan(yaml, ['worker'])).proxy, null)
   assert.equal(plan(yaml, ['core']).proxy.type, 'nginx')
   assert.equal(plan(yaml).proxy.type, 'nginx')
+})
+
+test('a server scaled to another count resolves its instances as the config would with that count', () => {
+  const config = (n: number) =>
+    'proxy: { type: nginx, port: 8000 }\nservers:\n  - { name: db, command: x }\n' +
+    `  - { name: api, command: "serve --port {port} --id {instance}", port: 9000, instances: ${n}, ` +
+    'env: { URL: "http://h:{port}/{name}" }, depends_on: [db] }\n  - { name: worker, command: [w, "{instance}"] }\n'
+  const two = plan(config(2))
+  const four = scaledPlan(two, 'api', 4)
+  const strip = (p: Plan) => ({ ...p, file: undefined, scaled: undefined })
+  assert.deepEqual(strip(four), strip(plan(config(4))))
+  assert.deepEqual(four.scaled, { api: 2 })
+  assert.deepEqual(ids(four), ['db-0', 'api-0', 'api-1', 'api-2', 'api-3', 'worker-0'])
+  const api3 = four.processes.find((p) => p.id === 'api-3')!
+  assert.deepEqual(api3.argv, ['/bin/sh', '-c', 'exec serve --port 9003 --id 3'])
+  assert.equal(api3.env.PORT, '9003')
+  assert.equal(api3.env.INSTANCE, '3')
+  assert.equal(api3.env.URL, 'http://h:9003/api')
+  assert.deepEqual(four.upstreams.find((u) => u.name === 'api')!.ports, [9000, 9001, 9002, 9003])
+  // Scaled again, the config's count is kept; back at it, the plan is the config's own.
+  assert.deepEqual(scaledPlan(four, 'api', 3).scaled, { api: 2 })
+  assert.deepEqual(scaledPlan(four, 'api', 2), { ...two, scaled: undefined })
+  assert.deepEqual(unscaledPlan(scaledPlan(four, 'worker', 3)), { ...two, scaled: undefined })
+  const workers = scaledPlan(two, 'worker', 2)
+  assert.deepEqual(
+    workers.processes.filter((p) => p.server === 'worker').map((p) => [p.argv, p.port]),
+    [
+      [['w', '0'], undefined],
+      [['w', '1'], undefined],
+    ],
+  )
 })

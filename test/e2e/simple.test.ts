@@ -66,7 +66,8 @@ test('start 4 workers, status lists them, restart with 2 leaves exactly 2, stop 
 
   const restarted = await home.cli(['simple', 'restart', '--workers', '2'])
   ok(restarted, 'simple restart')
-  assert.match(restarted.stdout, new RegExp(`restarted 2 workers on ports ${base}-${base + 1}`))
+  // A running pool is scaled in place: worker-0 and worker-1 keep running.
+  assert.match(restarted.stdout, new RegExp(`scaled the pool from 4 to 2 workers on ports ${base}-${base + 1}`))
   assert.deepEqual(
     poolState(home)?.processes.map((p) => [p.id, p.port]),
     [
