@@ -17,6 +17,8 @@ export interface FlagDecl {
 export interface ArgDecl {
   name: string
   description: string
+  // The last argument may take every remaining word (NAME [NAME ...]).
+  many?: boolean
 }
 
 export type Flags = Readonly<Record<string, FlagDecl>>
@@ -163,7 +165,7 @@ function parseWords(command: string, spec: SubcommandDecl, words: string[]) {
     throw usageError(`${command}: ${detail}; expected ${flagList(flags) || 'no flags'} (${see})`)
   }
   if (parsed.values.help) return parsed
-  const allowed = spec.args?.length ?? 0
+  const allowed = spec.args?.at(-1)?.many ? Infinity : (spec.args?.length ?? 0)
   if (parsed.positionals.length > allowed)
     throw usageError(`${command}: unexpected argument "${parsed.positionals[allowed]}"; ${see}`)
   for (const [name, flag] of Object.entries(flags)) {

@@ -4,6 +4,7 @@ import type { ControlRoute } from './control-server.ts'
 import type { SupervisorEvent } from './events.ts'
 import type { LiveStack } from './live.ts'
 import { collectStatus } from './status.ts'
+import { pauseInstances, resumeInstances, targetNames } from './pause.ts'
 
 // One event as a line of the stream: newline-delimited JSON, so `curl -N` and a line reader both follow it.
 const eventLine = (e: SupervisorEvent) => JSON.stringify(e) + '\n'
@@ -12,6 +13,8 @@ export function controlRoutes(home: Home, live: LiveStack): ControlRoute[] {
   return [
     { method: 'GET', path: '/v1/status', answer: () => collectStatus(home) },
     { method: 'POST', path: '/v1/logs/clean', answer: () => ({ files: live.cleanLogs() }) },
+    { method: 'POST', path: '/v1/pause', answer: (body) => pauseInstances(live, targetNames(body)) },
+    { method: 'POST', path: '/v1/resume', answer: (body) => resumeInstances(live, targetNames(body)) },
     {
       // The kept events (newer than ?since=MS), then each new one as it happens; ?follow=0 ends after the kept ones.
       method: 'GET',

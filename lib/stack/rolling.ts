@@ -31,7 +31,8 @@ export async function rollingRestart(
   specFor: (m: Managed) => ProcessSpec = (m) => m.spec,
 ): Promise<void> {
   for (const m of targets) {
-    const drained = canDrain(live, m)
+    // A paused instance is out of rotation already: it comes back once restarted, as a fresh process.
+    const drained = canDrain(live, m) || m.record.state === 'paused'
     if (drained) await drain(live, m, 'restarting')
     await live.restartInstance(m, specFor(m))
     if (drained) await undrain(live, m, 'ready again')
