@@ -10,6 +10,7 @@ import {
   fixtureServer,
   freePorts,
   groupMembers,
+  httpGet,
   listening,
   pidAlive,
   pidGone,
@@ -24,6 +25,7 @@ const home = useHome({ after }, 'bm-pause-')
 let config = ''
 let api0 = 0
 let api1 = 0
+let solo = 0
 let proxyPort = 0
 const url = () => `http://127.0.0.1:${proxyPort}/pause`
 
@@ -58,10 +60,14 @@ async function underLoad(during: (load: Load) => Promise<void>): Promise<Load> {
 }
 
 before(async () => {
-  const base = await freePorts(3)
-  ;[api0, api1, proxyPort] = [base, base + 1, base + 2]
+  const base = await freePorts(4)
+  ;[api0, api1, solo, proxyPort] = [base, base + 1, base + 2, base + 3]
   const proxy = { type: 'nginx', host: '127.0.0.1', port: proxyPort }
-  config = home.writeConfig({ proxy, servers: [fixtureServer('api', 'http-server.mjs', base, { instances: 2 })] })
+  const servers = [
+    fixtureServer('api', 'http-server.mjs', api0, { instances: 2 }),
+    fixtureServer('solo', 'http-server.mjs', solo, { modules: ['solo'] }),
+  ]
+  config = home.writeConfig({ proxy, servers })
   await startOk(home, config)
 })
 
@@ -113,10 +119,23 @@ test('resume api-1 under load: it serves again as the same process, no request f
   assert.match(unified(), new RegExp(`^supervisor +>> api-1 resumed pid ${paused.pid} \\(SIGCONT\\)$`, 'm'))
 })
 
+test('a paused one-instance server: nginx answers 502 at once instead of waiting on it; resume serves again', async () => {
+  const soloUrl = `http://127.0.0.1:${proxyPort}/api/v1/solo/x`
+  assert.equal((await httpGet(soloUrl)).status, 200)
+  const r = await home.cli(['pause', 'solo'])
+  assert.equal(r.code, 0, r.stdout + r.stderr)
+  assert.match(r.stdout, /^paused solo-0 \(pid \d+\), out of nginx's rotation$/m)
+  // Well within the client's 5 s: nginx does not wait on the stopped process (its proxy timeouts are longer).
+  assert.deepEqual([(await httpGet(soloUrl)).status, (await httpGet(soloUrl)).status], [502, 502])
+  const back = await home.cli(['resume', 'solo'])
+  assert.equal(back.code, 0, back.stdout + back.stderr)
+  assert.equal((await httpGet(soloUrl)).status, 200)
+})
+
 test('pause of a name the stack does not run exits 2 and changes nothing', async () => {
   const r = await home.cli(['pause', 'nope'])
   assert.equal(r.code, 2, r.stdout + r.stderr)
-  assert.match(r.stderr, /no server or instance "nope" in the running stack; servers: api/)
+  assert.match(r.stderr, /no server or instance "nope" in the running stack; servers: api, solo/)
   assert.equal((await home.cli(['resume'])).code, 2)
   assert.equal(home.record('api-0').state, 'running')
   assert.equal(home.record('api-1').state, 'running')
@@ -168,10 +187,10 @@ test('stop with api-1 paused: every process gone, ports released, no SIGKILL nee
   const r = await home.cli(['stop'])
   assert.equal(r.code, 0, r.stdout + r.stderr)
   assert.doesNotMatch(r.stdout + r.stderr, /killed/)
-  assert.match(r.stdout, /^stopped 3 processes in \d+ ms; all ports released$/m)
+  assert.match(r.stdout, /^stopped 4 processes in \d+ ms; all ports released$/m)
   for (const p of records) assert.ok(pidGone(p.pid, p.startTime), `${p.id} (pid ${p.pid}) is gone`)
   assert.equal(pidAlive(paused.pid, paused.startTime), false)
-  for (const port of [api0, api1, proxyPort]) assert.equal(await listening(port), false, `port ${port} released`)
+  for (const port of [api0, api1, solo, proxyPort]) assert.equal(await listening(port), false, `port ${port} released`)
   assert.doesNotMatch(unified(), /SIGKILL/)
 })
 
