@@ -14,6 +14,8 @@ const commands = commandTable({
   stop: { decl: () => import('./commands/stop.meta.ts'), load: () => import('./commands/stop.ts') },
   restart: { decl: () => import('./commands/restart.meta.ts'), load: () => import('./commands/restart.ts') },
   scale: { decl: () => import('./commands/scale.meta.ts'), load: () => import('./commands/scale.ts') },
+  pause: { decl: () => import('./commands/pause.meta.ts'), load: () => import('./commands/pause.ts') },
+  resume: { decl: () => import('./commands/resume.meta.ts'), load: () => import('./commands/resume.ts') },
   status: { decl: () => import('./commands/status.meta.ts'), load: () => import('./commands/status.ts') },
   ls: { decl: () => import('./commands/ls.meta.ts'), load: () => import('./commands/ls.ts') },
   health: { decl: () => import('./commands/health.meta.ts'), load: () => import('./commands/health.ts') },

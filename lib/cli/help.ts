@@ -45,7 +45,7 @@ function flagRow(name: string, flag: FlagDecl): Row {
 
 // The words of a usage line after the command: its arguments, each flag (short form where there is one), "-- REST".
 function usageWords(spec: SubcommandDecl): string[] {
-  const args = (spec.args ?? []).map((a) => `[${a.name}]`)
+  const args = (spec.args ?? []).map((a) => `[${a.name}${a.repeated ? ' ...' : ''}]`)
   const flags = Object.entries(spec.flags ?? {}).map(([name, f]) => {
     const word = f.short ? `-${f.short}` : `--${name}`
     const shown = f.type === 'string' ? `${word} ${valueName(f)}` : word

@@ -25,6 +25,7 @@ const STATE_COLOURS: Record<string, number> = {
   stopped: 90,
   crashed: 31,
   gone: 31,
+  paused: 35,
 }
 
 export function formatStatus(status: StackStatus, colour: boolean): string {
@@ -49,9 +50,14 @@ export function formatStatus(status: StackStatus, colour: boolean): string {
         i === 0 || !rows[i - 1] ? line : line.replace(` ${rows[i - 1][3]} `, ` ${paint(rows[i - 1][3])} `),
       )
     : lines
-  const notes = status.processes.filter((p) => p.lastExit && p.state !== 'running').map((p) => `${p.id}: ${p.lastExit}`)
+  const notes = status.processes
+    .filter((p) => p.lastExit && p.state !== 'running' && p.state !== 'paused')
+    .map((p) => `${p.id}: ${p.lastExit}`)
+  const paused = status.processes.filter((p) => p.state === 'paused')
+  for (const p of paused)
+    notes.push(`${p.id}: paused (SIGSTOP), out of the proxy's rotation; "resume ${p.id}" continues it`)
   if (status.logBehind)
     notes.push(`unified log behind: ${status.logBehind.reason} (${status.logBehind.unreadBytes} bytes unread)`)
-  const summary = status.healthy ? 'all healthy' : 'degraded'
+  const summary = `${status.healthy ? 'all healthy' : 'degraded'}${paused.length ? `, ${paused.length} paused` : ''}`
   return `config ${status.config}  home ${status.home}  ${summary}\n${coloured.join('\n')}${notes.length ? `${notes.join('\n')}\n` : ''}`
 }

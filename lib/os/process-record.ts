@@ -8,7 +8,8 @@ export interface GroupRecord {
   startTime: string
 }
 
-export type ProcessState = 'starting' | 'running' | 'restarting' | 'stopped' | 'crashed'
+// paused: stopped by SIGSTOP on purpose (`pause`) and out of the proxy's rotation until `resume`.
+export type ProcessState = 'starting' | 'running' | 'restarting' | 'stopped' | 'crashed' | 'paused'
 
 // What the state file records of one OS process the stack runs (a server instance or the proxy).
 export interface ProcessRecord {

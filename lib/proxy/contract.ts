@@ -13,7 +13,8 @@ export const PROXY_HEALTH_PREFIX = '/__backend-manager/health/'
 export interface ProxyProcess {
   spec: ProcessSpec
   logFile: string
-  prepare(): { changed: boolean }
+  // `drained`: instance ids marked down (paused ones), where the proxy's config can say so.
+  prepare(drained?: string[]): { changed: boolean }
   reload(pid: number): void
 }
 

@@ -82,9 +82,9 @@ function nginxProxy(home: Home, plan: Plan, env: NodeJS.ProcessEnv): ProxyProces
   return {
     spec: proxySpec(plan, home, 'nginx', [nginx.path, ...nginxArgs(home, { version: nginx.version })]),
     logFile: paths.errorLog,
-    prepare() {
+    prepare(drained) {
       prepareNginxDirs(home)
-      return writeIfChanged(paths.conf, renderNginxConf(plan, home, { mimeTypes: mimeTypesFor(nginx.path) }))
+      return writeIfChanged(paths.conf, renderNginxConf(plan, home, { mimeTypes: mimeTypesFor(nginx.path), drained }))
     },
     // nginx re-reads its config on SIGHUP without dropping connections.
     reload(pid) {

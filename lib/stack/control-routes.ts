@@ -6,6 +6,7 @@ import type { LiveStack } from './live.ts'
 import { restartRoute } from './rolling.ts'
 import { collectStatus } from './status.ts'
 import { scaleAnswer } from './scale.ts'
+import { pauseInstances, resumeInstances, targetNames } from './pause.ts'
 
 // One event as a line of the stream: newline-delimited JSON, so `curl -N` and a line reader both follow it.
 const eventLine = (e: SupervisorEvent) => JSON.stringify(e) + '\n'
@@ -16,6 +17,8 @@ export function controlRoutes(home: Home, live: LiveStack): ControlRoute[] {
     { method: 'POST', path: '/v1/logs/clean', answer: () => ({ files: live.cleanLogs() }) },
     { method: 'POST', path: '/v1/restart', answer: restartRoute(live) },
     { method: 'POST', path: '/v1/scale', answer: (body) => scaleAnswer(live, body) },
+    { method: 'POST', path: '/v1/pause', answer: (body) => pauseInstances(live, targetNames(body)) },
+    { method: 'POST', path: '/v1/resume', answer: (body) => resumeInstances(live, targetNames(body)) },
     {
       // The kept events (newer than ?since=MS), then each new one as it happens; ?follow=0 ends after the kept ones.
       method: 'GET',

@@ -81,7 +81,7 @@ export class LiveStack extends Stack {
     if (this.plan.proxy.type === 'nginx') {
       const { reloadProxy } = await import('../proxy/nginx/reload.ts')
       await reloadProxy(this.opts.home, this.plan, {
-        drained: [...this.drained],
+        drained: [...new Set([...this.drained, ...this.pausedIds()])],
         master: proxy.record,
         runId: this.state.runId,
         env: this.opts.env,

@@ -47,7 +47,8 @@ export async function rollingRestart(
   for (const m of targets) {
     const started = Date.now()
     const oldPid = m.record.pid
-    const drained = canDrain(live, m)
+    // A paused instance is out of rotation already: it comes back once restarted, as a fresh process.
+    const drained = canDrain(live, m) || m.record.state === 'paused'
     try {
       if (drained) await drain(live, m, 'restarting')
       await live.restartInstance(m, specFor(m))

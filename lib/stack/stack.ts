@@ -35,7 +35,7 @@ export class Stack extends Supervision {
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
     if (failed) throw this.firstError ?? failed.reason
     if (this.opts.proxy) {
-      const { changed } = this.opts.proxy.prepare()
+      const { changed } = this.opts.proxy.prepare(this.pausedIds())
       await this.launch(this.opts.proxy.spec, 'proxy', changed)
     }
     // Aborted after the last wait succeeded: still a failed start, and the phase stays 'stopping'.
@@ -67,10 +67,17 @@ export class Stack extends Supervision {
     }
   }
 
-  // Follows its log into the unified log; `fromEnd` skips what an earlier run left in the file.
+  // Follows its log into the unified log; `fromEnd` skips what an earlier run left in the file. A paused group
+  // writes nothing and is never paused for a rotation (its SIGCONT would resume it).
   protected watch(m: Managed, fromEnd: boolean): void {
     this.managed.push(m)
-    this.unified.follow(m.spec.id, m.record.logFile, { stderrFile: this.stderrFile(m), group: () => m.record, fromEnd })
+    const group = () => (m.record.state === 'paused' ? undefined : m.record)
+    this.unified.follow(m.spec.id, m.record.logFile, { stderrFile: this.stderrFile(m), group, fromEnd })
+  }
+
+  // Instances paused on purpose: always out of the proxy's rotation, whoever renders its config.
+  pausedIds(): string[] {
+    return this.managed.filter((m) => m.record.state === 'paused').map((m) => m.spec.id)
   }
 
   private async launch(spec: ProcessSpec, kind: 'server' | 'proxy', configChanged = false): Promise<void> {
@@ -87,7 +94,8 @@ export class Stack extends Supervision {
         pgid: old.pgid,
         startTime: old.startTime,
         startedAt: old.startedAt,
-        state: unready ? 'starting' : 'running',
+        // Paused by `pause`: it stays stopped and out of the proxy's rotation until `resume`.
+        state: unready ? 'starting' : old.state === 'paused' ? 'paused' : 'running',
         adopted: true,
       })
       this.record(m.record)

@@ -94,16 +94,19 @@ export async function collectStatus(home: Home, now = Date.now()): Promise<Stack
     records.map(async (record): Promise<ProcessStatus> => {
       const alive = record.pid > 0 && isSameProcess(record.pid, record.startTime)
       const signalStopped = alive && table.find((p) => p.pid === record.pid)?.state === 'T'
+      // Paused on purpose: stopped, so it is not probed (a probe would only time out).
+      const paused = alive && record.state === 'paused'
       const spec = specOf(state.plan, record.id)
       const { readiness, host } = probeOf(state, record, spec)
-      const checked = alive && !signalStopped ? await probe(readiness, host, record.port, PROBE_TIMEOUT_MS) : undefined
+      const checked =
+        alive && !signalStopped && !paused ? await probe(readiness, host, record.port, PROBE_TIMEOUT_MS) : undefined
       // Without a live supervisor nobody updates the recorded state, so a dead process is just gone.
       const recorded: ProcessStatus['state'] = alive
         ? record.state
-        : record.state === 'crashed' || (supervisorUp && record.state !== 'running')
+        : record.state === 'crashed' || (supervisorUp && record.state !== 'running' && record.state !== 'paused')
           ? record.state
           : 'gone'
-      const shown = signalStopped ? 'stopped (signal)' : recorded
+      const shown = signalStopped && !paused ? 'stopped (signal)' : recorded
       return {
         id: record.id,
         name: record.server,
@@ -112,7 +115,17 @@ export async function collectStatus(home: Home, now = Date.now()): Promise<Stack
         pid: record.pid,
         port: record.port ?? null,
         state: shown,
-        health: checked ? (checked.ok ? (readiness.kind === 'none' ? 'alive' : 'ok') : checked.detail) : '-',
+        health: paused
+          ? signalStopped
+            ? 'paused'
+            : 'continued by a signal, still out of rotation'
+          : checked
+            ? checked.ok
+              ? readiness.kind === 'none'
+                ? 'alive'
+                : 'ok'
+              : checked.detail
+            : '-',
         healthy: Boolean(checked?.ok) && record.state === 'running',
         restarts: record.restarts,
         lastExit: record.lastExit ?? null,
@@ -147,7 +160,8 @@ export async function collectStatus(home: Home, now = Date.now()): Promise<Stack
     if (figure !== undefined && processes[i].cpuPercent !== null) processes[i].cpuPercent = figure
   })
   const logBehind = unifiedLogBehind(home) ?? null
-  const healthy = processes.every((p) => p.healthy) && !logBehind
+  // A paused process was paused on purpose: not a failure (status says it is paused).
+  const healthy = processes.every((p) => p.healthy || p.state === 'paused') && !logBehind
   return { running: true, home: home.root, config: state.plan.file, processes, logBehind, healthy, lastFailure }
 }
 

@@ -175,7 +175,8 @@ export abstract class Supervision {
     if (this.closed) return
     this.unified.flush(m.record.logFile)
     this.emit({ kind: 'exit', id: m.spec.id, pid: m.record.pid, code, signal, reason })
-    if (this.stopping || m.retiring || m.record.state === 'starting') {
+    // Paused on purpose (SIGSTOP) and then killed: its restart policy does not apply, as for a stop.
+    if (this.stopping || m.retiring || m.record.state === 'starting' || m.record.state === 'paused') {
       m.record.state = 'stopped'
       return this.save()
     }

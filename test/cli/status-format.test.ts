@@ -105,3 +105,18 @@ test('formatStatus: a unified log that cannot be written is said, with why and h
     /  degraded\n[^]*\nunified log behind: no space left on device \(123456 bytes unread\)\n$/,
   )
 })
+
+test('formatStatus: a paused instance is said as paused, with how to resume it, and is no failure', () => {
+  const status: StackStatus = {
+    running: true,
+    home: '/h',
+    config: 'dev.yaml',
+    healthy: true,
+    processes: [row({}), row({ id: 'api-1', instance: 1, state: 'paused', health: 'paused', healthy: false })],
+  }
+  const plain = formatStatus(status, false)
+  assert.match(plain, /^config dev\.yaml {2}home \/h {2}all healthy, 1 paused\n/)
+  assert.match(plain, /\napi-1 +4242 +8001 +paused +paused /)
+  assert.match(plain, /\napi-1: paused \(SIGSTOP\), out of the proxy's rotation; "resume api-1" continues it\n$/)
+  assert.match(formatStatus(status, true), /\x1b\[35mpaused\x1b\[0m/)
+})
