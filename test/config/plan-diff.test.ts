@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import path from 'node:path'
 import { parseConfig } from '../../lib/config/load.ts'
-import { resolvePlan, type Plan } from '../../lib/config/plan.ts'
+import { resolvePlan } from '../../lib/config/plan.ts'
 import { describeDiff, diffPlans, hasChanges } from '../../lib/config/plan-diff.ts'
 import { packageRoot } from '../../lib/core/home.ts'
 
