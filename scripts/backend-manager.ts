@@ -13,6 +13,7 @@ const commands = commandTable({
   start: { decl: () => import('./commands/start.meta.ts'), load: () => import('./commands/start.ts') },
   stop: { decl: () => import('./commands/stop.meta.ts'), load: () => import('./commands/stop.ts') },
   restart: { decl: () => import('./commands/restart.meta.ts'), load: () => import('./commands/restart.ts') },
+  apply: { decl: () => import('./commands/apply.meta.ts'), load: () => import('./commands/apply.ts') },
   status: { decl: () => import('./commands/status.meta.ts'), load: () => import('./commands/status.ts') },
   ls: { decl: () => import('./commands/ls.meta.ts'), load: () => import('./commands/ls.ts') },
   health: { decl: () => import('./commands/health.meta.ts'), load: () => import('./commands/health.ts') },

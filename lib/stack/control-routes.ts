@@ -1,5 +1,6 @@
 // What the control socket answers, as data: one route per command the running stack takes.
 import type { Home } from '../core/home.ts'
+import { applyConfig } from './apply.ts'
 import type { ControlRoute } from './control-server.ts'
 import type { SupervisorEvent } from './events.ts'
 import type { LiveStack } from './live.ts'
@@ -12,6 +13,7 @@ export function controlRoutes(home: Home, live: LiveStack): ControlRoute[] {
   return [
     { method: 'GET', path: '/v1/status', answer: () => collectStatus(home) },
     { method: 'POST', path: '/v1/logs/clean', answer: () => ({ files: live.cleanLogs() }) },
+    { method: 'POST', path: '/v1/apply', answer: (body) => applyConfig(home, live, body) },
     {
       // The kept events (newer than ?since=MS), then each new one as it happens; ?follow=0 ends after the kept ones.
       method: 'GET',
