@@ -70,7 +70,9 @@ function stepsFor(live: LiveStack, plan: Plan, diff: PlanDiff): Step[] {
       if (proxyChange) await live.reloadProxy(`apply: ${plural(diff.proxy.length, 'route or upstream change')}`, true)
     },
   })
-  for (const id of diff.instances.removed)
+  // Dependents before what they depend on: the reverse of the running plan's start order.
+  const order = (id: string) => live.plan.processes.findIndex((p) => p.id === id)
+  for (const id of [...diff.instances.removed].sort((a, b) => order(b) - order(a)))
     steps.push({
       what: `stop ${id}`,
       async run() {

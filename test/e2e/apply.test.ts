@@ -3,7 +3,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
+import { once } from 'node:events'
 import http from 'node:http'
+import net from 'node:net'
 import path from 'node:path'
 import { Load } from '../load.ts'
 import {
@@ -174,4 +176,43 @@ test('apply --dry-run, a bad config and an identical config change nothing', asy
   assert.match(same.stdout, /^no changes/)
   assert.deepEqual(pids(home), was)
   assert.equal(nginxConf(home), conf)
+})
+
+test('apply refuses a busy port before changing anything, and a failure midway says what was done', async (t) => {
+  const home = useHome(t, 'bm-apply-')
+  const base = await freePorts(10)
+  const { before, after } = configs(base)
+  const config = home.writeConfig(before)
+  await startStack(home, config)
+  const was = pids(home)
+  const conf = nginxConf(home)
+
+  // Something else holds the added server's port: refused before anything starts or stops.
+  const holder = net.createServer().listen(base + 5, '127.0.0.1')
+  await once(holder, 'listening')
+  const busy = await home.cli(['apply', home.writeConfig(after, 'next.yaml')])
+  holder.close()
+  assert.equal(busy.code, 1, busy.stderr)
+  assert.match(busy.stderr, new RegExp(`port ${base + 5} is in use by pid ${process.pid}`))
+  assert.match(busy.stderr, /nothing was changed/)
+  assert.deepEqual(pids(home), was)
+  assert.equal(nginxConf(home), conf)
+
+  // api's new command exits at once: the added and removed servers are done, api's restart is not.
+  const broken = {
+    ...after,
+    servers: after.servers.map((s) => (s.name === 'api' ? { ...s, command: 'node test/fixtures/exits-early.mjs' } : s)),
+  }
+  const failed = await home.cli(['apply', home.writeConfig(broken, 'broken.yaml')], { timeoutMs: 120_000 })
+  assert.equal(failed.code, 1, failed.stderr)
+  assert.match(failed.stderr, /apply failed at "restart api-0": /)
+  assert.match(failed.stderr, /exits-early: cannot continue/)
+  assert.match(failed.stderr, /^done: start extra-0, take the new plan and reload nginx, stop old-0$/m)
+  assert.match(failed.stderr, /^not done: restart api-0, restart api-1$/m)
+  const now = pids(home)
+  assert.equal(now['keep-0'], was['keep-0'])
+  assert.equal(now['api-1'], was['api-1'], 'what was not done is left as it was')
+  assert.equal(now['old-0'], undefined)
+  const reply = await httpGet(`http://127.0.0.1:${base + 9}/api/v1/api/x`)
+  assert.equal(reply.status, 200, 'the instance not restarted still serves')
 })
