@@ -1,6 +1,6 @@
 // What changes between the plan a stack runs and a new one: servers and instances added, removed, changed (and
 // why), unchanged, and the proxy's routes and upstreams. Pure: `apply` prints it and acts on it.
-import type { Plan, ProcessSpec, Readiness } from './plan.ts'
+import { proxyListeners, type Plan, type ProcessSpec, type Readiness } from './plan.ts'
 
 // What the manager itself puts in every environment: told apart from the user's env (its changes have own names).
 const MANAGED_ENV = new Set(['HOST', 'SERVER_NAME', 'INSTANCE', 'ENABLED_MODULES', 'API_PREFIX', 'PORT'])
@@ -75,17 +75,22 @@ function byServer(plan: Plan): Map<string, ProcessSpec[]> {
 
 // Why a running proxy cannot take the new plan by a reload; undefined when it can.
 function proxyRefusal(from: Plan, to: Plan): string | undefined {
-  const a = from.proxy
-  const b = to.proxy
-  if (a.type !== b.type)
-    return `proxy.type: ${a.type} -> ${b.type} cannot be applied to a running stack; use "restart" to run the new config`
-  for (const key of ['host', 'port', 'grpc_port', 'admin_port'] as const)
-    if (a[key] !== b[key])
-      return (
-        `proxy.${key}: ${a[key]} -> ${b[key]} (where the proxy listens) cannot be applied to a running stack; ` +
-        `use "restart" to run the new config`
-      )
-  return undefined
+  const restart = 'cannot be applied to a running stack; use "restart" to run the new config'
+  // resolvePlan runs no proxy for a plan with nothing behind it: said as such, not as a type the user did not write.
+  const type = (p: Plan) => (p.upstreams.length === 0 ? 'none (no server behind it)' : p.proxy.type)
+  if (from.proxy.type !== to.proxy.type) return `proxy.type: ${type(from)} -> ${type(to)} ${restart}`
+  if (to.proxy.type === 'none') return undefined
+  // Only what the running proxy listens on: a gRPC port with no gRPC server, or Envoy's admin port under nginx, is unused.
+  const a = proxyListeners(from.proxy, from.upstreams)
+  const b = proxyListeners(to.proxy, to.upstreams)
+  const listens = (key: string, x: unknown, y: unknown) =>
+    x === y ? undefined : `proxy.${key}: ${x ?? 'none'} -> ${y ?? 'none'} (where the proxy listens) ${restart}`
+  return (
+    listens('host', from.proxy.host, to.proxy.host) ??
+    listens('port', a.http, b.http) ??
+    listens('grpc_port', a.grpc, b.grpc) ??
+    (to.proxy.type === 'envoy' ? listens('admin_port', from.proxy.admin_port, to.proxy.admin_port) : undefined)
+  )
 }
 
 function proxyChanges(from: Plan, to: Plan): string[] {

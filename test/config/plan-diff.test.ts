@@ -95,4 +95,11 @@ test('a proxy type or listen change is refused, saying to use restart', () => {
   const moved = diffPlans(plan(base), plan(base, 'proxy: { port: 9001 }'))
   assert.match(moved.refused!, /^proxy\.port: 9000 -> 9001 .*use "restart"/)
   assert.deepEqual(describeDiff(moved), [`refused  ${moved.refused}`])
+  // A stack of workers runs no proxy: routing a server through it needs one started.
+  const workers = '  - { name: worker, command: node worker.js }\n'
+  const routed = diffPlans(plan(workers), plan(workers + '  - { name: web, command: node web.js, port: 8000 }\n'))
+  assert.match(routed.refused!, /^proxy\.type: none \(no server behind it\) -> nginx cannot be applied/)
+  // Without a proxy, where it would listen does not matter.
+  const none = 'proxy: { type: none, port: 9000 }'
+  assert.equal(diffPlans(plan(base, none), plan(base, none.replace('9000', '9001'))).refused, undefined)
 })
