@@ -16,6 +16,7 @@ const commands = commandTable({
   scale: { decl: () => import('./commands/scale.meta.ts'), load: () => import('./commands/scale.ts') },
   pause: { decl: () => import('./commands/pause.meta.ts'), load: () => import('./commands/pause.ts') },
   resume: { decl: () => import('./commands/resume.meta.ts'), load: () => import('./commands/resume.ts') },
+  apply: { decl: () => import('./commands/apply.meta.ts'), load: () => import('./commands/apply.ts') },
   status: { decl: () => import('./commands/status.meta.ts'), load: () => import('./commands/status.ts') },
   ls: { decl: () => import('./commands/ls.meta.ts'), load: () => import('./commands/ls.ts') },
   health: { decl: () => import('./commands/health.meta.ts'), load: () => import('./commands/health.ts') },

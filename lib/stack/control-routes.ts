@@ -1,5 +1,6 @@
 // What the control socket answers, as data: one route per command the running stack takes.
 import type { Home } from '../core/home.ts'
+import { applyConfig } from './apply.ts'
 import type { ControlRoute } from './control-server.ts'
 import type { SupervisorEvent } from './events.ts'
 import type { LiveStack } from './live.ts'
@@ -19,6 +20,7 @@ export function controlRoutes(home: Home, live: LiveStack): ControlRoute[] {
     { method: 'POST', path: '/v1/scale', answer: (body) => scaleAnswer(live, body) },
     { method: 'POST', path: '/v1/pause', answer: (body) => pauseInstances(live, targetNames(body)) },
     { method: 'POST', path: '/v1/resume', answer: (body) => resumeInstances(live, targetNames(body)) },
+    { method: 'POST', path: '/v1/apply', answer: (body) => applyConfig(home, live, body) },
     {
       // The kept events (newer than ?since=MS), then each new one as it happens; ?follow=0 ends after the kept ones.
       method: 'GET',
