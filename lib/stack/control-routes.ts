@@ -3,11 +3,11 @@ import type { Home } from '../core/home.ts'
 import { applyConfig } from './apply.ts'
 import type { ControlRoute } from './control-server.ts'
 import type { SupervisorEvent } from './events.ts'
-import type { LiveStack } from './live.ts'
+import { targetNames, type LiveStack } from './live.ts'
 import { restartRoute } from './rolling.ts'
 import { collectStatus } from './status.ts'
 import { scaleAnswer } from './scale.ts'
-import { pauseInstances, resumeInstances, targetNames } from './pause.ts'
+import { pauseInstances, resumeInstances } from './pause.ts'
 
 // One event as a line of the stream: newline-delimited JSON, so `curl -N` and a line reader both follow it.
 const eventLine = (e: SupervisorEvent) => JSON.stringify(e) + '\n'
@@ -18,8 +18,8 @@ export function controlRoutes(home: Home, live: LiveStack): ControlRoute[] {
     { method: 'POST', path: '/v1/logs/clean', answer: () => ({ files: live.cleanLogs() }) },
     { method: 'POST', path: '/v1/restart', answer: restartRoute(live) },
     { method: 'POST', path: '/v1/scale', answer: (body) => scaleAnswer(live, body) },
-    { method: 'POST', path: '/v1/pause', answer: (body) => pauseInstances(live, targetNames(body)) },
-    { method: 'POST', path: '/v1/resume', answer: (body) => resumeInstances(live, targetNames(body)) },
+    { method: 'POST', path: '/v1/pause', answer: (body) => pauseInstances(live, targetNames(body.targets)) },
+    { method: 'POST', path: '/v1/resume', answer: (body) => resumeInstances(live, targetNames(body.targets)) },
     { method: 'POST', path: '/v1/apply', answer: (body) => applyConfig(home, live, body) },
     {
       // The kept events (newer than ?since=MS), then each new one as it happens; ?follow=0 ends after the kept ones.

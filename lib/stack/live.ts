@@ -161,3 +161,13 @@ function exited(m: Managed): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
   return new Promise((resolve) => child.once('exit', () => setImmediate(resolve)))
 }
+
+// The "targets" of a command's body: a non-empty list of server names or NAME-i instance ids.
+export function targetNames(targets: unknown): string[] {
+  if (Array.isArray(targets) && targets.length > 0 && targets.every((t) => typeof t === 'string' && t !== ''))
+    return targets as string[]
+  throw new BackendManagerError(
+    'USAGE',
+    `"targets" must be a non-empty list of server names or NAME-i instance ids, got ${JSON.stringify(targets)}`,
+  )
+}

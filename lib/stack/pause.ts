@@ -19,17 +19,6 @@ export interface PauseAnswer {
 const STOPPED_WAIT_MS = 5000
 const POLL_MS = 10
 
-// The instances a request names: `{ "targets": ["api", "api-1"] }`.
-export function targetNames(body: Record<string, unknown>): string[] {
-  const targets = body.targets
-  if (!Array.isArray(targets) || targets.length === 0 || !targets.every((t) => typeof t === 'string' && t !== ''))
-    throw new BackendManagerError(
-      'USAGE',
-      `"targets" must be a non-empty list of server names or NAME-i instance ids, got ${JSON.stringify(targets)}`,
-    )
-  return targets as string[]
-}
-
 // Behind nginx a paused instance is marked down: nginx answers 502 at once instead of waiting on a stopped process.
 const behindNginx = (live: LiveStack, m: Managed) => live.plan.proxy.type === 'nginx' && m.spec.port !== undefined
 

@@ -2,7 +2,7 @@
 // (drain, graceful reload, in-flight requests finish, restart, ready, back in rotation), then the next one.
 import { BackendManagerError } from '../core/errors.ts'
 import type { ProcessSpec } from '../config/plan.ts'
-import type { LiveStack } from './live.ts'
+import { targetNames, type LiveStack } from './live.ts'
 import type { Managed } from './supervision.ts'
 
 // Drained only behind nginx and while another instance of its server stays in rotation to take its requests;
@@ -113,14 +113,4 @@ function dependencyWaves(live: LiveStack, targets: Managed[]): Managed[][] {
 function afterDone(done: Restarted[], error: unknown): unknown {
   if (!(error instanceof BackendManagerError) || done.length === 0) return error
   return new BackendManagerError(error.code, `restarted ${done.map((r) => r.id).join(', ')}; then ${error.message}`)
-}
-
-function targetNames(targets: unknown): string[] {
-  if (Array.isArray(targets) && targets.length > 0 && targets.every((t) => typeof t === 'string' && t !== ''))
-    return targets as string[]
-  throw new BackendManagerError(
-    'USAGE',
-    `"targets" must be a non-empty list of server names or NAME-i instance ids (or left out for every server), ` +
-      `got ${JSON.stringify(targets)}`,
-  )
 }
