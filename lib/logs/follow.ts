@@ -12,8 +12,6 @@ const MAX_ARCHIVES = 100
 
 export interface ReadResult {
   lines: string[]
-  // Read up to its limit, with more after it.
-  more?: boolean
   // Keeps what was read; without it the next read starts from the same place again.
   commit(): void
 }
@@ -52,8 +50,6 @@ export class FileFollower {
       const old = this.fd!
       return {
         lines,
-        // The new file may already hold lines.
-        more: true,
         commit: () => {
           fs.closeSync(old)
           this.fd = undefined
@@ -68,7 +64,6 @@ export class FileFollower {
     const r = this.readFd(from, size < this.offset ? Buffer.alloc(0) : this.carry, READ_CHUNK)
     return {
       lines: r.lines,
-      more: r.offset < size,
       commit: () => {
         this.offset = r.offset
         this.carry = r.carry
@@ -171,21 +166,19 @@ export class FollowSet {
     this.seen = readGeneration(home)
   }
 
-  // True when it is behind (a truncation under way, or more than one read takes): look again soon.
-  tick(): boolean {
+  tick(): void {
     const before = readGeneration(this.home)
-    if (before.gen % 2 === 1) return true
+    if (before.gen % 2 === 1) return
     if (before.gen !== this.seen.gen) {
       catchUp(this.followers, this.seen, before, this.emit)
       this.seen = before
     }
     const reads = this.followers.map((f) => ({ f, r: f.read() }))
-    if (readGeneration(this.home).gen !== before.gen) return true
+    if (readGeneration(this.home).gen !== before.gen) return
     for (const { f, r } of reads) {
       r.commit()
       if (r.lines.length) this.emit(f.file, r.lines)
     }
-    return reads.some(({ r }) => r.more)
   }
 }
 

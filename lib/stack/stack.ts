@@ -10,6 +10,8 @@ import { tailLines } from '../logs/tail.ts'
 import { describeStartFailure, type StartFailure } from './last-failure.ts'
 import { Supervision, type Managed } from './supervision.ts'
 
+const ADOPTED_POLL_MS = 200
+const LOG_POLL_MS = 50
 const TAIL_LINES = 20
 
 export class Stack extends Supervision {
@@ -18,7 +20,8 @@ export class Stack extends Supervision {
 
   // Starts (or adopts) every server once its dependencies are ready, then the proxy; throws on the first failure.
   async bringUp(): Promise<void> {
-    this.unified.watch()
+    this.timers.push(setInterval(() => this.unified.poll(), LOG_POLL_MS))
+    this.timers.push(setInterval(() => this.pollAdopted(), ADOPTED_POLL_MS))
     const byServer = new Map<string, ProcessSpec[]>()
     for (const p of this.opts.plan.processes) byServer.set(p.server, [...(byServer.get(p.server) ?? []), p])
     const ready = new Map<string, Promise<void>>()
@@ -100,7 +103,6 @@ export class Stack extends Supervision {
       })
       this.record(m.record)
       this.save()
-      this.watchAdopted()
       this.emit({ kind: 'adopt', id: spec.id, pid: old.pid, port: spec.port })
       if (configChanged && this.opts.proxy) {
         this.opts.proxy.reload(old.pid)
