@@ -138,7 +138,8 @@ async function timeStop(s: Subject): Promise<Timed> {
 }
 
 async function timeRestart(s: Subject): Promise<Timed> {
-  const old = await s.tool.pids()
+  // A proxy reloaded in place (backend-manager's nginx on a restart of the same config) keeps its pid.
+  const old = await (s.tool.serverPids?.() ?? s.tool.pids())
   const healthy = healthChecker(s.ports)
   const t0 = now()
   const out = await s.tool.restart()

@@ -25,6 +25,8 @@ export interface Tool {
   status(): Promise<RunResult>
   // The pids of the managed processes now (not timed).
   pids(): Promise<number[]>
+  // The servers' pids alone, where the tool keeps its proxy running across a restart.
+  serverPids?(): Promise<number[]>
   // The tool's own long-lived process, if it has one while the stack runs.
   daemonPid(): number | undefined
   // Stops everything this tool runs, its daemon included.
@@ -101,6 +103,10 @@ export class BackendManager implements Tool {
 
   async pids(): Promise<number[]> {
     return (this.state()?.processes ?? []).map((p) => p.pid)
+  }
+
+  async serverPids(): Promise<number[]> {
+    return (this.state()?.processes ?? []).filter((p) => p.kind !== 'proxy').map((p) => p.pid)
   }
 
   daemonPid(): number | undefined {
