@@ -6,7 +6,7 @@ import { unifiedLogBehind } from '../logs/behind.ts'
 import { specOf, type ProcessSpec, type Readiness } from '../config/plan.ts'
 import { bootTimeMs, isSameProcess, processTable } from '../os/platform.ts'
 import { CLOCK_TICKS, PAGE_SIZE, treeOf, type ProcStat } from '../os/procfs.ts'
-import { probe } from '../probe/readiness.ts'
+import { probe, type ProbeResult } from '../probe/readiness.ts'
 import { readState, supervisorAlive, type StackState } from './state.ts'
 import { type ProcessRecord, type ProcessState } from '../os/process-record.ts'
 
@@ -67,6 +67,16 @@ function probeOf(state: StackState, record: ProcessRecord, spec: ProcessSpec | u
   return { readiness: spec?.readiness ?? { kind: 'tcp' }, host: spec?.host ?? '127.0.0.1' }
 }
 
+// A paused process is not probed: stopped as `pause` left it, or continued by someone else's signal.
+const pausedHealth = (stopped: boolean) => (stopped ? 'paused' : 'continued by a signal, still out of rotation')
+
+// The probe's answer; "-" when there was none (not alive, or stopped by a signal).
+function checkedHealth(checked: ProbeResult | undefined, readiness: Readiness): string {
+  if (!checked) return '-'
+  if (!checked.ok) return checked.detail
+  return readiness.kind === 'none' ? 'alive' : 'ok'
+}
+
 export async function collectStatus(home: Home, now = Date.now()): Promise<StackStatus> {
   const state = readState(home)
   const lastFailure = readLastFailure(home)
@@ -115,17 +125,7 @@ export async function collectStatus(home: Home, now = Date.now()): Promise<Stack
         pid: record.pid,
         port: record.port ?? null,
         state: shown,
-        health: paused
-          ? signalStopped
-            ? 'paused'
-            : 'continued by a signal, still out of rotation'
-          : checked
-            ? checked.ok
-              ? readiness.kind === 'none'
-                ? 'alive'
-                : 'ok'
-              : checked.detail
-            : '-',
+        health: paused ? pausedHealth(signalStopped) : checkedHealth(checked, readiness),
         healthy: Boolean(checked?.ok) && record.state === 'running',
         restarts: record.restarts,
         lastExit: record.lastExit ?? null,
