@@ -1,6 +1,6 @@
 // apply, end to end: a running stack behind real nginx brought to a new config (a server added with its route, one
 // removed, one's env changed) under a steady load, while what did not change keeps its pids and fails no request.
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import { once } from 'node:events'
@@ -48,11 +48,15 @@ function configs(base: number): { before: ConfigYaml; after: ConfigYaml } {
   }
 }
 
-// Started, healthy, and its supervisor serving the control socket.
-async function startStack(home: TestHome, config: string): Promise<void> {
-  await startOk(home, config)
+// The `before` stack started, healthy, and its supervisor serving the control socket; with the pids it runs.
+async function startBefore(t: TestContext) {
+  const home = useHome(t, 'bm-apply-')
+  const base = await freePorts(10)
+  const { before, after } = configs(base)
+  await startOk(home, home.writeConfig(before))
   await home.statusUntilHealthy()
   await waitFor(() => fs.lstatSync(socketOf(home), { throwIfNoEntry: false })?.isSocket(), 10_000, 'the socket')
+  return { home, base, after, was: pids(home) }
 }
 
 function ask(home: TestHome, route: string, body: unknown): Promise<{ status: number; body: any }> {
@@ -70,12 +74,7 @@ function ask(home: TestHome, route: string, body: unknown): Promise<{ status: nu
 }
 
 test('apply adds, removes and rolling-restarts servers while the unchanged one serves 200 req/s', async (t) => {
-  const home = useHome(t, 'bm-apply-')
-  const base = await freePorts(10)
-  const { before, after } = configs(base)
-  const config = home.writeConfig(before)
-  await startStack(home, config)
-  const was = pids(home)
+  const { home, base, after, was } = await startBefore(t)
   const steady = new Load()
   const changed = new Load()
   steady.start(`http://127.0.0.1:${base + 9}/steady`)
@@ -131,12 +130,7 @@ test('apply adds, removes and rolling-restarts servers while the unchanged one s
 })
 
 test('apply --dry-run, a bad config and an identical config change nothing', async (t) => {
-  const home = useHome(t, 'bm-apply-')
-  const base = await freePorts(10)
-  const { before, after } = configs(base)
-  const config = home.writeConfig(before)
-  await startStack(home, config)
-  const was = pids(home)
+  const { home, after, was } = await startBefore(t)
   const conf = nginxConf(home)
 
   const next = home.writeConfig(after, 'next.yaml')
@@ -179,12 +173,7 @@ test('apply --dry-run, a bad config and an identical config change nothing', asy
 })
 
 test('apply refuses a busy port before changing anything, and a failure midway says what was done', async (t) => {
-  const home = useHome(t, 'bm-apply-')
-  const base = await freePorts(10)
-  const { before, after } = configs(base)
-  const config = home.writeConfig(before)
-  await startStack(home, config)
-  const was = pids(home)
+  const { home, base, after, was } = await startBefore(t)
   const conf = nginxConf(home)
 
   // Something else holds the added server's port: refused before anything starts or stops.
