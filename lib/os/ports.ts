@@ -3,6 +3,7 @@ import net from 'node:net'
 import { bareHost, connectHost, probeSource, sourceRefused } from './hosts.ts'
 import { portHolders } from './platform.ts'
 import type { PortHolder } from './procfs-net.ts'
+import { BackendManagerError } from '../core/errors.ts'
 import { sleep } from '../core/sleep.ts'
 
 export interface BusyPort extends PortHolder {
@@ -32,6 +33,14 @@ export async function busyPorts(endpoints: Endpoint[]): Promise<BusyPort[]> {
   if (blocked.length === 0) return []
   const holders = portHolders(blocked.map((e) => e.port))
   return blocked.map(({ port }) => ({ port, ...holders.get(port) }))
+}
+
+// Refuses when a port of these (those that have one) is taken: the error names each port and its holder, then
+// what was not done (`nothing was started`).
+export async function refuseBusyPorts(endpoints: { port?: number; host: string }[], notDone: string): Promise<void> {
+  const wanted = endpoints.flatMap(({ port, host }) => (port === undefined ? [] : [{ port, host }]))
+  const busy = await busyPorts(wanted)
+  if (busy.length) throw new BackendManagerError('PORT_BUSY', `${busy.map(describeBusy).join('\n')}\n${notDone}`)
 }
 
 export function describeBusy(b: BusyPort): string {

@@ -7,7 +7,7 @@ import type { Home } from '../core/home.ts'
 import { loadConfig } from '../config/load.ts'
 import { resolvePlan, type Plan, type ProcessSpec } from '../config/plan.ts'
 import { describeDiff, diffPlans, hasChanges, type PlanDiff } from '../config/plan-diff.ts'
-import { busyPorts, describeBusy } from '../os/ports.ts'
+import { refuseBusyPorts } from '../os/ports.ts'
 import { plural } from '../core/words.ts'
 import type { LiveStack } from './live.ts'
 import { rollingRestart } from './rolling.ts'
@@ -46,9 +46,7 @@ function readRequest(body: Record<string, unknown>, live: LiveStack): { file: st
 async function checkPorts(live: LiveStack, diff: PlanDiff): Promise<void> {
   const runningPort = (id: string) => live.plan.processes.find((p) => p.id === id)?.port
   const fresh = [...diff.instances.added, ...diff.instances.restarted.filter((p) => p.port !== runningPort(p.id))]
-  const busy = await busyPorts(fresh.flatMap((p) => (p.port === undefined ? [] : [{ port: p.port, host: p.host }])))
-  if (busy.length)
-    throw new BackendManagerError('PORT_BUSY', `${busy.map(describeBusy).join('\n')}\nnothing was changed`)
+  await refuseBusyPorts(fresh, 'nothing was changed')
 }
 
 function stepsFor(live: LiveStack, plan: Plan, diff: PlanDiff): Step[] {

@@ -2,16 +2,13 @@
 // on purpose is no crash; the proxy is reloaded gracefully, with the instances being changed out of its rotation.
 import { BackendManagerError } from '../core/errors.ts'
 import type { Plan, ProcessSpec } from '../config/plan.ts'
-import { tailLines } from '../logs/tail.ts'
 import { signalGroup } from '../os/process-groups.ts'
 import { stopProcesses, stopTargets } from '../os/terminate.ts'
 import { waitReady } from '../probe/readiness.ts'
 import { makeProxy } from '../proxy/process.ts'
 import { describeStartFailure } from './last-failure.ts'
 import { Stack } from './stack.ts'
-import type { Managed } from './supervision.ts'
-
-const TAIL_LINES = 20
+import { stackPorts, type Managed } from './supervision.ts'
 
 export class LiveStack extends Stack {
   private queue: Promise<unknown> = Promise.resolve()
@@ -38,11 +35,7 @@ export class LiveStack extends Stack {
     this.state.plan = plan
     // Envoy renders the plan it was made with: made again, so that its reload sees the new upstreams.
     if (plan.proxy.type === 'envoy') this.opts.proxy = makeProxy(this.opts.home, plan, this.opts.env)
-    const proxyPort = this.opts.proxy?.spec.port
-    this.state.ports = [
-      ...plan.processes.flatMap((p) => (p.port === undefined ? [] : [p.port])),
-      ...(proxyPort ? [proxyPort] : []),
-    ]
+    this.state.ports = stackPorts(plan, this.opts.proxy)
     this.save()
   }
 
@@ -94,6 +87,24 @@ export class LiveStack extends Stack {
     this.emit({ kind: 'reload', id: proxy.spec.id, pid: proxy.record.pid, reason })
   }
 
+  // Takes instances out of rotation and returns once nginx sends them nothing and their in-flight requests are done;
+  // if the reload fails they are left in rotation, as they were.
+  async drain(ms: Managed[], why: string): Promise<void> {
+    const fresh = ms.filter((m) => !this.drained.has(m.spec.id))
+    for (const m of fresh) this.drained.add(m.spec.id)
+    try {
+      await this.reloadProxy(`${idsOf(ms)} out of rotation: ${why}`, true)
+    } catch (error) {
+      for (const m of fresh) this.drained.delete(m.spec.id)
+      throw error
+    }
+  }
+
+  async undrain(ms: Managed[], why: string): Promise<void> {
+    for (const m of ms) this.drained.delete(m.spec.id)
+    await this.reloadProxy(`${idsOf(ms)} back in rotation: ${why}`)
+  }
+
   // Stops one instance on purpose (no restart follows); with `remove`, it also leaves the stack and its state.
   async stopInstance(m: Managed, remove: boolean): Promise<void> {
     m.retiring = true
@@ -139,21 +150,16 @@ export class LiveStack extends Stack {
     const spec = m.spec
     const aborted = () => m.exitReason ?? (this.stopping ? 'the stack is stopping' : undefined)
     const result = await waitReady(spec.readiness, spec.host, spec.port, spec.readyTimeoutMs, aborted)
-    if (result.ok) {
-      m.record.state = 'running'
-      this.save()
-      const { pid, startedAt } = m.record
-      const ms = Date.now() - startedAt
-      this.emit({ kind: 'ready', id: spec.id, pid, port: spec.port, ms, detail: result.detail })
-      return
-    }
-    const lines = tailLines(m.record.logFile, TAIL_LINES, m.logFrom ?? 0)
-    const message = describeStartFailure({ id: spec.id, reason: result.detail, logFile: m.record.logFile, lines })
+    if (result.ok) return this.markReady(m, result.detail)
+    const message = describeStartFailure(this.startFailure(m, result.detail))
     if (dropOnFailure) await this.stopInstance(m, true)
     else signalGroup(m.record, 'SIGKILL', this.state.runId)
     throw new BackendManagerError('START_FAILED', message)
   }
 }
+
+// Instance ids as a command's messages list them.
+export const idsOf = (ms: Managed[]) => ms.map((m) => m.spec.id).join(', ')
 
 // Resolves once the instance's child has said how it ended (its exit line and record come first).
 function exited(m: Managed): Promise<void> {

@@ -5,7 +5,7 @@ import { sleep } from '../core/sleep.ts'
 import { groupMembers, processTable } from '../os/platform.ts'
 import { signalGroup } from '../os/process-groups.ts'
 import { waitReady } from '../probe/readiness.ts'
-import type { LiveStack } from './live.ts'
+import { idsOf, type LiveStack } from './live.ts'
 import type { Managed } from './supervision.ts'
 
 export interface PauseAnswer {
@@ -22,8 +22,6 @@ const POLL_MS = 10
 // Behind nginx a paused instance is marked down: nginx answers 502 at once instead of waiting on a stopped process.
 const behindNginx = (live: LiveStack, m: Managed) => live.plan.proxy.type === 'nginx' && m.spec.port !== undefined
 
-const ids = (ms: Managed[]) => ms.map((m) => m.spec.id).join(', ')
-
 // Waits until the kernel shows every member of each group stopped (state T), so a caller sees it paused.
 async function untilStopped(live: LiveStack, ms: Managed[]): Promise<void> {
   const deadline = Date.now() + STOPPED_WAIT_MS
@@ -34,7 +32,7 @@ async function untilStopped(live: LiveStack, ms: Managed[]): Promise<void> {
     )
     if (running.length === 0) return
     if (Date.now() > deadline)
-      throw new BackendManagerError('STOP_FAILED', `${ids(running)} did not stop within ${STOPPED_WAIT_MS} ms`)
+      throw new BackendManagerError('STOP_FAILED', `${idsOf(running)} did not stop within ${STOPPED_WAIT_MS} ms`)
     await sleep(POLL_MS)
   }
 }
@@ -50,15 +48,7 @@ export function pauseInstances(live: LiveStack, names: string[]): Promise<PauseA
         `${unready.spec.id} is ${unready.record.state}; only a running instance can be paused (see "status")`,
       )
     const drained = todo.filter((m) => behindNginx(live, m) && !live.drained.has(m.spec.id))
-    if (drained.length) {
-      for (const m of drained) live.drained.add(m.spec.id)
-      try {
-        await live.reloadProxy(`${ids(drained)} out of rotation: pausing`, true)
-      } catch (error) {
-        for (const m of drained) live.drained.delete(m.spec.id)
-        throw error
-      }
-    }
+    if (drained.length) await live.drain(drained, 'pausing')
     for (const m of todo) {
       if (!signalGroup(m.record, 'SIGSTOP', live.state.runId))
         throw new BackendManagerError('STOP_FAILED', `${m.spec.id} (pid ${m.record.pid}) is gone; nothing to pause`)
@@ -99,10 +89,7 @@ export function resumeInstances(live: LiveStack, names: string[]): Promise<Pause
     for (const m of todo) if (m.exitReason === undefined) m.record.state = 'running'
     live.save()
     const back = ready.filter((m) => live.drained.has(m.spec.id))
-    if (back.length) {
-      for (const m of back) live.drained.delete(m.spec.id)
-      await live.reloadProxy(`${ids(back)} back in rotation: resumed`)
-    }
+    if (back.length) await live.undrain(back, 'resumed')
     const failed = todo.filter((_, i) => !checks[i].ok)
     if (failed.length)
       throw new BackendManagerError(

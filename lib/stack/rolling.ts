@@ -2,6 +2,7 @@
 // (drain, graceful reload, in-flight requests finish, restart, ready, back in rotation), then the next one.
 import { BackendManagerError } from '../core/errors.ts'
 import type { ProcessSpec } from '../config/plan.ts'
+import { stopTargets, stopWaves } from '../os/terminate.ts'
 import { targetNames, type LiveStack } from './live.ts'
 import type { Managed } from './supervision.ts'
 
@@ -11,17 +12,6 @@ export function canDrain(live: LiveStack, m: Managed): boolean {
   if (live.plan.proxy.type !== 'nginx' || !live.plan.upstreams.some((u) => u.name === m.spec.server)) return false
   const serving = (o: Managed) => o !== m && o.record.state === 'running' && !live.drained.has(o.spec.id)
   return live.instances(m.spec.server).some(serving)
-}
-
-// Takes an instance out of rotation and returns once nginx sends it nothing and its in-flight requests are done.
-export async function drain(live: LiveStack, m: Managed, why: string): Promise<void> {
-  live.drained.add(m.spec.id)
-  await live.reloadProxy(`${m.spec.id} out of rotation: ${why}`, true)
-}
-
-export async function undrain(live: LiveStack, m: Managed, why: string): Promise<void> {
-  live.drained.delete(m.spec.id)
-  await live.reloadProxy(`${m.spec.id} back in rotation: ${why}`)
 }
 
 // One instance restarted: its pid before and after, whether it was out of rotation meanwhile, how long it took.
@@ -41,7 +31,6 @@ export async function rollingRestart(
   live: LiveStack,
   targets: Managed[],
   specFor: (m: Managed) => ProcessSpec = (m) => m.spec,
-  onRestarted: (r: Restarted) => void = () => {},
 ): Promise<Restarted[]> {
   const done: Restarted[] = []
   for (const m of targets) {
@@ -50,15 +39,14 @@ export async function rollingRestart(
     // A paused instance is out of rotation already: it comes back once restarted, as a fresh process.
     const drained = canDrain(live, m) || m.record.state === 'paused'
     try {
-      if (drained) await drain(live, m, 'restarting')
+      if (drained) await live.drain([m], 'restarting')
       await live.restartInstance(m, specFor(m))
-      if (drained) await undrain(live, m, 'ready again')
+      if (drained) await live.undrain([m], 'ready again')
     } catch (error) {
       throw afterDone(done, error)
     }
     const r = { id: m.spec.id, server: m.spec.server, port: m.spec.port, oldPid, newPid: m.record.pid, drained }
     done.push({ ...r, ms: Date.now() - started })
-    onRestarted(done[done.length - 1])
   }
   return done
 }
@@ -83,7 +71,7 @@ export function restartRoute(live: LiveStack): (body: Record<string, unknown>) =
 // then the others roll one at a time, since each of their drains is a reload of the one nginx.
 export async function restartInWaves(live: LiveStack, targets: Managed[]): Promise<Restarted[]> {
   const done: Restarted[] = []
-  for (const wave of dependencyWaves(live, targets)) {
+  for (const wave of dependencyWaves(targets)) {
     const lone = wave.filter((m) => !canDrain(live, m))
     const results = await Promise.allSettled(lone.map((m) => rollingRestart(live, [m])))
     for (const r of results) if (r.status === 'fulfilled') done.push(...r.value)
@@ -100,14 +88,11 @@ export async function restartInWaves(live: LiveStack, targets: Managed[]): Promi
   return done
 }
 
-// The targets grouped by how deep their server sits in depends_on (none first), each group in plan order.
-function dependencyWaves(live: LiveStack, targets: Managed[]): Managed[][] {
-  const deps = new Map(live.plan.processes.map((p) => [p.server, p.dependsOn]))
-  const depth = (server: string, seen: string[] = []): number =>
-    seen.includes(server) ? 0 : Math.max(0, ...(deps.get(server) ?? []).map((d) => 1 + depth(d, [...seen, server])))
-  const waves: Managed[][] = []
-  for (const m of targets) (waves[depth(m.spec.server)] ??= []).push(m)
-  return waves.filter((w) => w !== undefined)
+// The targets in the waves a stop takes them down in (see stopWaves), the other way round: dependencies first.
+function dependencyWaves(targets: Managed[]): Managed[][] {
+  const of = new Map(targets.map((m) => [m.record, m]))
+  const waves = stopWaves(stopTargets([...of.keys()], (r) => of.get(r)!.spec))
+  return waves.reverse().map((wave) => wave.map((t) => of.get(t.record)!))
 }
 
 function afterDone(done: Restarted[], error: unknown): unknown {

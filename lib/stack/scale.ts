@@ -3,11 +3,10 @@
 import { BackendManagerError, usageError } from '../core/errors.ts'
 import { scaledPlan, specOf, unscaledPlan, type Plan, type ProcessSpec } from '../config/plan.ts'
 import { didYouMean } from '../config/schema.ts'
-import { busyPorts, describeBusy } from '../os/ports.ts'
+import { refuseBusyPorts } from '../os/ports.ts'
 import { proxyPorts } from '../proxy/process.ts'
-import type { LiveStack } from './live.ts'
+import { idsOf, type LiveStack } from './live.ts'
 import type { StackState } from './state.ts'
-import type { Managed } from './supervision.ts'
 
 // A sane ceiling: each instance is a process of its own on a port of its own.
 export const MAX_INSTANCES = 256
@@ -97,14 +96,6 @@ function planFor(plan: Plan, counts: Record<string, number>): Plan {
   return next
 }
 
-// Nothing is started while any new port is taken: the error names each port and its holder.
-async function checkFree(added: ProcessSpec[]): Promise<void> {
-  const wanted = added.flatMap((p) => (p.port === undefined ? [] : [{ port: p.port, host: p.host }]))
-  const busy = await busyPorts(wanted)
-  if (busy.length)
-    throw new BackendManagerError('PORT_BUSY', `${busy.map(describeBusy).join('\n')}\nnothing was scaled`)
-}
-
 // Starts every new instance until ready; if one fails, the others started with it are stopped again.
 async function startAll(live: LiveStack, added: ProcessSpec[]): Promise<void> {
   const results = await Promise.allSettled(added.map((spec) => live.startInstance(spec)))
@@ -123,18 +114,18 @@ export function scaleServers(live: LiveStack, counts: Record<string, number>): P
     const next = planFor(plan, counts)
     const added = next.processes.filter((p) => !specOf(plan, p.id))
     const removed = live.instances().filter((m) => !specOf(next, m.spec.id))
-    await checkFree(added)
+    // Nothing is started while any new port is taken.
+    await refuseBusyPorts(added, 'nothing was scaled')
     const routed = (server: string) => next.upstreams.some((u) => u.name === server)
     const changed = (m: { server: string }) => routed(m.server)
     await startAll(live, added)
     const drain = next.proxy.type === 'nginx' && removed.some((m) => changed(m.spec))
     if (drain) {
-      for (const m of removed) live.drained.add(m.spec.id)
-      await live.reloadProxy(`${ids(removed)} out of rotation: scaling down`, true)
+      await live.drain(removed, 'scaling down')
     } else if (removed.some((m) => changed(m.spec))) {
       // A proxy without drains (Envoy) is given the new upstreams before the instances stop.
       live.setPlan(next)
-      await live.reloadProxy(`scaled down: ${ids(removed)} leave`)
+      await live.reloadProxy(`scaled down: ${idsOf(removed)} leave`)
     }
     await Promise.all(removed.map((m) => live.stopInstance(m, true)))
     for (const m of removed) live.drained.delete(m.spec.id)
@@ -160,8 +151,6 @@ export function scaleServers(live: LiveStack, counts: Record<string, number>): P
 export async function scaleAnswer(live: LiveStack, body: Record<string, unknown>): Promise<{ servers: ScaleChange[] }> {
   return { servers: await scaleServers(live, checkCounts(body.servers)) }
 }
-
-const ids = (ms: Managed[]) => ms.map((m) => m.spec.id).join(', ')
 
 function describe(plan: Plan, next: Plan, counts: Record<string, number>): string {
   const count = (p: Plan, name: string) => p.processes.filter((s) => s.server === name).length

@@ -6,13 +6,11 @@ import type { ProcessSpec } from '../config/plan.ts'
 import { groupMembers, isRecordedProcess, processTable } from '../os/platform.ts'
 import { waitReady } from '../probe/readiness.ts'
 import { stopProcesses, stopTargets, type StopOptions, type StopReport } from '../os/terminate.ts'
-import { tailLines } from '../logs/tail.ts'
 import { describeStartFailure, type StartFailure } from './last-failure.ts'
 import { Supervision, type Managed } from './supervision.ts'
 
 const ADOPTED_POLL_MS = 200
 const LOG_POLL_MS = 50
-const TAIL_LINES = 20
 
 export class Stack extends Supervision {
   // Which process failed the bring-up, why, and its last lines: kept for `status` after a background start.
@@ -141,10 +139,7 @@ export class Stack extends Supervision {
   }
 
   private failure(m: Managed, reason: string): BackendManagerError {
-    const logFile = m.record.logFile
-    // Only this run's output: lines an earlier run left in the same file would mislead.
-    const lines = tailLines(logFile, TAIL_LINES, m.logFrom ?? 0)
-    this.failed = { id: m.spec.id, reason, logFile, lines }
+    this.failed = this.startFailure(m, reason)
     return new BackendManagerError('START_FAILED', describeStartFailure(this.failed))
   }
 

@@ -6,7 +6,7 @@ import { BackendManagerError } from '../core/errors.ts'
 import type { Home } from '../core/home.ts'
 import { freeBytes } from '../logs/paths.ts'
 import type { Plan, ProcessSpec } from '../config/plan.ts'
-import { busyPorts, describeBusy } from '../os/ports.ts'
+import { refuseBusyPorts } from '../os/ports.ts'
 import { isRecordedProcess, isSameProcess } from '../os/platform.ts'
 import { makeProxy, proxyPorts } from '../proxy/process.ts'
 import { ensureNginx } from '../proxy/nginx/install.ts'
@@ -67,13 +67,11 @@ async function checkPorts(plan: Plan, previous: StackState | undefined): Promise
   const adopted = new Set(live.map((p) => p.port!))
   // An adopted proxy holds all its ports (gRPC, Envoy admin), not only the one it is recorded with.
   const proxy = live.some((p) => p.kind === 'proxy') ? [] : proxyPorts(plan)
-  const wanted = [
-    ...plan.processes.flatMap((p) => (p.port === undefined ? [] : [{ port: p.port, host: p.host }])),
-    ...proxy.map((port) => ({ port, host: plan.proxy.host })),
-  ].filter((e) => !adopted.has(e.port))
-  const busy = await busyPorts(wanted)
-  if (busy.length)
-    throw new BackendManagerError('PORT_BUSY', `${busy.map(describeBusy).join('\n')}\nnothing was started`)
+  const wanted = [...plan.processes, ...proxy.map((port) => ({ port, host: plan.proxy.host }))]
+  await refuseBusyPorts(
+    wanted.filter((e) => e.port === undefined || !adopted.has(e.port)),
+    'nothing was started',
+  )
 }
 
 // What a process was started as: if any of it changed in the config, the running one cannot be adopted.

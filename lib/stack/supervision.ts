@@ -6,6 +6,7 @@ import { BackendManagerError } from '../core/errors.ts'
 import type { Home } from '../core/home.ts'
 import type { ProxyProcess } from '../proxy/contract.ts'
 import { fileSize, stderrLogPath, writeFailure } from '../logs/paths.ts'
+import { tailLines } from '../logs/tail.ts'
 import { UnifiedLog } from '../logs/unified.ts'
 import type { Plan, ProcessSpec } from '../config/plan.ts'
 import { isSameProcess, startTimeOf } from '../os/platform.ts'
@@ -15,6 +16,10 @@ import { decideAfterExit } from './restart-policy.ts'
 import { describeExit, readState, writeState, type StackState } from './state.ts'
 import type { ProcessRecord } from '../os/process-record.ts'
 import { describeEvent, EventLog, type NewEvent } from './events.ts'
+import type { StartFailure } from './last-failure.ts'
+
+// How much of a process's log a failed start shows.
+const TAIL_LINES = 20
 
 export type ProgressEvent =
   | { type: 'spawned'; id: string; pid: number }
@@ -69,10 +74,7 @@ export abstract class Supervision {
       startedAt: opts.previous?.startedAt ?? Date.now(),
       supervisor: { pid: process.pid, startTime: startTimeOf(process.pid) ?? 'unknown' },
       plan: opts.plan,
-      ports: [
-        ...procs.flatMap((p) => (p.port === undefined ? [] : [p.port])),
-        ...(opts.proxy?.spec.port ? [opts.proxy.spec.port] : []),
-      ],
+      ports: stackPorts(opts.plan, opts.proxy),
       // What an earlier supervisor recorded stays listed while it is adopted, so `status` never sees a
       // stack with processes missing; each entry is replaced as its process is adopted or started.
       processes: (opts.previous?.processes ?? []).filter(
@@ -211,22 +213,25 @@ export abstract class Supervision {
       () => m.exitReason ?? (this.stopping ? 'stopping' : undefined),
     )
     if (this.stopping || m.exitReason !== undefined) return
-    if (result.ok) {
-      m.record.state = 'running'
-      this.save()
-      const { pid, startedAt } = m.record
-      this.emit({
-        kind: 'ready',
-        id: m.spec.id,
-        pid,
-        port: m.spec.port,
-        ms: Date.now() - startedAt,
-        detail: result.detail,
-      })
-    } else {
+    if (result.ok) this.markReady(m, result.detail)
+    else {
       this.opts.log?.(`${m.spec.id}: ${result.detail}; killing it to restart`)
       signalGroup(m.record, 'SIGKILL', this.state.runId)
     }
+  }
+
+  // Running from now on: recorded, and said with the time since its spawn.
+  protected markReady(m: Managed, detail: string): void {
+    m.record.state = 'running'
+    this.save()
+    const { pid, startedAt } = m.record
+    this.emit({ kind: 'ready', id: m.spec.id, pid, port: m.spec.port, ms: Date.now() - startedAt, detail })
+  }
+
+  // Why it did not become ready, with its last lines from this run (lines an earlier run left would mislead).
+  protected startFailure(m: Managed, reason: string): StartFailure {
+    const logFile = m.record.logFile
+    return { id: m.spec.id, reason, logFile, lines: tailLines(logFile, TAIL_LINES, m.logFrom ?? 0) }
   }
 
   // logs clean, asked over the control socket: done between two reads of the unified log.
@@ -260,6 +265,14 @@ export abstract class Supervision {
       this.opts.log?.(why)
     }
   }
+}
+
+// Every port the stack holds: its servers' and its proxy's.
+export function stackPorts(plan: Plan, proxy: ProxyProcess | undefined): number[] {
+  return [
+    ...plan.processes.flatMap((p) => (p.port === undefined ? [] : [p.port])),
+    ...(proxy?.spec.port ? [proxy.spec.port] : []),
+  ]
 }
 
 // The state file's run, for resuming groups a dead writer left paused; a damaged file verifies nothing.
