@@ -53,6 +53,8 @@ export function formatStatus(status: StackStatus, colour: boolean): string {
   const notes = status.processes
     .filter((p) => p.lastExit && p.state !== 'running' && p.state !== 'paused')
     .map((p) => `${p.id}: ${p.lastExit}`)
+  for (const p of status.processes.filter((p) => p.watchTrigger))
+    notes.push(`${p.id}: last restarted by a change to ${p.watchTrigger}`)
   const paused = status.processes.filter((p) => p.state === 'paused')
   for (const p of paused)
     notes.push(`${p.id}: paused (SIGSTOP), out of the proxy's rotation; "resume ${p.id}" continues it`)

@@ -16,6 +16,8 @@ import {
   type ProxyConfig,
   type RestartPolicy,
   type ServerConfig,
+  type WatchConfig,
+  WATCH_DEBOUNCE_MS,
 } from './types.ts'
 
 // `key:` with no value parses as null; it means "use the default", like leaving the key out.
@@ -50,6 +52,19 @@ function serverDefaults(given: Record<string, unknown>, proxy: ProxyConfig, dir:
     depends_on: (raw.depends_on as string[] | undefined) ?? [],
     protocol,
     behind_proxy: (raw.behind_proxy as boolean | undefined) ?? true,
+    ...(raw.watch === undefined ? {} : { watch: watchDefaults(raw.watch, dir) }),
+    ...(raw.then_restart === undefined ? {} : { then_restart: raw.then_restart as string[] }),
+  }
+}
+
+// `watch: [paths]` is short for `watch: { paths: [...] }`; paths and ignores stay relative to the config's folder.
+function watchDefaults(given: unknown, root: string): WatchConfig {
+  const raw = Array.isArray(given) ? { paths: given } : present(given)
+  return {
+    root,
+    paths: (raw.paths as string[] | undefined) ?? [],
+    ignore: (raw.ignore as string[] | undefined) ?? [],
+    debounce: (raw.debounce as number | undefined) ?? WATCH_DEBOUNCE_MS,
   }
 }
 

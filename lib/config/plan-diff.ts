@@ -62,6 +62,7 @@ function compare(a: ProcessSpec, b: ProcessSpec): { why: string[]; restart: bool
     watch.push(`ready_timeout ${a.readyTimeoutMs / 1000} -> ${b.readyTimeoutMs / 1000}`)
   if (a.stopTimeoutMs !== b.stopTimeoutMs)
     watch.push(`stop_timeout ${a.stopTimeoutMs / 1000} -> ${b.stopTimeoutMs / 1000}`)
+  if (show(a.watch) !== show(b.watch) || show(a.thenRestart) !== show(b.thenRestart)) watch.push('watch changed')
   if (show(a.dependsOn) !== show(b.dependsOn))
     watch.push(`depends_on [${a.dependsOn.join(', ')}] -> [${b.dependsOn.join(', ')}]`)
   return { why: [...restart, ...watch], restart: restart.length > 0 }

@@ -1,5 +1,5 @@
 // The plan: a config resolved into processes (command, port, environment) in start order, upstreams and routes.
-import type { Config, LogsConfig, Protocol, ProxyConfig, RestartPolicy, ServerConfig } from './types.ts'
+import type { Config, LogsConfig, Protocol, ProxyConfig, RestartPolicy, ServerConfig, WatchConfig } from './types.ts'
 import { BackendManagerError } from '../core/errors.ts'
 import { bareHost, connectHost } from '../os/hosts.ts'
 import { didYouMean } from './schema.ts'
@@ -26,6 +26,9 @@ export interface ProcessSpec {
   maxRestarts: number
   dependsOn: string[]
   protocol: Protocol
+  // What `start --watch` restarts it (a task: runs it again) on, and what a task's run restarts after it.
+  watch?: WatchConfig
+  thenRestart?: string[]
 }
 
 export interface Upstream {
@@ -57,6 +60,8 @@ export interface Plan {
   servers?: ServerConfig[]
   // Servers scaled to another count than their config's: that count, so a start of the same config keeps the scale.
   scaled?: Record<string, number>
+  // Started with --watch: the servers' `watch:` is acted on, also by a supervisor that takes the stack over.
+  watch?: true
 }
 
 // The spec of the process with this id (server-instance); undefined for the proxy, which the plan does not list.
@@ -178,6 +183,8 @@ export function resolveProcesses(server: ServerConfig, proxy: ProxyConfig): Proc
       maxRestarts: server.max_restarts,
       dependsOn: server.depends_on,
       protocol: server.protocol,
+      ...(server.watch ? { watch: server.watch } : {}),
+      ...(server.then_restart ? { thenRestart: server.then_restart } : {}),
     }
   })
 }

@@ -15,6 +15,7 @@ type Rule = { expect?: string; required?: boolean } & (
   | { kind: 'map' }
   | { kind: 'command' }
   | { kind: 'object'; schema: Schema }
+  | { kind: 'list-or-object'; schema: Schema }
   | { kind: 'servers' }
 )
 
@@ -38,6 +39,12 @@ const proxySchema: Schema = {
   grpc_port: port,
 }
 
+const watchSchema: Schema = {
+  paths: { kind: 'list', required: true, expect: 'a list of paths or globs, relative to the config file' },
+  ignore: { kind: 'list', expect: 'a list of names or globs to leave out' },
+  debounce: { kind: 'int', min: 0, max: 60_000, expect: 'milliseconds from 0 to 60000' },
+}
+
 export const serverSchema: Schema = {
   name: { kind: 'string', required: true, expect: 'a server name (lowercase letters, digits, "-" and "_")' },
   command: { kind: 'command', required: true, expect: 'a command string or a non-empty list of arguments' },
@@ -55,6 +62,12 @@ export const serverSchema: Schema = {
   depends_on: { kind: 'list', expect: 'a list of server names' },
   protocol: { kind: 'enum', values: ['http', 'grpc'] },
   behind_proxy: { kind: 'bool' },
+  watch: {
+    kind: 'list-or-object',
+    schema: watchSchema,
+    expect: 'a list of paths or globs, or a mapping with paths, ignore and debounce',
+  },
+  then_restart: { kind: 'list', expect: 'a list of server names' },
 }
 
 const logsSchema: Schema = {
@@ -151,6 +164,11 @@ function wrong(rule: Rule, value: unknown, at: string, out: Problem[]): string |
             message: `${show(arg)} is not an argument, expected a non-empty string or a number`,
           })
       })
+      return undefined
+    case 'list-or-object':
+      if (Array.isArray(value)) return wrong({ kind: 'list' }, value, at, out)
+      if (!isPlainObject(value)) return `${v} is neither a list nor a mapping`
+      checkObject(rule.schema, value, at, out)
       return undefined
     case 'object':
       if (!isPlainObject(value)) return `${v} is not a mapping`

@@ -35,7 +35,22 @@ export interface ServerConfig {
   protocol: Protocol
   // false keeps a server with a port (a database, a cache) out of the proxy's upstreams and routes.
   behind_proxy: boolean
+  // With `start --watch`: a change to these files restarts it (a task: runs it again).
+  watch?: WatchConfig
+  // A task with `watch:`: servers restarted (rolling) after each run on a change that succeeded.
+  then_restart?: string[]
 }
+
+export interface WatchConfig {
+  // The folder the paths and ignores are relative to: the config file's.
+  root: string
+  paths: string[]
+  ignore: string[]
+  // Milliseconds without a further change before it acts.
+  debounce: number
+}
+
+export const WATCH_DEBOUNCE_MS = 300
 
 export interface LogsConfig {
   // Bytes after which a per-process log file is rotated; 0 disables rotation.

@@ -2,7 +2,7 @@
 import fs from 'node:fs'
 import type { Config, ServerConfig } from './types.ts'
 import { proxyListeners } from './plan.ts'
-import type { Problem } from './schema.ts'
+import { didYouMean, type Problem } from './schema.ts'
 import { dependencyProblems } from './dependencies.ts'
 
 // A validator looks at the defaulted config and reports problems; it never throws.
@@ -243,6 +243,35 @@ const directories: Validator = ({ servers }) =>
       : []
   })
 
+// `watch:` names at least one path; `then_restart` names other servers, after the runs a watch makes.
+const watching: Validator = ({ servers }) => {
+  const out: Problem[] = []
+  const known = servers.map((s) => s.name)
+  servers.forEach((s, i) => {
+    if (s.watch && s.watch.paths.length === 0)
+      out.push({
+        path: at(i, 'watch'),
+        message: `no path to watch, expected a list of paths or globs relative to the config file, like [src]`,
+      })
+    if (s.then_restart && !s.watch)
+      out.push({
+        path: at(i, 'then_restart'),
+        message: `"${s.name}" has no watch, expected watch: too (servers are restarted after a run on a change)`,
+      })
+    s.then_restart?.forEach((name, k) => {
+      if (name === s.name || !known.includes(name))
+        out.push({
+          path: at(i, `then_restart[${k}]`),
+          message:
+            name === s.name
+              ? `"${name}" is this server itself, expected another server`
+              : `no server named ${quoted(name)}${didYouMean(name, known)}, expected one of ${known.join(', ')}`,
+        })
+    })
+  })
+  return out
+}
+
 export const validators: Validator[] = [
   names,
   portsInRange,
@@ -253,6 +282,7 @@ export const validators: Validator[] = [
   portNeeds,
   directories,
   dependencyProblems,
+  watching,
 ]
 
 export function checkSemantics(config: Config): Problem[] {

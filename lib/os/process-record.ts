@@ -28,6 +28,8 @@ export interface ProcessRecord {
   // Taken over from an earlier supervisor that died: not a child of this one, so how it ends may be unknown.
   adopted?: boolean
   logFile: string
+  // The change (a file, relative to the config's folder) that made `start --watch` restart it last.
+  watchTrigger?: string
 }
 
 // The recorded processes of one run: what may be signalled, and the tag each of them carries.

@@ -121,7 +121,8 @@ async function runSteps(steps: Step[]): Promise<string[]> {
 export async function applyConfig(home: Home, live: LiveStack, body: Record<string, unknown>): Promise<ApplyAnswer> {
   const { file, dryRun } = readRequest(body, live)
   const config = loadConfig(file, { cacheFile: home.configCache })
-  const plan: Plan = { ...resolvePlan(config), configPath: file }
+  // Started with --watch, it goes on watching (what the new config says to watch).
+  const plan: Plan = { ...resolvePlan(config), configPath: file, ...(live.plan.watch ? { watch: true as const } : {}) }
   return live.exclusive(async () => {
     const diff = diffPlans(live.plan, plan)
     if (diff.refused) throw new BackendManagerError('USAGE', `${file}: ${diff.refused}; nothing was changed`)

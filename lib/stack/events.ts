@@ -20,6 +20,9 @@ export type SupervisorEvent = Base &
     | { kind: 'pause'; pid: number }
     | { kind: 'resume'; pid: number }
     | { kind: 'scale'; from: number; to: number }
+    // start --watch: a server restarted (a task run again) because files changed (`more` besides `file`), or after
+    // the run of task `after`; or a crashed one left waiting for the next change.
+    | { kind: 'watch'; action: 'restart' | 'run' | 'wait'; file?: string; more?: number; after?: string }
   )
 
 export type EventKind = SupervisorEvent['kind']
@@ -52,7 +55,16 @@ export function describeEvent(e: SupervisorEvent): string {
       return `${e.id} resumed pid ${e.pid} (SIGCONT)`
     case 'scale':
       return `${e.id} scaled from ${e.from} to ${e.to} instance${e.to === 1 ? '' : 's'}`
+    case 'watch':
+      return describeWatch(e)
   }
+}
+
+function describeWatch(e: Extract<SupervisorEvent, { kind: 'watch' }>): string {
+  if (e.action === 'wait') return `${e.id} waiting for a change to start again`
+  const changed = `${e.file}${e.more ? ` and ${e.more} more` : ''} changed`
+  if (e.after) return `${e.id} restarting: ${e.after} ran again (${changed})`
+  return `${e.id} ${e.action === 'run' ? 'running again' : 'restarting'}: ${changed}`
 }
 
 // The last this many events are kept for a client that connects to the event stream late.

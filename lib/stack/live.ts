@@ -14,6 +14,8 @@ export class LiveStack extends Stack {
   private queue: Promise<unknown> = Promise.resolve()
   // Instance ids kept out of the proxy's rotation (being restarted, paused, scaled down): marked down in nginx.
   readonly drained = new Set<string>()
+  // Told each new plan (apply, scale): what watches the servers' files follows it.
+  onPlan?: (plan: Plan) => void
 
   // Runs one change after the other: a second command waits for the first instead of interleaving with it.
   exclusive<T>(change: () => Promise<T>): Promise<T> {
@@ -37,6 +39,7 @@ export class LiveStack extends Stack {
     if (plan.proxy.type === 'envoy') this.opts.proxy = makeProxy(this.opts.home, plan, this.opts.env)
     this.state.ports = stackPorts(plan, this.opts.proxy)
     this.save()
+    this.onPlan?.(plan)
   }
 
   // The server instances (not the proxy), in plan order; of one server when named.

@@ -93,10 +93,12 @@ export async function startForeground(plan: Plan, io: RunIO, view: ForegroundVie
   const { serveControl } = await import('./control-server.ts')
   const { controlRoutes } = await import('./control-routes.ts')
   const control = serveControl(io.home, controlRoutes(io.home, stack), io.notice ?? (() => {}))
+  const watcher = plan.watch && (await (await import('./watch.ts')).watchStack(stack, io.home, io.notice ?? (() => {})))
   view.ready()
   log.show()
   await stopRequested
   view.stopping()
+  if (watcher) await watcher.close()
   const started = Date.now()
   const report = await stack.stopAll({ onWait: io.onWait })
   control.close()

@@ -27,6 +27,8 @@ export interface ProcessStatus {
   cpuPercent: number | null
   rssBytes: number | null
   lastExit: string | null
+  // The changed file that made `start --watch` restart it last (relative to the config's folder).
+  watchTrigger?: string
 }
 
 export interface StackStatus {
@@ -129,6 +131,7 @@ export async function collectStatus(home: Home, now = Date.now()): Promise<Stack
         healthy: Boolean(checked?.ok) && record.state === 'running',
         restarts: record.restarts,
         lastExit: record.lastExit ?? null,
+        ...(record.watchTrigger ? { watchTrigger: record.watchTrigger } : {}),
         ...((alive && usage(record.pid, table, boot, now)) || {
           ...NO_USAGE,
           uptimeMs: alive ? now - record.startedAt : null,

@@ -61,6 +61,7 @@ export class Supervisor {
   private readonly cpu: { stop(): void }
   private readonly config: string
   private readonly control: { close(): void }
+  private watcher?: { close(): Promise<void> }
 
   // Takes over the run the state file records; listens for the signals that end it from now on.
   constructor(
@@ -131,6 +132,9 @@ export class Supervisor {
       return false
     }
     this.log('all processes ready')
+    // Started with --watch (kept in the plan): a supervisor that takes the stack over watches too.
+    if (this.stack.plan.watch)
+      this.watcher = await (await import('./watch.ts')).watchStack(this.stack, this.home, this.log)
     reportStartProgress(this.home, { type: 'up' })
     return true
   }
@@ -153,6 +157,7 @@ export class Supervisor {
   }
 
   exit(): void {
+    void this.watcher?.close()
     this.control.close()
     this.cpu.stop()
     this.stack.close()

@@ -45,13 +45,15 @@ export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Con
   const say = (line: string) => ctx.stdout.write(`${line}\n`)
   if (only) {
     const { plan, servers } = onlyPlan(config, only, state, configPath)
+    // A stack started with --watch keeps watching when its supervisor is replaced.
+    if (state?.plan.watch) plan.watch = true
     const rolled = await restartRolling(plan, servers, io, say)
     if (rolled) printRestarted(rolled, ctx.stdout)
     else await restartServers(plan, servers, io)
     ctx.stdout.write(`restarted ${only.join(', ')} in ${Date.now() - started} ms\n`)
     return 0
   }
-  const plan = { ...resolvePlan(config), configPath }
+  const plan = { ...resolvePlan(config), configPath, ...(state?.plan.watch ? { watch: true as const } : {}) }
   const rolled = await restartRolling(plan, undefined, io, say)
   if (rolled) {
     printRestarted(rolled, ctx.stdout)

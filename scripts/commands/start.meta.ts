@@ -14,6 +14,11 @@ A stack already running this config is left as it is (exit 0); another config is
   flags: {
     only: { type: 'string', value: 'a,b', description: 'start only these servers (and what they depend on)' },
     foreground: { type: 'boolean', description: 'stay in the terminal; Ctrl+C stops everything' },
+    watch: {
+      type: 'boolean',
+      description: `restart each server with "watch:" when its files change (rolling); a task with
+        "watch:" runs again`,
+    },
     'no-wait': {
       type: 'boolean',
       description: `return at once; the background supervisor starts everything ("status" says which

@@ -10,11 +10,23 @@ import { describeProxy, processCount } from '../../lib/proxy/process.ts'
 import { allReady, printStopReport } from '../../lib/cli/progress.ts'
 import { commandIO } from '../../lib/cli/command-io.ts'
 import { unifiedLogBehind } from '../../lib/logs/behind.ts'
+import { usageError } from '../../lib/core/errors.ts'
+import type { Plan } from '../../lib/config/plan.ts'
+
+// --watch on a config where no server says what to watch would watch nothing: said, rather than ignored.
+function watchable(plan: Plan): true {
+  if (plan.processes.some((p) => p.watch)) return true
+  throw usageError(
+    `--watch: no server in ${plan.file} has "watch:", expected at least one` +
+      ` (add watch: [src] to a server: the folders or globs whose changes restart it)`,
+  )
+}
 
 export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Context): Promise<number> {
   const file = positionals[0] ?? DEFAULT_CONFIG
   const config = loadConfig(file, { cacheFile: ctx.home.configCache })
   const plan = { ...resolvePlan(config, csv(values.only)), configPath: path.resolve(ctx.cwd, file) }
+  if (values.watch) plan.watch = watchable(plan)
   const started = Date.now()
   const io = commandIO(ctx)
   if (values.foreground) {
