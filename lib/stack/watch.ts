@@ -88,7 +88,8 @@ export class StackWatcher {
         root: config.root,
         paths: config.paths,
         ignore: config.ignore,
-        exclude: [this.home.root],
+        // What the stack itself writes all the time: its state and logs.
+        exclude: [this.home.run, this.home.logs],
         onChange: (file, at) => {
           if (at <= t.ownUntil) t.own.add(file)
           else t.debouncer.add(file, at)
