@@ -55,6 +55,7 @@ export const serverSchema: Schema = {
   depends_on: { kind: 'list', expect: 'a list of server names' },
   protocol: { kind: 'enum', values: ['http', 'grpc'] },
   behind_proxy: { kind: 'bool' },
+  kind: { kind: 'enum', values: ['server', 'task'] },
 }
 
 const logsSchema: Schema = {
