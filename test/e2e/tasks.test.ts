@@ -13,7 +13,7 @@ test('a task runs to its end before its dependent starts, which reads what it wr
     servers: [
       fixtureServer('api', 'reads-file.mjs', port, { depends_on: ['gen'], env: { READ_FILE: file } }),
       // Slow on purpose: a dependent started before the task ended would find no file and exit 1.
-      { name: 'gen', kind: 'task', command: `sleep 0.5 && echo generated-by-task > ${file}`, ready_timeout: 30 },
+      { name: 'gen', kind: 'task', command: `sleep 0.5 && echo generated-by-task >> ${file}`, ready_timeout: 30 },
     ],
   })
   const plan = await home.cli(['plan', config])
@@ -34,6 +34,12 @@ test('a task runs to its end before its dependent starts, which reads what it wr
   assert.equal(gen.state, 'completed')
   assert.equal(gen.exitCode, 0)
   assert.equal(json.healthy, true)
+
+  // A restart runs the task again (it appends a line) before the server it restarts reads the file again.
+  const restarted = await home.cli(['restart'])
+  assert.equal(restarted.code, 0, `${restarted.stdout}\n${restarted.stderr}`)
+  assert.equal((await httpGet(`http://127.0.0.1:${port}/`)).body, 'generated-by-task\ngenerated-by-task\n')
+  assert.equal(home.record('gen-0').state, 'completed')
   await stopOk(home)
 })
 
