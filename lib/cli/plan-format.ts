@@ -37,7 +37,8 @@ export function planJson(plan: Plan) {
       command: p.command,
       cwd: p.cwd,
       env: p.env,
-      readiness: p.readiness.kind === 'http' ? `http ${p.readiness.path}` : p.readiness.kind,
+      ...(p.task ? { kind: 'task' } : {}),
+      readiness: p.task ? 'exit 0' : p.readiness.kind === 'http' ? `http ${p.readiness.path}` : p.readiness.kind,
       depends_on: p.dependsOn,
     })),
     routes: plan.routes.map((r) => ({
@@ -54,7 +55,7 @@ export function formatPlan(plan: Plan): string {
   const processes = table(
     ['PROCESS', 'PORT', 'READY WHEN', 'COMMAND', 'ENV'],
     json.processes.map((p) => [
-      p.id,
+      'kind' in p ? `${p.id} (task)` : p.id,
       p.port === null ? '-' : String(p.port),
       p.readiness,
       p.command,

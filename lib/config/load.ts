@@ -16,6 +16,7 @@ import {
   type ProxyConfig,
   type RestartPolicy,
   type ServerConfig,
+  type ServerKind,
   type WatchConfig,
   WATCH_DEBOUNCE_MS,
 } from './types.ts'
@@ -31,6 +32,7 @@ function serverDefaults(given: Record<string, unknown>, proxy: ProxyConfig, dir:
   const raw = present(given)
   const hasPort = raw.port !== undefined
   const protocol = (raw.protocol as Protocol | undefined) ?? 'http'
+  const kind = (raw.kind as ServerKind | undefined) ?? 'server'
   return {
     name: raw.name as string,
     // YAML reads `[sleep, 100]` with a number in it; every argument is a string by the time it runs.
@@ -47,11 +49,13 @@ function serverDefaults(given: Record<string, unknown>, proxy: ProxyConfig, dir:
     cwd: path.resolve(dir, (raw.cwd as string | undefined) ?? '.'),
     ready_timeout: (raw.ready_timeout as number | undefined) ?? 30,
     stop_timeout: (raw.stop_timeout as number | undefined) ?? 3,
-    restart: (raw.restart as RestartPolicy | undefined) ?? 'on-failure',
+    // A task runs once: it is never restarted.
+    restart: (raw.restart as RestartPolicy | undefined) ?? (kind === 'task' ? 'no' : 'on-failure'),
     max_restarts: (raw.max_restarts as number | undefined) ?? 5,
     depends_on: (raw.depends_on as string[] | undefined) ?? [],
     protocol,
     behind_proxy: (raw.behind_proxy as boolean | undefined) ?? true,
+    kind,
     ...(raw.watch === undefined ? {} : { watch: watchDefaults(raw.watch, dir) }),
     ...(raw.then_restart === undefined ? {} : { then_restart: raw.then_restart as string[] }),
   }

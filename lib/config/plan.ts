@@ -26,6 +26,8 @@ export interface ProcessSpec {
   maxRestarts: number
   dependsOn: string[]
   protocol: Protocol
+  // Runs to completion (kind: task): ready once it exited 0, then `completed`; never restarted, never behind the proxy.
+  task?: true
   // What `start --watch` restarts it (a task: runs it again) on, and what a task's run restarts after it.
   watch?: WatchConfig
   thenRestart?: string[]
@@ -183,6 +185,7 @@ export function resolveProcesses(server: ServerConfig, proxy: ProxyConfig): Proc
       maxRestarts: server.max_restarts,
       dependsOn: server.depends_on,
       protocol: server.protocol,
+      ...(server.kind === 'task' ? { task: true as const } : {}),
       ...(server.watch ? { watch: server.watch } : {}),
       ...(server.then_restart ? { thenRestart: server.then_restart } : {}),
     }

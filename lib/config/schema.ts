@@ -62,6 +62,7 @@ export const serverSchema: Schema = {
   depends_on: { kind: 'list', expect: 'a list of server names' },
   protocol: { kind: 'enum', values: ['http', 'grpc'] },
   behind_proxy: { kind: 'bool' },
+  kind: { kind: 'enum', values: ['server', 'task'] },
   watch: {
     kind: 'list-or-object',
     schema: watchSchema,

@@ -4,6 +4,8 @@
 export type ProxyType = 'nginx' | 'envoy' | 'none'
 export type RestartPolicy = 'no' | 'on-failure' | 'always'
 export type Protocol = 'http' | 'grpc'
+// task: runs to completion (a migration, a code generator); its dependents start once it exited 0.
+export type ServerKind = 'server' | 'task'
 
 export interface ProxyConfig {
   type: ProxyType
@@ -35,6 +37,7 @@ export interface ServerConfig {
   protocol: Protocol
   // false keeps a server with a port (a database, a cache) out of the proxy's upstreams and routes.
   behind_proxy: boolean
+  kind: ServerKind
   // With `start --watch`: a change to these files restarts it (a task: runs it again).
   watch?: WatchConfig
   // A task with `watch:`: servers restarted (rolling) after each run on a change that succeeded.

@@ -2,8 +2,9 @@
 import fs from 'node:fs'
 import type { Config, ServerConfig } from './types.ts'
 import { proxyListeners } from './plan.ts'
-import { didYouMean, type Problem } from './schema.ts'
+import type { Problem } from './schema.ts'
 import { dependencyProblems } from './dependencies.ts'
+import { watching } from './watching.ts'
 
 // A validator looks at the defaulted config and reports problems; it never throws.
 // Each message reads `<what is wrong>, expected <what>`; the caller prefixes file and key path.
@@ -226,6 +227,24 @@ const portNeeds: Validator = ({ servers }) => {
   return out
 }
 
+// A task runs to completion: nothing listens for it, nothing restarts it.
+const tasks: Validator = ({ servers }) =>
+  servers.flatMap((s, i) => {
+    if (s.kind !== 'task') return []
+    const out: Problem[] = []
+    if (s.port !== undefined)
+      out.push({
+        path: at(i, 'port'),
+        message: `${s.port}: "${s.name}" is a task (it runs to completion), expected no port, or kind: server`,
+      })
+    if (s.restart !== 'no')
+      out.push({
+        path: at(i, 'restart'),
+        message: `${quoted(s.restart)}: "${s.name}" is a task (it runs once), expected "no" or no restart key`,
+      })
+    return out
+  })
+
 const directories: Validator = ({ servers }) =>
   servers.flatMap((s, i) => {
     const problem = !fs.existsSync(s.cwd)
@@ -243,35 +262,6 @@ const directories: Validator = ({ servers }) =>
       : []
   })
 
-// `watch:` names at least one path; `then_restart` names other servers, after the runs a watch makes.
-const watching: Validator = ({ servers }) => {
-  const out: Problem[] = []
-  const known = servers.map((s) => s.name)
-  servers.forEach((s, i) => {
-    if (s.watch && s.watch.paths.length === 0)
-      out.push({
-        path: at(i, 'watch'),
-        message: `no path to watch, expected a list of paths or globs relative to the config file, like [src]`,
-      })
-    if (s.then_restart && !s.watch)
-      out.push({
-        path: at(i, 'then_restart'),
-        message: `"${s.name}" has no watch, expected watch: too (servers are restarted after a run on a change)`,
-      })
-    s.then_restart?.forEach((name, k) => {
-      if (name === s.name || !known.includes(name))
-        out.push({
-          path: at(i, `then_restart[${k}]`),
-          message:
-            name === s.name
-              ? `"${name}" is this server itself, expected another server`
-              : `no server named ${quoted(name)}${didYouMean(name, known)}, expected one of ${known.join(', ')}`,
-        })
-    })
-  })
-  return out
-}
-
 export const validators: Validator[] = [
   names,
   portsInRange,
@@ -280,6 +270,7 @@ export const validators: Validator[] = [
   injectionSafe,
   envNames,
   portNeeds,
+  tasks,
   directories,
   dependencyProblems,
   watching,

@@ -20,6 +20,8 @@ export type SupervisorEvent = Base &
     | { kind: 'pause'; pid: number }
     | { kind: 'resume'; pid: number }
     | { kind: 'scale'; from: number; to: number }
+    // A task (kind: task) ran to its end: completed (exit 0) or failed.
+    | { kind: 'task'; pid: number; ok: boolean; code?: number; reason: string }
     // start --watch: a server restarted (a task run again) because files changed (`more` besides `file`), or after
     // the run of task `after`; or a crashed one left waiting for the next change.
     | { kind: 'watch'; action: 'restart' | 'run' | 'wait'; file?: string; more?: number; after?: string }
@@ -55,6 +57,8 @@ export function describeEvent(e: SupervisorEvent): string {
       return `${e.id} resumed pid ${e.pid} (SIGCONT)`
     case 'scale':
       return `${e.id} scaled from ${e.from} to ${e.to} instance${e.to === 1 ? '' : 's'}`
+    case 'task':
+      return `${e.id} ${e.ok ? 'completed' : 'failed'} (task ${e.reason})`
     case 'watch':
       return describeWatch(e)
   }

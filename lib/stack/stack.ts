@@ -8,6 +8,7 @@ import { waitReady } from '../probe/readiness.ts'
 import { stopProcesses, stopTargets, type StopOptions, type StopReport } from '../os/terminate.ts'
 import { describeStartFailure, type StartFailure } from './last-failure.ts'
 import { Supervision, type Managed } from './supervision.ts'
+import { completedBefore, untilTaskEnds } from './tasks.ts'
 
 const ADOPTED_POLL_MS = 200
 const LOG_POLL_MS = 50
@@ -87,6 +88,10 @@ export class Stack extends Supervision {
     const m = this.newManaged(spec, kind, old?.restarts)
     this.watch(m, !old)
     const started = Date.now()
+    if (spec.task && completedBefore(old) && !isRecordedProcess(old, this.state.runId)) {
+      Object.assign(m.record, old)
+      return this.record(m.record)
+    }
     if (old && isRecordedProcess(old, this.state.runId)) {
       // Recorded before it was ready (its supervisor died during a --no-wait bring-up): checked like a new one.
       const unready = old.state === 'starting' || old.state === 'restarting'
@@ -117,17 +122,21 @@ export class Stack extends Supervision {
     }
     const aborted = () => m.exitReason ?? (this.firstError ? 'start aborted' : undefined)
     const waiting = (ms: number, reason: string) => this.opts.progress?.({ type: 'waiting', id: spec.id, ms, reason })
-    const result = await waitReady(spec.readiness, spec.host, spec.port, spec.readyTimeoutMs, aborted, waiting)
+    const result = spec.task
+      ? await untilTaskEnds(m.record, spec.readyTimeoutMs, () => (this.firstError ? 'start aborted' : undefined))
+      : await waitReady(spec.readiness, spec.host, spec.port, spec.readyTimeoutMs, aborted, waiting)
     if (!result.ok) {
       // A failure elsewhere aborted this wait: report the first failure, not this echo of it.
       if (this.firstError) throw this.firstError
       this.firstError = this.failure(m, result.detail)
       throw this.firstError
     }
-    m.record.state = 'running'
+    if (!spec.task) m.record.state = 'running'
     this.save()
     const ms = Date.now() - started
-    this.emit({ kind: 'ready', id: spec.id, pid: m.record.pid, port: spec.port, ms, detail: result.detail })
+    // A task's end was its event.
+    if (!spec.task)
+      this.emit({ kind: 'ready', id: spec.id, pid: m.record.pid, port: spec.port, ms, detail: result.detail })
     this.opts.progress?.({
       type: 'ready',
       id: spec.id,

@@ -4,7 +4,6 @@
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import type { Home } from '../core/home.ts'
-import type { ProcessSpec } from '../config/plan.ts'
 import type { WatchConfig } from '../config/types.ts'
 import { Debouncer, watchFiles, type FileWatcher } from '../os/file-watcher.ts'
 import { shownPath } from '../os/globs.ts'
@@ -30,8 +29,6 @@ interface Target {
   // A task: the content each changed file had when last seen, so a write of the same bytes is no change.
   seen: Map<string, string>
 }
-
-export const isTask = (spec: ProcessSpec) => (spec as ProcessSpec & { task?: boolean }).task === true
 
 export class StackWatcher {
   private readonly targets = new Map<string, Target>()
@@ -125,7 +122,7 @@ export class StackWatcher {
     if (instances.length === 0) return
     const files = [...queued.files].map((f) => shownPath(t.config.root, f)).sort()
     const change = { file: files[0], more: files.length - 1 }
-    if (isTask(instances[0].spec)) return this.runTask(t, instances[0], change)
+    if (instances[0].spec.task) return this.runTask(t, instances[0], change)
     await this.restart(t.server, instances, change)
   }
 
@@ -194,7 +191,7 @@ export class StackWatcher {
 
   private isTaskTarget(t: Target): boolean {
     const first = this.live.instances(t.server)[0]
-    return first !== undefined && isTask(first.spec)
+    return first?.spec.task === true
   }
 }
 
