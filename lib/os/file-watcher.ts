@@ -1,5 +1,7 @@
 // Watching files for changes: chokidar on each folder a `watch:` entry names (inotify on Linux, no polling, so an
 // idle watch costs nothing), changes to the files the entries match told one by one; and a debouncer to batch them.
+import fs from 'node:fs'
+import path from 'node:path'
 import { watch } from 'chokidar'
 import { pathMatcher, watchRoots } from './globs.ts'
 
@@ -18,8 +20,13 @@ export interface FileWatchOptions {
 export interface FileWatcher {
   // Resolves once every folder is watched: changes from then on are told.
   ready: Promise<void>
+  // Every file the entries match now (read from disk, at most LIST_LIMIT).
+  files(): string[]
   close(): Promise<void>
 }
+
+// A listing stops here: a folder that large is a mistake in the entries (a missing ignore), not something to read.
+export const LIST_LIMIT = 10_000
 
 export function watchFiles(opts: FileWatchOptions): FileWatcher {
   const matcher = pathMatcher(opts.root, opts.paths, opts.ignore, opts.exclude)
@@ -35,7 +42,30 @@ export function watchFiles(opts: FileWatchOptions): FileWatcher {
   })
   watcher.on('error', (error) => opts.onError?.(error instanceof Error ? error.message : String(error)))
   const ready = new Promise<void>((resolve) => watcher.once('ready', () => resolve()))
-  return { ready, close: () => watcher.close() }
+  const roots = watchRoots(opts.root, opts.paths)
+  return { ready, files: () => listFiles(roots, matcher), close: () => watcher.close() }
+}
+
+function listFiles(roots: string[], matcher: ReturnType<typeof pathMatcher>): string[] {
+  const out: string[] = []
+  const visit = (file: string) => {
+    if (out.length >= LIST_LIMIT || matcher.ignored(file)) return
+    let entries: fs.Dirent[]
+    try {
+      entries = fs.readdirSync(file, { withFileTypes: true })
+    } catch (error) {
+      // A file (not a folder), or gone meanwhile.
+      if ((error as NodeJS.ErrnoException).code === 'ENOTDIR' && matcher.matches(file)) out.push(file)
+      return
+    }
+    for (const e of entries) {
+      const child = path.join(file, e.name)
+      if (e.isDirectory()) visit(child)
+      else if (e.isFile() && matcher.matches(child) && out.length < LIST_LIMIT) out.push(child)
+    }
+  }
+  for (const root of roots) visit(root)
+  return out
 }
 
 export interface Timers {

@@ -11,9 +11,6 @@ import type { LiveStack } from './live.ts'
 import { rollingRestart } from './rolling.ts'
 import type { Managed } from './supervision.ts'
 
-// After a task's run, its writes that are still arriving are its own for this long (beyond the debounce).
-const SETTLE_MS = 500
-
 interface Target {
   server: string
   config: WatchConfig
@@ -23,10 +20,10 @@ interface Target {
   startedAt: number
   // Files waiting for their turn (another change to the stack runs first), and the last one's time.
   queued?: { files: Set<string>; at: number }
-  // A task: changes until then are its own writes (Infinity while it runs); they are hashed once it is over.
-  ownUntil: number
-  own: Set<string>
-  // A task: the content each changed file had when last seen, so a write of the same bytes is no change.
+  // A task while it runs: what changes meanwhile is its own doing, and what it left is read once it is over.
+  running: boolean
+  // Each file's content when last read (a task's, after its run; a server's, before then_restart restarts it):
+  // a change event that leaves these bytes as they were (the late echo of a generator's write) is no change.
   seen: Map<string, string>
 }
 
@@ -57,6 +54,9 @@ export class StackWatcher {
     const added = [...wanted].filter(([server]) => !this.targets.has(server))
     for (const [server, config] of added) this.targets.set(server, this.watchOne(server, config))
     await Promise.all(added.map(([server]) => this.targets.get(server)!.files.ready))
+    // A task's files as its last run left them: touching one without changing it runs nothing.
+    for (const [server] of added)
+      if (this.isTaskTarget(this.targets.get(server)!)) this.snapshot(this.targets.get(server)!)
     if (added.length) this.log(`watching ${added.map(([s, c]) => `${s} (${c.paths.join(', ')})`).join(', ')}`)
   }
 
@@ -77,8 +77,7 @@ export class StackWatcher {
       server,
       config,
       startedAt: 0,
-      ownUntil: 0,
-      own: new Set(),
+      running: false,
       seen: new Map(),
       debouncer: new Debouncer(config.debounce, (files, at) => this.changed(t, files, at)),
       files: watchFiles({
@@ -88,8 +87,7 @@ export class StackWatcher {
         // What the stack itself writes all the time: its state and logs.
         exclude: [this.home.run, this.home.logs],
         onChange: (file, at) => {
-          if (at <= t.ownUntil) t.own.add(file)
-          else t.debouncer.add(file, at)
+          if (!t.running) t.debouncer.add(file, at)
         },
         onError: (message) => this.log(`watching ${server}: ${message}`),
       }),
@@ -100,7 +98,8 @@ export class StackWatcher {
   // Files stopped changing: their restart waits for its turn; files changed meanwhile join it.
   private changed(t: Target, files: string[], at: number): void {
     if (this.closed || at < t.startedAt) return
-    const fresh = this.isTaskTarget(t) ? files.filter((f) => this.contentChanged(t, f)) : files
+    const task = this.isTaskTarget(t)
+    const fresh = files.filter((f) => !this.unchanged(t, f, task))
     if (fresh.length === 0) return
     if (t.queued) {
       for (const f of fresh) t.queued.files.add(f)
@@ -130,6 +129,8 @@ export class StackWatcher {
   private async restart(server: string, instances: Managed[], change: Change, after?: string): Promise<void> {
     const target = this.targets.get(server)
     if (target) target.startedAt = Date.now()
+    // After a task's run: what it wrote into this server's folders is in the processes started now.
+    if (target && after) this.snapshot(target)
     this.live.events.emit({ kind: 'watch', action: 'restart', id: server, ...change, after })
     const trigger = describeChange(change)
     for (const m of instances) m.record.watchTrigger = trigger
@@ -156,7 +157,7 @@ export class StackWatcher {
 
   private async runTask(t: Target, m: Managed, change: Change): Promise<void> {
     t.startedAt = Date.now()
-    t.ownUntil = Infinity
+    t.running = true
     this.live.events.emit({ kind: 'watch', action: 'run', id: t.server, ...change })
     m.record.watchTrigger = describeChange(change)
     let ok = false
@@ -166,8 +167,8 @@ export class StackWatcher {
     } catch (error) {
       this.log(`${t.server}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`)
     } finally {
-      t.ownUntil = Date.now() + t.config.debounce + SETTLE_MS
-      setTimeout(() => this.settle(t), t.config.debounce + SETTLE_MS).unref()
+      t.running = false
+      this.snapshot(t)
     }
     if (!ok) return
     for (const server of m.spec.thenRestart ?? []) {
@@ -176,17 +177,17 @@ export class StackWatcher {
     }
   }
 
-  // The task's writes are known by their content from now on: an echo of them arriving late changes nothing.
-  private settle(t: Target): void {
-    for (const file of t.own) t.seen.set(file, contentHash(file))
-    t.own.clear()
+  private snapshot(t: Target): void {
+    for (const file of t.files.files()) t.seen.set(file, contentHash(file))
   }
 
-  private contentChanged(t: Target, file: string): boolean {
+  // A task remembers every file's content from run to run; a server only checks what a snapshot left, once.
+  private unchanged(t: Target, file: string, task: boolean): boolean {
     const hash = contentHash(file)
-    if (t.seen.get(file) === hash) return false
-    t.seen.set(file, hash)
-    return true
+    const before = t.seen.get(file)
+    if (task) t.seen.set(file, hash)
+    else t.seen.delete(file)
+    return before === hash
   }
 
   private isTaskTarget(t: Target): boolean {
