@@ -9,7 +9,7 @@ DEPS := node_modules/.installed
 	format format-check backend-manager-start backend-manager-stop backend-manager-restart backend-manager-status \
 	backend-manager-plan backend-manager-gen-nginx-conf logs-tail logs-tail-nginx logs-clean \
 	simple-start simple-status simple-stop simple-restart simple-logs \
-	backend-manager-gen-envoy-conf check-envoy bench
+	backend-manager-gen-envoy-conf check-envoy bench dev
 
 $(DEPS): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -58,6 +58,10 @@ test: install system-deps typecheck format-check
 
 backend-manager-start: install
 	$(BM) start $(config)
+
+# The dev loop in this terminal: a server restarts when its watch: files change; Ctrl+C stops everything.
+dev: install
+	$(BM) start $(config) --foreground --watch
 
 backend-manager-stop: deps
 	$(BM) stop

@@ -40,6 +40,8 @@ export function planJson(plan: Plan) {
       ...(p.task ? { kind: 'task' } : {}),
       readiness: p.task ? 'exit 0' : p.readiness.kind === 'http' ? `http ${p.readiness.path}` : p.readiness.kind,
       depends_on: p.dependsOn,
+      ...(p.watch ? { watch: { paths: p.watch.paths, ignore: p.watch.ignore, debounce: p.watch.debounce } } : {}),
+      ...(p.thenRestart ? { then_restart: p.thenRestart } : {}),
     })),
     routes: plan.routes.map((r) => ({
       path: r.path,
@@ -82,5 +84,18 @@ export function formatPlan(plan: Plan): string {
     )
     .join('')
   const head = `Config: ${plan.file}\n\nProcesses (start order):\n${processes}${scaled}`
-  return `${head}\nProxy: ${proxy}\n${json.proxy ? `\nRoutes:\n${routes}` : ''}`
+  return `${head}\nProxy: ${proxy}\n${json.proxy ? `\nRoutes:\n${routes}` : ''}${watched(plan)}`
+}
+
+// What `start --watch` acts on: one line per server with `watch:`.
+function watched(plan: Plan): string {
+  const seen = new Set<string>()
+  const lines = plan.processes.flatMap((p) => {
+    if (!p.watch || seen.has(p.server)) return []
+    seen.add(p.server)
+    const ignore = p.watch.ignore.length ? `, ignoring ${p.watch.ignore.join(', ')}` : ''
+    const then = p.thenRestart ? `, then restarts ${p.thenRestart.join(', ')}` : ''
+    return [`${p.server}: ${p.watch.paths.join(', ')}${ignore} (debounce ${p.watch.debounce} ms${then})\n`]
+  })
+  return lines.length ? `\nWatched with start --watch:\n${lines.join('')}` : ''
 }
