@@ -50,6 +50,8 @@ export interface IdleResult {
   // One value per window.
   cpuPercent: number[]
   rssBytes: number[]
+  // Started with --watch, each server watching a folder of its own.
+  watched?: boolean
 }
 
 export interface ChangeRun {
@@ -84,14 +86,14 @@ function cpuOf(pid: number, who: string): number {
   return stat.cpuTicks * (1000 / CLOCK_TICKS)
 }
 
-interface Daemon {
+export interface Daemon {
   tool: string
   what: string
   pid: number
 }
 
 // Both managers idle at once, sampled over the same windows: the same background load for both.
-async function idleWindows(daemons: Daemon[], servers: number, log: LiveOptions['log']): Promise<IdleResult[]> {
+export async function idleWindows(daemons: Daemon[], servers: number, log: LiveOptions['log']): Promise<IdleResult[]> {
   await sleep(IDLE_SETTLE_S * 1000)
   const out = daemons.map((d) => ({ tool: d.tool, what: d.what, servers, cpuPercent: [], rssBytes: [] }) as IdleResult)
   for (let w = 0; w < IDLE_WINDOWS; w++) {

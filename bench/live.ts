@@ -7,6 +7,7 @@ import path from 'node:path'
 import { benchDir, benchSession, machineShared, now } from './common.ts'
 import { liveTargets, renderLiveSection, spliceLiveSection } from './live-report.ts'
 import { runLiveScenario, type LiveResults } from './live-scenario.ts'
+import { idleWatched } from './watch-scenario.ts'
 import { programs } from './programs.ts'
 
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`)
@@ -25,13 +26,16 @@ try {
   } else {
     if (shared.shared) log(shared.note)
     const server = programs('js').server
-    results = await runLiveScenario({
+    const opts = {
       tmp,
       serverArgv: server.argv,
       serverLabel: server.label,
       log,
-      onStarted: (stop) => teardowns.push(stop),
-    })
+      onStarted: (stop: () => Promise<void>) => void teardowns.push(stop),
+    }
+    results = await runLiveScenario(opts)
+    log('live: idle supervisor watching 8 servers (start --watch)')
+    results.idle.push(...(await idleWatched(opts)))
     // The raw figures too, to re-render or compare runs (not committed).
     fs.writeFileSync(raw, JSON.stringify({ ...results, sharedMachine: shared.shared }, null, 2))
   }

@@ -50,6 +50,8 @@ export interface BmStack {
   // Modules per set name; the set without modules owns "/".
   modules?: Record<string, string[]>
   proxyPort?: number
+  // Folders (relative to the home) each set watches; the stack then starts with --watch.
+  watch?: Record<string, string[]>
 }
 
 export class BackendManager implements Tool {
@@ -75,6 +77,7 @@ export class BackendManager implements Tool {
       modules: this.stack.modules?.[s.name] ?? [],
       cwd: repoRoot,
       ...(s.env ? { env: s.env } : {}),
+      ...(this.stack.watch?.[s.name] ? { watch: this.stack.watch[s.name] } : {}),
     }))
     const proxy =
       this.stack.proxyPort === undefined
@@ -88,7 +91,7 @@ export class BackendManager implements Tool {
     return run(process.execPath, [path.join(repoRoot, 'bin', 'backend-manager.js'), ...args], { env: this.env, ok })
   }
 
-  start = () => this.cli(['start', this.configFile])
+  start = () => this.cli(['start', this.configFile, ...(this.stack.watch ? ['--watch'] : [])])
   stop = () => this.cli(['stop'])
   restart = () => this.cli(['restart', this.configFile])
   status = () => this.cli(['status', '--json'])

@@ -1,9 +1,8 @@
-// Watching files for changes: chokidar on each folder a `watch:` entry names (inotify on Linux, no polling, so an
-// idle watch costs nothing), changes to the files the entries match told one by one; and a debouncer to batch them.
+// Watching files for changes: fs.watch on each folder below what a `watch:` entry names (inotify on Linux, no polling,
+// so an idle watch costs nothing), changes to the files the entries match told one by one; a debouncer to batch them.
 import fs from 'node:fs'
 import path from 'node:path'
-import { watch } from 'chokidar'
-import { pathMatcher, watchRoots } from './globs.ts'
+import { pathMatcher, watchRoots, type PathMatcher } from './globs.ts'
 
 export interface FileWatchOptions {
   // The folder the entries are relative to (the config's).
@@ -30,23 +29,94 @@ export const LIST_LIMIT = 10_000
 
 export function watchFiles(opts: FileWatchOptions): FileWatcher {
   const matcher = pathMatcher(opts.root, opts.paths, opts.ignore, opts.exclude)
-  const watcher = watch(watchRoots(opts.root, opts.paths), {
-    ignoreInitial: true,
-    persistent: false,
-    // A folder is pruned whole; a file only when no entry wants it (a folder may hold wanted files below it).
-    ignored: (file, stats) => matcher.ignored(file) || (stats?.isFile() === true && !matcher.matches(file)),
-  })
-  watcher.on('all', (event, file) => {
-    if ((event === 'add' || event === 'change' || event === 'unlink') && matcher.matches(file))
-      opts.onChange(file, Date.now())
-  })
-  watcher.on('error', (error) => opts.onError?.(error instanceof Error ? error.message : String(error)))
-  const ready = new Promise<void>((resolve) => watcher.once('ready', () => resolve()))
   const roots = watchRoots(opts.root, opts.paths)
-  return { ready, files: () => listFiles(roots, matcher), close: () => watcher.close() }
+  const folders = new FolderWatches(roots, matcher, (file) => opts.onChange(file, Date.now()), opts.onError)
+  for (const root of roots) folders.watchRoot(root)
+  return {
+    ready: Promise.resolve(),
+    files: () => listFiles(roots, matcher),
+    close: async () => folders.close(),
+  }
 }
 
-function listFiles(roots: string[], matcher: ReturnType<typeof pathMatcher>): string[] {
+// One fs.watch per folder (inotify tells a folder's watch about every file in it): a few handles per tree rather than
+// one per file. A folder created (or moved in) later is watched as it appears, and the files in it are told.
+class FolderWatches {
+  private readonly watches = new Map<string, fs.FSWatcher>()
+  private closed = false
+
+  constructor(
+    private readonly roots: string[],
+    private readonly matcher: PathMatcher,
+    private readonly changed: (file: string) => void,
+    private readonly onError?: (message: string) => void,
+  ) {}
+
+  // A folder root is watched with all below it; a file root, or one not there yet, by a watch on its parent.
+  watchRoot(root: string): void {
+    if (isFolder(root)) return this.watch(root, false)
+    const parent = path.dirname(root)
+    if (isFolder(parent)) this.watch(parent, false, true)
+  }
+
+  close(): void {
+    this.closed = true
+    for (const w of this.watches.values()) w.close()
+    this.watches.clear()
+  }
+
+  private inRoot = (file: string) => this.roots.some((r) => file === r || file.startsWith(`${r}/`))
+
+  // `fresh`: the folder just appeared, so its files are new; `shallow`: the parent of a root, not descended into.
+  private watch(dir: string, fresh: boolean, shallow = false): void {
+    if (this.closed || this.watches.has(dir) || this.matcher.ignored(dir)) return
+    let watcher: fs.FSWatcher
+    try {
+      watcher = fs.watch(dir, { persistent: false }, (_event, name) => name && this.event(dir, String(name)))
+    } catch (error) {
+      return this.onError?.(`cannot watch ${dir}: ${(error as Error).message}`)
+    }
+    // Gone (the folder was removed): its parent's watch says so.
+    watcher.on('error', () => this.unwatch(dir))
+    this.watches.set(dir, watcher)
+    if (shallow) return
+    let entries: fs.Dirent[] = []
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true })
+    } catch {
+      // Removed meanwhile.
+    }
+    for (const e of entries) {
+      const file = path.join(dir, e.name)
+      if (e.isDirectory()) this.watch(file, fresh)
+      else if (fresh && this.matcher.matches(file)) this.changed(file)
+    }
+  }
+
+  private event(dir: string, name: string): void {
+    const file = path.join(dir, name)
+    if (this.closed || this.matcher.ignored(file)) return
+    if (isFolder(file)) {
+      if (this.inRoot(file)) this.watch(file, true)
+      return
+    }
+    if (this.watches.has(file)) this.unwatch(file)
+    if (this.matcher.matches(file)) this.changed(file)
+  }
+
+  // A removed folder: its watch and every watch below it.
+  private unwatch(dir: string): void {
+    for (const [d, w] of this.watches)
+      if (d === dir || d.startsWith(`${dir}/`)) {
+        w.close()
+        this.watches.delete(d)
+      }
+  }
+}
+
+const isFolder = (file: string) => fs.statSync(file, { throwIfNoEntry: false })?.isDirectory() === true
+
+function listFiles(roots: string[], matcher: PathMatcher): string[] {
   const out: string[] = []
   const visit = (file: string) => {
     if (out.length >= LIST_LIMIT || matcher.ignored(file)) return

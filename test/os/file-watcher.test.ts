@@ -1,5 +1,5 @@
 // What a `watch:` entry matches (globs relative to the config's folder, ignores by name or path, the defaults),
-// which folders are watched, the debouncer's batches, and real file changes told through chokidar.
+// which folders are watched, the debouncer's batches, and real file changes told through fs.watch on each folder.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
@@ -161,4 +161,46 @@ test('real changes: added, changed and removed files are told; ignored and unmat
   fs.rmSync(path.join(dir, 'src', 'app.py'))
   await waitFor(() => seen.filter((f) => f === 'src/app.py').length >= 2, 10_000, 'the removal')
   assert.deepEqual([...new Set(seen)].sort(), ['src/app.py', 'src/pkg/new.py'])
+})
+
+test('a file entry survives saves by rename; an entry created later and a folder moved in are watched', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bm-watch-unit-'))
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  fs.writeFileSync(path.join(dir, 'main.py'), 'v1\n')
+  fs.writeFileSync(path.join(dir, 'other.py'), 'v1\n')
+  const seen: string[] = []
+  const w = watchFiles({
+    root: dir,
+    paths: ['main.py', 'later'],
+    ignore: [],
+    onChange: (f) => seen.push(path.relative(dir, f)),
+  })
+  t.after(() => w.close())
+  await w.ready
+  const count = (f: string) => seen.filter((s) => s === f).length
+  for (const version of ['v2', 'v3']) {
+    // As editors save: a new file renamed over the old one.
+    const before = count('main.py')
+    fs.writeFileSync(path.join(dir, '.main.py.swp'), `${version}\n`)
+    fs.renameSync(path.join(dir, '.main.py.swp'), path.join(dir, 'main.py'))
+    await waitFor(() => count('main.py') > before, 10_000, `the save of ${version}`)
+  }
+  fs.writeFileSync(path.join(dir, 'other.py'), 'v2\n')
+  fs.mkdirSync(path.join(dir, 'later', 'sub'), { recursive: true })
+  fs.writeFileSync(path.join(dir, 'later', 'sub', 'a.py'), 'a\n')
+  await waitFor(() => count('later/sub/a.py') > 0, 10_000, 'a file in the folder created later')
+  const moved = fs.mkdtempSync(path.join(os.tmpdir(), 'bm-watch-moved-'))
+  fs.writeFileSync(path.join(moved, 'b.py'), 'b\n')
+  fs.renameSync(moved, path.join(dir, 'later', 'moved'))
+  await waitFor(() => count('later/moved/b.py') > 0, 10_000, 'a file in a folder moved in')
+  fs.writeFileSync(path.join(dir, 'later', 'moved', 'b.py'), 'b2\n')
+  await waitFor(() => count('later/moved/b.py') > 1, 10_000, 'a change in the moved folder')
+  assert.equal(count('other.py'), 0, 'a file beside the watched one is not watched')
+  assert.deepEqual(
+    w
+      .files()
+      .map((f) => path.relative(dir, f))
+      .sort(),
+    ['later/moved/b.py', 'later/sub/a.py', 'main.py'],
+  )
 })
