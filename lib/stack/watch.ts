@@ -203,8 +203,13 @@ interface Change {
 
 const describeChange = (c: Change) => `${c.file}${c.more ? ` and ${c.more} more` : ''}`
 
+// Files past this size are known by size and modification time: a change to one is read whole otherwise.
+const HASH_LIMIT = 8 << 20
+
 function contentHash(file: string): string {
   try {
+    const stat = fs.statSync(file)
+    if (stat.size > HASH_LIMIT) return `${stat.size} bytes, modified ${stat.mtimeMs}`
     return createHash('sha1').update(fs.readFileSync(file)).digest('hex')
   } catch {
     return 'absent'
