@@ -90,6 +90,8 @@ export class Stack extends Supervision {
     const started = Date.now()
     if (spec.task && completedBefore(old) && !isRecordedProcess(old, this.state.runId)) {
       Object.assign(m.record, old)
+      // Its end is known: no exit to look for.
+      m.exitReason = old.lastExit ?? 'completed'
       return this.record(m.record)
     }
     if (old && isRecordedProcess(old, this.state.runId)) {
