@@ -9,6 +9,7 @@ import type { Plan } from '../config/plan.ts'
 import { cleanLine, prefixLine, type Stream } from '../logs/line.ts'
 import { unifiedLogPath } from '../logs/paths.ts'
 import { describeExit } from './state.ts'
+import { HOME_ENV, RUN_ENV } from '../os/process-record.ts'
 
 // The prefix of its lines in the unified log.
 export const AFTER_STOP_ID = 'after_stop'
@@ -51,7 +52,9 @@ export async function runAfterStop(
 // One command through /bin/sh, each line it prints written as it comes; resolves with how it ended.
 function runCommand(command: string, cwd: string, env: NodeJS.ProcessEnv, write: Write): Promise<string> {
   return new Promise((resolve) => {
-    const child = spawn('/bin/sh', ['-c', command], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    // Not a process of the stopped stack: a later stop (or stop --force) must not take it for one.
+    const { [RUN_ENV]: _run, [HOME_ENV]: _home, ...own } = env
+    const child = spawn('/bin/sh', ['-c', command], { cwd, env: own, stdio: ['ignore', 'pipe', 'pipe'] })
     for (const [stream, pipe] of [
       ['out', child.stdout],
       ['err', child.stderr],

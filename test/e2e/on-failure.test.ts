@@ -2,6 +2,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
+import path from 'node:path'
 import {
   fixtureServer,
   freePorts,
@@ -19,6 +20,8 @@ function stopAllStack(home: TestHome, base: number): string {
   return home.writeConfig({
     proxy: { type: 'nginx', port: base + 3 },
     on_failure: 'stop-all',
+    // Runs after a stop-all too, as a command of its own: not tagged as a process of the stack.
+    after_stop: ['echo "run=${BACKEND_MANAGER_RUN:-none}" > after-stop.txt'],
     servers: [
       fixtureServer('steady', 'http-server.mjs', base, { instances: 2 }),
       fixtureServer('fragile', 'exits-on-request.mjs', base + 2, { restart: 'no', behind_proxy: false }),
@@ -50,6 +53,9 @@ test('stop-all: a server with restart no that exits non-zero stops every process
   await nothingLeft(home, base)
   for (const p of pids) assert.ok(pidGone(p.pid, p.startTime), `pid ${p.pid} is gone`)
   assert.match(home.readLog('backend-unified.log'), STOP_ALL_LINE)
+  const after = path.join(home.root, 'after-stop.txt')
+  await waitFor(() => fs.existsSync(after) && fs.readFileSync(after, 'utf8'), 10_000, 'after_stop to run')
+  assert.equal(fs.readFileSync(after, 'utf8'), 'run=none\n')
   const status = await home.cli(['status'])
   assert.equal(status.code, 3, status.stdout)
 })
