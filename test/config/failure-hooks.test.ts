@@ -6,6 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { loadConfig } from '../../lib/config/load.ts'
 import { resolvePlan } from '../../lib/config/plan.ts'
+import { formatPlan, planJson } from '../../lib/cli/plan-format.ts'
 import { BackendManagerError } from '../../lib/core/errors.ts'
 
 const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'bm-hooks-')))
@@ -44,6 +45,11 @@ test('on_failure: stop-all and after_stop reach the plan, after_stop with the co
   const p = plan('on_failure: stop-all\nafter_stop: ["./report.sh", "make archive"]\n')
   assert.equal(p.onFailure, 'stop-all')
   assert.deepEqual(p.afterStop, { commands: ['./report.sh', 'make archive'], cwd: dir })
+  assert.equal(planJson(p).on_failure, 'stop-all')
+  assert.deepEqual(planJson(p).after_stop, ['./report.sh', 'make archive'])
+  assert.match(formatPlan(p), /^On failure: stop-all /m)
+  assert.match(formatPlan(p), new RegExp(`^After stop: \\./report\\.sh ; make archive \\(in ${dir}\\)$`, 'm'))
+  assert.doesNotMatch(formatPlan(plan('')), /On failure|After stop/)
 })
 
 test('bad values name the key, the value and what was expected', () => {
