@@ -18,7 +18,6 @@ import type { ProcessRecord } from '../os/process-record.ts'
 import { describeEvent, EventLog, type NewEvent } from './events.ts'
 import type { StartFailure } from './last-failure.ts'
 import { endTask } from './tasks.ts'
-import { stopAllFor } from './failure-policy.ts'
 
 // How much of a process's log a failed start shows.
 const TAIL_LINES = 20
@@ -169,7 +168,6 @@ export abstract class Supervision {
     // A task ran to its end: completed or failed, never restarted.
     if (m.spec.task && !this.stopping && !m.retiring) {
       this.emit(endTask(m.record, reason, code))
-      if (m.record.state === 'failed') this.failedForGood(m)
       return this.save()
     }
     // Paused on purpose (SIGSTOP) and then killed: its restart policy does not apply, as for a stop.
@@ -203,15 +201,8 @@ export abstract class Supervision {
     if (m.record.state === 'crashed') {
       this.emit({ kind: 'crash', id: m.spec.id, reason: m.record.lastExit! })
       this.opts.progress?.({ type: 'crashed', id: m.spec.id, reason: m.record.lastExit! })
-      this.failedForGood(m)
     }
     this.save()
-  }
-
-  // on_failure: stop-all: a bring-up in progress fails; a running stack says so, and whoever runs it stops it all.
-  private failedForGood(m: Managed): void {
-    const stop = this.stopping ? undefined : stopAllFor(this.opts.plan, m.record)
-    if (stop) return this.state.phase === 'starting' ? this.abort(stop.words) : this.emit(stop.event)
   }
 
   private async respawn(m: Managed): Promise<void> {

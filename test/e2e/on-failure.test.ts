@@ -85,3 +85,15 @@ test('keep-running (the default): the same failure leaves the rest running', asy
   assert.ok(fs.existsSync(home.statePath))
   assert.doesNotMatch(home.readLog('backend-unified.log'), /stop-all/)
 })
+
+test('stop-all: a task that fails during the start still fails it naming the task and its exit code', async (t) => {
+  const home = useHome(t)
+  const config = home.writeConfig({
+    on_failure: 'stop-all',
+    servers: [{ name: 'check', kind: 'task', command: 'echo "engine missing" >&2; exit 5' }],
+  })
+  const r = await home.cli(['start', config])
+  assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`)
+  assert.match(r.stderr, /task check-0 failed: exited with code 5\n.*\n {2}\| engine missing/)
+  assert.equal(fs.existsSync(home.statePath), false)
+})
