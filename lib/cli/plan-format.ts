@@ -28,6 +28,8 @@ export function planJson(plan: Plan) {
   return {
     config: plan.file,
     ...(plan.scaled ? { scaled: scaledJson(plan) } : {}),
+    ...(plan.onFailure ? { on_failure: plan.onFailure } : {}),
+    ...(plan.afterStop ? { after_stop: plan.afterStop.commands } : {}),
     proxy: proxyJson(plan),
     processes: plan.processes.map((p) => ({
       id: p.id,
@@ -84,7 +86,10 @@ export function formatPlan(plan: Plan): string {
     )
     .join('')
   const head = `Config: ${plan.file}\n\nProcesses (start order):\n${processes}${scaled}`
-  return `${head}\nProxy: ${proxy}\n${json.proxy ? `\nRoutes:\n${routes}` : ''}${watched(plan)}`
+  const hooks =
+    (plan.onFailure ? 'On failure: stop-all (a server that fails for good stops the whole stack)\n' : '') +
+    (plan.afterStop ? `After stop: ${plan.afterStop.commands.join(' ; ')} (in ${plan.afterStop.cwd})\n` : '')
+  return `${head}\nProxy: ${proxy}\n${hooks}${json.proxy ? `\nRoutes:\n${routes}` : ''}${watched(plan)}`
 }
 
 // What `start --watch` acts on: one line per server with `watch:`.

@@ -11,6 +11,7 @@ import {
   logsDefaults,
   proxyDefaults,
   type Config,
+  type FailurePolicy,
   type LogsConfig,
   type Protocol,
   type ProxyConfig,
@@ -80,7 +81,9 @@ export function applyDefaults(raw: Record<string, unknown>, file: string): Confi
   const servers = ((raw.servers as Record<string, unknown>[] | undefined) ?? []).map((s) =>
     serverDefaults(s, proxy, dir),
   )
-  return { file, dir, proxy, servers, logs }
+  const on_failure = (raw.on_failure as FailurePolicy | undefined) ?? 'keep-running'
+  const after_stop = (raw.after_stop as string[] | undefined) ?? []
+  return { file, dir, proxy, servers, logs, on_failure, after_stop }
 }
 
 export function formatProblems(file: string, problems: Problem[]): string {

@@ -62,6 +62,10 @@ export interface Plan {
   servers?: ServerConfig[]
   // Servers scaled to another count than their config's: that count, so a start of the same config keeps the scale.
   scaled?: Record<string, number>
+  // on_failure: stop-all (absent: keep running).
+  onFailure?: 'stop-all'
+  // after_stop: its commands and the config's folder, where they run.
+  afterStop?: { commands: string[]; cwd: string }
   // Started with --watch: the servers' `watch:` is acted on, also by a supervisor that takes the stack over.
   watch?: true
 }
@@ -225,6 +229,8 @@ export function resolvePlan(config: Config, only?: string[]): Plan {
     processes: servers.flatMap((s) => resolveProcesses(s, config.proxy)),
     ...routing,
     servers,
+    ...(config.on_failure === 'stop-all' ? { onFailure: 'stop-all' as const } : {}),
+    ...(config.after_stop.length ? { afterStop: { commands: config.after_stop, cwd: config.dir } } : {}),
   }
 }
 

@@ -61,12 +61,18 @@ export interface LogsConfig {
   keep: number
 }
 
+// stop-all: a server that fails for good (no restart left) stops the whole stack.
+export type FailurePolicy = 'keep-running' | 'stop-all'
+
 export interface Config {
   file: string
   dir: string
   proxy: ProxyConfig
   servers: ServerConfig[]
   logs: LogsConfig
+  on_failure: FailurePolicy
+  // Shell commands run one after the other, in the config's folder, once a stop is complete.
+  after_stop: string[]
 }
 
 export const proxyDefaults: ProxyConfig = {

@@ -22,6 +22,8 @@ export type SupervisorEvent = Base &
     | { kind: 'scale'; from: number; to: number }
     // A task (kind: task) ran to its end: completed (exit 0) or failed.
     | { kind: 'task'; pid: number; ok: boolean; code?: number; reason: string }
+    // on_failure: stop-all, and this process failed for good: the whole stack stops.
+    | { kind: 'stop-all'; reason: string }
     // start --watch: a server restarted (a task run again) because files changed (`more` besides `file`), or after
     // the run of task `after`; or a crashed one left waiting for the next change.
     | { kind: 'watch'; action: 'restart' | 'run' | 'wait'; file?: string; more?: number; after?: string }
@@ -59,6 +61,8 @@ export function describeEvent(e: SupervisorEvent): string {
       return `${e.id} scaled from ${e.from} to ${e.to} instance${e.to === 1 ? '' : 's'}`
     case 'task':
       return `${e.id} ${e.ok ? 'completed' : 'failed'} (task ${e.reason})`
+    case 'stop-all':
+      return `${e.id} failed for good (${e.reason}); stopping the whole stack (on_failure: stop-all)`
     case 'watch':
       return describeWatch(e)
   }

@@ -7,8 +7,10 @@ import { groupMembers, isRecordedProcess, processTable } from '../os/platform.ts
 import { waitReady } from '../probe/readiness.ts'
 import { stopProcesses, stopTargets, type StopOptions, type StopReport } from '../os/terminate.ts'
 import { describeStartFailure, type StartFailure } from './last-failure.ts'
-import { Supervision, type Managed } from './supervision.ts'
+import { Supervision, type Managed, type StackOptions } from './supervision.ts'
 import { completedBefore, untilTaskEnds } from './tasks.ts'
+import type { SupervisorEvent } from './events.ts'
+import { stopAllFor } from './failure-policy.ts'
 
 const ADOPTED_POLL_MS = 200
 const LOG_POLL_MS = 50
@@ -16,6 +18,12 @@ const LOG_POLL_MS = 50
 export class Stack extends Supervision {
   // Which process failed the bring-up, why, and its last lines: kept for `status` after a background start.
   failed?: StartFailure
+
+  constructor(opts: StackOptions) {
+    super(opts)
+    // on_failure, applied to what the supervision says failed for good.
+    this.events.subscribe((e) => this.failedForGood(e))
+  }
 
   // Starts (or adopts) every server once its dependencies are ready, then the proxy; throws on the first failure.
   async bringUp(): Promise<void> {
@@ -44,6 +52,15 @@ export class Stack extends Supervision {
     if (this.firstError) throw this.firstError
     this.state.phase = 'running'
     this.save()
+  }
+
+  // stop-all: a bring-up in progress fails (a failed task fails it anyway, naming itself); a running stack says so,
+  // and whoever runs it (the supervisor, a --foreground run) stops it all.
+  private failedForGood(e: SupervisorEvent): void {
+    const stop = this.stopping ? undefined : stopAllFor(this.opts.plan, e)
+    if (!stop) return
+    if (this.state.phase !== 'starting') this.emit(stop.event)
+    else if (e.kind === 'crash') this.abort(stop.words)
   }
 
   // A process to watch: its record starts empty and is filled as it is adopted or spawned.
@@ -90,6 +107,8 @@ export class Stack extends Supervision {
     const started = Date.now()
     if (spec.task && completedBefore(old) && !isRecordedProcess(old, this.state.runId)) {
       Object.assign(m.record, old)
+      // Its end is known: no exit to look for.
+      m.exitReason = old.lastExit ?? 'completed'
       return this.record(m.record)
     }
     if (old && isRecordedProcess(old, this.state.runId)) {

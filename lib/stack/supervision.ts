@@ -237,8 +237,7 @@ export abstract class Supervision {
   // Why it did not become ready, with its last lines from this run (lines an earlier run left would mislead).
   protected startFailure(m: Managed, reason: string): StartFailure {
     const logFile = m.record.logFile
-    const lines = tailLines(logFile, TAIL_LINES, m.logFrom ?? 0)
-    return { id: m.spec.id, reason, logFile, lines, ...(m.spec.task ? { task: true } : {}) }
+    return { id: m.spec.id, reason, logFile, lines: tailLines(logFile, TAIL_LINES, m.logFrom ?? 0), task: m.spec.task }
   }
 
   // logs clean, asked over the control socket: done between two reads of the unified log.

@@ -78,7 +78,7 @@ const bad: { name: string; yaml: string; error: string }[] = [
   {
     name: 'unknown top-level key',
     yaml: `proxi: {}\nservers:\n${core}`,
-    error: `${F}: proxi: unknown key (did you mean "proxy"?), expected one of proxy, servers, logs`,
+    error: `${F}: proxi: unknown key (did you mean "proxy"?), expected one of proxy, servers, logs, on_failure, after_stop`,
   },
   {
     name: 'unknown proxy key',
@@ -594,7 +594,7 @@ const bad: { name: string; yaml: string; error: string }[] = [
     name: 'several shape problems',
     yaml: 'server: []\nproxy: { type: ngnix }\n',
     error: [
-      `${F}: server: unknown key (did you mean "servers"?), expected one of proxy, servers, logs`,
+      `${F}: server: unknown key (did you mean "servers"?), expected one of proxy, servers, logs, on_failure, after_stop`,
       `${F}: proxy.type: "ngnix" is not a valid choice (did you mean "nginx"?), expected one of nginx, envoy, none`,
       `${F}: servers: missing, expected a non-empty list of servers`,
     ].join('\n'),

@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
-import { fixtureServer, freePorts, httpGet, listening, startOk, stopOk, useHome, waitFor } from '../helpers.ts'
+import { fixtureServer, freePorts, httpGet, listening, pidGone, startOk, stopOk, useHome, waitFor } from '../helpers.ts'
 
 test('a task runs to its end before its dependent starts, which reads what it wrote; status shows it completed', async (t) => {
   const home = useHome(t)
@@ -34,6 +34,17 @@ test('a task runs to its end before its dependent starts, which reads what it wr
   assert.equal(gen.state, 'completed')
   assert.equal(gen.exitCode, 0)
   assert.equal(json.healthy, true)
+
+  // A supervisor that takes the stack over (the last one was killed) does not run a completed task again.
+  const supervisor = home.state()!.supervisor
+  process.kill(supervisor.pid, 'SIGKILL')
+  await waitFor(() => pidGone(supervisor.pid, supervisor.startTime), 10_000, 'the supervisor to die')
+  await startOk(home, config)
+  // Long enough for the new supervisor to have looked at every process it took over more than once.
+  const only = await home.cli(['restart', '--only', 'api'])
+  assert.equal(only.code, 0, `${only.stdout}\n${only.stderr}`)
+  assert.equal(home.record('gen-0').state, 'completed')
+  assert.equal(fs.readFileSync(file, 'utf8'), 'generated-by-task\n')
 
   // A restart runs the task again (it appends a line) before the server it restarts reads the file again.
   const restarted = await home.cli(['restart'])
