@@ -12,6 +12,7 @@ const home = useHome({ after }, 'bm-watch-')
 let skipReason: string | undefined
 let config = ''
 let proxyPort = 0
+let base = 0
 
 // Each server's watched folder beside the config; `mode` in it says how the next process starts.
 const src = (server: string) => path.join(home.root, `${server}-src`)
@@ -31,22 +32,13 @@ const supervisorLines = () =>
     .filter((l) => /^supervisor {10}>> /.test(l))
     .map((l) => l.replace(/^supervisor {10}>> /, ''))
 
-before(async () => {
-  if ((await home.cli(['check-nginx'])).code !== 0) {
-    skipReason = 'no nginx installed (make install-nginx)'
-    return
-  }
-  const base = await freePorts(4)
-  proxyPort = base + 3
-  for (const server of ['api', 'solo']) {
-    fs.mkdirSync(path.join(src(server), 'node_modules'), { recursive: true })
-    edit(server, 'mode', 'serve\n')
-  }
-  config = home.writeConfig({
+// The stack: api (2 instances behind nginx) and solo, each watching its own folder; `apiEnv` changes api's config.
+function writeStack(apiEnv: Record<string, string> = {}): string {
+  return home.writeConfig({
     proxy: { type: 'nginx', host: '127.0.0.1', port: proxyPort },
     servers: [
       {
-        ...fixtureServer('api', 'http-server.mjs', base, { instances: 2 }),
+        ...fixtureServer('api', 'http-server.mjs', base, { instances: 2, env: apiEnv }),
         command: command('api'),
         watch: ['api-src'],
       },
@@ -59,6 +51,20 @@ before(async () => {
       },
     ],
   })
+}
+
+before(async () => {
+  if ((await home.cli(['check-nginx'])).code !== 0) {
+    skipReason = 'no nginx installed (make install-nginx)'
+    return
+  }
+  for (const server of ['api', 'solo']) {
+    fs.mkdirSync(path.join(src(server), 'node_modules'), { recursive: true })
+    edit(server, 'mode', 'serve\n')
+  }
+  base = await freePorts(4)
+  proxyPort = base + 3
+  config = writeStack()
   await startOk(home, config, '--watch')
 })
 
@@ -139,6 +145,25 @@ test('a server that crashes for good waits for the next change instead of crash-
       .map((l) => l.replace(/pid \d+.*/, 'pid')),
     ['solo restarting: solo-src/mode changed', 'solo-0 spawned pid', 'solo-0 ready pid'],
   )
+})
+
+test('a supervisor that takes the stack over (restart --only of a changed server) keeps watching', async (t) => {
+  if (skipReason) return t.skip(skipReason)
+  const before = home.state()!
+  writeStack({ FLAVOR: 'b' })
+  const r = await home.cli(['restart', config, '--only', 'api'], { timeoutMs: 120_000 })
+  assert.equal(r.code, 0, r.stdout + r.stderr)
+  const after = home.state()!
+  assert.notEqual(after.supervisor.pid, before.supervisor.pid, 'a new supervisor took the stack over')
+  assert.equal((after.plan as { watch?: boolean }).watch, true)
+  const restarted = pids(after)
+  edit('api', 'app.js', 'v3\n')
+  await waitFor(
+    () => ['api-0', 'api-1'].every((id) => pids()[id] !== restarted[id] && home.record(id).state === 'running'),
+    60_000,
+    'api restarted by the new supervisor on the edit',
+  )
+  assert.equal(pids()['solo-0'], restarted['solo-0'], 'solo was adopted, not restarted')
 })
 
 test('--watch on a config where no server has watch: exits 2 naming the key, and starts nothing', async (t) => {
