@@ -8,6 +8,7 @@ import path from 'node:path'
 import { parseConfig } from '../../lib/config/load.ts'
 import { resolvePlan } from '../../lib/config/plan.ts'
 import { diffPlans } from '../../lib/config/plan-diff.ts'
+import { formatPlan, planJson } from '../../lib/cli/plan-format.ts'
 
 const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'bm-watch-config-')))
 after(() => fs.rmSync(dir, { recursive: true, force: true }))
@@ -39,6 +40,12 @@ test('the mapping form takes paths, ignore and debounce; the plan carries them t
   assert.deepEqual(gen.watch, { root: dir, paths: ['spec'], ignore: ['out'], debounce: 50 })
   assert.deepEqual(gen.thenRestart, ['api'])
   assert.ok(plan.processes.filter((p) => p.server === 'api').every((p) => p.watch === undefined))
+  const json = planJson(plan).processes.find((p) => p.id === 'gen-0')!
+  assert.deepEqual([json.watch, json.then_restart], [{ paths: ['spec'], ignore: ['out'], debounce: 50 }, ['api']])
+  assert.match(
+    formatPlan(plan),
+    /^Watched with start --watch:\ngen: spec, ignoring out \(debounce 50 ms, then restarts api\)$/m,
+  )
 })
 
 test('a changed watch is applied in place: no restart', () => {
