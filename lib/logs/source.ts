@@ -7,8 +7,8 @@ import { fromBase64, toBase64, type CopyIntent, type SourceState, type StreamSta
 import { writePosition } from '../os/platform.ts'
 import { openAppend } from '../core/safe-files.ts'
 
-const READ_CHUNK = 256 << 10
-const COPY_CHUNK = 256 << 10
+// The most one read or one stderr copy takes at a time; a nearly full disk gets less (see UnifiedLog's batch).
+export const READ_CHUNK = 256 << 10
 // A line longer than this is cut: memory stays bounded for output that never prints a newline.
 export const MAX_LINE = 1 << 20
 // How long stderr lines wait for the process to finish a stdout line it is in the middle of.
@@ -108,7 +108,7 @@ export class LogSource {
 
   // Trade-off: stderr has its own file so its lines can be marked; they reach the log file through this copy, a poll late.
   // The stderr lines to append to the log file now (whole lines only, unless the process has exited).
-  planCopy(final: boolean, force = false): CopyPlan | undefined {
+  planCopy(final: boolean, force = false, limit = READ_CHUNK): CopyPlan | undefined {
     const err = this.err
     this.errBehind = false
     if (!err) return undefined
@@ -121,7 +121,7 @@ export class LogSource {
       if (Date.now() - this.deferredSince < COPY_DEFER_MS) return undefined
     }
     this.deferredSince = 0
-    const data = readAt(err.file, err.offset, Math.min(size - err.offset, COPY_CHUNK))
+    const data = readAt(err.file, err.offset, Math.min(size - err.offset, limit))
     this.errBehind = err.offset + data.length < size
     const all = err.carry.length ? Buffer.concat([err.carry, data]) : data
     const cut = cutCopy(all, final)
@@ -157,11 +157,11 @@ export class LogSource {
   }
 
   // New lines of the log file, prefixed; stderr copies come out as stderr lines where they landed.
-  readOut(final: boolean): { chunks: Buffer[]; count: number; more: boolean } {
+  readOut(final: boolean, limit = READ_CHUNK): { chunks: Buffer[]; count: number; more: boolean } {
     const out = this.out
     const size = fileSize(out.file)
     if (size < out.offset) this.restart('out')
-    let end = Math.min(size, out.offset + READ_CHUNK)
+    let end = Math.min(size, out.offset + limit)
     // Never split a copied block: stop before it, or read through it when it starts right here.
     for (const [start, stop] of this.copies) if (start < end && stop > end) end = start > out.offset ? start : stop
     const data = readAt(out.file, out.offset, end - out.offset)

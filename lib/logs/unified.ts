@@ -9,7 +9,7 @@ import { offsetsPath, unifiedLogPath } from './paths.ts'
 import { BehindNote } from './behind-note.ts'
 import { prefixLine } from './line.ts'
 import { recover } from './recovery.ts'
-import { LogSource, type CopyPlan } from './source.ts'
+import { LogSource, READ_CHUNK, type CopyPlan } from './source.ts'
 import type { GroupRecord, RecordedRun } from '../os/process-record.ts'
 import { beginTruncation, endTruncation, writeLogState, type LoadedLogState, type LogState } from './offsets.ts'
 import { LogRotation } from './rotate.ts'
@@ -19,6 +19,8 @@ import { SaidLines } from './said.ts'
 // Rounds of reading per poll: a burst is taken in slices so the supervisor's event loop stays responsive.
 const MAX_ROUNDS = 16
 const MAX_DRAIN_CYCLES = 4096
+// The smallest read after batches that found no room: down to a few lines, so the log fills what room is left.
+const MIN_BATCH = 4 << 10
 
 export interface FollowOptions {
   // The process's raw stderr file: its lines are appended to the log file and marked in the unified log.
@@ -46,6 +48,8 @@ export class UnifiedLog {
   private readonly note: BehindNote
   private readonly damage: LoadedLogState['damage']
   private readonly said = new SaidLines()
+  // How much one read of a file takes: halved after a write that found no room, doubled back after one that did.
+  private batch = READ_CHUNK
 
   constructor(
     private readonly home: Home,
@@ -203,7 +207,7 @@ export class UnifiedLog {
   private cycle(list: LogSource[], final: boolean, force = false): { lines: number; more: boolean } {
     const plans: [LogSource, CopyPlan][] = []
     for (const source of list) {
-      const plan = source.planCopy(final, force)
+      const plan = source.planCopy(final, force, this.batch)
       if (plan) plans.push([source, plan])
     }
     if (plans.length) {
@@ -214,6 +218,7 @@ export class UnifiedLog {
       } catch (error) {
         // A copy that did not fit was cut off again (see applyCopy) and its stderr offset not moved: retried later.
         this.state.copying = undefined
+        this.fitBatch(error)
         throw error
       }
     }
@@ -222,7 +227,7 @@ export class UnifiedLog {
     let count = 0
     let more = false
     for (const source of list) {
-      const r = source.readOut(final)
+      const r = source.readOut(final, this.batch)
       chunks.push(...r.chunks)
       count += r.count
       more ||= r.more || source.errBehind
@@ -247,9 +252,16 @@ export class UnifiedLog {
       writeAll(this.fd, chunks, length)
     } catch (error) {
       this.undo(prev, stat.size)
+      this.fitBatch(error)
       throw error
     }
     this.state.pending = undefined
+    this.batch = Math.min(READ_CHUNK, this.batch * 2)
+  }
+
+  // A batch bigger than the room left would fail again and again: the next ones are smaller, until one fits.
+  private fitBatch(error: unknown): void {
+    if (noSpace(error)) this.batch = Math.max(MIN_BATCH, this.batch / 2)
   }
 
   // A batch that could not be recorded or written (no space left): cut off whatever part of it landed and
