@@ -14,6 +14,23 @@ export const MAX_LINE = 1 << 20
 // How long stderr lines wait for the process to finish a stdout line it is in the middle of.
 const COPY_DEFER_MS = 1000
 
+export interface FollowOptions {
+  // The process's raw stderr file: its lines are appended to the log file and marked in the unified log.
+  stderrFile?: string
+  // The process writing the files, paused for the last bytes of a rotation.
+  group?: () => GroupRecord | undefined
+  // For a file with nothing saved: skip what an earlier run left in it.
+  fromEnd?: boolean
+}
+
+// One write for the whole batch (writev); the rest again if the kernel took only part of it.
+export function writeAll(fd: number, chunks: Buffer[], length: number): void {
+  const written = chunks.length <= 64 ? fs.writevSync(fd, chunks) : 0
+  if (written >= length) return
+  const rest = Buffer.concat(chunks).subarray(written)
+  for (let at = 0; at < rest.length;) at += fs.writeSync(fd, rest, at)
+}
+
 export interface CopyPlan {
   bytes: Buffer
   rest: Buffer
@@ -114,7 +131,11 @@ export class LogSource {
     if (!err) return undefined
     const size = fileSize(err.file)
     if (size < err.offset) Object.assign(err, { offset: 0, carry: Buffer.alloc(0) })
-    if (size === err.offset && err.carry.length === 0) return undefined
+    // Nothing new, and at most part of a line left (copied when its newline comes or the process exits): no wait.
+    if (size === err.offset && (err.carry.length === 0 || (!final && err.carry.length < MAX_LINE))) {
+      this.deferredSince = 0
+      return undefined
+    }
     // Appending now would land inside an unfinished stdout line and tear it in the raw file: wait a little.
     if (!final && !force && !this.atLineStart()) {
       this.deferredSince ||= Date.now()
@@ -140,6 +161,11 @@ export class LogSource {
     }
     intent.outBefore = fileSize(this.out.file)
     return { bytes: cut.bytes, rest: cut.rest, intent }
+  }
+
+  // A stderr copy waits for the process to end its stdout line (read again shortly, not only on the next change).
+  get deferring(): boolean {
+    return this.deferredSince > 0
   }
 
   private atLineStart(): boolean {

@@ -5,39 +5,23 @@ import path from 'node:path'
 import { logsDefaults, type LogsConfig } from '../config/types.ts'
 import { ensureHome, type Home } from '../core/home.ts'
 import { answerCleanRequest, resetSource, takeCleanRequest, truncateLogFiles } from './clean.ts'
-import { offsetsPath, unifiedLogPath } from './paths.ts'
+import { cleanRequestPath, offsetsPath, unifiedLogPath } from './paths.ts'
 import { BehindNote } from './behind-note.ts'
 import { prefixLine } from './line.ts'
 import { recover } from './recovery.ts'
-import { LogSource, READ_CHUNK, type CopyPlan } from './source.ts'
-import type { GroupRecord, RecordedRun } from '../os/process-record.ts'
+import { LogSource, READ_CHUNK, writeAll, type CopyPlan, type FollowOptions } from './source.ts'
+import type { RecordedRun } from '../os/process-record.ts'
 import { beginTruncation, endTruncation, writeLogState, type LoadedLogState, type LogState } from './offsets.ts'
 import { LogRotation } from './rotate.ts'
 import { noSpace, openAppend } from '../core/safe-files.ts'
 import { SaidLines } from './said.ts'
+import { ReadOnChange, type NextRead } from './wake.ts'
 
 // Rounds of reading per poll: a burst is taken in slices so the supervisor's event loop stays responsive.
 const MAX_ROUNDS = 16
 const MAX_DRAIN_CYCLES = 4096
 // The smallest read after batches that found no room: down to a few lines, so the log fills what room is left.
 const MIN_BATCH = 4 << 10
-
-export interface FollowOptions {
-  // The process's raw stderr file: its lines are appended to the log file and marked in the unified log.
-  stderrFile?: string
-  // The process writing the files, paused for the last bytes of a rotation.
-  group?: () => GroupRecord | undefined
-  // For a file with nothing saved: skip what an earlier run left in it.
-  fromEnd?: boolean
-}
-
-// One write for the whole batch (writev); the rest again if the kernel took only part of it.
-function writeAll(fd: number, chunks: Buffer[], length: number): void {
-  const written = chunks.length <= 64 ? fs.writevSync(fd, chunks) : 0
-  if (written >= length) return
-  const rest = Buffer.concat(chunks).subarray(written)
-  for (let at = 0; at < rest.length;) at += fs.writeSync(fd, rest, at)
-}
 
 export class UnifiedLog {
   private readonly sources = new Map<string, LogSource>()
@@ -50,6 +34,9 @@ export class UnifiedLog {
   private readonly said = new SaidLines()
   // How much one read of a file takes: halved after a write that found no room, doubled back after one that did.
   private batch = READ_CHUNK
+  private reader?: ReadOnChange
+  // What the last poll left to do: more than it read (a burst), or a stderr line waiting for its stdout line's end.
+  private next: NextRead = 'idle'
 
   constructor(
     private readonly home: Home,
@@ -97,11 +84,22 @@ export class UnifiedLog {
     )
     this.state.sources[file] = this.sources.get(file)!.snapshot()
     this.tryCommit()
+    this.reader?.add(file, opts.stderrFile)
+  }
+
+  // From now on, reads whenever a followed file changes (or a clean is asked for), and every few seconds anyway.
+  watch(safetyMs?: number): void {
+    this.reader ??= new ReadOnChange(() => (this.poll(), this.next), safetyMs)
+    this.reader.add(
+      cleanRequestPath(this.home),
+      ...[...this.sources.values()].flatMap((s) => [s.out.file, s.err?.file]),
+    )
   }
 
   // Reads everything new from every file and appends it, prefixed; returns the number of lines.
   poll(): number {
     let lines = 0
+    this.next = 'idle'
     try {
       this.serveCleanRequest()
       this.reopenIfGone()
@@ -115,6 +113,8 @@ export class UnifiedLog {
       }
       this.rotation.rotateIfNeeded()
       this.note.succeeded(!more && this.said.empty)
+      if (more || !this.said.empty) this.next = 'soon'
+      else if ([...this.sources.values()].some((s) => s.deferring)) this.next = 'shortly'
     } catch (error) {
       // A full disk or a removed folder must not take the supervisor (and the restarts it does) down.
       this.note.failed(error)
@@ -135,6 +135,7 @@ export class UnifiedLog {
   }
 
   close(): void {
+    this.reader?.close()
     const all = [...this.sources.values()]
     try {
       this.writeSaid()

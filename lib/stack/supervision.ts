@@ -21,6 +21,8 @@ import type { StartFailure } from './last-failure.ts'
 // How much of a process's log a failed start shows.
 const TAIL_LINES = 20
 
+const ADOPTED_POLL_MS = 1000
+
 export type ProgressEvent =
   | { type: 'spawned'; id: string; pid: number }
   | { type: 'adopted'; id: string; pid: number }
@@ -59,6 +61,7 @@ export abstract class Supervision {
   protected readonly managed: Managed[] = []
   protected readonly unified: UnifiedLog
   protected timers: NodeJS.Timeout[] = []
+  private adoptedTimer?: NodeJS.Timeout
   protected stopping = false
   private closed = false
   protected firstError?: BackendManagerError
@@ -143,17 +146,27 @@ export abstract class Supervision {
     return m.kind === 'server' ? stderrLogPath(this.opts.home, m.spec.id) : undefined
   }
 
-  // Processes adopted from an earlier supervisor are not our children: watch them by pid and start time.
-  protected pollAdopted(): void {
-    for (const m of this.managed) {
-      if (
-        !m.child &&
-        m.record.pid > 0 &&
-        m.exitReason === undefined &&
-        !isSameProcess(m.record.pid, m.record.startTime)
-      )
+  // Processes adopted from an earlier supervisor are not our children (no exit event): looked at by pid and start
+  // time every ADOPTED_POLL_MS, only while any of them is still watched.
+  protected watchAdopted(): void {
+    if (this.adoptedTimer) return
+    const timer = setInterval(() => {
+      if (this.pollAdopted()) return
+      clearInterval(timer)
+      this.timers = this.timers.filter((t) => t !== timer)
+      this.adoptedTimer = undefined
+    }, ADOPTED_POLL_MS)
+    this.adoptedTimer = timer
+    this.timers.push(timer)
+  }
+
+  // Whether any adopted process is still watched after this look.
+  protected pollAdopted(): boolean {
+    const adopted = this.managed.filter((m) => !m.child && m.record.pid > 0 && m.exitReason === undefined)
+    for (const m of adopted)
+      if (!isSameProcess(m.record.pid, m.record.startTime))
         this.onExit(m, 'exited (exit status unknown: started by an earlier supervisor)')
-    }
+    return adopted.some((m) => m.exitReason === undefined)
   }
 
   private onExit(m: Managed, reason: string, code?: number, signal?: string): void {
