@@ -7,8 +7,10 @@ import { fromBase64, toBase64, type CopyIntent, type SourceState, type StreamSta
 import { writePosition } from '../os/platform.ts'
 import { openAppend } from '../core/safe-files.ts'
 
-// The most one read or one stderr copy takes at a time; a nearly full disk gets less (see UnifiedLog's batch).
-export const READ_CHUNK = 256 << 10
+// The most one read or one stderr copy takes at a time; a nearly full disk gets less (see BatchSize).
+const READ_CHUNK = 256 << 10
+// The smallest read after batches that found no room: a few lines, so the log fills what room is left.
+const MIN_BATCH = 4 << 10
 // A line longer than this is cut: memory stays bounded for output that never prints a newline.
 export const MAX_LINE = 1 << 20
 // How long stderr lines wait for the process to finish a stdout line it is in the middle of.
@@ -250,5 +252,22 @@ export class LogSource {
   close(): void {
     if (this.appendFd !== undefined) fs.closeSync(this.appendFd)
     this.appendFd = undefined
+  }
+}
+
+// How much one read of a file takes: halved after a write that found no room (a batch bigger than the room left
+// would fail again and again), doubled back after one that fitted.
+export class BatchSize {
+  size = READ_CHUNK
+
+  fitted(): void {
+    this.size = Math.min(READ_CHUNK, this.size * 2)
+  }
+
+  // Whether there is a smaller size left to try.
+  shrink(): boolean {
+    if (this.size === MIN_BATCH) return false
+    this.size = Math.max(MIN_BATCH, this.size / 2)
+    return true
   }
 }
