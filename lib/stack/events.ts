@@ -10,7 +10,7 @@ interface Base {
 export type SupervisorEvent = Base &
   (
     | { kind: 'spawn'; pid: number; port?: number }
-    | { kind: 'adopt'; pid: number; port?: number }
+    | { kind: 'adopt'; pid: number; port?: number; paused?: boolean }
     | { kind: 'ready'; pid: number; port?: number; ms: number; detail: string }
     // code and signal are both absent when the exit status is unknown (a process this supervisor did not start).
     | { kind: 'exit'; pid: number; code?: number; signal?: string; reason: string }
@@ -35,7 +35,7 @@ export function describeEvent(e: SupervisorEvent): string {
     case 'spawn':
       return `${e.id} spawned pid ${e.pid}${at(e.port)}`
     case 'adopt':
-      return `${e.id} adopted pid ${e.pid}${at(e.port)} (already running)`
+      return `${e.id} adopted pid ${e.pid}${at(e.port)} (${e.paused ? 'paused, left paused' : 'already running'})`
     case 'ready':
       return `${e.id} ready pid ${e.pid}${at(e.port)} in ${e.ms} ms (${e.detail})`
     case 'exit':

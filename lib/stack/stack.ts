@@ -98,7 +98,7 @@ export class Stack extends Supervision {
       this.record(m.record)
       this.save()
       this.watchAdopted()
-      this.emit({ kind: 'adopt', id: spec.id, pid: old.pid, port: spec.port })
+      this.emit({ kind: 'adopt', id: spec.id, pid: old.pid, port: spec.port, paused: m.record.state === 'paused' })
       if (configChanged && this.opts.proxy) {
         this.opts.proxy.reload(old.pid)
         this.emit({ kind: 'reload', id: spec.id, pid: old.pid, reason: 'its config changed' })
