@@ -1,7 +1,6 @@
 // The unified log reads when its files change (file-change notifications), not on a fast timer: with the safety
 // poll pushed out of reach, a burst a real process writes still lands, every line once and in order.
 import { test } from 'node:test'
-import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -9,7 +8,7 @@ import path from 'node:path'
 import { resolveHome } from '../../lib/core/home.ts'
 import { processLogPath, stderrLogPath, unifiedLogPath } from '../../lib/logs/paths.ts'
 import { UnifiedLog } from '../../lib/logs/unified.ts'
-import { fixture, pidGone, waitFor } from '../helpers.ts'
+import { assertBurst, fixture, pidGone, waitFor } from '../helpers.ts'
 
 const HOUR_MS = 3_600_000
 
@@ -38,16 +37,5 @@ test('unified log: a burst of 1000 lines a process writes lands on the notificat
   fs.writeFileSync(go, '')
   const unified = () => fs.readFileSync(unifiedLogPath(home), 'utf8').split('\n').filter(Boolean)
   await waitFor(() => unified().length >= 1100, 60_000, 'the 1000 stdout and 100 stderr lines in the unified log')
-  const lines = unified()
-  const outs = lines.filter((l) => l.includes(' >> ')).map((l) => Number(l.split(' out ')[1].split(' ')[0]))
-  const errs = lines.filter((l) => l.includes(' !> ')).map((l) => Number(l.split(' err ')[1].split(' ')[0]))
-  assert.deepEqual(
-    outs,
-    Array.from({ length: 1000 }, (_, i) => i),
-  )
-  assert.deepEqual(
-    errs,
-    Array.from({ length: 100 }, (_, i) => i * 10),
-  )
-  assert.equal(lines.length, 1100)
+  assertBurst(unified())
 })
