@@ -18,8 +18,8 @@ export interface Variables {
 export interface Interpolated {
   raw: Record<string, unknown>
   problems: Problem[]
-  // The variables taken from `env` (not .env, not defaults): what a later read of the config must see again.
-  used: Record<string, string>
+  // Each variable referenced, with its value in `env` (null: not set there): what a later read must see again.
+  used: Record<string, string | null>
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*/
@@ -40,7 +40,7 @@ export function interpolateString(
   text: string,
   vars: Variables,
   onProblem: (message: string) => void,
-  used: Record<string, string> = {},
+  used: Record<string, string | null> = {},
 ): string {
   let out = ''
   let i = 0
@@ -71,7 +71,7 @@ export function interpolateString(
     const rest = text.slice(i + 2 + name.length, end)
     const fromEnv = vars.env[name]
     const value = fromEnv ?? vars.dotenv[name]
-    if (fromEnv !== undefined) used[name] = fromEnv
+    used[name] = fromEnv ?? null
     const emptyCounts = rest.startsWith(':-')
     if (rest !== '' && (value === undefined || (emptyCounts && value === '')))
       out += interpolateString(rest.slice(emptyCounts ? 2 : 1), vars, onProblem, used)
@@ -113,7 +113,7 @@ function typed(value: string, whole: boolean, underEnv: boolean): unknown {
 // Every string value of the parsed config interpolated (keys never are); problems carry the key path.
 export function interpolateConfig(raw: Record<string, unknown>, vars: Variables): Interpolated {
   const problems: Problem[] = []
-  const used: Record<string, string> = {}
+  const used: Record<string, string | null> = {}
   const walk = (value: unknown, at: string, underEnv: boolean): unknown => {
     if (typeof value === 'string') {
       if (!value.includes('$')) return value

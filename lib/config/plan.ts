@@ -58,7 +58,7 @@ export interface Plan {
   // Servers scaled to another count than their config's: that count, so a start of the same config keeps the scale.
   scaled?: Record<string, number>
   // What restart and apply read the config with again: start's ${VAR} values from its environment, its port offset.
-  variables?: Record<string, string>
+  variables?: Record<string, string | null>
   portOffset?: number
 }
 

@@ -60,12 +60,18 @@ export function shiftPorts(config: Config, offset: PortOffset): void {
 }
 
 // How restart and apply read a running stack's config again: with the ${VAR} values its start read from its
-// environment (over `env`), and its port offset unless another is given.
+// environment (over `env`; one unset then stays unset), and its port offset unless another is given.
 export function asStarted(
-  running: { variables?: Record<string, string>; portOffset?: number } | undefined,
+  running: { variables?: Record<string, string | null>; portOffset?: number } | undefined,
   given: PortOffset | undefined,
   env: NodeJS.ProcessEnv,
 ): { env: NodeJS.ProcessEnv; portOffset?: PortOffset } {
-  const kept = running?.portOffset ? { value: running.portOffset, from: "the running stack's port offset" } : undefined
-  return { env: { ...env, ...running?.variables }, portOffset: given ?? kept }
+  const offset = running?.portOffset
+    ? { value: running.portOffset, from: "the running stack's port offset" }
+    : undefined
+  const read: NodeJS.ProcessEnv = { ...env }
+  for (const [name, value] of Object.entries(running?.variables ?? {}))
+    if (value === null) delete read[name]
+    else read[name] = value
+  return { env: read, portOffset: given ?? offset }
 }

@@ -51,8 +51,8 @@ export interface Config {
   proxy: ProxyConfig
   servers: ServerConfig[]
   logs: LogsConfig
-  // The ${VAR}s read from the environment (not .env, not defaults), kept so a later read sees the same values.
-  variables?: Record<string, string>
+  // Each ${VAR} with its value in the environment (null: not set there), so a later read sees the same values.
+  variables?: Record<string, string | null>
   // --port-offset: already added to every port above.
   portOffset?: number
 }

@@ -72,7 +72,14 @@ test('the environment wins over the .env beside the config; a whole-value refere
   assert.equal(spec(p, 'api-0').env.NUMERIC, '9100')
   assert.equal(spec(p, 'api-0').env.PRICE, '5$')
   // Only what came from the environment is kept, for restart and apply to read the config the same way.
-  assert.deepEqual(p.variables, { LEVEL: 'debug', MODE: 'prod' })
+  assert.deepEqual(p.variables, {
+    DB_URL: null,
+    MODE: 'prod',
+    API_PORT: null,
+    COUNT: null,
+    LEVEL: 'debug',
+    DOLLARS: null,
+  })
 })
 
 test('an unknown variable without a default fails naming the file and key, exit 2', () => {
@@ -194,6 +201,10 @@ test('a running stack config is read again with its start values and offset, wha
   const file = configFile('servers:\n  - { name: api, command: "serve ${TAG}", port: 9100 }\n')
   const started = plan(file, { env: { TAG: 'v1' }, portOffset: { value: 10, from: '--port-offset' } })
   const again = plan(file, asStarted(started, undefined, { TAG: 'v2', OTHER: 'x' }))
+  // One unset at the start stays unset: its default holds.
+  const defaulted = configFile('servers:\n  - { name: api, command: "serve ${LEVEL:-info}" }\n')
+  const first = plan(defaulted, { env: {} })
+  assert.equal(spec(plan(defaulted, asStarted(first, undefined, { LEVEL: 'debug' })), 'api-0').command, 'serve info')
   assert.equal(spec(again, 'api-0').command, 'serve v1')
   assert.equal(spec(again, 'api-0').port, 9110)
   assert.deepEqual(again, started)
