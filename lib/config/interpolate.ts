@@ -23,6 +23,8 @@ export interface Interpolated {
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*/
+// What a variable may hold where /bin/sh reads it (a command string): words, never shell syntax.
+const SHELL_WORD = /[A-Za-z0-9 _.,:/@%+=-]/g
 
 // The .env beside the config, if any: its problems name it, and make the config fail like its own would.
 export function configVariables(file: string, env: NodeJS.ProcessEnv = {}): Variables & { problems: Problem[] } {
@@ -36,11 +38,14 @@ export function configVariables(file: string, env: NodeJS.ProcessEnv = {}): Vari
 
 // One string with ${VAR}, ${VAR:-default} (unset or empty), ${VAR-default} (unset) and $$ (a literal $) replaced.
 // A default may hold references itself; any other $ is left as written (a shell's $PORT stays the shell's).
+// inShell: the string is a command /bin/sh runs, so a variable's value must hold no shell syntax (defaults are
+// written in the config itself, and go in as written, like the rest of the command).
 export function interpolateString(
   text: string,
   vars: Variables,
   onProblem: (message: string) => void,
   used: Record<string, string | null> = {},
+  inShell = false,
 ): string {
   let out = ''
   let i = 0
@@ -74,13 +79,23 @@ export function interpolateString(
     used[name] = fromEnv ?? null
     const emptyCounts = rest.startsWith(':-')
     if (rest !== '' && (value === undefined || (emptyCounts && value === '')))
-      out += interpolateString(rest.slice(emptyCounts ? 2 : 1), vars, onProblem, used)
+      out += interpolateString(rest.slice(emptyCounts ? 2 : 1), vars, onProblem, used, inShell)
     else if (value === undefined) {
       onProblem(
         `variable ${name} is not set, expected it in the environment or in ${vars.dotenvFile}` +
           `, or a default: \${${name}:-value} (write $\${${name}} for a literal \${${name}})`,
       )
-    } else out += value
+    } else {
+      const bad = inShell ? value.replace(SHELL_WORD, '') : ''
+      if (bad !== '')
+        onProblem(
+          `\${${name}} (from ${fromEnv !== undefined ? 'the environment' : vars.dotenvFile}) holds ` +
+            `${JSON.stringify(bad[0])}, which /bin/sh would read as shell syntax in this command` +
+            `, expected letters, digits, spaces and "_.,:/@%+=-" only; set it in env and write "\$${name}" in the command` +
+            ` or use a list command, whose arguments never pass through a shell`,
+        )
+      out += value
+    }
     i = end + 1
   }
   return out
@@ -117,7 +132,9 @@ export function interpolateConfig(raw: Record<string, unknown>, vars: Variables)
   const walk = (value: unknown, at: string, underEnv: boolean): unknown => {
     if (typeof value === 'string') {
       if (!value.includes('$')) return value
-      const result = interpolateString(value, vars, (message) => problems.push({ path: at, message }), used)
+      const inShell = /^servers\[\d+\]\.command$/.test(at)
+      const problem = (message: string) => problems.push({ path: at, message })
+      const result = interpolateString(value, vars, problem, used, inShell)
       return typed(result, /^\$\{[^}]*\}$/.test(value) && result !== value, underEnv)
     }
     if (Array.isArray(value)) return value.map((v, k) => walk(v, `${at}[${k}]`, underEnv))

@@ -211,3 +211,32 @@ test('a running stack config is read again with its start values and offset, wha
   const moved = plan(file, asStarted(started, { value: 20, from: '--port-offset' }, {}))
   assert.equal(spec(moved, 'api-0').port, 9120)
 })
+
+test('a variable that would be shell syntax in a command string is refused; env and list commands take it as is', () => {
+  const file = configFile(
+    `servers:
+  - { name: api, command: 'serve --pass "\${PASS}" --opts \${OPTS} \${MISSING:-a;b}', env: { PASS: "\${PASS}" } }
+  - { name: web, command: [serve, "--pass=\${PASS}"] }
+`,
+    'PASS=p$ss;w`rd\n',
+  )
+  const env = { OPTS: '-Xmx512m --url=http://h:1/a@b%20+c,d' }
+  const message = failure(() => loadConfig(file, { env }))
+  assert.equal(
+    message,
+    `${file}: servers[0].command: \${PASS} (from ${path.dirname(file)}/.env) holds "$", which /bin/sh would read as` +
+      ' shell syntax in this command, expected letters, digits, spaces and "_.,:/@%+=-" only; set it in env and' +
+      ' write "$PASS" in the command or use a list command, whose arguments never pass through a shell',
+  )
+  fs.writeFileSync(
+    file,
+    `servers:
+  - { name: api, command: 'serve --pass "$PASS" --opts \${OPTS} \${MISSING:-a;b}', env: { PASS: "\${PASS}" } }
+  - { name: web, command: [serve, "--pass=\${PASS}"] }
+`,
+  )
+  const p = plan(file, { env })
+  assert.equal(spec(p, 'api-0').command, `serve --pass "$PASS" --opts ${env.OPTS} a;b`)
+  assert.equal(spec(p, 'api-0').env.PASS, 'p$ss;w`rd')
+  assert.deepEqual(spec(p, 'web-0').argv, ['serve', '--pass=p$ss;w`rd'])
+})
