@@ -75,3 +75,13 @@ export function asStarted(
     else read[name] = value
   return { env: read, portOffset: given ?? offset }
 }
+
+// status and stop act on the home's stack whatever its offset: --port-offset there names the copy meant, and a
+// stack running with another offset is said (not a copy the user meant). The variable is not a check: it may be
+// exported for another copy in the same shell.
+// `running` is undefined when no stack runs here (nothing to compare with).
+export function offsetMismatch(flag: string | undefined, running: number | undefined): string | undefined {
+  const given = portOffsetOf(flag, {})
+  if (!given || running === undefined || given.value === running) return undefined
+  return `runs with port offset ${running}, not ${given.value} (${PORT_OFFSET_FLAG})`
+}

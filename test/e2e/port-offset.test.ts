@@ -101,6 +101,19 @@ test('two copies of a stack run side by side, the second with --port-offset 100'
   ])
   assert.equal((await answer(`http://127.0.0.1:${front + OFFSET}/who`)).env!.WEB_PORT, String(front + OFFSET + 3))
   assert.equal((await answer(`http://127.0.0.1:${front}/who`)).env!.WEB_PORT, String(front + 3))
+
+  // status and stop act on the home; --port-offset there names the copy meant, and another one is said, not stopped.
+  const named = await two.cli(['status', '--port-offset', String(OFFSET)])
+  assert.equal(named.stderr, '')
+  const other = await two.cli(['status', '--port-offset', '5'])
+  assert.match(other.stderr, new RegExp(`note: the stack in ${two.root} runs with port offset ${OFFSET}, not 5`))
+  const wrongStop = await two.cli(['stop', '--port-offset', '0'])
+  assert.equal(wrongStop.code, 2, wrongStop.stderr)
+  assert.match(wrongStop.stderr, /runs with port offset 100, not 0 \(--port-offset\); nothing was stopped/)
+  assert.equal((await answer(`http://127.0.0.1:${front + OFFSET}/who`)).port > front + OFFSET, true)
+  ok(await two.cli(['stop', '--port-offset', String(OFFSET)]), 'stop of the second copy')
+  assert.equal(two.state(), undefined)
+  assert.equal((await answer(`http://127.0.0.1:${front}/who`)).env!.WEB_PORT, String(front + 3))
 })
 
 test('BACKEND_MANAGER_PORT_OFFSET shifts like the flag; bad offsets exit 2 naming the flag', async (t) => {
