@@ -102,6 +102,13 @@ test('two copies of a stack run side by side, the second with --port-offset 100'
   assert.equal((await answer(`http://127.0.0.1:${front + OFFSET}/who`)).env!.WEB_PORT, String(front + OFFSET + 3))
   assert.equal((await answer(`http://127.0.0.1:${front}/who`)).env!.WEB_PORT, String(front + 3))
 
+  // apply reads the config with the running offset too: nothing differs.
+  for (const args of [['apply'], ['apply', '--port-offset', String(OFFSET)]]) {
+    const applied = await two.cli(args)
+    ok(applied, args.join(' '))
+    assert.match(applied.stdout, /^no changes/)
+  }
+
   // status and stop act on the home; --port-offset there names the copy meant, and another one is said, not stopped.
   const named = await two.cli(['status', '--port-offset', String(OFFSET)])
   assert.equal(named.stderr, '')
