@@ -6,6 +6,9 @@ import path from 'node:path'
 import { BackendManagerError } from '../core/errors.ts'
 import { checkShape, pruneBadValues, show, type Problem } from './schema.ts'
 import { checkSemantics } from './validators.ts'
+import { mergeEnvFiles } from './env-file.ts'
+import { configVariables, interpolateConfig, linkServers } from './interpolate.ts'
+import { shiftPorts, type PortOffset } from './port-offset.ts'
 import { readJsonFile, writeJsonAtomic } from '../core/json-files.ts'
 import {
   logsDefaults,
@@ -42,6 +45,9 @@ function serverDefaults(given: Record<string, unknown>, proxy: ProxyConfig, dir:
     env: Object.fromEntries(
       Object.entries((raw.env as Record<string, unknown>) ?? {}).map(([k, v]) => [k, v === null ? '' : String(v)]),
     ),
+    ...(raw.env_file === undefined
+      ? {}
+      : { env_file: [raw.env_file as string | string[]].flat().map((f) => path.resolve(dir, f)) }),
     cwd: path.resolve(dir, (raw.cwd as string | undefined) ?? '.'),
     ready_timeout: (raw.ready_timeout as number | undefined) ?? 30,
     stop_timeout: (raw.stop_timeout as number | undefined) ?? 3,
@@ -96,8 +102,19 @@ function parseYaml(text: string, options: object): unknown {
 }
 
 // Parse, check the shape, apply defaults, then run the semantic validators; throw all problems at once.
-export function parseConfig(text: string, file: string): Config {
-  return configFromObject(parseRaw(text, file), file)
+export function parseConfig(text: string, file: string, opts: LoadOptions = {}): Config {
+  return fromFile(parseRaw(text, file), file, opts)
+}
+
+// ${VAR}s replaced (from opts.env, then the .env beside the file), then as any config.
+function fromFile(raw: Record<string, unknown>, file: string, opts: LoadOptions): Config {
+  const vars = configVariables(file, opts.env)
+  const interpolated = interpolateConfig(raw, vars)
+  const problems = [...vars.problems, ...interpolated.problems]
+  if (problems.length > 0) throw new BackendManagerError('CONFIG', formatProblems(file, problems))
+  const config = configFromObject(interpolated.raw, file, opts.portOffset)
+  if (Object.keys(interpolated.used).length > 0) config.variables = interpolated.used
+  return config
 }
 
 function parseRaw(text: string, file: string): Record<string, unknown> {
@@ -117,14 +134,16 @@ function parseRaw(text: string, file: string): Record<string, unknown> {
 }
 
 // The shape check, defaults and validators, for YAML already parsed or a config built in code (simple mode).
-export function configFromObject(raw: Record<string, unknown>, file: string): Config {
+export function configFromObject(raw: Record<string, unknown>, file: string, portOffset?: PortOffset): Config {
   const shapeProblems = checkShape(raw)
   if (shapeProblems.length > 0) {
     const all = [...shapeProblems, ...semanticsDespite(raw, shapeProblems, file)]
     throw new BackendManagerError('CONFIG', formatProblems(file, all))
   }
   const config = applyDefaults(raw, file)
-  const problems = checkSemantics(config)
+  const fileProblems = mergeEnvFiles(config.servers)
+  if (portOffset) shiftPorts(config, portOffset)
+  const problems = [...fileProblems, ...linkServers(config.servers), ...checkSemantics(config)]
   if (problems.length > 0) throw new BackendManagerError('CONFIG', formatProblems(file, problems))
   return config
 }
@@ -150,6 +169,9 @@ export interface LoadOptions {
   // Where start and restart keep the last parsed YAML, keyed by the file's content hash: a repeated
   // start skips loading the YAML parser (~50 ms). Only a config that validated is written there.
   cacheFile?: string
+  // What ${VAR} reads first (the command's environment); the .env beside the config comes after it.
+  env?: NodeJS.ProcessEnv
+  portOffset?: PortOffset
 }
 
 function cachedRaw(cacheFile: string, key: string): Record<string, unknown> | undefined {
@@ -171,12 +193,12 @@ export function loadConfig(file: string, opts: LoadOptions = {}): Config {
       `${file}: cannot read the config file (${reason}), expected a readable YAML file`,
     )
   }
-  if (!opts.cacheFile) return parseConfig(text, file)
+  if (!opts.cacheFile) return parseConfig(text, file, opts)
   const key = createHash('sha256').update(text).digest('hex')
   const hit = cachedRaw(opts.cacheFile, key)
-  if (hit) return configFromObject(hit, file)
+  if (hit) return fromFile(hit, file, opts)
   const raw = parseRaw(text, file)
-  const config = configFromObject(raw, file)
+  const config = fromFile(raw, file, opts)
   // Only into a state folder already in use: a first start (or a bad flag after it) creates nothing here.
   if (fs.existsSync(path.dirname(opts.cacheFile))) writeJsonAtomic(opts.cacheFile, { key, raw })
   return config

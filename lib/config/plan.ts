@@ -57,6 +57,9 @@ export interface Plan {
   servers?: ServerConfig[]
   // Servers scaled to another count than their config's: that count, so a start of the same config keeps the scale.
   scaled?: Record<string, number>
+  // What restart and apply read the config with again: start's ${VAR} values from its environment, its port offset.
+  variables?: Record<string, string | null>
+  portOffset?: number
 }
 
 // The spec of the process with this id (server-instance); undefined for the proxy, which the plan does not list.
@@ -215,6 +218,8 @@ export function resolvePlan(config: Config, only?: string[]): Plan {
     processes: servers.flatMap((s) => resolveProcesses(s, config.proxy)),
     ...routing,
     servers,
+    ...(config.variables ? { variables: config.variables } : {}),
+    ...(config.portOffset ? { portOffset: config.portOffset } : {}),
   }
 }
 

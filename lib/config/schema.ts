@@ -16,6 +16,7 @@ type Rule = { expect?: string; required?: boolean } & (
   | { kind: 'command' }
   | { kind: 'object'; schema: Schema }
   | { kind: 'servers' }
+  | { kind: 'paths' }
 )
 
 type Schema = Record<string, Rule>
@@ -47,6 +48,7 @@ export const serverSchema: Schema = {
   modules: { kind: 'list', expect: 'a list of module names' },
   health: { kind: 'string', expect: 'an HTTP path like "/health", "tcp" or "none"' },
   env: { kind: 'map', expect: 'a mapping of NAME: value' },
+  env_file: { kind: 'paths', expect: 'a dotenv file path or a list of them' },
   cwd: { kind: 'string', expect: 'a folder path' },
   ready_timeout: seconds(0.1),
   stop_timeout: seconds(0),
@@ -166,6 +168,14 @@ function wrong(rule: Rule, value: unknown, at: string, out: Problem[]): string |
             message: `${show(server)} is not a mapping, expected a mapping with name and command`,
           })
         else checkObject(serverSchema, server, `servers[${i}]`, out)
+      })
+      return undefined
+    case 'paths':
+      if (typeof value === 'string') return value === '' ? `${v} is empty` : undefined
+      if (!Array.isArray(value)) return `${v} is not a path or a list`
+      value.forEach((item, k) => {
+        if (typeof item !== 'string' || item === '')
+          out.push({ path: `${at}[${k}]`, message: `${show(item)} is not a path, expected a non-empty string` })
       })
       return undefined
   }

@@ -26,6 +26,8 @@ export interface ServerConfig {
   // An HTTP path, 'tcp' or 'none'.
   health: string
   env: Record<string, string>
+  // dotenv files (absolute paths) whose values env gets under its own; env wins.
+  env_file?: string[]
   cwd: string
   ready_timeout: number
   stop_timeout: number
@@ -49,6 +51,10 @@ export interface Config {
   proxy: ProxyConfig
   servers: ServerConfig[]
   logs: LogsConfig
+  // Each ${VAR} with its value in the environment (null: not set there), so a later read sees the same values.
+  variables?: Record<string, string | null>
+  // --port-offset: already added to every port above.
+  portOffset?: number
 }
 
 export const proxyDefaults: ProxyConfig = {

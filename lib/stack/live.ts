@@ -15,6 +15,11 @@ export class LiveStack extends Stack {
   // Instance ids kept out of the proxy's rotation (being restarted, paused, scaled down): marked down in nginx.
   readonly drained = new Set<string>()
 
+  // The supervisor's environment: the one its start ran with.
+  get env(): NodeJS.ProcessEnv {
+    return this.opts.env
+  }
+
   // Runs one change after the other: a second command waits for the first instead of interleaving with it.
   exclusive<T>(change: () => Promise<T>): Promise<T> {
     const next = this.queue.then(() => {
