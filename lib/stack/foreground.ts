@@ -2,7 +2,6 @@
 import type { Home } from '../core/home.ts'
 import { FileFollower, FollowSet } from '../logs/follow.ts'
 import { fileSize, unifiedLogPath } from '../logs/paths.ts'
-import { describeEvent, type EventLog } from './events.ts'
 
 const LOG_TICK_MS = 100
 
@@ -41,9 +40,4 @@ export function stopRequested(): Promise<void> {
     process.once('SIGINT', resolve)
     process.once('SIGTERM', resolve)
   })
-}
-
-// on_failure: stop-all: resolves with the event's words once a process failed for good.
-export function failedForGood(events: EventLog): Promise<string> {
-  return new Promise((resolve) => events.subscribe((e) => e.kind === 'stop-all' && resolve(describeEvent(e))))
 }

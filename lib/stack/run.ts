@@ -90,7 +90,7 @@ export async function startForeground(plan: Plan, io: RunIO, view: ForegroundVie
   } finally {
     lock.release()
   }
-  const failed = foreground.failedForGood(stack.events)
+  const failed = (await import('./failure-policy.ts')).stopAllSaid(stack.events)
   const { serveControl } = await import('./control-server.ts')
   const { controlRoutes } = await import('./control-routes.ts')
   const control = serveControl(io.home, controlRoutes(io.home, stack), io.notice ?? (() => {}))
