@@ -165,14 +165,10 @@ export abstract class Supervision {
     if (this.closed) return
     this.unified.flush(m.record.logFile)
     this.emit({ kind: 'exit', id: m.spec.id, pid: m.record.pid, code, signal, reason })
-    // A task ran to its end: completed or failed, never restarted.
-    if (m.spec.task && !this.stopping && !m.retiring) {
-      this.emit(endTask(m.record, reason, code))
-      return this.save()
-    }
-    // Paused on purpose (SIGSTOP) and then killed: its restart policy does not apply, as for a stop.
-    if (this.stopping || m.retiring || m.record.state === 'starting' || m.record.state === 'paused') {
+    // Paused on purpose (SIGSTOP) and then killed: its restart policy does not apply, as for a stop; nor to a task.
+    if (this.stopping || m.retiring || m.spec.task || m.record.state === 'starting' || m.record.state === 'paused') {
       m.record.state = 'stopped'
+      if (m.spec.task && !this.stopping && !m.retiring) this.emit(endTask(m.record, reason, code))
       return this.save()
     }
     const decision = decideAfterExit({
