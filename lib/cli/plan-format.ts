@@ -28,6 +28,8 @@ export function planJson(plan: Plan) {
   return {
     config: plan.file,
     ...(plan.scaled ? { scaled: scaledJson(plan) } : {}),
+    ...(plan.onFailure ? { on_failure: plan.onFailure } : {}),
+    ...(plan.afterStop ? { after_stop: plan.afterStop.commands } : {}),
     proxy: proxyJson(plan),
     processes: plan.processes.map((p) => ({
       id: p.id,
@@ -37,7 +39,8 @@ export function planJson(plan: Plan) {
       command: p.command,
       cwd: p.cwd,
       env: p.env,
-      readiness: p.readiness.kind === 'http' ? `http ${p.readiness.path}` : p.readiness.kind,
+      ...(p.task ? { kind: 'task' } : {}),
+      readiness: p.task ? 'exit 0' : p.readiness.kind === 'http' ? `http ${p.readiness.path}` : p.readiness.kind,
       depends_on: p.dependsOn,
     })),
     routes: plan.routes.map((r) => ({
@@ -54,7 +57,7 @@ export function formatPlan(plan: Plan): string {
   const processes = table(
     ['PROCESS', 'PORT', 'READY WHEN', 'COMMAND', 'ENV'],
     json.processes.map((p) => [
-      p.id,
+      'kind' in p ? `${p.id} (task)` : p.id,
       p.port === null ? '-' : String(p.port),
       p.readiness,
       p.command,
@@ -81,5 +84,8 @@ export function formatPlan(plan: Plan): string {
     )
     .join('')
   const head = `Config: ${plan.file}\n\nProcesses (start order):\n${processes}${scaled}`
-  return `${head}\nProxy: ${proxy}\n${json.proxy ? `\nRoutes:\n${routes}` : ''}`
+  const hooks =
+    (plan.onFailure ? 'On failure: stop-all (a server that fails for good stops the whole stack)\n' : '') +
+    (plan.afterStop ? `After stop: ${plan.afterStop.commands.join(' ; ')} (in ${plan.afterStop.cwd})\n` : '')
+  return `${head}\nProxy: ${proxy}\n${hooks}${json.proxy ? `\nRoutes:\n${routes}` : ''}`
 }

@@ -45,5 +45,10 @@ export function printStopReport(result: StopResult, out: NodeJS.WritableStream, 
     return 1
   }
   out.write(`stopped ${plural(r.stopped.length, 'process', 'processes')} in ${result.ms} ms; all ports released\n`)
-  return 0
+  const after = result.afterStop
+  if (after && !after.failed) out.write(`after_stop: ${plural(after.ran, 'command')} ran\n`)
+  if (after?.failed)
+    err.write(`Error: after_stop: ${after.failed}; the stack stays stopped ("logs after_stop" shows its output)\n`)
+  if (result.stoppedBecause) err.write(`Error: ${result.stoppedBecause}\n`)
+  return after?.failed || result.stoppedBecause ? 1 : 0
 }

@@ -26,6 +26,8 @@ const STATE_COLOURS: Record<string, number> = {
   crashed: 31,
   gone: 31,
   paused: 35,
+  completed: 32,
+  failed: 31,
 }
 
 export function formatStatus(status: StackStatus, colour: boolean): string {
@@ -51,7 +53,7 @@ export function formatStatus(status: StackStatus, colour: boolean): string {
       )
     : lines
   const notes = status.processes
-    .filter((p) => p.lastExit && p.state !== 'running' && p.state !== 'paused')
+    .filter((p) => p.lastExit && p.state !== 'running' && p.state !== 'paused' && p.state !== 'completed')
     .map((p) => `${p.id}: ${p.lastExit}`)
   const paused = status.processes.filter((p) => p.state === 'paused')
   for (const p of paused)

@@ -14,11 +14,13 @@ import {
   logsDefaults,
   proxyDefaults,
   type Config,
+  type FailurePolicy,
   type LogsConfig,
   type Protocol,
   type ProxyConfig,
   type RestartPolicy,
   type ServerConfig,
+  type ServerKind,
 } from './types.ts'
 
 // `key:` with no value parses as null; it means "use the default", like leaving the key out.
@@ -32,6 +34,7 @@ function serverDefaults(given: Record<string, unknown>, proxy: ProxyConfig, dir:
   const raw = present(given)
   const hasPort = raw.port !== undefined
   const protocol = (raw.protocol as Protocol | undefined) ?? 'http'
+  const kind = (raw.kind as ServerKind | undefined) ?? 'server'
   return {
     name: raw.name as string,
     // YAML reads `[sleep, 100]` with a number in it; every argument is a string by the time it runs.
@@ -51,11 +54,13 @@ function serverDefaults(given: Record<string, unknown>, proxy: ProxyConfig, dir:
     cwd: path.resolve(dir, (raw.cwd as string | undefined) ?? '.'),
     ready_timeout: (raw.ready_timeout as number | undefined) ?? 30,
     stop_timeout: (raw.stop_timeout as number | undefined) ?? 3,
-    restart: (raw.restart as RestartPolicy | undefined) ?? 'on-failure',
+    // A task runs once: it is never restarted.
+    restart: (raw.restart as RestartPolicy | undefined) ?? (kind === 'task' ? 'no' : 'on-failure'),
     max_restarts: (raw.max_restarts as number | undefined) ?? 5,
     depends_on: (raw.depends_on as string[] | undefined) ?? [],
     protocol,
     behind_proxy: (raw.behind_proxy as boolean | undefined) ?? true,
+    kind,
   }
 }
 
@@ -67,7 +72,9 @@ export function applyDefaults(raw: Record<string, unknown>, file: string): Confi
   const servers = ((raw.servers as Record<string, unknown>[] | undefined) ?? []).map((s) =>
     serverDefaults(s, proxy, dir),
   )
-  return { file, dir, proxy, servers, logs }
+  const on_failure = (raw.on_failure as FailurePolicy | undefined) ?? 'keep-running'
+  const after_stop = (raw.after_stop as string[] | undefined) ?? []
+  return { file, dir, proxy, servers, logs, on_failure, after_stop }
 }
 
 export function formatProblems(file: string, problems: Problem[]): string {

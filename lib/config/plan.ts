@@ -26,6 +26,8 @@ export interface ProcessSpec {
   maxRestarts: number
   dependsOn: string[]
   protocol: Protocol
+  // Runs to completion (kind: task): ready once it exited 0, then `completed`; never restarted, never behind the proxy.
+  task?: true
 }
 
 export interface Upstream {
@@ -60,6 +62,10 @@ export interface Plan {
   // What restart and apply read the config with again: start's ${VAR} values from its environment, its port offset.
   variables?: Record<string, string | null>
   portOffset?: number
+  // on_failure: stop-all (absent: keep running).
+  onFailure?: 'stop-all'
+  // after_stop: its commands and the config's folder, where they run.
+  afterStop?: { commands: string[]; cwd: string }
 }
 
 // The spec of the process with this id (server-instance); undefined for the proxy, which the plan does not list.
@@ -181,6 +187,7 @@ export function resolveProcesses(server: ServerConfig, proxy: ProxyConfig): Proc
       maxRestarts: server.max_restarts,
       dependsOn: server.depends_on,
       protocol: server.protocol,
+      ...(server.kind === 'task' ? { task: true as const } : {}),
     }
   })
 }
@@ -220,6 +227,8 @@ export function resolvePlan(config: Config, only?: string[]): Plan {
     servers,
     ...(config.variables ? { variables: config.variables } : {}),
     ...(config.portOffset ? { portOffset: config.portOffset } : {}),
+    ...(config.on_failure === 'stop-all' ? { onFailure: 'stop-all' as const } : {}),
+    ...(config.after_stop.length ? { afterStop: { commands: config.after_stop, cwd: config.dir } } : {}),
   }
 }
 

@@ -17,6 +17,7 @@ type Rule = { expect?: string; required?: boolean } & (
   | { kind: 'object'; schema: Schema }
   | { kind: 'servers' }
   | { kind: 'paths' }
+  | { kind: 'commands' }
 )
 
 type Schema = Record<string, Rule>
@@ -57,6 +58,7 @@ export const serverSchema: Schema = {
   depends_on: { kind: 'list', expect: 'a list of server names' },
   protocol: { kind: 'enum', values: ['http', 'grpc'] },
   behind_proxy: { kind: 'bool' },
+  kind: { kind: 'enum', values: ['server', 'task'] },
 }
 
 const logsSchema: Schema = {
@@ -68,6 +70,8 @@ const topSchema: Schema = {
   proxy: { kind: 'object', schema: proxySchema, expect: 'a mapping of proxy settings' },
   servers: { kind: 'servers', required: true, expect: 'a non-empty list of servers' },
   logs: { kind: 'object', schema: logsSchema, expect: 'a mapping of log settings' },
+  on_failure: { kind: 'enum', values: ['keep-running', 'stop-all'] },
+  after_stop: { kind: 'commands', expect: 'a list of shell commands' },
 }
 
 // A value as the user wrote it, shortened so one bad value cannot flood the report.
@@ -157,6 +161,13 @@ function wrong(rule: Rule, value: unknown, at: string, out: Problem[]): string |
     case 'object':
       if (!isPlainObject(value)) return `${v} is not a mapping`
       checkObject(rule.schema, value, at, out)
+      return undefined
+    case 'commands':
+      if (!Array.isArray(value)) return `${v} is not a list`
+      value.forEach((item, k) => {
+        if (typeof item !== 'string' || item.trim() === '')
+          out.push({ path: `${at}[${k}]`, message: `${show(item)} is not a command, expected a non-empty string` })
+      })
       return undefined
     case 'servers':
       if (!Array.isArray(value)) return `${v} is not a list`

@@ -4,6 +4,8 @@
 export type ProxyType = 'nginx' | 'envoy' | 'none'
 export type RestartPolicy = 'no' | 'on-failure' | 'always'
 export type Protocol = 'http' | 'grpc'
+// task: runs to completion (a migration, a code generator); its dependents start once it exited 0.
+export type ServerKind = 'server' | 'task'
 
 export interface ProxyConfig {
   type: ProxyType
@@ -37,6 +39,7 @@ export interface ServerConfig {
   protocol: Protocol
   // false keeps a server with a port (a database, a cache) out of the proxy's upstreams and routes.
   behind_proxy: boolean
+  kind: ServerKind
 }
 
 export interface LogsConfig {
@@ -44,6 +47,9 @@ export interface LogsConfig {
   max_size: number
   keep: number
 }
+
+// stop-all: a server that fails for good (no restart left) stops the whole stack.
+export type FailurePolicy = 'keep-running' | 'stop-all'
 
 export interface Config {
   file: string
@@ -55,6 +61,9 @@ export interface Config {
   variables?: Record<string, string | null>
   // --port-offset: already added to every port above.
   portOffset?: number
+  on_failure: FailurePolicy
+  // Shell commands run one after the other, in the config's folder, once a stop is complete.
+  after_stop: string[]
 }
 
 export const proxyDefaults: ProxyConfig = {

@@ -226,6 +226,24 @@ const portNeeds: Validator = ({ servers }) => {
   return out
 }
 
+// A task runs to completion: nothing listens for it, nothing restarts it.
+const tasks: Validator = ({ servers }) =>
+  servers.flatMap((s, i) => {
+    if (s.kind !== 'task') return []
+    const out: Problem[] = []
+    if (s.port !== undefined)
+      out.push({
+        path: at(i, 'port'),
+        message: `${s.port}: "${s.name}" is a task (it runs to completion), expected no port, or kind: server`,
+      })
+    if (s.restart !== 'no')
+      out.push({
+        path: at(i, 'restart'),
+        message: `${quoted(s.restart)}: "${s.name}" is a task (it runs once), expected "no" or no restart key`,
+      })
+    return out
+  })
+
 const directories: Validator = ({ servers }) =>
   servers.flatMap((s, i) => {
     const problem = !fs.existsSync(s.cwd)
@@ -251,6 +269,7 @@ export const validators: Validator[] = [
   injectionSafe,
   envNames,
   portNeeds,
+  tasks,
   directories,
   dependencyProblems,
 ]

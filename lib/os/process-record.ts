@@ -9,7 +9,9 @@ export interface GroupRecord {
 }
 
 // paused: stopped by SIGSTOP on purpose (`pause`) and out of the proxy's rotation until `resume`.
-export type ProcessState = 'starting' | 'running' | 'restarting' | 'stopped' | 'crashed' | 'paused'
+// completed, failed: how a task (a process that runs to completion) ended.
+export type ProcessState =
+  'starting' | 'running' | 'restarting' | 'stopped' | 'crashed' | 'paused' | 'completed' | 'failed'
 
 // What the state file records of one OS process the stack runs (a server instance or the proxy).
 export interface ProcessRecord {
@@ -25,6 +27,8 @@ export interface ProcessRecord {
   restarts: number
   // Why it is not running, in words: "exited with code 1", "killed by SIGKILL".
   lastExit?: string
+  // A task's exit code, once it ended with one.
+  exitCode?: number
   // Taken over from an earlier supervisor that died: not a child of this one, so how it ends may be unknown.
   adopted?: boolean
   logFile: string

@@ -20,6 +20,10 @@ export type SupervisorEvent = Base &
     | { kind: 'pause'; pid: number }
     | { kind: 'resume'; pid: number }
     | { kind: 'scale'; from: number; to: number }
+    // A task (kind: task) ran to its end: completed (exit 0) or failed.
+    | { kind: 'task'; pid: number; ok: boolean; code?: number; reason: string }
+    // on_failure: stop-all, and this process failed for good: the whole stack stops.
+    | { kind: 'stop-all'; reason: string }
   )
 
 export type EventKind = SupervisorEvent['kind']
@@ -52,6 +56,10 @@ export function describeEvent(e: SupervisorEvent): string {
       return `${e.id} resumed pid ${e.pid} (SIGCONT)`
     case 'scale':
       return `${e.id} scaled from ${e.from} to ${e.to} instance${e.to === 1 ? '' : 's'}`
+    case 'task':
+      return `${e.id} ${e.ok ? 'completed' : 'failed'} (task ${e.reason})`
+    case 'stop-all':
+      return `${e.id} failed for good (${e.reason}); stopping the whole stack (on_failure: stop-all)`
   }
 }
 

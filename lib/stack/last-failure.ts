@@ -12,6 +12,8 @@ export interface StartFailure {
   logFile?: string
   // That process's last lines from this run.
   lines?: string[]
+  // The process was a task (it runs to completion): it failed rather than did not become ready.
+  task?: boolean
 }
 
 export interface LastFailure extends StartFailure {
@@ -22,7 +24,11 @@ export interface LastFailure extends StartFailure {
 export const lastFailurePath = (home: Home) => path.join(home.run, 'last-failure.json')
 
 export function describeStartFailure(f: StartFailure): string {
-  const head = f.id ? `${f.id} did not become ready: ${f.reason}` : f.reason
+  const head = !f.id
+    ? f.reason
+    : f.task
+      ? `task ${f.id} failed: ${f.reason}`
+      : `${f.id} did not become ready: ${f.reason}`
   const lines = f.lines ?? []
   if (lines.length === 0) return head
   return (
@@ -41,7 +47,16 @@ export function readLastFailure(home: Home): LastFailure | undefined {
   if (typeof raw?.reason !== 'string' || typeof raw.at !== 'number' || typeof raw.config !== 'string') return undefined
   const text = (v: unknown) => (typeof v === 'string' ? v : undefined)
   const lines = Array.isArray(raw.lines) ? raw.lines.filter((l): l is string => typeof l === 'string') : undefined
-  return { at: raw.at, config: raw.config, reason: raw.reason, id: text(raw.id), logFile: text(raw.logFile), lines }
+  const task = raw.task === true ? true : undefined
+  return {
+    at: raw.at,
+    config: raw.config,
+    reason: raw.reason,
+    id: text(raw.id),
+    logFile: text(raw.logFile),
+    lines,
+    task,
+  }
 }
 
 export function clearLastFailure(home: Home): void {

@@ -9,6 +9,7 @@ import { makeProxy } from '../proxy/process.ts'
 import { describeStartFailure } from './last-failure.ts'
 import { Stack } from './stack.ts'
 import { stackPorts, type Managed } from './supervision.ts'
+import { untilTaskEnds } from './tasks.ts'
 
 export class LiveStack extends Stack {
   private queue: Promise<unknown> = Promise.resolve()
@@ -154,8 +155,11 @@ export class LiveStack extends Stack {
   private async untilReady(m: Managed, dropOnFailure: boolean): Promise<void> {
     const spec = m.spec
     const aborted = () => m.exitReason ?? (this.stopping ? 'the stack is stopping' : undefined)
-    const result = await waitReady(spec.readiness, spec.host, spec.port, spec.readyTimeoutMs, aborted)
-    if (result.ok) return this.markReady(m, result.detail)
+    // A task is run again to its end (a restart): ready once it completed.
+    const result = spec.task
+      ? await untilTaskEnds(m.record, spec.readyTimeoutMs, () => (this.stopping ? 'the stack is stopping' : undefined))
+      : await waitReady(spec.readiness, spec.host, spec.port, spec.readyTimeoutMs, aborted)
+    if (result.ok) return spec.task ? undefined : this.markReady(m, result.detail)
     const message = describeStartFailure(this.startFailure(m, result.detail))
     if (dropOnFailure) await this.stopInstance(m, true)
     else signalGroup(m.record, 'SIGKILL', this.state.runId)

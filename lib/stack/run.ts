@@ -90,19 +90,24 @@ export async function startForeground(plan: Plan, io: RunIO, view: ForegroundVie
   } finally {
     lock.release()
   }
+  const failed = (await import('./failure-policy.ts')).stopAllSaid(stack.events)
   const { serveControl } = await import('./control-server.ts')
   const { controlRoutes } = await import('./control-routes.ts')
   const control = serveControl(io.home, controlRoutes(io.home, stack), io.notice ?? (() => {}))
   view.ready()
   log.show()
-  await stopRequested
+  // Ctrl+C, or (on_failure: stop-all) a process that failed for good: then this run ends with an error.
+  const stoppedBecause = await Promise.race([stopRequested.then(() => undefined), failed])
   view.stopping()
   const started = Date.now()
   const report = await stack.stopAll({ onWait: io.onWait })
   control.close()
-  log.close()
+  const ms = Date.now() - started
   if (report.survivors.length === 0) removeState(io.home)
-  return { wasRunning: true, report, ms: Date.now() - started }
+  // Before the terminal stops showing the unified log, so its output shows there too.
+  const afterStop = report.survivors.length === 0 ? await runAfterStop(io, stack.plan) : undefined
+  log.close()
+  return { wasRunning: true, report, ms, stoppedBecause, afterStop }
 }
 
 // supervise: the detached supervisor waits until the state file gives it the run, adopts what an earlier supervisor
@@ -118,8 +123,10 @@ export async function superviseStack(home: Home, env: NodeJS.ProcessEnv, log: (l
   if (!supervisor || !(await supervisor.bringUp())) return 1
   const mode = await supervisor.untilTold()
   if (mode === 'stop') await supervisor.untilAllGone()
+  // on_failure: stop-all: a process failed for good; the supervisor stops everything itself, then runs after_stop.
+  if (mode === 'stop-all') await supervisor.stopEverything()
   supervisor.exit()
-  return 0
+  return mode === 'stop-all' ? 1 : 0
 }
 
 // restart: stop (`stopped` is told how that went), then start; nothing is started while anything survived.
@@ -128,7 +135,8 @@ export async function restartStack(
   io: RunIO,
   stopped: (result: StopResult) => void,
 ): Promise<StartResult | undefined> {
-  const result = await stopStack(io)
+  // A restart is no end of the stack: after_stop does not run.
+  const result = await stopStack(io, false)
   if (result.wasRunning) stopped(result)
   if (result.report?.survivors.length) return undefined
   return startStack({ plan }, io)
@@ -165,15 +173,28 @@ export async function restartServers(plan: Plan, servers: string[], io: RunIO): 
 
 // stop: works with or without a live supervisor; quiets it, stops every process of the run (the proxy first, then
 // the servers in reverse dependency order) until every port is released, and only then removes the state.
-export async function stopStack(io: RunIO): Promise<StopResult> {
+// Then (unless `afterStop` is false) the config's after_stop commands run.
+export async function stopStack(io: RunIO, afterStop = true): Promise<StopResult> {
   const started = Date.now()
   // Where no stack ever ran, nothing is created (not even the lock's folder).
   if (!fs.existsSync(io.home.run)) return { wasRunning: false, ms: Date.now() - started }
   // A read-only or full home must not keep a running stack from being stopped.
   const lock = acquireLockIfWritable(io.home, 'stop', io.notice ?? (() => {}))
+  let result: StopResult
+  let plan: Plan | undefined
   try {
-    return await stopRecorded(io, io.onWait)
+    plan = readState(io.home)?.plan
+    result = await stopRecorded(io, io.onWait)
   } finally {
     lock.release()
   }
+  if (afterStop && plan && result.report?.survivors.length === 0) result.afterStop = await runAfterStop(io, plan)
+  return result
+}
+
+// after_stop, once a stop is complete: its commands in the config's folder (loaded only when there are some).
+async function runAfterStop(io: Pick<RunIO, 'home' | 'env'>, plan: Pick<Plan, 'afterStop'>) {
+  if (!plan.afterStop) return undefined
+  const { runAfterStop } = await import('./after-stop.ts')
+  return runAfterStop(io.home, plan.afterStop, io.env)
 }

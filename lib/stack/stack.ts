@@ -7,11 +7,20 @@ import { groupMembers, isRecordedProcess, processTable } from '../os/platform.ts
 import { waitReady } from '../probe/readiness.ts'
 import { stopProcesses, stopTargets, type StopOptions, type StopReport } from '../os/terminate.ts'
 import { describeStartFailure, type StartFailure } from './last-failure.ts'
-import { Supervision, type Managed } from './supervision.ts'
+import { Supervision, type Managed, type StackOptions } from './supervision.ts'
+import { completedBefore, untilTaskEnds } from './tasks.ts'
+import type { SupervisorEvent } from './events.ts'
+import { stopAllFor } from './failure-policy.ts'
 
 export class Stack extends Supervision {
   // Which process failed the bring-up, why, and its last lines: kept for `status` after a background start.
   failed?: StartFailure
+
+  constructor(opts: StackOptions) {
+    super(opts)
+    // on_failure, applied to what the supervision says failed for good.
+    this.events.subscribe((e) => this.failedForGood(e))
+  }
 
   // Starts (or adopts) every server once its dependencies are ready, then the proxy; throws on the first failure.
   async bringUp(): Promise<void> {
@@ -39,6 +48,15 @@ export class Stack extends Supervision {
     if (this.firstError) throw this.firstError
     this.state.phase = 'running'
     this.save()
+  }
+
+  // stop-all: a bring-up in progress fails (a failed task fails it anyway, naming itself); a running stack says so,
+  // and whoever runs it (the supervisor, a --foreground run) stops it all.
+  private failedForGood(e: SupervisorEvent): void {
+    const stop = this.stopping ? undefined : stopAllFor(this.opts.plan, e)
+    if (!stop) return
+    if (this.state.phase !== 'starting') this.emit(stop.event)
+    else if (e.kind === 'crash') this.abort(stop.words)
   }
 
   // A process to watch: its record starts empty and is filled as it is adopted or spawned.
@@ -83,6 +101,12 @@ export class Stack extends Supervision {
     const m = this.newManaged(spec, kind, old?.restarts)
     this.watch(m, !old)
     const started = Date.now()
+    if (spec.task && completedBefore(old) && !isRecordedProcess(old, this.state.runId)) {
+      Object.assign(m.record, old)
+      // Its end is known: no exit to look for.
+      m.exitReason = old.lastExit ?? 'completed'
+      return this.record(m.record)
+    }
     if (old && isRecordedProcess(old, this.state.runId)) {
       // Recorded before it was ready (its supervisor died during a --no-wait bring-up): checked like a new one.
       const unready = old.state === 'starting' || old.state === 'restarting'
@@ -114,17 +138,21 @@ export class Stack extends Supervision {
     }
     const aborted = () => m.exitReason ?? (this.firstError ? 'start aborted' : undefined)
     const waiting = (ms: number, reason: string) => this.opts.progress?.({ type: 'waiting', id: spec.id, ms, reason })
-    const result = await waitReady(spec.readiness, spec.host, spec.port, spec.readyTimeoutMs, aborted, waiting)
+    const result = spec.task
+      ? await untilTaskEnds(m.record, spec.readyTimeoutMs, () => (this.firstError ? 'start aborted' : undefined))
+      : await waitReady(spec.readiness, spec.host, spec.port, spec.readyTimeoutMs, aborted, waiting)
     if (!result.ok) {
       // A failure elsewhere aborted this wait: report the first failure, not this echo of it.
       if (this.firstError) throw this.firstError
       this.firstError = this.failure(m, result.detail)
       throw this.firstError
     }
-    m.record.state = 'running'
+    if (!spec.task) m.record.state = 'running'
     this.save()
     const ms = Date.now() - started
-    this.emit({ kind: 'ready', id: spec.id, pid: m.record.pid, port: spec.port, ms, detail: result.detail })
+    // A task's end was its event.
+    if (!spec.task)
+      this.emit({ kind: 'ready', id: spec.id, pid: m.record.pid, port: spec.port, ms, detail: result.detail })
     this.opts.progress?.({
       type: 'ready',
       id: spec.id,

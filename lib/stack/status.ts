@@ -27,6 +27,8 @@ export interface ProcessStatus {
   cpuPercent: number | null
   rssBytes: number | null
   lastExit: string | null
+  // A task's exit code once it ended with one (state completed or failed).
+  exitCode?: number
 }
 
 export interface StackStatus {
@@ -111,9 +113,13 @@ export async function collectStatus(home: Home, now = Date.now()): Promise<Stack
       const checked =
         alive && !signalStopped && !paused ? await probe(readiness, host, record.port, PROBE_TIMEOUT_MS) : undefined
       // Without a live supervisor nobody updates the recorded state, so a dead process is just gone.
+      // A task that ran to its end says how, with or without a supervisor.
+      const ended = record.state === 'completed' || record.state === 'failed'
       const recorded: ProcessStatus['state'] = alive
         ? record.state
-        : record.state === 'crashed' || (supervisorUp && record.state !== 'running' && record.state !== 'paused')
+        : ended ||
+            record.state === 'crashed' ||
+            (supervisorUp && record.state !== 'running' && record.state !== 'paused')
           ? record.state
           : 'gone'
       const shown = signalStopped && !paused ? 'stopped (signal)' : recorded
@@ -125,10 +131,16 @@ export async function collectStatus(home: Home, now = Date.now()): Promise<Stack
         pid: record.pid,
         port: record.port ?? null,
         state: shown,
-        health: paused ? pausedHealth(signalStopped) : checkedHealth(checked, readiness),
-        healthy: Boolean(checked?.ok) && record.state === 'running',
+        health: paused
+          ? pausedHealth(signalStopped)
+          : ended && !alive
+            ? `exit ${record.exitCode ?? '?'}`
+            : checkedHealth(checked, readiness),
+        // A completed task did its work: no failure of the stack.
+        healthy: (Boolean(checked?.ok) && record.state === 'running') || (!alive && record.state === 'completed'),
         restarts: record.restarts,
         lastExit: record.lastExit ?? null,
+        ...(record.exitCode === undefined ? {} : { exitCode: record.exitCode }),
         ...((alive && usage(record.pid, table, boot, now)) || {
           ...NO_USAGE,
           uptimeMs: alive ? now - record.startedAt : null,

@@ -18,6 +18,7 @@ import { readState, removeState, supervisorAlive, type StackState } from './stat
 import { HOME_ENV, RUN_ENV, supervisorTag, type ProcessRecord } from '../os/process-record.ts'
 import { unregisterStack } from './registry.ts'
 import { stopProcesses, stopTargets, type StopReport, type StopTarget } from '../os/terminate.ts'
+import type { AfterStopResult } from './after-stop.ts'
 
 // Tells a live supervisor to stop restarting, and waits (briefly) until it says so in the state file.
 export async function quietSupervisor(
@@ -108,6 +109,10 @@ export interface StopResult {
   wasRunning: boolean
   report?: StopReport
   ms: number
+  // How the after_stop commands went, when the config has some and the stop was complete.
+  afterStop?: AfterStopResult
+  // Why the stack stopped itself (on_failure: stop-all), when it did.
+  stoppedBecause?: string
 }
 
 // stop: works with or without a live supervisor; the state is removed only once everything is gone.
@@ -190,7 +195,7 @@ export async function forceStop(io: StopIO, onWait?: (what: string) => void): Pr
 }
 
 // Once everything is gone: the state and what only a running stack needs; a read-only or full home is said, not fatal.
-function removeRunFiles(io: StopIO): void {
+export function removeRunFiles(io: StopIO): void {
   try {
     removeState(io.home)
     removeFile(offsetsPath(io.home))

@@ -12,9 +12,12 @@ import { serveControl } from './control-server.ts'
 import { controlRoutes } from './control-routes.ts'
 import type { EventLog } from './events.ts'
 import { reportStartProgress } from './start-progress.ts'
+import { removeRunFiles, stackEndpoints } from './stop.ts'
+import { runAfterStop } from './after-stop.ts'
 
-// run: watching; stop: a stop command takes everything down (SIGTERM); handover: another command takes over (SIGUSR2).
-export type SupervisorMode = 'run' | 'stop' | 'handover'
+// run: watching; stop: a stop command takes everything down (SIGTERM); handover: another command takes over (SIGUSR2);
+// stop-all: a process failed for good under on_failure: stop-all, and the supervisor takes everything down itself.
+export type SupervisorMode = 'run' | 'stop' | 'handover' | 'stop-all'
 
 const ALL_GONE_MS = 60_000
 const GIVEN_POLL_MS = 10
@@ -65,7 +68,7 @@ export class Supervisor {
   // Takes over the run the state file records; listens for the signals that end it from now on.
   constructor(
     private readonly home: Home,
-    env: NodeJS.ProcessEnv,
+    private readonly env: NodeJS.ProcessEnv,
     private readonly log: (line: string) => void,
   ) {
     const previous = readState(home)
@@ -90,6 +93,8 @@ export class Supervisor {
     this.stack = stack
     // SIGTERM: a stop command is taking everything down; keep collecting logs until it is all gone.
     process.on('SIGTERM', () => {
+      // Already taking everything down itself (stop-all): the stop command finds it so.
+      if (this.mode === 'stop-all') return
       this.mode = 'stop'
       stack.beginStopping()
       this.wake()
@@ -97,6 +102,11 @@ export class Supervisor {
     // SIGUSR2: another command takes over (restart --only); leave every process running.
     process.on('SIGUSR2', () => {
       this.mode = 'handover'
+      this.wake()
+    })
+    stack.events.subscribe((e) => {
+      if (e.kind !== 'stop-all' || this.mode !== 'run') return
+      this.mode = 'stop-all'
       this.wake()
     })
     process.on('SIGINT', () => {})
@@ -152,10 +162,21 @@ export class Supervisor {
     while (!this.stack.allGone() && Date.now() < deadline) await sleep(10)
   }
 
+  // on_failure: stop-all: every process of the run stopped and its ports released, as `stop` does; then after_stop.
+  async stopEverything(): Promise<void> {
+    const report = await this.stack.stopAll({ wholeRun: true, ports: stackEndpoints(this.stack.state) })
+    if (report.survivors.length) return this.log(`not everything stopped:\n${report.survivors.join('\n')}`)
+    removeRunFiles({ home: this.home, env: this.env, notice: this.log })
+    const hook = this.stack.plan.afterStop
+    const after = hook && (await runAfterStop(this.home, hook, this.env))
+    if (after?.failed) this.log(`after_stop: ${after.failed}`)
+  }
+
   exit(): void {
     this.control.close()
     this.cpu.stop()
-    this.stack.close()
+    // stop-all closed it as it stopped everything.
+    if (this.mode !== 'stop-all') this.stack.close()
     this.log(`supervisor exiting (${this.mode})`)
   }
 

@@ -17,6 +17,7 @@ import { describeExit, readState, writeState, type StackState } from './state.ts
 import type { ProcessRecord } from '../os/process-record.ts'
 import { describeEvent, EventLog, type NewEvent } from './events.ts'
 import type { StartFailure } from './last-failure.ts'
+import { endTask } from './tasks.ts'
 
 // How much of a process's log a failed start shows.
 const TAIL_LINES = 20
@@ -177,9 +178,10 @@ export abstract class Supervision {
     if (this.closed) return
     this.unified.flush(m.record.logFile)
     this.emit({ kind: 'exit', id: m.spec.id, pid: m.record.pid, code, signal, reason })
-    // Paused on purpose (SIGSTOP) and then killed: its restart policy does not apply, as for a stop.
-    if (this.stopping || m.retiring || m.record.state === 'starting' || m.record.state === 'paused') {
+    // Paused on purpose (SIGSTOP) and then killed: its restart policy does not apply, as for a stop; nor to a task.
+    if (this.stopping || m.retiring || m.spec.task || m.record.state === 'starting' || m.record.state === 'paused') {
       m.record.state = 'stopped'
+      if (m.spec.task && !this.stopping && !m.retiring) this.emit(endTask(m.record, reason, code))
       return this.save()
     }
     const decision = decideAfterExit({
@@ -244,7 +246,7 @@ export abstract class Supervision {
   // Why it did not become ready, with its last lines from this run (lines an earlier run left would mislead).
   protected startFailure(m: Managed, reason: string): StartFailure {
     const logFile = m.record.logFile
-    return { id: m.spec.id, reason, logFile, lines: tailLines(logFile, TAIL_LINES, m.logFrom ?? 0) }
+    return { id: m.spec.id, reason, logFile, lines: tailLines(logFile, TAIL_LINES, m.logFrom ?? 0), task: m.spec.task }
   }
 
   // logs clean, asked over the control socket: done between two reads of the unified log.

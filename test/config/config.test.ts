@@ -37,7 +37,7 @@ function loadError(text: string): BackendManagerError {
 const F = 'dev-config.yaml'
 const SERVER_KEYS =
   'name, command, port, host, instances, modules, health, env, env_file, cwd, ready_timeout, stop_timeout' +
-  ', restart, max_restarts, depends_on, protocol, behind_proxy'
+  ', restart, max_restarts, depends_on, protocol, behind_proxy, kind'
 const NAME_RULE = 'lowercase letters, digits, "-" and "_", starting with a letter or digit'
 const TOP = 'expected a mapping with "servers" (and optionally "proxy", "logs")'
 const HEALTH_RULE = 'expected an HTTP path like "/health" (no spaces, quotes, ";", "{" or "}"), "tcp" or "none"'
@@ -78,7 +78,7 @@ const bad: { name: string; yaml: string; error: string }[] = [
   {
     name: 'unknown top-level key',
     yaml: `proxi: {}\nservers:\n${core}`,
-    error: `${F}: proxi: unknown key (did you mean "proxy"?), expected one of proxy, servers, logs`,
+    error: `${F}: proxi: unknown key (did you mean "proxy"?), expected one of proxy, servers, logs, on_failure, after_stop`,
   },
   {
     name: 'unknown proxy key',
@@ -594,7 +594,7 @@ const bad: { name: string; yaml: string; error: string }[] = [
     name: 'several shape problems',
     yaml: 'server: []\nproxy: { type: ngnix }\n',
     error: [
-      `${F}: server: unknown key (did you mean "servers"?), expected one of proxy, servers, logs`,
+      `${F}: server: unknown key (did you mean "servers"?), expected one of proxy, servers, logs, on_failure, after_stop`,
       `${F}: proxy.type: "ngnix" is not a valid choice (did you mean "nginx"?), expected one of nginx, envoy, none`,
       `${F}: servers: missing, expected a non-empty list of servers`,
     ].join('\n'),
