@@ -1,5 +1,7 @@
 // The shape check: types, required keys and unknown keys, before any default is applied.
 // Every message reads `<what is wrong>, expected <what>`; the caller prefixes file and key path.
+import { parseSize } from './size.ts'
+
 export interface Problem {
   path: string
   message: string
@@ -16,6 +18,9 @@ type Rule = { expect?: string; required?: boolean } & (
   | { kind: 'command' }
   | { kind: 'object'; schema: Schema }
   | { kind: 'servers' }
+  // A string, or a mapping checked against its schema (the health mapping).
+  | { kind: 'stringOrObject'; schema: Schema }
+  | { kind: 'size' }
 )
 
 type Schema = Record<string, Rule>
@@ -38,6 +43,14 @@ const proxySchema: Schema = {
   grpc_port: port,
 }
 
+const healthSchema: Schema = {
+  check: { kind: 'command', required: true, expect: 'an HTTP path like "/health", "tcp", "none" or a command' },
+  interval: seconds(0.1),
+  timeout: seconds(0.1),
+  retries: { kind: 'int', min: 1, max: 100 },
+  start_period: seconds(0),
+}
+
 export const serverSchema: Schema = {
   name: { kind: 'string', required: true, expect: 'a server name (lowercase letters, digits, "-" and "_")' },
   command: { kind: 'command', required: true, expect: 'a command string or a non-empty list of arguments' },
@@ -45,7 +58,12 @@ export const serverSchema: Schema = {
   host: { kind: 'string', expect: 'a host name or IP address' },
   instances: { kind: 'int', min: 1, max: 256 },
   modules: { kind: 'list', expect: 'a list of module names' },
-  health: { kind: 'string', expect: 'an HTTP path like "/health", "tcp" or "none"' },
+  health: {
+    kind: 'stringOrObject',
+    schema: healthSchema,
+    expect:
+      'an HTTP path like "/health", "tcp", "none" or a mapping with check, interval, timeout, retries, start_period',
+  },
   env: { kind: 'map', expect: 'a mapping of NAME: value' },
   cwd: { kind: 'string', expect: 'a folder path' },
   ready_timeout: seconds(0.1),
@@ -55,6 +73,7 @@ export const serverSchema: Schema = {
   depends_on: { kind: 'list', expect: 'a list of server names' },
   protocol: { kind: 'enum', values: ['http', 'grpc'] },
   behind_proxy: { kind: 'bool' },
+  max_memory: { kind: 'size', expect: 'a size in bytes, or with a K, M or G suffix like "512M"' },
 }
 
 const logsSchema: Schema = {
@@ -156,6 +175,18 @@ function wrong(rule: Rule, value: unknown, at: string, out: Problem[]): string |
       if (!isPlainObject(value)) return `${v} is not a mapping`
       checkObject(rule.schema, value, at, out)
       return undefined
+    case 'stringOrObject':
+      if (isPlainObject(value)) {
+        checkObject(rule.schema, value, at, out)
+        return undefined
+      }
+      return typeof value !== 'string'
+        ? `${v} is not a string or a mapping`
+        : value === ''
+          ? `${v} is empty`
+          : undefined
+    case 'size':
+      return parseSize(value) === undefined ? `${v} is not a size` : undefined
     case 'servers':
       if (!Array.isArray(value)) return `${v} is not a list`
       if (value.length === 0) return `${v} is empty`
