@@ -47,7 +47,7 @@ const healthSchema: Schema = {
   check: { kind: 'command', required: true, expect: 'an HTTP path like "/health", "tcp", "none" or a command' },
   interval: seconds(0.1),
   timeout: seconds(0.1),
-  retries: { kind: 'int', min: 1, max: 100 },
+  retries: { kind: 'int', min: 1, max: 1000 },
   start_period: seconds(0),
 }
 

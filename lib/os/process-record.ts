@@ -25,6 +25,8 @@ export interface ProcessRecord {
   restarts: number
   // Why it is not running, in words: "exited with code 1", "killed by SIGKILL".
   lastExit?: string
+  // Why the supervisor last restarted (or stopped) it on its own: "unhealthy: HTTP 500 ...", "memory 212M > 100M".
+  restartReason?: string
   // Taken over from an earlier supervisor that died: not a child of this one, so how it ends may be unknown.
   adopted?: boolean
   logFile: string

@@ -27,6 +27,8 @@ export interface ProcessStatus {
   cpuPercent: number | null
   rssBytes: number | null
   lastExit: string | null
+  // Why the supervisor last restarted (or stopped) it on its own: failing health checks, memory over max_memory.
+  restartReason?: string | null
 }
 
 export interface StackStatus {
@@ -129,6 +131,7 @@ export async function collectStatus(home: Home, now = Date.now()): Promise<Stack
         healthy: Boolean(checked?.ok) && record.state === 'running',
         restarts: record.restarts,
         lastExit: record.lastExit ?? null,
+        restartReason: record.restartReason ?? null,
         ...((alive && usage(record.pid, table, boot, now)) || {
           ...NO_USAGE,
           uptimeMs: alive ? now - record.startedAt : null,
@@ -147,6 +150,7 @@ export async function collectStatus(home: Home, now = Date.now()): Promise<Stack
     health: supervisorUp ? 'alive' : 'gone',
     healthy: supervisorUp,
     restarts: 0,
+    restartReason: null,
     lastExit: supervisorUp
       ? null
       : 'the supervisor is gone: servers keep running but crashes are not restarted; "start" re-adopts them, "stop" stops them',

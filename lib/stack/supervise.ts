@@ -12,6 +12,7 @@ import { serveControl } from './control-server.ts'
 import { controlRoutes } from './control-routes.ts'
 import type { EventLog } from './events.ts'
 import { reportStartProgress } from './start-progress.ts'
+import { watchRunning } from './watchers.ts'
 
 // run: watching; stop: a stop command takes everything down (SIGTERM); handover: another command takes over (SIGUSR2).
 export type SupervisorMode = 'run' | 'stop' | 'handover'
@@ -65,7 +66,7 @@ export class Supervisor {
   // Takes over the run the state file records; listens for the signals that end it from now on.
   constructor(
     private readonly home: Home,
-    env: NodeJS.ProcessEnv,
+    private readonly env: NodeJS.ProcessEnv,
     private readonly log: (line: string) => void,
   ) {
     const previous = readState(home)
@@ -131,6 +132,7 @@ export class Supervisor {
       return false
     }
     this.log('all processes ready')
+    watchRunning(this.stack, this.env, this.log)
     reportStartProgress(this.home, { type: 'up' })
     return true
   }

@@ -130,7 +130,7 @@ test('bad health mappings and sizes are refused, each naming the key, the value 
   )
   assert.match(
     at('health: { check: /h, retries: 1.5 }'),
-    /servers\[0\]\.health\.retries: 1\.5 is not a whole number, expected a whole number from 1 to 100/,
+    /servers\[0\]\.health\.retries: 1\.5 is not a whole number, expected a whole number from 1 to 1000/,
   )
   assert.match(at('health: { interval: 2 }'), /servers\[0\]\.health\.check: missing, expected an HTTP path/)
   assert.match(at('health: [a, b]'), /servers\[0\]\.health: \["a","b"\] is not a string or a mapping, expected/)
