@@ -1,6 +1,7 @@
 // Health after ready: each instance's check every interval. The first failure takes it out of the proxy's rotation
 // (while another instance serves), `retries` failures in a row restart it, a pass puts it back. One timer per stack,
-// set for the next check due; paused instances, and those stopped by a signal, are not checked.
+// set for the next checks due (woken early when an instance becomes ready); paused instances, and those stopped by a
+// signal, are not checked.
 import type { HealthSpec } from '../config/plan.ts'
 import { readStat } from '../os/procfs.ts'
 import { runCheck } from '../probe/health-check.ts'
@@ -10,9 +11,14 @@ import { recycle } from './recycle.ts'
 import { canDrain } from './rolling.ts'
 import type { Managed } from './supervision.ts'
 
-// With nothing due sooner, the timer still looks every second for instances started or changed since.
-const IDLE_TICK_MS = 1000
+// Instances that become ready wake the timer at once; this slow look catches any other way into 'running'.
+const IDLE_TICK_MS = 5000
 const MIN_TICK_MS = 20
+// Checks due this close together (at most a quarter of their interval) run in one wake-up: instances started
+// together are checked together.
+const BATCH_MS = 250
+// Events after which an instance may be checkable, or no longer what its entry says.
+const WAKING = new Set(['ready', 'adopt', 'resume', 'reload', 'scale'])
 
 interface Watched {
   pid: number
@@ -74,7 +80,7 @@ export function watchHealth(live: LiveStack, env: NodeJS.ProcessEnv, log: (line:
         watched.set(m.spec.id, w)
       }
       if (w.busy) continue
-      if (now >= w.nextAt) void check(m, w, health)
+      if (now + Math.min(BATCH_MS, health.intervalMs / 4) >= w.nextAt) void check(m, w, health)
       else next = Math.min(next, w.nextAt)
     }
     for (const id of watched.keys()) if (!seen.has(id) && !watched.get(id)!.busy) watched.delete(id)
@@ -135,10 +141,14 @@ export function watchHealth(live: LiveStack, env: NodeJS.ProcessEnv, log: (line:
       .catch((error: Error) => log(`${id}: could not take it out of rotation: ${error.message}`))
   }
 
+  const unsubscribe = live.events.subscribe((e) => {
+    if (WAKING.has(e.kind)) schedule(Date.now() + MIN_TICK_MS)
+  })
   schedule(Date.now() + MIN_TICK_MS)
   return {
     stop() {
       stopped = true
+      unsubscribe()
       clearTimeout(timer)
     },
   }
