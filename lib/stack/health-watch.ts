@@ -37,11 +37,12 @@ export interface Watcher {
 const sameAsReadiness = (m: Managed, health: HealthSpec) =>
   JSON.stringify(health.check) === JSON.stringify(m.spec.readiness)
 
-// Running as far as the supervisor knows, not being changed by a command, and not stopped by a signal.
-function checkable(m: Managed): boolean {
-  if (m.record.state !== 'running' || m.retiring || m.exitReason !== undefined || m.record.pid <= 0) return false
-  return readStat(m.record.pid)?.state !== 'T'
-}
+// Running as far as the supervisor knows, and not being changed by a command.
+const running = (m: Managed) =>
+  m.record.state === 'running' && !m.retiring && m.exitReason === undefined && m.record.pid > 0
+
+// Stopped by SIGSTOP or Ctrl+Z (a debugger, a user): it cannot answer, and that is no sickness. Read only when due.
+const stoppedBySignal = (m: Managed) => readStat(m.record.pid)?.state === 'T'
 
 export function watchHealth(live: LiveStack, env: NodeJS.ProcessEnv, log: (line: string) => void): Watcher {
   const watched = new Map<string, Watched>()
@@ -66,7 +67,7 @@ export function watchHealth(live: LiveStack, env: NodeJS.ProcessEnv, log: (line:
     const seen = new Set<string>()
     for (const m of live.instances()) {
       const health = m.spec.health
-      if (!health || !checkable(m)) continue
+      if (!health || !running(m)) continue
       seen.add(m.spec.id)
       let w = watched.get(m.spec.id)
       if (!w || w.pid !== m.record.pid) {
@@ -79,9 +80,11 @@ export function watchHealth(live: LiveStack, env: NodeJS.ProcessEnv, log: (line:
         }
         watched.set(m.spec.id, w)
       }
-      if (w.busy) continue
-      if (now + Math.min(BATCH_MS, health.intervalMs / 4) >= w.nextAt) void check(m, w, health)
-      else next = Math.min(next, w.nextAt)
+      if (!w.busy && now + Math.min(BATCH_MS, health.intervalMs / 4) >= w.nextAt) {
+        if (stoppedBySignal(m)) w.nextAt = now + health.intervalMs
+        else void check(m, w, health)
+      }
+      if (!w.busy) next = Math.min(next, w.nextAt)
     }
     for (const id of watched.keys()) if (!seen.has(id) && !watched.get(id)!.busy) watched.delete(id)
     schedule(next)
@@ -89,15 +92,17 @@ export function watchHealth(live: LiveStack, env: NodeJS.ProcessEnv, log: (line:
 
   const check = async (m: Managed, w: Watched, health: HealthSpec) => {
     w.busy = true
-    const target = { host: m.spec.host, port: m.spec.port, cwd: m.spec.cwd, env: { ...env, ...m.spec.env } }
+    // Only a command needs the instance's environment: an HTTP or TCP check is not given a copy.
+    const own = health.check.kind === 'command' ? { ...env, ...m.spec.env } : env
+    const target = { host: m.spec.host, port: m.spec.port, cwd: m.spec.cwd, env: own }
     const result = await runCheck(health.check, target, health.timeoutMs)
     w.busy = false
     w.nextAt = Date.now() + health.intervalMs
     schedule(w.nextAt)
     // Restarted, paused or stopped meanwhile: this answer is about a process that is no longer watched.
-    if (stopped || watched.get(m.spec.id) !== w || m.record.pid !== w.pid || !checkable(m)) return
+    if (stopped || watched.get(m.spec.id) !== w || m.record.pid !== w.pid || !running(m)) return
     if (result.ok) return passed(m, w, result)
-    if (!w.passed && Date.now() - m.record.startedAt < health.startPeriodMs) return
+    if (stoppedBySignal(m) || (!w.passed && Date.now() - m.record.startedAt < health.startPeriodMs)) return
     w.failures++
     const { id } = m.spec
     const { failures } = w
@@ -122,7 +127,7 @@ export function watchHealth(live: LiveStack, env: NodeJS.ProcessEnv, log: (line:
     const pid = w.pid
     live
       .exclusive(async () => {
-        if (live.drained.has(id) && m.record.pid === pid && checkable(m)) await live.undrain([m], 'healthy again')
+        if (live.drained.has(id) && m.record.pid === pid && running(m)) await live.undrain([m], 'healthy again')
       })
       .catch((error: Error) => log(`${id}: could not put it back in rotation: ${error.message}`))
   }
@@ -133,7 +138,7 @@ export function watchHealth(live: LiveStack, env: NodeJS.ProcessEnv, log: (line:
     const pid = m.record.pid
     return live
       .exclusive(async () => {
-        if (m.record.pid !== pid || !checkable(m) || live.drained.has(id) || !canDrain(live, m)) return
+        if (m.record.pid !== pid || !running(m) || live.drained.has(id) || !canDrain(live, m)) return
         if ((watched.get(id)?.failures ?? 0) === 0) return
         await live.drain([m], `unhealthy (${detail})`)
         outBySickness.add(id)

@@ -5,9 +5,10 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { runCheck } from '../../lib/probe/health-check.ts'
+import net from 'node:net'
+import { probeStatusLine, runCheck } from '../../lib/probe/health-check.ts'
 import { shellArgv } from '../../lib/config/plan.ts'
-import { pidGone, waitFor } from '../helpers.ts'
+import { freePorts, pidGone, waitFor } from '../helpers.ts'
 
 const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'bm-health-check-')))
 after(() => fs.rmSync(dir, { recursive: true, force: true }))
@@ -40,4 +41,79 @@ test('a check that cannot run fails saying why', async () => {
   const missing = await runCheck(command([path.join(dir, 'no-such-check')]), target, 2000)
   assert.equal(missing.ok, false)
   assert.match(missing.detail, /^check could not run: spawn .*no-such-check ENOENT$/)
+})
+
+// A TCP server that answers every connection as `answer` says (raw bytes, in pieces, or not at all).
+async function rawServer(answer: (socket: net.Socket) => void): Promise<{ port: number; close(): void }> {
+  const sockets = new Set<net.Socket>()
+  const server = net.createServer((socket) => {
+    sockets.add(socket)
+    socket.on('error', () => {})
+    socket.once('data', () => answer(socket))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close() {
+      for (const s of sockets) s.destroy()
+      server.close()
+    },
+  }
+}
+
+test('HTTP checks read the status line only: 2xx/3xx healthy, the rest not, whatever pieces it comes in', async () => {
+  const cases: [string[], { ok: boolean; detail: string }][] = [
+    [['HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nok\n'], { ok: true, detail: 'HTTP 200' }],
+    [['HTTP/1.1 302 Found\r\n\r\n'], { ok: true, detail: 'HTTP 302' }],
+    [['HTTP/1.0 500 Internal Server Error\r\n\r\nsick'], { ok: false, detail: 'HTTP 500' }],
+    [['HT', 'TP/1.1 2', '04 No Content\r', '\n\r\n'], { ok: true, detail: 'HTTP 204' }],
+    [['SSH-2.0-OpenSSH\r\n'], { ok: false, detail: 'not an HTTP answer: "SSH-2.0-OpenSSH\\r\\n"' }],
+    [[], { ok: false, detail: 'the connection closed without an HTTP answer' }],
+  ]
+  for (const [pieces, want] of cases) {
+    const server = await rawServer(async (socket) => {
+      for (const piece of pieces) {
+        socket.write(piece)
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
+      socket.end()
+    })
+    try {
+      assert.deepEqual(await probeStatusLine('127.0.0.1', server.port, '/health', 2000), want, JSON.stringify(pieces))
+    } finally {
+      server.close()
+    }
+  }
+})
+
+test('HTTP checks: nothing listening, and a server that never answers', async () => {
+  const port = await freePorts(1)
+  assert.deepEqual(await probeStatusLine('127.0.0.1', port, '/health', 2000), { ok: false, detail: 'ECONNREFUSED' })
+  const silent = await rawServer(() => {})
+  try {
+    assert.deepEqual(await probeStatusLine('127.0.0.1', silent.port, '/health', 200), {
+      ok: false,
+      detail: 'no HTTP answer within 200 ms',
+    })
+  } finally {
+    silent.close()
+  }
+})
+
+test('an HTTP check asks for its path with a Host header and Connection: close', async () => {
+  let request = ''
+  const capture = net.createServer((socket) =>
+    socket.once('data', (d) => {
+      request = d.toString()
+      socket.end('HTTP/1.1 200 OK\r\n\r\n')
+    }),
+  )
+  await new Promise<void>((resolve) => capture.listen(0, '127.0.0.1', resolve))
+  try {
+    const port = (capture.address() as net.AddressInfo).port
+    assert.deepEqual(await probeStatusLine('127.0.0.1', port, '/ready?deep=1', 2000), { ok: true, detail: 'HTTP 200' })
+    assert.equal(request, `GET /ready?deep=1 HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`)
+  } finally {
+    capture.close()
+  }
 })
