@@ -6,6 +6,7 @@ import type { HealthSpec } from '../config/plan.ts'
 import { readStat } from '../os/procfs.ts'
 import { runCheck } from '../probe/health-check.ts'
 import type { ProbeResult } from '../probe/readiness.ts'
+import type { EventKind } from './events.ts'
 import type { LiveStack } from './live.ts'
 import { recycle } from './recycle.ts'
 import { canDrain } from './rolling.ts'
@@ -18,7 +19,7 @@ const MIN_TICK_MS = 20
 // together are checked together.
 const BATCH_MS = 250
 // Events after which an instance may be checkable, or no longer what its entry says.
-const WAKING = new Set(['ready', 'adopt', 'resume', 'reload', 'scale'])
+const WAKING = new Set<EventKind>(['ready', 'adopt', 'resume', 'reload', 'scale'])
 
 interface Watched {
   pid: number

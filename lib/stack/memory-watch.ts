@@ -11,6 +11,7 @@ import type { Watcher } from './health-watch.ts'
 export const MEMORY_SAMPLE_MS = 2000
 // A short peak (a build, a burst of requests) is no reason to restart: only memory that stays up.
 export const OVER_SAMPLES = 3
+const UNLIMITED_LOOK_MS = 10_000
 
 // The tree's RSS in bytes; undefined when the recorded process is not the one in the table (gone, pid reused).
 export function treeRss(m: Managed, table: ProcStat[]): number | undefined {
@@ -44,7 +45,8 @@ export function watchMemory(live: LiveStack, log: (line: string) => void, sample
       void recycle(live, m, reason, log)
     }
     for (const id of over.keys()) if (!seen.has(id)) over.delete(id)
-    timer = setTimeout(tick, sampleMs).unref()
+    // With no limit to watch, only a rare look for one added since (scale, apply).
+    timer = setTimeout(tick, limited.length ? sampleMs : UNLIMITED_LOOK_MS).unref()
   }
   timer = setTimeout(tick, sampleMs).unref()
   return { stop: () => clearTimeout(timer) }
