@@ -10,11 +10,14 @@ import { mergeEnvFiles } from './env-file.ts'
 import { configVariables, interpolateConfig, linkServers } from './interpolate.ts'
 import { shiftPorts, type PortOffset } from './port-offset.ts'
 import { readJsonFile, writeJsonAtomic } from '../core/json-files.ts'
+import { parseSize } from './size.ts'
 import {
+  healthDefaults,
   logsDefaults,
   proxyDefaults,
   type Config,
   type FailurePolicy,
+  type HealthConfig,
   type LogsConfig,
   type Protocol,
   type ProxyConfig,
@@ -35,6 +38,8 @@ function serverDefaults(given: Record<string, unknown>, proxy: ProxyConfig, dir:
   const hasPort = raw.port !== undefined
   const protocol = (raw.protocol as Protocol | undefined) ?? 'http'
   const kind = (raw.kind as ServerKind | undefined) ?? 'server'
+  const readyTimeout = (raw.ready_timeout as number | undefined) ?? 30
+  const liveness = healthOf(raw.health, hasPort, readyTimeout)
   return {
     name: raw.name as string,
     // YAML reads `[sleep, 100]` with a number in it; every argument is a string by the time it runs.
@@ -43,7 +48,10 @@ function serverDefaults(given: Record<string, unknown>, proxy: ProxyConfig, dir:
     host: (raw.host as string | undefined) ?? proxy.host,
     instances: (raw.instances as number | undefined) ?? 1,
     modules: (raw.modules as string[] | undefined) ?? [],
-    health: (raw.health as string | undefined) ?? (hasPort ? 'tcp' : 'none'),
+    // The string form is kept as written, so the validators refuse a string that is not a path, tcp or none.
+    health: typeof raw.health === 'string' ? raw.health : readinessCheck(liveness.check, hasPort),
+    liveness,
+    ...(raw.max_memory !== undefined ? { max_memory: parseSize(raw.max_memory) } : {}),
     // `NAME:` with no value parses as null and means an empty value.
     env: Object.fromEntries(
       Object.entries((raw.env as Record<string, unknown>) ?? {}).map(([k, v]) => [k, v === null ? '' : String(v)]),
@@ -52,7 +60,7 @@ function serverDefaults(given: Record<string, unknown>, proxy: ProxyConfig, dir:
       ? {}
       : { env_file: [raw.env_file as string | string[]].flat().map((f) => path.resolve(dir, f)) }),
     cwd: path.resolve(dir, (raw.cwd as string | undefined) ?? '.'),
-    ready_timeout: (raw.ready_timeout as number | undefined) ?? 30,
+    ready_timeout: readyTimeout,
     stop_timeout: (raw.stop_timeout as number | undefined) ?? 3,
     // A task runs once: it is never restarted.
     restart: (raw.restart as RestartPolicy | undefined) ?? (kind === 'task' ? 'no' : 'on-failure'),
@@ -62,6 +70,24 @@ function serverDefaults(given: Record<string, unknown>, proxy: ProxyConfig, dir:
     behind_proxy: (raw.behind_proxy as boolean | undefined) ?? true,
     kind,
   }
+}
+
+// The health string or mapping, defaulted: the string form is the check with the default timings.
+function healthOf(given: unknown, hasPort: boolean, readyTimeout: number): HealthConfig {
+  const raw = typeof given === 'string' ? { check: given } : present(given)
+  const check = Array.isArray(raw.check) ? raw.check.map(String) : (raw.check as string | undefined)
+  return {
+    ...healthDefaults,
+    start_period: readyTimeout,
+    ...raw,
+    check: check ?? (hasPort ? 'tcp' : 'none'),
+  } as HealthConfig
+}
+
+// What readiness waits for: the check itself, unless it is a command (then the port, or 300 ms alive without one).
+export function readinessCheck(check: string | string[], hasPort: boolean): string {
+  if (typeof check === 'string' && (check.startsWith('/') || check === 'tcp' || check === 'none')) return check
+  return hasPort ? 'tcp' : 'none'
 }
 
 // Defaults are applied only after the shape check, so every cast above is to a checked type.

@@ -7,6 +7,17 @@ import { didYouMean } from './schema.ts'
 // grpc: the standard grpc.health.v1 Check, or TCP when the server has no health service.
 export type Readiness = { kind: 'http'; path: string } | { kind: 'tcp' } | { kind: 'grpc' } | { kind: 'none' }
 
+// What is checked after ready: a probe, or a command whose exit 0 means healthy.
+export type HealthCheck = Readiness | { kind: 'command'; argv: string[]; command: string }
+
+export interface HealthSpec {
+  check: HealthCheck
+  intervalMs: number
+  timeoutMs: number
+  retries: number
+  startPeriodMs: number
+}
+
 // One OS process the supervisor runs: an instance of a server.
 export interface ProcessSpec {
   id: string
@@ -28,6 +39,9 @@ export interface ProcessSpec {
   protocol: Protocol
   // Runs to completion (kind: task): ready once it exited 0, then `completed`; never restarted, never behind the proxy.
   task?: true
+  // Checked every interval once ready (absent for `none`, and in plans saved before it existed).
+  health?: HealthSpec
+  maxMemoryBytes?: number
 }
 
 export interface Upstream {
@@ -82,6 +96,10 @@ export function shellQuote(arg: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`
 }
 
+// A key only when it has a value, so plans (and the state file) stay as they were for servers without it.
+const optional = <K extends string, V>(key: K, value: V | undefined) =>
+  (value === undefined ? {} : { [key]: value }) as Partial<Record<K, V>>
+
 function substitute(text: string, values: Record<string, string>): string {
   return text.replace(/\{(port|instance|name)\}/g, (_, key: string) => values[key])
 }
@@ -100,6 +118,20 @@ function readinessOf(server: ServerConfig): Readiness {
   if (server.protocol === 'grpc') return { kind: 'grpc' }
   if (server.health === 'tcp') return { kind: 'tcp' }
   return { kind: 'http', path: server.health }
+}
+
+// The health mapping resolved for one instance: {port} {instance} {name} in a command check, as in `command`.
+function healthSpecOf(server: ServerConfig, values: Record<string, string>): HealthSpec | undefined {
+  const { check, interval, timeout, retries, start_period } = server.liveness
+  const timing = { intervalMs: interval * 1000, timeoutMs: timeout * 1000, retries, startPeriodMs: start_period * 1000 }
+  if (check === 'none') return undefined
+  if (Array.isArray(check)) {
+    const argv = check.map((arg) => substitute(arg, values))
+    return { check: { kind: 'command', argv, command: argv.map(shellQuote).join(' ') }, ...timing }
+  }
+  if (check.startsWith('/') || check === 'tcp') return { check: readinessOf({ ...server, health: check }), ...timing }
+  const command = substitute(check, values)
+  return { check: { kind: 'command', argv: shellArgv(command), command }, ...timing }
 }
 
 // The proxy's front ports: HTTP/1.1 on proxy.port, and cleartext HTTP/2 on proxy.grpc_port when a
@@ -188,6 +220,8 @@ export function resolveProcesses(server: ServerConfig, proxy: ProxyConfig): Proc
       dependsOn: server.depends_on,
       protocol: server.protocol,
       ...(server.kind === 'task' ? { task: true as const } : {}),
+      ...optional('health', healthSpecOf(server, values)),
+      ...optional('maxMemoryBytes', server.max_memory),
     }
   })
 }

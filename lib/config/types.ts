@@ -25,8 +25,12 @@ export interface ServerConfig {
   host: string
   instances: number
   modules: string[]
-  // An HTTP path, 'tcp' or 'none'.
+  // How readiness is checked: an HTTP path, 'tcp' or 'none' (a command check in the health mapping waits for tcp/none).
   health: string
+  // After ready: what is checked, how often, and after how many failures in a row the instance is restarted.
+  liveness: HealthConfig
+  // Bytes of RSS (the whole process tree) it may stay above for a few samples before it is restarted.
+  max_memory?: number
   env: Record<string, string>
   // dotenv files (absolute paths) whose values env gets under its own; env wins.
   env_file?: string[]
@@ -41,6 +45,18 @@ export interface ServerConfig {
   behind_proxy: boolean
   kind: ServerKind
 }
+
+// The health mapping, in seconds; `check` is an HTTP path, 'tcp', 'none' or a command (a list runs without a shell).
+export interface HealthConfig {
+  check: string | string[]
+  interval: number
+  timeout: number
+  retries: number
+  // Failures this soon after a spawn do not count until a check has passed; defaults to ready_timeout.
+  start_period: number
+}
+
+export const healthDefaults = { interval: 5, timeout: 2, retries: 3 }
 
 export interface LogsConfig {
   // Bytes after which a per-process log file is rotated; 0 disables rotation.

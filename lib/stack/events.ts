@@ -1,4 +1,4 @@
-// What the supervisor does and sees (spawn, ready, exit, restart, crash, reload, pause, scale), as typed events:
+// What the supervisor does and sees (spawn, ready, exit, restart, crash, reload, pause, scale, health), as typed events:
 // each said once, as a `supervisor` line of the unified log, and kept in a bounded ring for the event stream.
 
 // Every event has the process it is about (`api-1`, `nginx`; for scale the server) and when it happened (ms).
@@ -24,6 +24,11 @@ export type SupervisorEvent = Base &
     | { kind: 'task'; pid: number; ok: boolean; code?: number; reason: string }
     // on_failure: stop-all, and this process failed for good: the whole stack stops.
     | { kind: 'stop-all'; reason: string }
+    // A check after ready failed: `failures` in a row of the `retries` that restart it.
+    | { kind: 'unhealthy'; pid: number; failures: number; retries: number; detail: string }
+    | { kind: 'healthy'; pid: number; detail: string }
+    // Restarted (or stopped, with restart: no) by the supervisor for its health or its memory.
+    | { kind: 'recycle'; pid: number; reason: string; action: 'restart' | 'stop' }
   )
 
 export type EventKind = SupervisorEvent['kind']
@@ -60,6 +65,12 @@ export function describeEvent(e: SupervisorEvent): string {
       return `${e.id} ${e.ok ? 'completed' : 'failed'} (task ${e.reason})`
     case 'stop-all':
       return `${e.id} failed for good (${e.reason}); stopping the whole stack (on_failure: stop-all)`
+    case 'unhealthy':
+      return `${e.id} unhealthy pid ${e.pid}: ${e.detail} (${e.failures} of ${e.retries} checks failed in a row)`
+    case 'healthy':
+      return `${e.id} healthy again pid ${e.pid} (${e.detail})`
+    case 'recycle':
+      return `${e.id} ${e.action === 'restart' ? 'restarting' : 'stopping (restart: no)'} pid ${e.pid}: ${e.reason}`
   }
 }
 

@@ -15,6 +15,7 @@ import type { ProcessRecord } from '../os/process-record.ts'
 import { registerStack } from './registry.ts'
 import { stopProcesses } from '../os/terminate.ts'
 import { LiveStack } from './live.ts'
+import { watchRunning } from './watchers.ts'
 import type { ProgressEvent } from './supervision.ts'
 import { clearLastFailure } from './last-failure.ts'
 import { targetsOf } from './stop.ts'
@@ -155,5 +156,6 @@ export async function bringUpHere(plan: Plan, io: LifecycleIO, previous?: StackS
     for (const signal of signals) process.off(signal, interrupt)
   }
   registerStack(io.home, stack.state, io.env)
+  watchRunning(stack, io.env, io.notice ?? (() => {}))
   return stack
 }

@@ -29,6 +29,8 @@ export interface ProcessStatus {
   lastExit: string | null
   // A task's exit code once it ended with one (state completed or failed).
   exitCode?: number
+  // Why the supervisor last restarted (or stopped) it on its own: failing health checks, memory over max_memory.
+  restartReason?: string | null
 }
 
 export interface StackStatus {
@@ -141,6 +143,7 @@ export async function collectStatus(home: Home, now = Date.now()): Promise<Stack
         restarts: record.restarts,
         lastExit: record.lastExit ?? null,
         ...(record.exitCode === undefined ? {} : { exitCode: record.exitCode }),
+        restartReason: record.restartReason ?? null,
         ...((alive && usage(record.pid, table, boot, now)) || {
           ...NO_USAGE,
           uptimeMs: alive ? now - record.startedAt : null,
@@ -159,6 +162,7 @@ export async function collectStatus(home: Home, now = Date.now()): Promise<Stack
     health: supervisorUp ? 'alive' : 'gone',
     healthy: supervisorUp,
     restarts: 0,
+    restartReason: null,
     lastExit: supervisorUp
       ? null
       : 'the supervisor is gone: servers keep running but crashes are not restarted; "start" re-adopts them, "stop" stops them',

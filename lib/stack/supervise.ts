@@ -14,6 +14,7 @@ import type { EventLog } from './events.ts'
 import { reportStartProgress } from './start-progress.ts'
 import { removeRunFiles, stackEndpoints } from './stop.ts'
 import { runAfterStop } from './after-stop.ts'
+import { watchRunning } from './watchers.ts'
 
 // run: watching; stop: a stop command takes everything down (SIGTERM); handover: another command takes over (SIGUSR2);
 // stop-all: a process failed for good under on_failure: stop-all, and the supervisor takes everything down itself.
@@ -141,6 +142,7 @@ export class Supervisor {
       return false
     }
     this.log('all processes ready')
+    watchRunning(this.stack, this.env, this.log)
     reportStartProgress(this.home, { type: 'up' })
     return true
   }

@@ -37,7 +37,7 @@ function loadError(text: string): BackendManagerError {
 const F = 'dev-config.yaml'
 const SERVER_KEYS =
   'name, command, port, host, instances, modules, health, env, env_file, cwd, ready_timeout, stop_timeout' +
-  ', restart, max_restarts, depends_on, protocol, behind_proxy, kind'
+  ', restart, max_restarts, depends_on, protocol, behind_proxy, kind, max_memory'
 const NAME_RULE = 'lowercase letters, digits, "-" and "_", starting with a letter or digit'
 const TOP = 'expected a mapping with "servers" (and optionally "proxy", "logs")'
 const HEALTH_RULE = 'expected an HTTP path like "/health" (no spaces, quotes, ";", "{" or "}"), "tcp" or "none"'
