@@ -41,6 +41,10 @@ const TAIL_MS = 3000
 const INSTANCES = 2
 const SCALE_TO = 4
 const BM = 'backend-manager'
+// Health checks after ready, more often than the default 5 s: what probing costs the idle supervisor.
+export const HEALTH_IDLE_SERVERS = 8
+export const HEALTH_IDLE_INTERVAL_S = 1
+export const BM_HEALTH = `backend-manager, /health every ${HEALTH_IDLE_INTERVAL_S} s`
 const BM_NGINX = 'backend-manager + nginx'
 
 export interface IdleResult {
@@ -122,6 +126,29 @@ function pm2Teardown(pm2: Pm2): () => Promise<void> {
     await pm2.cli(['delete', 'all'], [0, 1]).catch(() => undefined)
     await pm2.teardown()
   }
+}
+
+// backend-manager alone, its servers' health checked every HEALTH_IDLE_INTERVAL_S (the idle rows check every 5 s).
+export async function healthIdleScenario(opts: LiveOptions, results: LiveResults): Promise<void> {
+  const servers = HEALTH_IDLE_SERVERS
+  const base = await freePortRange(servers)
+  const bm = new BackendManager(BM_HEALTH, path.join(opts.tmp, `bm-idle-health-${servers}`), {
+    sets: [{ name: 'idle', count: servers, basePort: base, argv: opts.serverArgv }],
+    health: { check: '/health', interval: HEALTH_IDLE_INTERVAL_S },
+  })
+  opts.onStarted(() => bm.teardown())
+  await bm.setup()
+  await bm.start()
+  await pollUntil(
+    `${servers} idle servers to answer`,
+    healthChecker(Array.from({ length: servers }, (_, i) => base + i)),
+    120_000,
+    100,
+  )
+  const pid = bm.daemonPid()
+  if (!(pid && pid > 0)) throw new Error(`${BM_HEALTH}: no daemon pid recorded`)
+  results.idle.push(...(await idleWindows([{ tool: BM_HEALTH, what: 'its supervisor', pid }], servers, opts.log)))
+  await bm.stop()
 }
 
 async function idleScenario(opts: LiveOptions, results: LiveResults): Promise<void> {
@@ -315,6 +342,8 @@ export async function runLiveScenario(opts: LiveOptions): Promise<LiveResults> {
         ', both tools running at once (the start order alternates);' +
         ` after ${IDLE_SETTLE_S} s settling, ${IDLE_WINDOWS} windows of ${IDLE_WINDOW_S} s;` +
         ' CPU from /proc/PID/stat (utime + stime) of the manager process alone (not the servers), RSS (VmRSS) at each window end',
+      `backend-manager checks each server's /health every 5 s once ready (the default); the "${BM_HEALTH}" row` +
+        ` runs ${HEALTH_IDLE_SERVERS} servers checked every ${HEALTH_IDLE_INTERVAL_S} s, alone`,
       `Under load: ${RATE} requests/s, open loop, each on a new connection from 127.0.0.1 (timeout 5 s), from ${LEAD_MS} ms` +
         ` before the command until ${TAIL_MS} ms after it returned (scale up: after every instance answered);` +
         ' failed = non-2xx answers + connection errors and timeouts',
@@ -336,6 +365,8 @@ export async function runLiveScenario(opts: LiveOptions): Promise<LiveResults> {
 
   opts.log('live: idle manager process')
   await idleScenario(opts, results)
+  opts.log(`live: idle manager process, health checked every ${HEALTH_IDLE_INTERVAL_S} s`)
+  await healthIdleScenario(opts, results)
 
   opts.log('live: restart and scale under load')
   // backend-manager's instances up to SCALE_TO (scale up takes the next consecutive ports), its nginx, PM2's port.

@@ -50,6 +50,8 @@ export interface BmStack {
   // Modules per set name; the set without modules owns "/".
   modules?: Record<string, string[]>
   proxyPort?: number
+  // The health of every set with a port (default "/health"), e.g. a mapping that checks more often.
+  health?: string | Record<string, unknown>
   // Folders (relative to the home) each set watches; the stack then starts with --watch.
   watch?: Record<string, string[]>
 }
@@ -72,7 +74,7 @@ export class BackendManager implements Tool {
     const servers = this.stack.sets.map((s) => ({
       name: s.name,
       command: s.argv,
-      ...(s.basePort === undefined ? { health: 'none' } : { port: s.basePort, health: '/health' }),
+      ...(s.basePort === undefined ? { health: 'none' } : { port: s.basePort, health: this.stack.health ?? '/health' }),
       instances: s.count,
       modules: this.stack.modules?.[s.name] ?? [],
       cwd: repoRoot,

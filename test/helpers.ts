@@ -524,3 +524,18 @@ export async function untilHalfWay(home: TestHome, start: RunningCli, timeoutMs 
   )
   return home.state()!.processes
 }
+
+// The lines of fixtures/log-writer.mjs in burst mode (1000 stdout lines, every 10th also on stderr): each once, in order.
+export function assertBurst(lines: string[]): void {
+  const numbers = (mark: string, word: string) =>
+    lines.filter((l) => l.includes(mark)).map((l) => Number(l.split(` ${word} `)[1].split(' ')[0]))
+  assert.deepEqual(
+    numbers(' >> ', 'out'),
+    Array.from({ length: 1000 }, (_, i) => i),
+  )
+  assert.deepEqual(
+    numbers(' !> ', 'err'),
+    Array.from({ length: 100 }, (_, i) => i * 10),
+  )
+  assert.equal(lines.length, 1100)
+}

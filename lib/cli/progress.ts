@@ -48,7 +48,7 @@ export function printStopReport(result: StopResult, out: NodeJS.WritableStream, 
   const after = result.afterStop
   if (after && !after.failed) out.write(`after_stop: ${plural(after.ran, 'command')} ran\n`)
   if (after?.failed)
-    err.write(`Error: after_stop: ${after.failed}; the stack stays stopped (its output is in the log)\n`)
+    err.write(`Error: after_stop: ${after.failed}; the stack stays stopped ("logs after_stop" shows its output)\n`)
   if (result.stoppedBecause) err.write(`Error: ${result.stoppedBecause}\n`)
   return after?.failed || result.stoppedBecause ? 1 : 0
 }

@@ -38,7 +38,7 @@ export function formatStatus(status: StackStatus, colour: boolean): string {
     p.pid > 0 ? String(p.pid) : '-',
     p.port === null ? '-' : String(p.port),
     p.state,
-    p.health,
+    p.restartReason ? `${p.health} (last restarted: ${p.restartReason})` : p.health,
     formatDuration(p.uptimeMs),
     String(p.restarts),
     p.cpuPercent === null ? '-' : `${p.cpuPercent.toFixed(1)}%`,

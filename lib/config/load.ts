@@ -6,12 +6,18 @@ import path from 'node:path'
 import { BackendManagerError } from '../core/errors.ts'
 import { checkShape, pruneBadValues, show, type Problem } from './schema.ts'
 import { checkSemantics } from './validators.ts'
+import { mergeEnvFiles } from './env-file.ts'
+import { configVariables, interpolateConfig, linkServers } from './interpolate.ts'
+import { shiftPorts, type PortOffset } from './port-offset.ts'
 import { readJsonFile, writeJsonAtomic } from '../core/json-files.ts'
+import { parseSize } from './size.ts'
 import {
+  healthDefaults,
   logsDefaults,
   proxyDefaults,
   type Config,
   type FailurePolicy,
+  type HealthConfig,
   type LogsConfig,
   type Protocol,
   type ProxyConfig,
@@ -34,6 +40,8 @@ function serverDefaults(given: Record<string, unknown>, proxy: ProxyConfig, dir:
   const hasPort = raw.port !== undefined
   const protocol = (raw.protocol as Protocol | undefined) ?? 'http'
   const kind = (raw.kind as ServerKind | undefined) ?? 'server'
+  const readyTimeout = (raw.ready_timeout as number | undefined) ?? 30
+  const liveness = healthOf(raw.health, hasPort, readyTimeout)
   return {
     name: raw.name as string,
     // YAML reads `[sleep, 100]` with a number in it; every argument is a string by the time it runs.
@@ -42,13 +50,19 @@ function serverDefaults(given: Record<string, unknown>, proxy: ProxyConfig, dir:
     host: (raw.host as string | undefined) ?? proxy.host,
     instances: (raw.instances as number | undefined) ?? 1,
     modules: (raw.modules as string[] | undefined) ?? [],
-    health: (raw.health as string | undefined) ?? (hasPort ? 'tcp' : 'none'),
+    // The string form is kept as written, so the validators refuse a string that is not a path, tcp or none.
+    health: typeof raw.health === 'string' ? raw.health : readinessCheck(liveness.check, hasPort),
+    liveness,
+    ...(raw.max_memory !== undefined ? { max_memory: parseSize(raw.max_memory) } : {}),
     // `NAME:` with no value parses as null and means an empty value.
     env: Object.fromEntries(
       Object.entries((raw.env as Record<string, unknown>) ?? {}).map(([k, v]) => [k, v === null ? '' : String(v)]),
     ),
+    ...(raw.env_file === undefined
+      ? {}
+      : { env_file: [raw.env_file as string | string[]].flat().map((f) => path.resolve(dir, f)) }),
     cwd: path.resolve(dir, (raw.cwd as string | undefined) ?? '.'),
-    ready_timeout: (raw.ready_timeout as number | undefined) ?? 30,
+    ready_timeout: readyTimeout,
     stop_timeout: (raw.stop_timeout as number | undefined) ?? 3,
     // A task runs once: it is never restarted.
     restart: (raw.restart as RestartPolicy | undefined) ?? (kind === 'task' ? 'no' : 'on-failure'),
@@ -71,6 +85,24 @@ function watchDefaults(given: unknown, root: string): WatchConfig {
     ignore: (raw.ignore as string[] | undefined) ?? [],
     debounce: (raw.debounce as number | undefined) ?? WATCH_DEBOUNCE_MS,
   }
+}
+
+// The health string or mapping, defaulted: the string form is the check with the default timings.
+function healthOf(given: unknown, hasPort: boolean, readyTimeout: number): HealthConfig {
+  const raw = typeof given === 'string' ? { check: given } : present(given)
+  const check = Array.isArray(raw.check) ? raw.check.map(String) : (raw.check as string | undefined)
+  return {
+    ...healthDefaults,
+    start_period: readyTimeout,
+    ...raw,
+    check: check ?? (hasPort ? 'tcp' : 'none'),
+  } as HealthConfig
+}
+
+// What readiness waits for: the check itself, unless it is a command (then the port, or 300 ms alive without one).
+export function readinessCheck(check: string | string[], hasPort: boolean): string {
+  if (typeof check === 'string' && (check.startsWith('/') || check === 'tcp' || check === 'none')) return check
+  return hasPort ? 'tcp' : 'none'
 }
 
 // Defaults are applied only after the shape check, so every cast above is to a checked type.
@@ -118,8 +150,19 @@ function parseYaml(text: string, options: object): unknown {
 }
 
 // Parse, check the shape, apply defaults, then run the semantic validators; throw all problems at once.
-export function parseConfig(text: string, file: string): Config {
-  return configFromObject(parseRaw(text, file), file)
+export function parseConfig(text: string, file: string, opts: LoadOptions = {}): Config {
+  return fromFile(parseRaw(text, file), file, opts)
+}
+
+// ${VAR}s replaced (from opts.env, then the .env beside the file), then as any config.
+function fromFile(raw: Record<string, unknown>, file: string, opts: LoadOptions): Config {
+  const vars = configVariables(file, opts.env)
+  const interpolated = interpolateConfig(raw, vars)
+  const problems = [...vars.problems, ...interpolated.problems]
+  if (problems.length > 0) throw new BackendManagerError('CONFIG', formatProblems(file, problems))
+  const config = configFromObject(interpolated.raw, file, opts.portOffset)
+  if (Object.keys(interpolated.used).length > 0) config.variables = interpolated.used
+  return config
 }
 
 function parseRaw(text: string, file: string): Record<string, unknown> {
@@ -139,14 +182,16 @@ function parseRaw(text: string, file: string): Record<string, unknown> {
 }
 
 // The shape check, defaults and validators, for YAML already parsed or a config built in code (simple mode).
-export function configFromObject(raw: Record<string, unknown>, file: string): Config {
+export function configFromObject(raw: Record<string, unknown>, file: string, portOffset?: PortOffset): Config {
   const shapeProblems = checkShape(raw)
   if (shapeProblems.length > 0) {
     const all = [...shapeProblems, ...semanticsDespite(raw, shapeProblems, file)]
     throw new BackendManagerError('CONFIG', formatProblems(file, all))
   }
   const config = applyDefaults(raw, file)
-  const problems = checkSemantics(config)
+  const fileProblems = mergeEnvFiles(config.servers)
+  if (portOffset) shiftPorts(config, portOffset)
+  const problems = [...fileProblems, ...linkServers(config.servers), ...checkSemantics(config)]
   if (problems.length > 0) throw new BackendManagerError('CONFIG', formatProblems(file, problems))
   return config
 }
@@ -172,6 +217,9 @@ export interface LoadOptions {
   // Where start and restart keep the last parsed YAML, keyed by the file's content hash: a repeated
   // start skips loading the YAML parser (~50 ms). Only a config that validated is written there.
   cacheFile?: string
+  // What ${VAR} reads first (the command's environment); the .env beside the config comes after it.
+  env?: NodeJS.ProcessEnv
+  portOffset?: PortOffset
 }
 
 function cachedRaw(cacheFile: string, key: string): Record<string, unknown> | undefined {
@@ -193,12 +241,12 @@ export function loadConfig(file: string, opts: LoadOptions = {}): Config {
       `${file}: cannot read the config file (${reason}), expected a readable YAML file`,
     )
   }
-  if (!opts.cacheFile) return parseConfig(text, file)
+  if (!opts.cacheFile) return parseConfig(text, file, opts)
   const key = createHash('sha256').update(text).digest('hex')
   const hit = cachedRaw(opts.cacheFile, key)
-  if (hit) return configFromObject(hit, file)
+  if (hit) return fromFile(hit, file, opts)
   const raw = parseRaw(text, file)
-  const config = configFromObject(raw, file)
+  const config = fromFile(raw, file, opts)
   // Only into a state folder already in use: a first start (or a bad flag after it) creates nothing here.
   if (fs.existsSync(path.dirname(opts.cacheFile))) writeJsonAtomic(opts.cacheFile, { key, raw })
   return config

@@ -1,6 +1,7 @@
 // What changes between the plan a stack runs and a new one: servers and instances added, removed, changed (and
 // why), unchanged, and the proxy's routes and upstreams. Pure: `apply` prints it and acts on it.
 import { proxyListeners, type Plan, type ProcessSpec, type Readiness } from './plan.ts'
+import { formatSize } from './size.ts'
 
 // What the manager itself puts in every environment: told apart from the user's env (its changes have own names).
 const MANAGED_ENV = new Set(['HOST', 'SERVER_NAME', 'INSTANCE', 'ENABLED_MODULES', 'API_PREFIX', 'PORT'])
@@ -36,6 +37,13 @@ const show = (v: unknown) => JSON.stringify(v)
 const readiness = (r: Readiness) => (r.kind === 'http' ? `http ${r.path}` : r.kind)
 const modules = (p: ProcessSpec) => `[${p.env.ENABLED_MODULES ? p.env.ENABLED_MODULES.split(',').join(', ') : ''}]`
 
+const checkWords = ({ health: h }: ProcessSpec) =>
+  h
+    ? `${h.check.kind === 'command' ? h.check.command : readiness(h.check)} every ${h.intervalMs / 1000} s` +
+      ` (timeout ${h.timeoutMs / 1000} s, retries ${h.retries}, start_period ${h.startPeriodMs / 1000} s)`
+    : 'none'
+const memoryWords = (p: ProcessSpec) => (p.maxMemoryBytes === undefined ? 'none' : formatSize(p.maxMemoryBytes))
+
 // Which changes need the process started again (what it runs as) and which only change how it is watched.
 function compare(a: ProcessSpec, b: ProcessSpec): { why: string[]; restart: boolean } {
   const restart: string[] = []
@@ -55,6 +63,10 @@ function compare(a: ProcessSpec, b: ProcessSpec): { why: string[]; restart: bool
   }
   if (readiness(a.readiness) !== readiness(b.readiness))
     watch.push(`health ${readiness(a.readiness)} -> ${readiness(b.readiness)}`)
+  // A changed readiness check changes the check after ready too: said once, above.
+  if (show(a.health) !== show(b.health) && readiness(a.readiness) === readiness(b.readiness))
+    watch.push(`health after ready ${checkWords(a)} -> ${checkWords(b)}`)
+  if (a.maxMemoryBytes !== b.maxMemoryBytes) watch.push(`max_memory ${memoryWords(a)} -> ${memoryWords(b)}`)
   if (a.protocol !== b.protocol) watch.push(`protocol ${a.protocol} -> ${b.protocol}`)
   if (a.restart !== b.restart) watch.push(`restart ${a.restart} -> ${b.restart}`)
   if (a.maxRestarts !== b.maxRestarts) watch.push(`max_restarts ${a.maxRestarts} -> ${b.maxRestarts}`)

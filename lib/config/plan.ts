@@ -7,6 +7,17 @@ import { didYouMean } from './schema.ts'
 // grpc: the standard grpc.health.v1 Check, or TCP when the server has no health service.
 export type Readiness = { kind: 'http'; path: string } | { kind: 'tcp' } | { kind: 'grpc' } | { kind: 'none' }
 
+// What is checked after ready: a probe, or a command whose exit 0 means healthy.
+export type HealthCheck = Readiness | { kind: 'command'; argv: string[]; command: string }
+
+export interface HealthSpec {
+  check: HealthCheck
+  intervalMs: number
+  timeoutMs: number
+  retries: number
+  startPeriodMs: number
+}
+
 // One OS process the supervisor runs: an instance of a server.
 export interface ProcessSpec {
   id: string
@@ -28,6 +39,9 @@ export interface ProcessSpec {
   protocol: Protocol
   // Runs to completion (kind: task): ready once it exited 0, then `completed`; never restarted, never behind the proxy.
   task?: true
+  // Checked every interval once ready (absent for `none`, and in plans saved before it existed).
+  health?: HealthSpec
+  maxMemoryBytes?: number
   // What `start --watch` restarts it (a task: runs it again) on, and what a task's run restarts after it.
   watch?: WatchConfig
   thenRestart?: string[]
@@ -62,6 +76,9 @@ export interface Plan {
   servers?: ServerConfig[]
   // Servers scaled to another count than their config's: that count, so a start of the same config keeps the scale.
   scaled?: Record<string, number>
+  // What restart and apply read the config with again: start's ${VAR} values from its environment, its port offset.
+  variables?: Record<string, string | null>
+  portOffset?: number
   // on_failure: stop-all (absent: keep running).
   onFailure?: 'stop-all'
   // after_stop: its commands and the config's folder, where they run.
@@ -84,6 +101,10 @@ export function shellQuote(arg: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`
 }
 
+// A key only when it has a value, so plans (and the state file) stay as they were for servers without it.
+const optional = <K extends string, V>(key: K, value: V | undefined) =>
+  (value === undefined ? {} : { [key]: value }) as Partial<Record<K, V>>
+
 function substitute(text: string, values: Record<string, string>): string {
   return text.replace(/\{(port|instance|name)\}/g, (_, key: string) => values[key])
 }
@@ -102,6 +123,20 @@ function readinessOf(server: ServerConfig): Readiness {
   if (server.protocol === 'grpc') return { kind: 'grpc' }
   if (server.health === 'tcp') return { kind: 'tcp' }
   return { kind: 'http', path: server.health }
+}
+
+// The health mapping resolved for one instance: {port} {instance} {name} in a command check, as in `command`.
+function healthSpecOf(server: ServerConfig, values: Record<string, string>): HealthSpec | undefined {
+  const { check, interval, timeout, retries, start_period } = server.liveness
+  const timing = { intervalMs: interval * 1000, timeoutMs: timeout * 1000, retries, startPeriodMs: start_period * 1000 }
+  if (check === 'none') return undefined
+  if (Array.isArray(check)) {
+    const argv = check.map((arg) => substitute(arg, values))
+    return { check: { kind: 'command', argv, command: argv.map(shellQuote).join(' ') }, ...timing }
+  }
+  if (check.startsWith('/') || check === 'tcp') return { check: readinessOf({ ...server, health: check }), ...timing }
+  const command = substitute(check, values)
+  return { check: { kind: 'command', argv: shellArgv(command), command }, ...timing }
 }
 
 // The proxy's front ports: HTTP/1.1 on proxy.port, and cleartext HTTP/2 on proxy.grpc_port when a
@@ -190,6 +225,8 @@ export function resolveProcesses(server: ServerConfig, proxy: ProxyConfig): Proc
       dependsOn: server.depends_on,
       protocol: server.protocol,
       ...(server.kind === 'task' ? { task: true as const } : {}),
+      ...optional('health', healthSpecOf(server, values)),
+      ...optional('maxMemoryBytes', server.max_memory),
       ...(server.watch ? { watch: server.watch } : {}),
       ...(server.then_restart ? { thenRestart: server.then_restart } : {}),
     }
@@ -229,39 +266,9 @@ export function resolvePlan(config: Config, only?: string[]): Plan {
     processes: servers.flatMap((s) => resolveProcesses(s, config.proxy)),
     ...routing,
     servers,
+    ...(config.variables ? { variables: config.variables } : {}),
+    ...(config.portOffset ? { portOffset: config.portOffset } : {}),
     ...(config.on_failure === 'stop-all' ? { onFailure: 'stop-all' as const } : {}),
     ...(config.after_stop.length ? { afterStop: { commands: config.after_stop, cwd: config.dir } } : {}),
   }
-}
-
-// The plan with one server resolved again at another instance count, as resolvePlan would with that count in the
-// config (ports, {port}/{instance}, PORT, INSTANCE); `scaled` keeps the config's count while they differ.
-export function scaledPlan(plan: Plan, name: string, instances: number): Plan {
-  const server = plan.servers?.find((s) => s.name === name)
-  if (!server)
-    throw new BackendManagerError(
-      'STATE',
-      `no server "${name}" in the plan of ${plan.file}; restart the stack to scale it`,
-    )
-  const resized = { ...server, instances }
-  const fresh = resolveProcesses(resized, plan.proxy)
-  const at = plan.processes.findIndex((p) => p.server === name)
-  const processes = plan.processes.filter((p) => p.server !== name)
-  processes.splice(at < 0 ? processes.length : at, 0, ...fresh)
-  const ports = fresh.flatMap((p) => (p.port === undefined ? [] : [p.port]))
-  const configured = plan.scaled?.[name] ?? server.instances
-  const { [name]: _, ...others } = plan.scaled ?? {}
-  const scaled = instances === configured ? others : { ...others, [name]: configured }
-  return {
-    ...plan,
-    processes,
-    upstreams: plan.upstreams.map((u) => (u.name === name ? { ...u, ports } : u)),
-    servers: plan.servers!.map((s) => (s === server ? resized : s)),
-    scaled: Object.keys(scaled).length ? scaled : undefined,
-  }
-}
-
-// The plan as its config resolves it: every scaled server back at the config's count.
-export function unscaledPlan(plan: Plan): Plan {
-  return Object.entries(plan.scaled ?? {}).reduce((p, [name, count]) => scaledPlan(p, name, count), plan)
 }

@@ -1,5 +1,7 @@
 // The shape check: types, required keys and unknown keys, before any default is applied.
 // Every message reads `<what is wrong>, expected <what>`; the caller prefixes file and key path.
+import { parseSize } from './size.ts'
+
 export interface Problem {
   path: string
   message: string
@@ -17,7 +19,11 @@ type Rule = { expect?: string; required?: boolean } & (
   | { kind: 'object'; schema: Schema }
   | { kind: 'list-or-object'; schema: Schema }
   | { kind: 'servers' }
+  | { kind: 'paths' }
   | { kind: 'commands' }
+  // A string, or a mapping checked against its schema (the health mapping).
+  | { kind: 'stringOrObject'; schema: Schema }
+  | { kind: 'size' }
 )
 
 type Schema = Record<string, Rule>
@@ -40,6 +46,14 @@ const proxySchema: Schema = {
   grpc_port: port,
 }
 
+const healthSchema: Schema = {
+  check: { kind: 'command', required: true, expect: 'an HTTP path like "/health", "tcp", "none" or a command' },
+  interval: seconds(0.1),
+  timeout: seconds(0.1),
+  retries: { kind: 'int', min: 1, max: 1000 },
+  start_period: seconds(0),
+}
+
 const watchSchema: Schema = {
   paths: { kind: 'list', required: true, expect: 'a list of paths or globs, relative to the config file' },
   ignore: { kind: 'list', expect: 'a list of names or globs to leave out' },
@@ -53,8 +67,14 @@ export const serverSchema: Schema = {
   host: { kind: 'string', expect: 'a host name or IP address' },
   instances: { kind: 'int', min: 1, max: 256 },
   modules: { kind: 'list', expect: 'a list of module names' },
-  health: { kind: 'string', expect: 'an HTTP path like "/health", "tcp" or "none"' },
+  health: {
+    kind: 'stringOrObject',
+    schema: healthSchema,
+    expect:
+      'an HTTP path like "/health", "tcp", "none" or a mapping with check, interval, timeout, retries, start_period',
+  },
   env: { kind: 'map', expect: 'a mapping of NAME: value' },
+  env_file: { kind: 'paths', expect: 'a dotenv file path or a list of them' },
   cwd: { kind: 'string', expect: 'a folder path' },
   ready_timeout: seconds(0.1),
   stop_timeout: seconds(0),
@@ -64,6 +84,7 @@ export const serverSchema: Schema = {
   protocol: { kind: 'enum', values: ['http', 'grpc'] },
   behind_proxy: { kind: 'bool' },
   kind: { kind: 'enum', values: ['server', 'task'] },
+  max_memory: { kind: 'size', expect: 'a size in bytes, or with a K, M or G suffix like "512M"' },
   watch: {
     kind: 'list-or-object',
     schema: watchSchema,
@@ -185,6 +206,18 @@ function wrong(rule: Rule, value: unknown, at: string, out: Problem[]): string |
           out.push({ path: `${at}[${k}]`, message: `${show(item)} is not a command, expected a non-empty string` })
       })
       return undefined
+    case 'stringOrObject':
+      if (isPlainObject(value)) {
+        checkObject(rule.schema, value, at, out)
+        return undefined
+      }
+      return typeof value !== 'string'
+        ? `${v} is not a string or a mapping`
+        : value === ''
+          ? `${v} is empty`
+          : undefined
+    case 'size':
+      return parseSize(value) === undefined ? `${v} is not a size` : undefined
     case 'servers':
       if (!Array.isArray(value)) return `${v} is not a list`
       if (value.length === 0) return `${v} is empty`
@@ -195,6 +228,14 @@ function wrong(rule: Rule, value: unknown, at: string, out: Problem[]): string |
             message: `${show(server)} is not a mapping, expected a mapping with name and command`,
           })
         else checkObject(serverSchema, server, `servers[${i}]`, out)
+      })
+      return undefined
+    case 'paths':
+      if (typeof value === 'string') return value === '' ? `${v} is empty` : undefined
+      if (!Array.isArray(value)) return `${v} is not a path or a list`
+      value.forEach((item, k) => {
+        if (typeof item !== 'string' || item === '')
+          out.push({ path: `${at}[${k}]`, message: `${show(item)} is not a path, expected a non-empty string` })
       })
       return undefined
   }

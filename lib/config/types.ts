@@ -25,9 +25,15 @@ export interface ServerConfig {
   host: string
   instances: number
   modules: string[]
-  // An HTTP path, 'tcp' or 'none'.
+  // How readiness is checked: an HTTP path, 'tcp' or 'none' (a command check in the health mapping waits for tcp/none).
   health: string
+  // After ready: what is checked, how often, and after how many failures in a row the instance is restarted.
+  liveness: HealthConfig
+  // Bytes of RSS (the whole process tree) it may stay above for a few samples before it is restarted.
+  max_memory?: number
   env: Record<string, string>
+  // dotenv files (absolute paths) whose values env gets under its own; env wins.
+  env_file?: string[]
   cwd: string
   ready_timeout: number
   stop_timeout: number
@@ -44,6 +50,17 @@ export interface ServerConfig {
   then_restart?: string[]
 }
 
+// The health mapping, in seconds; `check` is an HTTP path, 'tcp', 'none' or a command (a list runs without a shell).
+export interface HealthConfig {
+  check: string | string[]
+  interval: number
+  timeout: number
+  retries: number
+  // Failures this soon after a spawn do not count until a check has passed; defaults to ready_timeout.
+  start_period: number
+}
+
+export const healthDefaults = { interval: 5, timeout: 2, retries: 3 }
 export interface WatchConfig {
   // The folder the paths and ignores are relative to: the config file's.
   root: string
@@ -70,6 +87,10 @@ export interface Config {
   proxy: ProxyConfig
   servers: ServerConfig[]
   logs: LogsConfig
+  // Each ${VAR} with its value in the environment (null: not set there), so a later read sees the same values.
+  variables?: Record<string, string | null>
+  // --port-offset: already added to every port above.
+  portOffset?: number
   on_failure: FailurePolicy
   // Shell commands run one after the other, in the config's folder, once a stop is complete.
   after_stop: string[]

@@ -18,7 +18,7 @@ const HEALTH_PATTERN = /^\/[A-Za-z0-9._~!*+,=:@%/?&-]*$/
 const HOST_PATTERN = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[?[0-9A-Fa-f:.]+\]?)$/
 const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/
 // Set by the manager for every process (PORT only when the server has a port), so a value in env would be ignored.
-const MANAGER_ENV = ['HOST', 'SERVER_NAME', 'INSTANCE', 'ENABLED_MODULES', 'API_PREFIX']
+export const MANAGER_ENV = ['HOST', 'SERVER_NAME', 'INSTANCE', 'ENABLED_MODULES', 'API_PREFIX']
 const RESERVED_NAMES = ['nginx', 'envoy', 'supervisor']
 
 const at = (i: number, key?: string) => `servers[${i}]${key ? `.${key}` : ''}`

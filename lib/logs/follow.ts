@@ -12,6 +12,8 @@ const MAX_ARCHIVES = 100
 
 export interface ReadResult {
   lines: string[]
+  // Read up to its limit, with more after it.
+  more?: boolean
   // Keeps what was read; without it the next read starts from the same place again.
   commit(): void
 }
@@ -50,6 +52,8 @@ export class FileFollower {
       const old = this.fd!
       return {
         lines,
+        // The new file may already hold lines.
+        more: true,
         commit: () => {
           fs.closeSync(old)
           this.fd = undefined
@@ -64,6 +68,7 @@ export class FileFollower {
     const r = this.readFd(from, size < this.offset ? Buffer.alloc(0) : this.carry, READ_CHUNK)
     return {
       lines: r.lines,
+      more: r.offset < size,
       commit: () => {
         this.offset = r.offset
         this.carry = r.carry
@@ -166,19 +171,21 @@ export class FollowSet {
     this.seen = readGeneration(home)
   }
 
-  tick(): void {
+  // True when it is behind (a truncation under way, or more than one read takes): look again soon.
+  tick(): boolean {
     const before = readGeneration(this.home)
-    if (before.gen % 2 === 1) return
+    if (before.gen % 2 === 1) return true
     if (before.gen !== this.seen.gen) {
       catchUp(this.followers, this.seen, before, this.emit)
       this.seen = before
     }
     const reads = this.followers.map((f) => ({ f, r: f.read() }))
-    if (readGeneration(this.home).gen !== before.gen) return
+    if (readGeneration(this.home).gen !== before.gen) return true
     for (const { f, r } of reads) {
       r.commit()
       if (r.lines.length) this.emit(f.file, r.lines)
     }
+    return reads.some(({ r }) => r.more)
   }
 }
 

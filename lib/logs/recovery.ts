@@ -1,8 +1,9 @@
 // After a writer of the unified log died (even by SIGKILL): what the next one starts from.
 import fs from 'node:fs'
+import path from 'node:path'
 import type { Home } from '../core/home.ts'
 import type { RecordedRun } from '../os/process-record.ts'
-import { readAt, unifiedLogPath } from './paths.ts'
+import { offsetsPath, readAt, unifiedLogPath } from './paths.ts'
 import { cutCopy, locate } from './source.ts'
 import {
   fromBase64,
@@ -46,4 +47,14 @@ function recoverCopy(intent: CopyIntent, state: SourceState): void {
   if (end === undefined) return
   state.copies = [...(state.copies ?? []), [end - cut.bytes.length, end]]
   state.err = { file: state.err.file, offset: intent.errTo, carry: toBase64(cut.rest) }
+}
+
+// Why lines may be missing after damaged offsets: said in the unified log itself and to the supervisor's log.
+export function damageText(home: Home, damage: NonNullable<LoadedLogState['damage']>): string {
+  const where = damage.whole ? 'every file' : damage.files.map((f) => path.basename(f)).join(', ')
+  return (
+    `${offsetsPath(home)} was damaged (${damage.detail})` +
+    `: the unified log goes on from the end of ${where}` +
+    `; what was printed while no supervisor ran is only in each process's own log file`
+  )
 }

@@ -7,12 +7,31 @@ import { fromBase64, toBase64, type CopyIntent, type SourceState, type StreamSta
 import { writePosition } from '../os/platform.ts'
 import { openAppend } from '../core/safe-files.ts'
 
+// The most one read or one stderr copy takes at a time; a nearly full disk gets less (see BatchSize).
 const READ_CHUNK = 256 << 10
-const COPY_CHUNK = 256 << 10
+// The smallest read after batches that found no room: a few lines, so the log fills what room is left.
+const MIN_BATCH = 4 << 10
 // A line longer than this is cut: memory stays bounded for output that never prints a newline.
 export const MAX_LINE = 1 << 20
 // How long stderr lines wait for the process to finish a stdout line it is in the middle of.
 const COPY_DEFER_MS = 1000
+
+export interface FollowOptions {
+  // The process's raw stderr file: its lines are appended to the log file and marked in the unified log.
+  stderrFile?: string
+  // The process writing the files, paused for the last bytes of a rotation.
+  group?: () => GroupRecord | undefined
+  // For a file with nothing saved: skip what an earlier run left in it.
+  fromEnd?: boolean
+}
+
+// One write for the whole batch (writev); the rest again if the kernel took only part of it.
+export function writeAll(fd: number, chunks: Buffer[], length: number): void {
+  const written = chunks.length <= 64 ? fs.writevSync(fd, chunks) : 0
+  if (written >= length) return
+  const rest = Buffer.concat(chunks).subarray(written)
+  for (let at = 0; at < rest.length;) at += fs.writeSync(fd, rest, at)
+}
 
 export interface CopyPlan {
   bytes: Buffer
@@ -108,20 +127,24 @@ export class LogSource {
 
   // Trade-off: stderr has its own file so its lines can be marked; they reach the log file through this copy, a poll late.
   // The stderr lines to append to the log file now (whole lines only, unless the process has exited).
-  planCopy(final: boolean, force = false): CopyPlan | undefined {
+  planCopy(final: boolean, force = false, limit = READ_CHUNK): CopyPlan | undefined {
     const err = this.err
     this.errBehind = false
     if (!err) return undefined
     const size = fileSize(err.file)
     if (size < err.offset) Object.assign(err, { offset: 0, carry: Buffer.alloc(0) })
-    if (size === err.offset && err.carry.length === 0) return undefined
+    // Nothing new, and at most part of a line left (copied when its newline comes or the process exits): no wait.
+    if (size === err.offset && (err.carry.length === 0 || (!final && err.carry.length < MAX_LINE))) {
+      this.deferredSince = 0
+      return undefined
+    }
     // Appending now would land inside an unfinished stdout line and tear it in the raw file: wait a little.
     if (!final && !force && !this.atLineStart()) {
       this.deferredSince ||= Date.now()
       if (Date.now() - this.deferredSince < COPY_DEFER_MS) return undefined
     }
     this.deferredSince = 0
-    const data = readAt(err.file, err.offset, Math.min(size - err.offset, COPY_CHUNK))
+    const data = readAt(err.file, err.offset, Math.min(size - err.offset, limit))
     this.errBehind = err.offset + data.length < size
     const all = err.carry.length ? Buffer.concat([err.carry, data]) : data
     const cut = cutCopy(all, final)
@@ -142,6 +165,11 @@ export class LogSource {
     return { bytes: cut.bytes, rest: cut.rest, intent }
   }
 
+  // A stderr copy waits for the process to end its stdout line (read again shortly, not only on the next change).
+  get deferring(): boolean {
+    return this.deferredSince > 0
+  }
+
   private atLineStart(): boolean {
     const size = fileSize(this.out.file)
     return size === 0 || readAt(this.out.file, size - 1, 1)[0] === NL
@@ -157,11 +185,11 @@ export class LogSource {
   }
 
   // New lines of the log file, prefixed; stderr copies come out as stderr lines where they landed.
-  readOut(final: boolean): { chunks: Buffer[]; count: number; more: boolean } {
+  readOut(final: boolean, limit = READ_CHUNK): { chunks: Buffer[]; count: number; more: boolean } {
     const out = this.out
     const size = fileSize(out.file)
     if (size < out.offset) this.restart('out')
-    let end = Math.min(size, out.offset + READ_CHUNK)
+    let end = Math.min(size, out.offset + limit)
     // Never split a copied block: stop before it, or read through it when it starts right here.
     for (const [start, stop] of this.copies) if (start < end && stop > end) end = start > out.offset ? start : stop
     const data = readAt(out.file, out.offset, end - out.offset)
@@ -224,5 +252,22 @@ export class LogSource {
   close(): void {
     if (this.appendFd !== undefined) fs.closeSync(this.appendFd)
     this.appendFd = undefined
+  }
+}
+
+// How much one read of a file takes: halved after a write that found no room (a batch bigger than the room left
+// would fail again and again), doubled back after one that fitted.
+export class BatchSize {
+  size = READ_CHUNK
+
+  fitted(): void {
+    this.size = Math.min(READ_CHUNK, this.size * 2)
+  }
+
+  // Whether there is a smaller size left to try.
+  shrink(): boolean {
+    if (this.size === MIN_BATCH) return false
+    this.size = Math.max(MIN_BATCH, this.size / 2)
+    return true
   }
 }

@@ -1,41 +1,24 @@
 // The unified log: built by following every process's own log files from saved offsets, so a
 // supervisor that dies and is replaced (or hands over) continues exactly where the last one stopped.
 import fs from 'node:fs'
-import path from 'node:path'
 import { logsDefaults, type LogsConfig } from '../config/types.ts'
 import { ensureHome, type Home } from '../core/home.ts'
 import { answerCleanRequest, resetSource, takeCleanRequest, truncateLogFiles } from './clean.ts'
-import { offsetsPath, unifiedLogPath } from './paths.ts'
+import { cleanRequestPath, unifiedLogPath } from './paths.ts'
 import { BehindNote } from './behind-note.ts'
 import { prefixLine } from './line.ts'
-import { recover } from './recovery.ts'
-import { LogSource, type CopyPlan } from './source.ts'
-import type { GroupRecord, RecordedRun } from '../os/process-record.ts'
+import { damageText, recover } from './recovery.ts'
+import { BatchSize, LogSource, writeAll, type CopyPlan, type FollowOptions } from './source.ts'
+import type { RecordedRun } from '../os/process-record.ts'
 import { beginTruncation, endTruncation, writeLogState, type LoadedLogState, type LogState } from './offsets.ts'
 import { LogRotation } from './rotate.ts'
 import { noSpace, openAppend } from '../core/safe-files.ts'
 import { SaidLines } from './said.ts'
+import { ReadOnChange, type NextRead } from './wake.ts'
 
 // Rounds of reading per poll: a burst is taken in slices so the supervisor's event loop stays responsive.
 const MAX_ROUNDS = 16
 const MAX_DRAIN_CYCLES = 4096
-
-export interface FollowOptions {
-  // The process's raw stderr file: its lines are appended to the log file and marked in the unified log.
-  stderrFile?: string
-  // The process writing the files, paused for the last bytes of a rotation.
-  group?: () => GroupRecord | undefined
-  // For a file with nothing saved: skip what an earlier run left in it.
-  fromEnd?: boolean
-}
-
-// One write for the whole batch (writev); the rest again if the kernel took only part of it.
-function writeAll(fd: number, chunks: Buffer[], length: number): void {
-  const written = chunks.length <= 64 ? fs.writevSync(fd, chunks) : 0
-  if (written >= length) return
-  const rest = Buffer.concat(chunks).subarray(written)
-  for (let at = 0; at < rest.length;) at += fs.writeSync(fd, rest, at)
-}
 
 export class UnifiedLog {
   private readonly sources = new Map<string, LogSource>()
@@ -46,6 +29,10 @@ export class UnifiedLog {
   private readonly note: BehindNote
   private readonly damage: LoadedLogState['damage']
   private readonly said = new SaidLines()
+  private readonly batch = new BatchSize()
+  private reader?: ReadOnChange
+  // What the last poll left to do: more than it read (a burst), or a stderr line waiting for its stdout line's end.
+  private next: NextRead = 'idle'
 
   constructor(
     private readonly home: Home,
@@ -60,7 +47,7 @@ export class UnifiedLog {
     this.state = state
     this.damage = damage
     this.note = new BehindNote(home, report)
-    this.tryCommit()
+    this.guarded(() => this.commit())
     this.fd = openAppend(unifiedLogPath(home))
     this.rotation = new LogRotation(home, limits, {
       sources: () => this.sources.values(),
@@ -92,12 +79,23 @@ export class UnifiedLog {
       new LogSource(id, file, opts.stderrFile, opts.group ?? (() => undefined), saved, (opts.fromEnd ?? false) || lost),
     )
     this.state.sources[file] = this.sources.get(file)!.snapshot()
-    this.tryCommit()
+    this.guarded(() => this.commit())
+    this.reader?.add(file, opts.stderrFile)
+  }
+
+  // From now on, reads whenever a followed file changes (or a clean is asked for), and every few seconds anyway.
+  watch(safetyMs?: number): void {
+    this.reader ??= new ReadOnChange(() => (this.poll(), this.next), safetyMs)
+    this.reader.add(
+      cleanRequestPath(this.home),
+      ...[...this.sources.values()].flatMap((s) => [s.out.file, s.err?.file]),
+    )
   }
 
   // Reads everything new from every file and appends it, prefixed; returns the number of lines.
   poll(): number {
     let lines = 0
+    this.next = 'idle'
     try {
       this.serveCleanRequest()
       this.reopenIfGone()
@@ -111,6 +109,8 @@ export class UnifiedLog {
       }
       this.rotation.rotateIfNeeded()
       this.note.succeeded(!more && this.said.empty)
+      if (more || !this.said.empty) this.next = 'soon'
+      else if ([...this.sources.values()].some((s) => s.deferring)) this.next = 'shortly'
     } catch (error) {
       // A full disk or a removed folder must not take the supervisor (and the restarts it does) down.
       this.note.failed(error)
@@ -121,16 +121,11 @@ export class UnifiedLog {
   // The process exited: whatever it printed without a final newline is still a line.
   flush(file: string): void {
     const source = this.sources.get(file)
-    if (!source) return
-    try {
-      this.drain([source])
-      this.cycle([source], true)
-    } catch (error) {
-      this.note.failed(error)
-    }
+    if (source) this.guarded(() => (this.drain([source]), this.cycle([source], true)))
   }
 
   close(): void {
+    this.reader?.close()
     const all = [...this.sources.values()]
     try {
       this.writeSaid()
@@ -156,9 +151,10 @@ export class UnifiedLog {
     this.said.flush(catchUp, (bytes) => this.append([bytes], this.snapshotAll()))
   }
 
-  private tryCommit(): void {
+  // A write that may fail (a full disk): noted, never thrown, since the supervisor must keep running.
+  private guarded(write: () => void): void {
     try {
-      this.commit()
+      write()
     } catch (error) {
       this.note.failed(error)
     }
@@ -166,17 +162,9 @@ export class UnifiedLog {
 
   // Said in the unified log itself and to the caller, so whoever reads either knows why lines may be missing.
   private noteDamage(damage: NonNullable<LoadedLogState['damage']>): void {
-    const where = damage.whole ? 'every file' : damage.files.map((f) => path.basename(f)).join(', ')
-    const text =
-      `${offsetsPath(this.home)} was damaged (${damage.detail})` +
-      `: the unified log goes on from the end of ${where}` +
-      `; what was printed while no supervisor ran is only in each process's own log file`
+    const text = damageText(this.home, damage)
     this.report(text)
-    try {
-      fs.writeSync(this.fd, `${prefixLine('supervisor', text, 'err')}\n`)
-    } catch (error) {
-      this.note.failed(error)
-    }
+    this.guarded(() => fs.writeSync(this.fd, `${prefixLine('supervisor', text, 'err')}\n`))
   }
 
   // Truncates every log file in place and starts every offset over (see clean.ts).
@@ -203,7 +191,7 @@ export class UnifiedLog {
   private cycle(list: LogSource[], final: boolean, force = false): { lines: number; more: boolean } {
     const plans: [LogSource, CopyPlan][] = []
     for (const source of list) {
-      const plan = source.planCopy(final, force)
+      const plan = source.planCopy(final, force, this.batch.size)
       if (plan) plans.push([source, plan])
     }
     if (plans.length) {
@@ -214,6 +202,7 @@ export class UnifiedLog {
       } catch (error) {
         // A copy that did not fit was cut off again (see applyCopy) and its stderr offset not moved: retried later.
         this.state.copying = undefined
+        this.shrinkBatch(error)
         throw error
       }
     }
@@ -222,7 +211,7 @@ export class UnifiedLog {
     let count = 0
     let more = false
     for (const source of list) {
-      const r = source.readOut(final)
+      const r = source.readOut(final, this.batch.size)
       chunks.push(...r.chunks)
       count += r.count
       more ||= r.more || source.errBehind
@@ -247,9 +236,16 @@ export class UnifiedLog {
       writeAll(this.fd, chunks, length)
     } catch (error) {
       this.undo(prev, stat.size)
+      this.shrinkBatch(error)
       throw error
     }
     this.state.pending = undefined
+    this.batch.fitted()
+  }
+
+  // No room for the batch: a smaller one is tried soon, until one fits or the smallest does not.
+  private shrinkBatch(error: unknown): void {
+    if (noSpace(error) && this.batch.shrink()) this.next = 'soon'
   }
 
   // A batch that could not be recorded or written (no space left): cut off whatever part of it landed and

@@ -29,6 +29,8 @@ export interface ProcessRecord {
   lastExit?: string
   // A task's exit code, once it ended with one.
   exitCode?: number
+  // Why the supervisor last restarted (or stopped) it on its own: "unhealthy: HTTP 500 ...", "memory 212M > 100M".
+  restartReason?: string
   // Taken over from an earlier supervisor that died: not a child of this one, so how it ends may be unknown.
   adopted?: boolean
   logFile: string

@@ -5,6 +5,7 @@ import path from 'node:path'
 import { BackendManagerError, isKnownError } from '../core/errors.ts'
 import type { Home } from '../core/home.ts'
 import { loadConfig } from '../config/load.ts'
+import { asStarted } from '../config/port-offset.ts'
 import { resolvePlan, type Plan, type ProcessSpec } from '../config/plan.ts'
 import { describeDiff, diffPlans, hasChanges, type PlanDiff } from '../config/plan-diff.ts'
 import { refuseBusyPorts } from '../os/ports.ts'
@@ -40,6 +41,16 @@ function readRequest(body: Record<string, unknown>, live: LiveStack): { file: st
         (file === undefined ? ' (and the running stack records none)' : ''),
     )
   return { file, dryRun: dryRun ?? false }
+}
+
+function offsetIn(body: Record<string, unknown>): number {
+  const n = body.portOffset
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 65534)
+    throw new BackendManagerError(
+      'USAGE',
+      `portOffset: expected a whole number from 0 to 65534, got ${JSON.stringify(n)}`,
+    )
+  return n
 }
 
 // Ports the change binds anew (added instances, instances moving to another port) that something else holds.
@@ -120,7 +131,9 @@ async function runSteps(steps: Step[]): Promise<string[]> {
 // the running plan and, unless a dry run, applies it as one change.
 export async function applyConfig(home: Home, live: LiveStack, body: Record<string, unknown>): Promise<ApplyAnswer> {
   const { file, dryRun } = readRequest(body, live)
-  const config = loadConfig(file, { cacheFile: home.configCache })
+  const given = body.portOffset === undefined ? undefined : { value: offsetIn(body), from: '--port-offset' }
+  // Read as the start read it: its ${VAR} values over this supervisor's environment (the start's), its offset.
+  const config = loadConfig(file, { cacheFile: home.configCache, ...asStarted(live.plan, given, live.env) })
   // Started with --watch, it goes on watching (what the new config says to watch).
   const plan: Plan = { ...resolvePlan(config), configPath: file, ...(live.plan.watch ? { watch: true as const } : {}) }
   return live.exclusive(async () => {

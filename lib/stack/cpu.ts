@@ -1,5 +1,6 @@
 // Recent CPU use per process tree: the difference between two /proc samples, not the lifetime average.
-// The supervisor records a figure every few seconds in run/cpu.json; without one, status samples briefly.
+// While someone asks, the supervisor records a figure every few seconds in run/cpu.json; without one, status samples
+// briefly.
 import path from 'node:path'
 import type { Home } from '../core/home.ts'
 import { bootTimeMs, processTable } from '../os/platform.ts'
@@ -24,6 +25,8 @@ interface Sample {
 
 export const CPU_RECORD_MS = 2000
 const CPU_FIRST_MS = 500
+// How long the supervisor keeps recording after the last status request (`watch status` keeps it going).
+const WATCHED_MS = 60_000
 // Older than this, the figure is no longer "recent" (the supervisor is gone or stuck).
 const FRESH_MS = 3 * CPU_RECORD_MS
 // The one sample status may take itself; it is also the most status ever waits for it.
@@ -51,14 +54,19 @@ export function cpuBetween(before: Sample, after: Sample, targets: CpuTarget[]):
   return out
 }
 
-// Run by the supervisor: a first figure soon after it starts, then one every CPU_RECORD_MS. A failed write
+// Someone asked for figures in this process (status over the control socket): the recorder, if one runs here.
+let asked: () => void = () => {}
+
+// Run by the supervisor, only while someone looks: from a status request on, a first figure soon and then one every
+// CPU_RECORD_MS, until nobody asked for WATCHED_MS (an idle stack nobody looks at costs no sampling). A failed write
 // (full disk) is skipped.
 export function recordCpu(home: Home, supervisor: Identity, targets: () => CpuTarget[]): { stop(): void } {
-  let last: Sample = { at: Date.now(), table: processTable() }
-  let timer: NodeJS.Timeout
+  let last: Sample | undefined
+  let timer: NodeJS.Timeout | undefined
+  let lastAsked = 0
   const tick = () => {
     const now: Sample = { at: Date.now(), table: processTable() }
-    const percent = cpuBetween(last, now, targets())
+    const percent = cpuBetween(last!, now, targets())
     last = now
     try {
       writeJsonAtomic(cpuFile(home), {
@@ -69,10 +77,21 @@ export function recordCpu(home: Home, supervisor: Identity, targets: () => CpuTa
     } catch {
       // Status falls back to its own short sample.
     }
-    timer = setTimeout(tick, CPU_RECORD_MS).unref()
+    timer = now.at - lastAsked < WATCHED_MS ? setTimeout(tick, CPU_RECORD_MS).unref() : undefined
   }
-  timer = setTimeout(tick, CPU_FIRST_MS).unref()
-  return { stop: () => clearTimeout(timer) }
+  asked = () => {
+    lastAsked = Date.now()
+    if (timer) return
+    last = { at: Date.now(), table: processTable() }
+    timer = setTimeout(tick, CPU_FIRST_MS).unref()
+  }
+  return {
+    stop: () => {
+      clearTimeout(timer)
+      timer = undefined
+      asked = () => {}
+    },
+  }
 }
 
 // For status: the supervisor's recent figures when they are fresh (a process started since has none: its
@@ -83,6 +102,7 @@ export async function recentCpu(
   targets: CpuTarget[],
   now = Date.now(),
 ): Promise<Map<string, number>> {
+  if (supervisor?.pid === process.pid) asked()
   const recorded = readJsonFile(cpuFile(home))
   if (
     supervisor &&

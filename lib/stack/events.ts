@@ -1,4 +1,4 @@
-// What the supervisor does and sees (spawn, ready, exit, restart, crash, reload, pause, scale), as typed events:
+// What the supervisor does and sees (spawn, ready, exit, restart, crash, reload, pause, scale, health), as typed events:
 // each said once, as a `supervisor` line of the unified log, and kept in a bounded ring for the event stream.
 
 // Every event has the process it is about (`api-1`, `nginx`; for scale the server) and when it happened (ms).
@@ -10,7 +10,7 @@ interface Base {
 export type SupervisorEvent = Base &
   (
     | { kind: 'spawn'; pid: number; port?: number }
-    | { kind: 'adopt'; pid: number; port?: number }
+    | { kind: 'adopt'; pid: number; port?: number; paused?: boolean }
     | { kind: 'ready'; pid: number; port?: number; ms: number; detail: string }
     // code and signal are both absent when the exit status is unknown (a process this supervisor did not start).
     | { kind: 'exit'; pid: number; code?: number; signal?: string; reason: string }
@@ -24,6 +24,11 @@ export type SupervisorEvent = Base &
     | { kind: 'task'; pid: number; ok: boolean; code?: number; reason: string }
     // on_failure: stop-all, and this process failed for good: the whole stack stops.
     | { kind: 'stop-all'; reason: string }
+    // A check after ready failed: `failures` in a row of the `retries` that restart it.
+    | { kind: 'unhealthy'; pid: number; failures: number; retries: number; detail: string }
+    | { kind: 'healthy'; pid: number; detail: string }
+    // Restarted (or stopped, with restart: no) by the supervisor for its health or its memory.
+    | { kind: 'recycle'; pid: number; reason: string; action: 'restart' | 'stop' }
     // start --watch: a server restarted (a task run again) because files changed (`more` besides `file`), or after
     // the run of task `after`; or a crashed one left waiting for the next change.
     | { kind: 'watch'; action: 'restart' | 'run' | 'wait'; file?: string; more?: number; after?: string }
@@ -42,7 +47,7 @@ export function describeEvent(e: SupervisorEvent): string {
     case 'spawn':
       return `${e.id} spawned pid ${e.pid}${at(e.port)}`
     case 'adopt':
-      return `${e.id} adopted pid ${e.pid}${at(e.port)} (already running)`
+      return `${e.id} adopted pid ${e.pid}${at(e.port)} (${e.paused ? 'paused, left paused' : 'already running'})`
     case 'ready':
       return `${e.id} ready pid ${e.pid}${at(e.port)} in ${e.ms} ms (${e.detail})`
     case 'exit':
@@ -63,6 +68,12 @@ export function describeEvent(e: SupervisorEvent): string {
       return `${e.id} ${e.ok ? 'completed' : 'failed'} (task ${e.reason})`
     case 'stop-all':
       return `${e.id} failed for good (${e.reason}); stopping the whole stack (on_failure: stop-all)`
+    case 'unhealthy':
+      return `${e.id} unhealthy pid ${e.pid}: ${e.detail} (${e.failures} of ${e.retries} checks failed in a row)`
+    case 'healthy':
+      return `${e.id} healthy again pid ${e.pid} (${e.detail})`
+    case 'recycle':
+      return `${e.id} ${e.action === 'restart' ? 'restarting' : 'stopping (restart: no)'} pid ${e.pid}: ${e.reason}`
     case 'watch':
       return describeWatch(e)
   }

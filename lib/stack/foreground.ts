@@ -1,10 +1,8 @@
 // start --foreground: the terminal shows the run's unified log and a Ctrl+C there stops everything.
 import type { Home } from '../core/home.ts'
 import { FileFollower, FollowSet } from '../logs/follow.ts'
-import { fileSize, unifiedLogPath } from '../logs/paths.ts'
-import { describeEvent, type EventLog } from './events.ts'
-
-const LOG_TICK_MS = 100
+import { fileSize, generationPath, unifiedLogPath } from '../logs/paths.ts'
+import { ReadOnChange } from '../logs/wake.ts'
 
 export interface TerminalLog {
   // From now on, every new line of the unified log is shown.
@@ -20,14 +18,16 @@ export function followUnified(home: Home, write: (lines: string[]) => void): Ter
     [new FileFollower(unifiedLogPath(home), fileSize(unifiedLogPath(home)))],
     (_file, lines) => write(lines),
   )
-  let tail: NodeJS.Timeout | undefined
+  let tail: ReadOnChange | undefined
   return {
     show() {
-      unified.tick()
-      tail = setInterval(() => unified.tick(), LOG_TICK_MS)
+      // Read when the unified log (or the truncation count) changes, not on a timer.
+      tail = new ReadOnChange(() => (unified.tick() ? 'soon' : 'idle'))
+      tail.add(unifiedLogPath(home))
+      tail.add(generationPath(home))
     },
     close() {
-      clearInterval(tail)
+      tail?.close()
       unified.tick()
       for (const follower of unified.followers) follower.close()
     },
@@ -41,9 +41,4 @@ export function stopRequested(): Promise<void> {
     process.once('SIGINT', resolve)
     process.once('SIGTERM', resolve)
   })
-}
-
-// on_failure: stop-all: resolves with the event's words once a process failed for good.
-export function failedForGood(events: EventLog): Promise<string> {
-  return new Promise((resolve) => events.subscribe((e) => e.kind === 'stop-all' && resolve(describeEvent(e))))
 }

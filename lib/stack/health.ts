@@ -13,6 +13,8 @@ export interface HealthRow {
   via: 'direct' | 'proxy' | 'envoy'
   url: string
   result: ProbeResult
+  // Paused on purpose: not probed (a stopped process would only time out) and no failure.
+  paused?: true
 }
 
 const PROBE_TIMEOUT_MS = 1000
@@ -76,27 +78,30 @@ async function envoyView(plan: Plan): Promise<HealthRow[]> {
 
 // One row per server instance probed directly, then one per server probed through the proxy,
 // then (under Envoy) one per instance as Envoy sees it.
-export async function checkHealth(plan: Plan): Promise<HealthRow[]> {
+export async function checkHealth(plan: Plan, paused: ReadonlySet<string> = new Set()): Promise<HealthRow[]> {
   const direct = plan.processes
     .filter((p): p is ProcessSpec & { port: number } => p.port !== undefined && p.readiness.kind !== 'none')
-    .map(async (p) => ({
-      target: p.id,
-      via: 'direct' as const,
-      url: describe(p.readiness, p.host, p.port),
-      result: await probe(p.readiness, p.host, p.port, PROBE_TIMEOUT_MS),
-    }))
+    .map(async (p): Promise<HealthRow> => {
+      const url = describe(p.readiness, p.host, p.port)
+      if (paused.has(p.id))
+        return { target: p.id, via: 'direct', url, result: { ok: true, detail: 'not probed' }, paused: true }
+      return { target: p.id, via: 'direct', url, result: await probe(p.readiness, p.host, p.port, PROBE_TIMEOUT_MS) }
+    })
   const [rows, envoy] = await Promise.all([Promise.all([...direct, ...throughProxy(plan)]), envoyView(plan)])
   return [...rows, ...envoy]
 }
 
-export function planOfRunningStack(home: Home): Plan | undefined {
-  return readState(home)?.plan
+// The plan the stack runs, and which of its instances are paused.
+export function runningStack(home: Home): { plan: Plan; paused: Set<string> } | undefined {
+  const state = readState(home)
+  if (!state) return undefined
+  return { plan: state.plan, paused: new Set(state.processes.filter((p) => p.state === 'paused').map((p) => p.id)) }
 }
 
 export function formatHealth(rows: HealthRow[], colour: boolean): string {
   const mark = (ok: boolean) => (colour ? (ok ? '\x1b[32mok\x1b[0m' : '\x1b[31mFAIL\x1b[0m') : ok ? 'ok' : 'FAIL')
   return table(
     ['TARGET', 'VIA', 'RESULT', 'DETAIL', 'URL'],
-    rows.map((r) => [r.target, r.via, mark(r.result.ok), r.result.detail, r.url]),
+    rows.map((r) => [r.target, r.via, r.paused ? 'paused' : mark(r.result.ok), r.result.detail, r.url]),
   )
 }

@@ -15,6 +15,32 @@ export class LiveStack extends Stack {
   private queue: Promise<unknown> = Promise.resolve()
   // Instance ids kept out of the proxy's rotation (being restarted, paused, scaled down): marked down in nginx.
   readonly drained = new Set<string>()
+  // What watches the stack once it is up (health checks, memory limits): stopped when it stops or is handed over.
+  private readonly watchers: { stop(): void }[] = []
+
+  keepWatching(...watchers: { stop(): void }[]): void {
+    this.watchers.push(...watchers)
+    if (this.stopping) this.endWatching()
+  }
+
+  private endWatching(): void {
+    for (const w of this.watchers.splice(0)) w.stop()
+  }
+
+  override beginStopping(): void {
+    this.endWatching()
+    super.beginStopping()
+  }
+
+  override close(): void {
+    this.endWatching()
+    super.close()
+  }
+
+  // The supervisor's environment: the one its start ran with.
+  get env(): NodeJS.ProcessEnv {
+    return this.opts.env
+  }
   // Told each new plan (apply, scale): what watches the servers' files follows it.
   onPlan?: (plan: Plan) => void
 

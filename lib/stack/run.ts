@@ -90,17 +90,16 @@ export async function startForeground(plan: Plan, io: RunIO, view: ForegroundVie
   } finally {
     lock.release()
   }
-  const failed = foreground.failedForGood(stack.events)
+  const failed = (await import('./failure-policy.ts')).stopAllSaid(stack.events)
   const { serveControl } = await import('./control-server.ts')
   const { controlRoutes } = await import('./control-routes.ts')
   const control = serveControl(io.home, controlRoutes(io.home, stack), io.notice ?? (() => {}))
-  const watcher = plan.watch && (await (await import('./watch.ts')).watchStack(stack, io.home, io.notice ?? (() => {})))
+  if (plan.watch) await (await import('./watch.ts')).watchStack(stack, io.home, io.notice ?? (() => {}))
   view.ready()
   log.show()
   // Ctrl+C, or (on_failure: stop-all) a process that failed for good: then this run ends with an error.
   const stoppedBecause = await Promise.race([stopRequested.then(() => undefined), failed])
   view.stopping()
-  if (watcher) await watcher.close()
   const started = Date.now()
   const report = await stack.stopAll({ onWait: io.onWait })
   control.close()

@@ -1,7 +1,8 @@
 // Scaling servers of the running stack: new instances on the next ports, each ready before nginx sends it anything;
 // the highest instances drained out of nginx's rotation before they stop. The new counts are the plan from then on.
 import { BackendManagerError, usageError } from '../core/errors.ts'
-import { scaledPlan, specOf, unscaledPlan, type Plan, type ProcessSpec } from '../config/plan.ts'
+import { specOf, type Plan, type ProcessSpec } from '../config/plan.ts'
+import { scaledPlan, unscaledPlan } from '../config/scaled-plan.ts'
 import { didYouMean } from '../config/schema.ts'
 import { refuseBusyPorts } from '../os/ports.ts'
 import { proxyPorts } from '../proxy/process.ts'

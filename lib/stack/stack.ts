@@ -12,9 +12,6 @@ import { completedBefore, untilTaskEnds } from './tasks.ts'
 import type { SupervisorEvent } from './events.ts'
 import { stopAllFor } from './failure-policy.ts'
 
-const ADOPTED_POLL_MS = 200
-const LOG_POLL_MS = 50
-
 export class Stack extends Supervision {
   // Which process failed the bring-up, why, and its last lines: kept for `status` after a background start.
   failed?: StartFailure
@@ -27,8 +24,7 @@ export class Stack extends Supervision {
 
   // Starts (or adopts) every server once its dependencies are ready, then the proxy; throws on the first failure.
   async bringUp(): Promise<void> {
-    this.timers.push(setInterval(() => this.unified.poll(), LOG_POLL_MS))
-    this.timers.push(setInterval(() => this.pollAdopted(), ADOPTED_POLL_MS))
+    this.unified.watch()
     const byServer = new Map<string, ProcessSpec[]>()
     for (const p of this.opts.plan.processes) byServer.set(p.server, [...(byServer.get(p.server) ?? []), p])
     const ready = new Map<string, Promise<void>>()
@@ -125,7 +121,8 @@ export class Stack extends Supervision {
       })
       this.record(m.record)
       this.save()
-      this.emit({ kind: 'adopt', id: spec.id, pid: old.pid, port: spec.port })
+      this.watchAdopted()
+      this.emit({ kind: 'adopt', id: spec.id, pid: old.pid, port: spec.port, paused: m.record.state === 'paused' })
       if (configChanged && this.opts.proxy) {
         this.opts.proxy.reload(old.pid)
         this.emit({ kind: 'reload', id: spec.id, pid: old.pid, reason: 'its config changed' })

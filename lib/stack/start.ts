@@ -15,6 +15,7 @@ import type { ProcessRecord } from '../os/process-record.ts'
 import { registerStack } from './registry.ts'
 import { stopProcesses } from '../os/terminate.ts'
 import { LiveStack } from './live.ts'
+import { watchRunning } from './watchers.ts'
 import type { ProgressEvent } from './supervision.ts'
 import { clearLastFailure } from './last-failure.ts'
 import { targetsOf } from './stop.ts'
@@ -37,7 +38,8 @@ function refuseIfRunning(home: Home, state: StackState | undefined, plan: Plan):
   if (!state || !supervisorAlive(state)) return
   const same = runsPlan(state, plan)
   const sameFile = state.plan.configPath !== undefined && state.plan.configPath === plan.configPath
-  const changed = sameFile && !same ? ', run differently: the file changed since, or another --only' : ''
+  const changed =
+    sameFile && !same ? ', run differently: the file changed since, or another --only or --port-offset' : ''
   const follow = same ? ' ("logs -f" follows its output)' : ''
   const what = `a stack is already running from ${home.root} (supervisor pid ${state.supervisor.pid}, config ${state.plan.file}${changed})`
   throw new BackendManagerError('START_FAILED', `${what}; use "restart" or "stop" first${follow}`)
@@ -154,5 +156,6 @@ export async function bringUpHere(plan: Plan, io: LifecycleIO, previous?: StackS
     for (const signal of signals) process.off(signal, interrupt)
   }
   registerStack(io.home, stack.state, io.env)
+  watchRunning(stack, io.env, io.notice ?? (() => {}))
   return stack
 }

@@ -29,6 +29,8 @@ export interface ProcessStatus {
   lastExit: string | null
   // A task's exit code once it ended with one (state completed or failed).
   exitCode?: number
+  // Why the supervisor last restarted (or stopped) it on its own: failing health checks, memory over max_memory.
+  restartReason?: string | null
   // The changed file that made `start --watch` restart it last (relative to the config's folder).
   watchTrigger?: string
 }
@@ -143,6 +145,7 @@ export async function collectStatus(home: Home, now = Date.now()): Promise<Stack
         restarts: record.restarts,
         lastExit: record.lastExit ?? null,
         ...(record.exitCode === undefined ? {} : { exitCode: record.exitCode }),
+        restartReason: record.restartReason ?? null,
         ...(record.watchTrigger ? { watchTrigger: record.watchTrigger } : {}),
         ...((alive && usage(record.pid, table, boot, now)) || {
           ...NO_USAGE,
@@ -162,6 +165,7 @@ export async function collectStatus(home: Home, now = Date.now()): Promise<Stack
     health: supervisorUp ? 'alive' : 'gone',
     healthy: supervisorUp,
     restarts: 0,
+    restartReason: null,
     lastExit: supervisorUp
       ? null
       : 'the supervisor is gone: servers keep running but crashes are not restarted; "start" re-adopts them, "stop" stops them',

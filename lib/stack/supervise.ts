@@ -14,6 +14,7 @@ import type { EventLog } from './events.ts'
 import { reportStartProgress } from './start-progress.ts'
 import { removeRunFiles, stackEndpoints } from './stop.ts'
 import { runAfterStop } from './after-stop.ts'
+import { watchRunning } from './watchers.ts'
 
 // run: watching; stop: a stop command takes everything down (SIGTERM); handover: another command takes over (SIGUSR2);
 // stop-all: a process failed for good under on_failure: stop-all, and the supervisor takes everything down itself.
@@ -64,7 +65,6 @@ export class Supervisor {
   private readonly cpu: { stop(): void }
   private readonly config: string
   private readonly control: { close(): void }
-  private watcher?: { close(): Promise<void> }
 
   // Takes over the run the state file records; listens for the signals that end it from now on.
   constructor(
@@ -142,9 +142,9 @@ export class Supervisor {
       return false
     }
     this.log('all processes ready')
+    watchRunning(this.stack, this.env, this.log)
     // Started with --watch (kept in the plan): a supervisor that takes the stack over watches too.
-    if (this.stack.plan.watch)
-      this.watcher = await (await import('./watch.ts')).watchStack(this.stack, this.home, this.log)
+    if (this.stack.plan.watch) await (await import('./watch.ts')).watchStack(this.stack, this.home, this.log)
     reportStartProgress(this.home, { type: 'up' })
     return true
   }
@@ -177,7 +177,6 @@ export class Supervisor {
   }
 
   exit(): void {
-    void this.watcher?.close()
     this.control.close()
     this.cpu.stop()
     // stop-all closed it as it stopped everything.

@@ -22,6 +22,8 @@ import { endTask } from './tasks.ts'
 // How much of a process's log a failed start shows.
 const TAIL_LINES = 20
 
+const ADOPTED_POLL_MS = 1000
+
 export type ProgressEvent =
   | { type: 'spawned'; id: string; pid: number }
   | { type: 'adopted'; id: string; pid: number }
@@ -60,6 +62,7 @@ export abstract class Supervision {
   protected readonly managed: Managed[] = []
   protected readonly unified: UnifiedLog
   protected timers: NodeJS.Timeout[] = []
+  private adoptedTimer?: NodeJS.Timeout
   protected stopping = false
   private closed = false
   protected firstError?: BackendManagerError
@@ -144,17 +147,27 @@ export abstract class Supervision {
     return m.kind === 'server' ? stderrLogPath(this.opts.home, m.spec.id) : undefined
   }
 
-  // Processes adopted from an earlier supervisor are not our children: watch them by pid and start time.
-  protected pollAdopted(): void {
-    for (const m of this.managed) {
-      if (
-        !m.child &&
-        m.record.pid > 0 &&
-        m.exitReason === undefined &&
-        !isSameProcess(m.record.pid, m.record.startTime)
-      )
+  // Processes adopted from an earlier supervisor are not our children (no exit event): looked at by pid and start
+  // time every ADOPTED_POLL_MS, only while any of them is still watched.
+  protected watchAdopted(): void {
+    if (this.adoptedTimer) return
+    const timer = setInterval(() => {
+      if (this.pollAdopted()) return
+      clearInterval(timer)
+      this.timers = this.timers.filter((t) => t !== timer)
+      this.adoptedTimer = undefined
+    }, ADOPTED_POLL_MS)
+    this.adoptedTimer = timer
+    this.timers.push(timer)
+  }
+
+  // Whether any adopted process is still watched after this look.
+  protected pollAdopted(): boolean {
+    const adopted = this.managed.filter((m) => !m.child && m.record.pid > 0 && m.exitReason === undefined)
+    for (const m of adopted)
+      if (!isSameProcess(m.record.pid, m.record.startTime))
         this.onExit(m, 'exited (exit status unknown: started by an earlier supervisor)')
-    }
+    return adopted.some((m) => m.exitReason === undefined)
   }
 
   private onExit(m: Managed, reason: string, code?: number, signal?: string): void {
@@ -165,14 +178,10 @@ export abstract class Supervision {
     if (this.closed) return
     this.unified.flush(m.record.logFile)
     this.emit({ kind: 'exit', id: m.spec.id, pid: m.record.pid, code, signal, reason })
-    // A task ran to its end: completed or failed, never restarted.
-    if (m.spec.task && !this.stopping && !m.retiring) {
-      this.emit(endTask(m.record, reason, code))
-      return this.save()
-    }
-    // Paused on purpose (SIGSTOP) and then killed: its restart policy does not apply, as for a stop.
-    if (this.stopping || m.retiring || m.record.state === 'starting' || m.record.state === 'paused') {
+    // Paused on purpose (SIGSTOP) and then killed: its restart policy does not apply, as for a stop; nor to a task.
+    if (this.stopping || m.retiring || m.spec.task || m.record.state === 'starting' || m.record.state === 'paused') {
       m.record.state = 'stopped'
+      if (m.spec.task && !this.stopping && !m.retiring) this.emit(endTask(m.record, reason, code))
       return this.save()
     }
     const decision = decideAfterExit({

@@ -221,5 +221,7 @@ export async function watchStack(live: LiveStack, home: Home, log: (line: string
   const watcher = new StackWatcher(live, home, log)
   await watcher.sync()
   live.onPlan = () => void watcher.sync().catch((error) => log(`watch: ${(error as Error).message}`))
+  // Nothing restarts once the stack is stopping or handed over.
+  live.keepWatching({ stop: () => void watcher.close() })
   return watcher
 }

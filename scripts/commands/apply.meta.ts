@@ -18,5 +18,11 @@ refused before anything changes (exit 2); a change of where the proxy listens (i
   ],
   flags: {
     'dry-run': { type: 'boolean', description: 'print what would change and change nothing' },
+    'port-offset': {
+      type: 'string',
+      value: 'N',
+      description: `add N to every port of the config (proxy and server ports), to run a second copy beside the
+        first (default: $BACKEND_MANAGER_PORT_OFFSET, else the running stack's)`,
+    },
   },
 })

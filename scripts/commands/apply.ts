@@ -7,6 +7,7 @@ import type { ApplyAnswer } from '../../lib/stack/apply.ts'
 import { commandSupervisor } from '../../lib/stack/control-client.ts'
 import { readState } from '../../lib/stack/state.ts'
 import { noStackHere } from '../../lib/stack/registry.ts'
+import { portOffsetOf } from '../../lib/config/port-offset.ts'
 
 export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Context): Promise<number> {
   const state = readState(ctx.home)
@@ -17,8 +18,13 @@ export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Con
   const given = positionals[0]
   const configPath = given === undefined ? state.plan.configPath : path.resolve(ctx.cwd, given)
   const dryRun = values['dry-run'] ?? false
+  const portOffset = portOffsetOf(values['port-offset'], ctx.env)?.value
   const started = Date.now()
-  const answer = (await commandSupervisor(ctx.home, '/v1/apply', { configPath, dryRun })) as unknown as ApplyAnswer
+  const answer = (await commandSupervisor(ctx.home, '/v1/apply', {
+    configPath,
+    dryRun,
+    portOffset,
+  })) as unknown as ApplyAnswer
   if (!answer.changed) {
     ctx.stdout.write(`no changes: the stack already runs ${answer.config}\n`)
     return 0

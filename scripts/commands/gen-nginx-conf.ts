@@ -3,6 +3,7 @@ import { DEFAULT_CONFIG, emitRendered, type Context } from '../../lib/cli/contex
 import type { Parsed } from '../../lib/cli/command.ts'
 import type meta from './gen-nginx-conf.meta.ts'
 import { loadConfig } from '../../lib/config/load.ts'
+import { portOffsetOf } from '../../lib/config/port-offset.ts'
 import { BackendManagerError } from '../../lib/core/errors.ts'
 import { prepareNginxDirs, renderNginxConf } from '../../lib/proxy/nginx/render.ts'
 import {
@@ -16,7 +17,10 @@ import type { ConfCheck } from '../../lib/proxy/conf-check.ts'
 import { resolvePlan } from '../../lib/config/plan.ts'
 
 export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Context): Promise<number> {
-  const config = loadConfig(positionals[0] ?? DEFAULT_CONFIG)
+  const config = loadConfig(positionals[0] ?? DEFAULT_CONFIG, {
+    env: ctx.env,
+    portOffset: portOffsetOf(undefined, ctx.env),
+  })
   if (config.proxy.type !== 'nginx')
     ctx.stderr.write(
       `note: ${config.file} has proxy.type "${config.proxy.type}"; "start" will not run this nginx config\n`,

@@ -14,6 +14,7 @@ import { controlledWriter } from '../../lib/stack/control-client.ts'
 import { noStackHere } from '../../lib/stack/registry.ts'
 import { tailFile } from '../../lib/logs/tail.ts'
 import { SUPERVISOR_ID } from '../../lib/logs/said.ts'
+import { AFTER_STOP_ID } from '../../lib/stack/after-stop.ts'
 
 export async function run({ subcommand, values, positionals }: Parsed<typeof meta>, ctx: Context): Promise<number> {
   const target = subcommand ?? positionals[0]
@@ -48,7 +49,7 @@ function matcher(ctx: Context, name: string): (line: string) => boolean {
   const servers = new Map<string, string>()
   for (const p of state?.plan.processes ?? []) servers.set(p.id, p.server)
   const serverOfId = (id: string) => servers.get(id) ?? serverOf(id)
-  if (ids.has(name) || name === SUPERVISOR_ID) return (line) => lineOwner(line) === name
+  if (ids.has(name) || name === SUPERVISOR_ID || name === AFTER_STOP_ID) return (line) => lineOwner(line) === name
   if ([...ids].some((id) => serverOfId(id) === name))
     return (line) => {
       const owner = lineOwner(line)

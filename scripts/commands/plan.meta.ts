@@ -11,5 +11,11 @@ command, the environment it gets on top of yours) in start order, and every prox
   flags: {
     only: { type: 'string', value: 'a,b', description: 'only these servers (and what they depend on)' },
     json: { type: 'boolean', description: 'print it as JSON' },
+    'port-offset': {
+      type: 'string',
+      value: 'N',
+      description: `add N to every port of the config (proxy and server ports), to run a second copy beside the
+        first (default: $BACKEND_MANAGER_PORT_OFFSET, else 0)`,
+    },
   },
 })

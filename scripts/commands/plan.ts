@@ -3,6 +3,7 @@ import { DEFAULT_CONFIG, csv, type Context } from '../../lib/cli/context.ts'
 import type { Parsed } from '../../lib/cli/command.ts'
 import type meta from './plan.meta.ts'
 import { loadConfig } from '../../lib/config/load.ts'
+import { portOffsetOf } from '../../lib/config/port-offset.ts'
 import { resolvePlan } from '../../lib/config/plan.ts'
 import { keepScale } from '../../lib/stack/scale.ts'
 import { readState, type StackState } from '../../lib/stack/state.ts'
@@ -19,7 +20,9 @@ function runningState(home: Home): StackState | undefined {
 }
 
 export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Context): Promise<number> {
-  const config = resolvePlan(loadConfig(positionals[0] ?? DEFAULT_CONFIG), csv(values.only))
+  const portOffset = portOffsetOf(values['port-offset'], ctx.env)
+  const file = positionals[0] ?? DEFAULT_CONFIG
+  const config = resolvePlan(loadConfig(file, { env: ctx.env, portOffset }), csv(values.only))
   // A stack running this config scaled: a start would run the scaled count (said below the processes).
   const plan = keepScale(config, runningState(ctx.home))
   ctx.stdout.write(values.json ? JSON.stringify(planJson(plan), null, 2) + '\n' : formatPlan(plan))

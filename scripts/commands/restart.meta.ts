@@ -22,5 +22,11 @@ exactly those servers (not what they depend on) and leaves everything else runni
       value: 'a,b',
       description: 'restart exactly these servers (not what they depend on); the rest keeps running',
     },
+    'port-offset': {
+      type: 'string',
+      value: 'N',
+      description: `add N to every port of the config (proxy and server ports), to run a second copy beside the
+        first (default: $BACKEND_MANAGER_PORT_OFFSET, else the running stack's)`,
+    },
   },
 })

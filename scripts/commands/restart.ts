@@ -5,6 +5,7 @@ import { DEFAULT_CONFIG, csv, type Context } from '../../lib/cli/context.ts'
 import type { Parsed } from '../../lib/cli/command.ts'
 import type meta from './restart.meta.ts'
 import { loadConfig } from '../../lib/config/load.ts'
+import { asStarted, portOffsetOf } from '../../lib/config/port-offset.ts'
 import { restartRolling, restartServers, restartStack } from '../../lib/stack/run.ts'
 import { onlyPlan, type RollingAnswer } from '../../lib/stack/restart-only.ts'
 import { resolvePlan } from '../../lib/config/plan.ts'
@@ -37,8 +38,11 @@ export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Con
     return 3
   }
   const file = positionals[0] ?? (state ? runningConfig(state, ctx.cwd) : DEFAULT_CONFIG)
-  const config = loadConfig(file, { cacheFile: ctx.home.configCache })
   const configPath = path.resolve(ctx.cwd, file)
+  // The running stack's own config is read as its start read it: same ${VAR} values, same port offset.
+  const running = state?.plan.configPath === configPath ? state.plan : undefined
+  const given = portOffsetOf(values['port-offset'], ctx.env)
+  const config = loadConfig(file, { cacheFile: ctx.home.configCache, ...asStarted(running, given, ctx.env) })
   const only = csv(values.only)
   const started = Date.now()
   const io = commandIO(ctx)

@@ -13,6 +13,12 @@ A stack already running this config is left as it is (exit 0); another config is
   args: [{ name: 'CONFIG', description: `the config file (default: ${DEFAULT_CONFIG})` }],
   flags: {
     only: { type: 'string', value: 'a,b', description: 'start only these servers (and what they depend on)' },
+    'port-offset': {
+      type: 'string',
+      value: 'N',
+      description: `add N to every port of the config (proxy and server ports), to run a second copy beside the
+        first (default: $BACKEND_MANAGER_PORT_OFFSET, else 0)`,
+    },
     foreground: { type: 'boolean', description: 'stay in the terminal; Ctrl+C stops everything' },
     watch: {
       type: 'boolean',

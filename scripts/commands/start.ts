@@ -4,6 +4,7 @@ import { DEFAULT_CONFIG, csv, type Context } from '../../lib/cli/context.ts'
 import type { Parsed } from '../../lib/cli/command.ts'
 import type meta from './start.meta.ts'
 import { loadConfig } from '../../lib/config/load.ts'
+import { portOffsetOf } from '../../lib/config/port-offset.ts'
 import { startForeground, startStack } from '../../lib/stack/run.ts'
 import { resolvePlan } from '../../lib/config/plan.ts'
 import { describeProxy, processCount } from '../../lib/proxy/process.ts'
@@ -24,7 +25,8 @@ function watchable(plan: Plan): true {
 
 export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Context): Promise<number> {
   const file = positionals[0] ?? DEFAULT_CONFIG
-  const config = loadConfig(file, { cacheFile: ctx.home.configCache })
+  const portOffset = portOffsetOf(values['port-offset'], ctx.env)
+  const config = loadConfig(file, { cacheFile: ctx.home.configCache, env: ctx.env, portOffset })
   const plan = { ...resolvePlan(config, csv(values.only)), configPath: path.resolve(ctx.cwd, file) }
   if (values.watch) plan.watch = watchable(plan)
   const started = Date.now()

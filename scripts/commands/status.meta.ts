@@ -8,5 +8,13 @@ export default defineCommand({
 health (probed now), uptime, restarts, CPU% and memory summed over the process tree.
 When the last start failed in the background (--no-wait), says which process, why, and its last
 lines. Exit 0 when all are healthy, 1 when degraded or the last start failed, 3 when nothing is running.`,
-  flags: { json: { type: 'boolean', description: 'print it as JSON' } },
+  flags: {
+    json: { type: 'boolean', description: 'print it as JSON' },
+    'port-offset': {
+      type: 'string',
+      value: 'N',
+      description: `the copy of the stack meant: a note when the stack here runs with another port offset
+        (the ports shown are always the ones it runs on)`,
+    },
+  },
 })

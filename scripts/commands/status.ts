@@ -7,10 +7,25 @@ import { collectStatus, statusExitCode } from '../../lib/stack/status.ts'
 import { statusFromSupervisor } from '../../lib/stack/control-client.ts'
 import { formatStatus } from '../../lib/cli/status-format.ts'
 import { noStackHere } from '../../lib/stack/registry.ts'
+import { offsetMismatch } from '../../lib/config/port-offset.ts'
+import { readState } from '../../lib/stack/state.ts'
+import type { Home } from '../../lib/core/home.ts'
+
+// The offset the stack here runs with; undefined when none runs or its state cannot be read (nothing to check).
+function runningOffset(home: Home): number | undefined {
+  try {
+    const state = readState(home)
+    return state ? (state.plan.portOffset ?? 0) : undefined
+  } catch {
+    return undefined
+  }
+}
 
 export async function run({ values }: Parsed<typeof meta>, ctx: Context): Promise<number> {
   // The supervisor answers what it watches; without one (gone, killed, not answering) the state file says the same.
   const status = (await statusFromSupervisor(ctx.home)) ?? (await collectStatus(ctx.home))
+  const otherOffset = offsetMismatch(values['port-offset'], runningOffset(ctx.home))
+  if (otherOffset) ctx.stderr.write(`note: the stack in ${ctx.home.root} ${otherOffset}\n`)
   // Nothing here at all (not even a failed start to report): name the stacks that run elsewhere.
   if (!status.running && !status.lastFailure) {
     ;(values.json ? ctx.stderr : ctx.stdout).write(`${noStackHere(ctx.home, ctx.env)}\n`)

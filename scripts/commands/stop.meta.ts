@@ -13,5 +13,11 @@ of the stack is left. Works from any shell, also when the supervisor has died.`,
       description: `also when the state file is damaged: finds the stack's processes by the home in their
         environment, stops them (SIGTERM, SIGKILL after 5 s) and removes the file`,
     },
+    'port-offset': {
+      type: 'string',
+      value: 'N',
+      description: `the copy of the stack meant: when the stack here runs with another port offset, nothing is
+        stopped (exit 2)`,
+    },
   },
 })

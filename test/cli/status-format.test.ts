@@ -120,3 +120,17 @@ test('formatStatus: a paused instance is said as paused, with how to resume it, 
   assert.match(plain, /\napi-1: paused \(SIGSTOP\), out of the proxy's rotation; "resume api-1" continues it\n$/)
   assert.match(formatStatus(status, true), /\x1b\[35mpaused\x1b\[0m/)
 })
+
+test('formatStatus: why the supervisor last restarted a process, in its health column', () => {
+  const status: StackStatus = {
+    running: true,
+    home: '/h',
+    config: 'dev.yaml',
+    healthy: true,
+    processes: [row({ restarts: 1, restartReason: 'memory 212M > 100M (max_memory, 3 samples in a row)' })],
+  }
+  assert.match(
+    formatStatus(status, false),
+    /^api-0 +4242 +8001 +running +ok \(last restarted: memory 212M > 100M \(max_memory, 3 samples in a row\)\) +1m05s +1 /m,
+  )
+})

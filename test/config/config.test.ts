@@ -36,8 +36,8 @@ function loadError(text: string): BackendManagerError {
 
 const F = 'dev-config.yaml'
 const SERVER_KEYS =
-  'name, command, port, host, instances, modules, health, env, cwd, ready_timeout, stop_timeout' +
-  ', restart, max_restarts, depends_on, protocol, behind_proxy, kind, watch, then_restart'
+  'name, command, port, host, instances, modules, health, env, env_file, cwd, ready_timeout, stop_timeout' +
+  ', restart, max_restarts, depends_on, protocol, behind_proxy, kind, max_memory, watch, then_restart'
 const NAME_RULE = 'lowercase letters, digits, "-" and "_", starting with a letter or digit'
 const TOP = 'expected a mapping with "servers" (and optionally "proxy", "logs")'
 const HEALTH_RULE = 'expected an HTTP path like "/health" (no spaces, quotes, ";", "{" or "}"), "tcp" or "none"'

@@ -4,7 +4,8 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { loadConfig } from '../../lib/config/load.ts'
-import { resolvePlan, scaledPlan, shellQuote, unscaledPlan, type Plan } from '../../lib/config/plan.ts'
+import { resolvePlan, shellQuote, type Plan } from '../../lib/config/plan.ts'
+import { scaledPlan, unscaledPlan } from '../../lib/config/scaled-plan.ts'
 import { planJson, formatPlan } from '../../lib/cli/plan-format.ts'
 
 const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'bm-plan-')))

@@ -44,6 +44,12 @@ test('a failing after_stop command is reported by stop (exit 1), ends the list a
   assert.equal(fs.existsSync(home.statePath), false)
   assert.deepEqual(home.stackProcesses(), { supervisors: [], tagged: [] })
   assert.match(home.readLog('backend-unified.log'), /^after_stop +!> broken$/m)
+  const shown = await home.cli(['logs', 'after_stop'])
+  assert.equal(shown.code, 0, shown.stderr)
+  assert.deepEqual(shown.stdout.trimEnd().split('\n').slice(-2), [
+    'after_stop          !> broken',
+    'after_stop          !> echo broken >&2; exit 4: exited with code 4',
+  ])
 })
 
 test('when a --foreground run ends (Ctrl+C), after_stop runs and its output shows in the terminal', async (t) => {

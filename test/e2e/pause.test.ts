@@ -99,6 +99,10 @@ test('pause api-1 under 200 req/s: no request fails, none reaches it after pause
   assert.match(text.stdout, /all healthy, 1 paused/)
   assert.match(text.stdout, /^api-1: paused \(SIGSTOP\)/m)
   assert.match(unified(), new RegExp(`^supervisor +>> api-1 paused pid ${paused.pid} \\(SIGSTOP\\)$`, 'm'))
+  // `health` does not probe it (a stopped process would only time out) and does not count it as a failure.
+  const health = await home.cli(['health'])
+  assert.equal(health.code, 0, health.stdout + health.stderr)
+  assert.match(health.stdout, /^api-1 +direct +paused +not probed/m)
   // Paused again: nothing to do.
   const again = await home.cli(['pause', 'api-1'])
   assert.equal(again.code, 0, again.stderr)
@@ -181,6 +185,10 @@ test('a paused instance stays paused and out of rotation across a supervisor SIG
   const conf = fs.readFileSync(path.join(home.root, 'run', 'nginx.conf'), 'utf8')
   assert.match(conf, new RegExp(`:${api1} max_fails=0 down;`))
   assert.equal(row((await statusJson()).status, 'api-1').state, 'paused')
+  assert.match(
+    unified(),
+    new RegExp(`^supervisor +>> api-1 adopted pid ${paused.pid} port ${api1} \\(paused, left paused\\)$`, 'm'),
+  )
 })
 
 test('stop with api-1 paused: every process gone, ports released, no SIGKILL needed', async () => {
