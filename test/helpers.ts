@@ -104,27 +104,29 @@ export async function waitFor<T>(
   }
 }
 
-function ephemeralPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once('error', reject)
-    server.listen({ port: 0, host: '127.0.0.1', exclusive: true }, () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
+// Below the range the kernel hands out to outgoing connections: a test's load (a new connection per request) can
+// never take one of these ports between the check and the bind.
+function listenRange(count: number): [number, number] {
+  let low = 32768
+  try {
+    low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low
+  } catch {
+    // Not Linux: the usual default.
+  }
+  return low - count > 12000 ? [10000, low - count] : [low, 65536 - count]
 }
 
-// The first of `count` consecutive ports that are free right now on 127.0.0.1.
+// The first of `count` consecutive ports that are free right now on 127.0.0.1, chosen at random so that test
+// files running at once rarely even try the same ones.
 export async function freePorts(count = 1): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = await ephemeralPort()
-    if (base + count - 1 > 65535) continue
+  const [from, to] = listenRange(count)
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const base = from + Math.floor(Math.random() * (to - from))
     let ok = true
     for (let p = base; p < base + count && ok; p++) ok = await canBind(p)
     if (ok) return base
   }
-  throw new Error(`no block of ${count} free consecutive ports found`)
+  throw new Error(`no block of ${count} free consecutive ports found from ${from} to ${to}`)
 }
 
 // Whether something accepts TCP connections on the port (a real connect, not a bind).
