@@ -112,7 +112,10 @@ export async function planTool(ctx: ToolContext, args: { config?: string }) {
   const running = state?.plan.configPath
   const file = path.resolve(ctx.cwd, args.config ?? running ?? DEFAULT_CONFIG)
   const asRunning = state && file === running ? state.plan : undefined
-  const plan = keepScale({ ...resolvePlan(loadConfig(file, asStarted(asRunning, undefined, ctx.env))) }, state)
+  const plan = keepScale(
+    { ...resolvePlan(loadConfig(file, asStarted(asRunning, undefined, ctx.env))), configPath: file },
+    state,
+  )
   const json = planJson(plan)
   return {
     config: file,

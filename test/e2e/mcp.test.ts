@@ -69,8 +69,21 @@ test('mcp lists its tools and says clearly, as an error result, that no stack ru
   }
   const scale = await call(client, 'scale', { servers: { api: 2 } })
   assert.equal(scale.isError, true)
-  // The server is still there after the errors.
+  // The server is still there after the errors; plan needs no stack, only a config.
   assert.equal((await call(client, 'status')).isError, true)
+  const config = home.writeConfig({ servers: [fixtureServer('web', 'http-server.mjs', 7001, { instances: 2 })] })
+  const plan = await ok(client, 'plan', { config })
+  assert.equal(plan.running, false)
+  assert.deepEqual(
+    plan.processes.map((p: any) => [p.id, p.port]),
+    [
+      ['web-0', 7001],
+      ['web-1', 7002],
+    ],
+  )
+  const missing = await call(client, 'plan', { config: `${home.root}/nope.yaml` })
+  assert.equal(missing.isError, true)
+  assert.match(missing.text, /nope\.yaml/)
 })
 
 test('mcp on a running stack: status, logs with a cursor, restart, scale, health, plan', async (t) => {
