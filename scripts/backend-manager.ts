@@ -22,6 +22,7 @@ const commands = commandTable({
   health: { decl: () => import('./commands/health.meta.ts'), load: () => import('./commands/health.ts') },
   logs: { decl: () => import('./commands/logs.meta.ts'), load: () => import('./commands/logs.ts') },
   plan: { decl: () => import('./commands/plan.meta.ts'), load: () => import('./commands/plan.ts') },
+  mcp: { decl: () => import('./commands/mcp.meta.ts'), load: () => import('./commands/mcp.ts') },
   'gen-nginx-conf': {
     decl: () => import('./commands/gen-nginx-conf.meta.ts'),
     load: () => import('./commands/gen-nginx-conf.ts'),

@@ -6,7 +6,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { repoRoot } from './helpers.ts'
 
-const LAYERS = ['core', 'os', 'config', 'probe', 'logs', 'proxy', 'stack', 'cli']
+const LAYERS = ['core', 'os', 'config', 'probe', 'logs', 'proxy', 'stack', 'cli', 'agent']
 
 function sourceFiles(dir: string): string[] {
   return fs.readdirSync(path.join(repoRoot, dir), { withFileTypes: true }).flatMap((entry) => {
@@ -138,4 +138,23 @@ test(`no source line is longer than ${MAX_LINE} characters`, () => {
 test('every module of lib/ and scripts/ opens with a comment saying what it owns', () => {
   const bare = files.filter((file) => !fs.readFileSync(path.join(repoRoot, file), 'utf8').startsWith('// '))
   assert.deepEqual(bare, [], 'line 1 of each module: `// <what this file owns>`, in one line')
+})
+
+// The MCP SDK and zod are heavy: only lib/agent/ imports them, and only the mcp command imports lib/agent/.
+test('only the mcp command loads the MCP SDK and zod (through lib/agent/)', () => {
+  const packages = files.filter((file) =>
+    /from\s+'(@modelcontextprotocol\/sdk[^']*|zod)'/.test(fs.readFileSync(path.join(repoRoot, file), 'utf8')),
+  )
+  assert.ok(packages.includes('lib/agent/mcp-server.ts'), packages.join(' '))
+  assert.deepEqual(
+    packages.filter((file) => !file.startsWith('lib/agent/')),
+    [],
+  )
+  const agentUsers = [...graph].filter(
+    ([file, deps]) => !file.startsWith('lib/agent/') && deps.some((dep) => dep.startsWith('lib/agent/')),
+  )
+  assert.deepEqual(
+    agentUsers.map(([file]) => file),
+    ['scripts/commands/mcp.ts'],
+  )
 })
