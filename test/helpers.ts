@@ -365,6 +365,15 @@ export class TestHome {
     }
   }
 
+  // The supervisor's own lines (its events) in the unified log, without their prefix.
+  supervisorLines(): string[] {
+    const prefix = /^supervisor {10}>> /
+    return this.readLog('backend-unified.log')
+      .split('\n')
+      .filter((l) => prefix.test(l))
+      .map((l) => l.replace(prefix, ''))
+  }
+
   // A process the test started itself (an unrelated port owner, ...): killed at cleanup.
   track(pid: number, group = false): void {
     this.extra.push({ pid, group })

@@ -50,13 +50,7 @@ before(async () => {
   await startOk(home, config)
 })
 
-const supervisorLines = () =>
-  home
-    .readLog('backend-unified.log')
-    .split('\n')
-    .filter((l) => /^supervisor {10}>> /.test(l))
-    .map((l) => l.replace(/^supervisor {10}>> /, ''))
-const lineMatching = (pattern: RegExp) => supervisorLines().find((l) => pattern.test(l))
+const lineMatching = (pattern: RegExp) => home.supervisorLines().find((l) => pattern.test(l))
 
 async function statusJson(): Promise<any> {
   const r = await home.cli(['status', '--json'])
@@ -98,7 +92,7 @@ test('an instance that turns sick under 200 req/s: out of rotation, restarted, b
   const afterDrain = load.failed.slice(failedAtDrain)
   assert.deepEqual(afterDrain, [], `${afterDrain.length} requests failed after api-1 was out of rotation`)
   assert.ok(load.servedBy(base, sentAtDrain) > 0, 'api-0 took the requests meanwhile')
-  const lines = supervisorLines()
+  const lines = home.supervisorLines()
   const first = lines.findIndex((l) => /^api-1 unhealthy pid \d+: HTTP 500 \(1 of 3 checks failed in a row\)$/.test(l))
   const third = lines.findIndex((l) => /^api-1 unhealthy pid \d+: HTTP 500 \(3 of 3 checks failed in a row\)$/.test(l))
   const restart = lines.findIndex((l) => /^api-1 restarting pid/.test(l))
@@ -158,7 +152,7 @@ test('a paused instance is not checked, so it is not restarted', async (t) => {
   assert.equal(r.code, 0, r.stdout + r.stderr)
   // Ten intervals: a check of the stopped process would time out twice and restart it.
   await sleep(2500)
-  assert.equal(lineMatching(/^calm-0 unhealthy/), undefined, supervisorLines().join('\n'))
+  assert.equal(lineMatching(/^calm-0 unhealthy/), undefined, home.supervisorLines().join('\n'))
   assert.equal(home.record('calm-0').pid, pid)
   assert.equal(home.record('calm-0').state, 'paused')
   assert.equal((await home.cli(['resume', 'calm-0'])).code, 0)

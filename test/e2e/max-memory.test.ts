@@ -6,13 +6,6 @@ import { fixtureServer, startOk, useHome, waitFor } from '../helpers.ts'
 
 const home = useHome({ after }, 'bm-max-memory-')
 
-const supervisorLines = () =>
-  home
-    .readLog('backend-unified.log')
-    .split('\n')
-    .filter((l) => /^supervisor {10}>> /.test(l))
-    .map((l) => l.replace(/^supervisor {10}>> /, ''))
-
 test('an instance whose memory stays above max_memory is restarted, with why; one below it is not', async () => {
   const config = home.writeConfig({
     servers: [
@@ -24,7 +17,7 @@ test('an instance whose memory stays above max_memory is restarted, with why; on
   const hog = home.record('hog-0').pid
   const lean = home.record('lean-0').pid
   const restarted = /^hog-0 restarting pid (\d+): memory (\d+(?:\.\d)?)M > 100M \(max_memory, 3 samples in a row\)$/
-  const line = await waitFor(() => supervisorLines().find((l) => restarted.test(l)), 60_000, 'hog-0 restarted')
+  const line = await waitFor(() => home.supervisorLines().find((l) => restarted.test(l)), 60_000, 'hog-0 restarted')
   const [, pid, megabytes] = restarted.exec(line)!
   assert.equal(Number(pid), hog)
   assert.ok(Number(megabytes) > 160, line)
@@ -40,7 +33,7 @@ test('an instance whose memory stays above max_memory is restarted, with why; on
   assert.equal(home.record('lean-0').pid, lean)
   assert.equal(home.record('lean-0').restarts, 0)
   assert.equal(
-    supervisorLines().find((l) => /^lean-0 restarting/.test(l)),
+    home.supervisorLines().find((l) => /^lean-0 restarting/.test(l)),
     undefined,
   )
 })

@@ -25,12 +25,6 @@ const command = (server: string) =>
 const edit = (server: string, file: string, text: string) => fs.writeFileSync(path.join(src(server), file), text)
 
 const pids = (s: RecordedState = home.state()!) => Object.fromEntries(s.processes.map((p) => [p.id, p.pid]))
-const supervisorLines = () =>
-  home
-    .readLog('backend-unified.log')
-    .split('\n')
-    .filter((l) => /^supervisor {10}>> /.test(l))
-    .map((l) => l.replace(/^supervisor {10}>> /, ''))
 
 // The stack: api (2 instances behind nginx) and solo, each watching its own folder; `apiEnv` changes api's config.
 function writeStack(apiEnv: Record<string, string> = {}): string {
@@ -93,7 +87,7 @@ test('an edit restarts a 2-instance server one instance at a time under 200 req/
   }
   assert.deepEqual(load.failed, [], `${load.failed.length} of ${load.ok + load.failed.length} requests failed`)
   assert.equal(pids()['solo-0'], before['solo-0'], 'solo watches another folder and kept its pid')
-  const lines = supervisorLines()
+  const lines = home.supervisorLines()
   assert.deepEqual(
     lines.filter((l) => l.startsWith('api restarting')),
     ['api restarting: api-src/app.js changed'],
@@ -109,7 +103,7 @@ test('an edit restarts a 2-instance server one instance at a time under 200 req/
   assert.match(text.stdout, /^api-0: last restarted by a change to api-src\/app\.js$/m)
 })
 
-const waitingAt = () => supervisorLines().indexOf('solo-0 waiting for a change to start again')
+const waitingAt = () => home.supervisorLines().indexOf('solo-0 waiting for a change to start again')
 
 test('a server that crashes for good waits for the next change instead of crash-looping', async (t) => {
   if (skipReason) return t.skip(skipReason)
@@ -130,13 +124,14 @@ test('a server that crashes for good waits for the next change instead of crash-
 
   edit('solo', 'mode', 'serve\n')
   const readyAgain = () =>
-    supervisorLines()
+    home
+      .supervisorLines()
       .slice(waitingAt())
       .some((l) => l.startsWith('solo-0 ready'))
   await waitFor(() => home.record('solo-0').state === 'running' && readyAgain(), 60_000, 'solo-0 running again')
   // Nothing started it between the crash and the fix: one spawn more, for the fix.
   assert.equal(spawnCount('solo'), 4)
-  const lines = supervisorLines()
+  const lines = home.supervisorLines()
   const waiting = lines.indexOf('solo-0 waiting for a change to start again')
   assert.deepEqual(
     lines
