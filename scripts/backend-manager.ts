@@ -42,6 +42,7 @@ const commands = commandTable({
     decl: () => import('./commands/check-envoy.meta.ts'),
     load: () => import('./commands/check-envoy.ts'),
   },
+  schema: { decl: () => import('./commands/schema.meta.ts'), load: () => import('./commands/schema.ts') },
   simple: { decl: () => import('./commands/simple.meta.ts'), load: () => import('./commands/simple.ts') },
   supervise: { decl: () => import('./commands/supervise.meta.ts'), load: () => import('./commands/supervise.ts') },
 })

@@ -5,7 +5,8 @@ export interface Problem {
   message: string
 }
 
-type Rule = { expect?: string; required?: boolean } & (
+// description: one line for editors and the JSON Schema; expect: what a valid value looks like, for errors.
+export type Rule = { expect?: string; required?: boolean; description?: string } & (
   | { kind: 'string' }
   | { kind: 'int'; min: number; max: number }
   | { kind: 'number'; min: number; max: number }
@@ -19,7 +20,7 @@ type Rule = { expect?: string; required?: boolean } & (
   | { kind: 'paths' }
 )
 
-type Schema = Record<string, Rule>
+export type Schema = Record<string, Rule>
 
 const port: Rule = { kind: 'int', min: 1, max: 65535, expect: 'a port number from 1 to 65535' }
 const seconds = (min: number): Rule => ({
@@ -30,44 +31,103 @@ const seconds = (min: number): Rule => ({
 })
 
 const proxySchema: Schema = {
-  type: { kind: 'enum', values: ['nginx', 'envoy', 'none'] },
-  host: { kind: 'string', expect: 'a host name or IP address' },
-  port,
-  routing_strategy: { kind: 'enum', values: ['path'] },
-  api_prefix: { kind: 'string', expect: 'a URL path like "/api/v1"' },
-  admin_port: port,
-  grpc_port: port,
+  type: { kind: 'enum', values: ['nginx', 'envoy', 'none'], description: 'which proxy runs in front of the servers' },
+  host: { kind: 'string', expect: 'a host name or IP address', description: 'where the proxy listens' },
+  port: { ...port, description: 'the port the proxy listens on' },
+  routing_strategy: { kind: 'enum', values: ['path'], description: 'how requests are routed to servers' },
+  api_prefix: { kind: 'string', expect: 'a URL path like "/api/v1"', description: 'the path routes start with' },
+  admin_port: { ...port, description: "Envoy's admin API port (type: envoy only)" },
+  grpc_port: { ...port, description: 'the HTTP/2 front port for gRPC servers' },
 }
 
 export const serverSchema: Schema = {
-  name: { kind: 'string', required: true, expect: 'a server name (lowercase letters, digits, "-" and "_")' },
-  command: { kind: 'command', required: true, expect: 'a command string or a non-empty list of arguments' },
-  port,
-  host: { kind: 'string', expect: 'a host name or IP address' },
-  instances: { kind: 'int', min: 1, max: 256 },
-  modules: { kind: 'list', expect: 'a list of module names' },
-  health: { kind: 'string', expect: 'an HTTP path like "/health", "tcp" or "none"' },
-  env: { kind: 'map', expect: 'a mapping of NAME: value' },
-  env_file: { kind: 'paths', expect: 'a dotenv file path or a list of them' },
-  cwd: { kind: 'string', expect: 'a folder path' },
-  ready_timeout: seconds(0.1),
-  stop_timeout: seconds(0),
-  restart: { kind: 'enum', values: ['no', 'on-failure', 'always'] },
-  max_restarts: { kind: 'int', min: 0, max: 1000 },
-  depends_on: { kind: 'list', expect: 'a list of server names' },
-  protocol: { kind: 'enum', values: ['http', 'grpc'] },
-  behind_proxy: { kind: 'bool' },
+  name: {
+    kind: 'string',
+    required: true,
+    expect: 'a server name (lowercase letters, digits, "-" and "_")',
+    description: 'the server name, unique in the config',
+  },
+  command: {
+    kind: 'command',
+    required: true,
+    expect: 'a command string or a non-empty list of arguments',
+    description: 'what to run: a string runs through /bin/sh, a list runs directly',
+  },
+  port: { ...port, description: 'the first port; instance i listens on port + i' },
+  host: {
+    kind: 'string',
+    expect: 'a host name or IP address',
+    description: 'the address the server binds (passed as HOST)',
+  },
+  instances: { kind: 'int', min: 1, max: 256, description: 'how many copies to run, on consecutive ports' },
+  modules: {
+    kind: 'list',
+    expect: 'a list of module names',
+    description: 'module names routed to this server; the one server without modules gets "/"',
+  },
+  health: {
+    kind: 'string',
+    expect: 'an HTTP path like "/health", "tcp" or "none"',
+    description: 'readiness and health check: an HTTP path, tcp or none',
+  },
+  env: { kind: 'map', expect: 'a mapping of NAME: value', description: 'extra environment variables' },
+  env_file: {
+    kind: 'paths',
+    expect: 'a dotenv file path or a list of them',
+    description: 'dotenv files read into the environment, relative to the config folder',
+  },
+  cwd: {
+    kind: 'string',
+    expect: 'a folder path',
+    description: "working directory (default: the config file's folder)",
+  },
+  ready_timeout: { ...seconds(0.1), description: 'seconds to become ready before the start fails' },
+  stop_timeout: { ...seconds(0), description: 'seconds between SIGTERM and SIGKILL' },
+  restart: {
+    kind: 'enum',
+    values: ['no', 'on-failure', 'always'],
+    description: 'when to restart the server after it exits',
+  },
+  max_restarts: { kind: 'int', min: 0, max: 1000, description: 'restarts in a row before it is marked crashed' },
+  depends_on: {
+    kind: 'list',
+    expect: 'a list of server names',
+    description: 'servers that must be ready before this one starts',
+  },
+  protocol: {
+    kind: 'enum',
+    values: ['http', 'grpc'],
+    description: 'http, or grpc to serve it on proxy.grpc_port over HTTP/2',
+  },
+  behind_proxy: { kind: 'bool', description: 'false keeps a server with a port out of the proxy' },
 }
 
 const logsSchema: Schema = {
-  max_size: { kind: 'int', min: 0, max: Number.MAX_SAFE_INTEGER, expect: 'a size in bytes (0 turns rotation off)' },
-  keep: { kind: 'int', min: 1, max: 100 },
+  max_size: {
+    kind: 'int',
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+    expect: 'a size in bytes (0 turns rotation off)',
+    description: 'bytes before a log file is rotated',
+  },
+  keep: { kind: 'int', min: 1, max: 100, description: 'rotated files kept per log' },
 }
 
-const topSchema: Schema = {
-  proxy: { kind: 'object', schema: proxySchema, expect: 'a mapping of proxy settings' },
-  servers: { kind: 'servers', required: true, expect: 'a non-empty list of servers' },
-  logs: { kind: 'object', schema: logsSchema, expect: 'a mapping of log settings' },
+// The whole config file; the JSON Schema (json-schema.ts) is generated from these tables.
+export const topSchema: Schema = {
+  proxy: {
+    kind: 'object',
+    schema: proxySchema,
+    expect: 'a mapping of proxy settings',
+    description: 'the proxy in front',
+  },
+  servers: {
+    kind: 'servers',
+    required: true,
+    expect: 'a non-empty list of servers',
+    description: 'the processes to run',
+  },
+  logs: { kind: 'object', schema: logsSchema, expect: 'a mapping of log settings', description: 'log rotation' },
 }
 
 // A value as the user wrote it, shortened so one bad value cannot flood the report.
@@ -103,7 +163,7 @@ export function didYouMean(word: string, candidates: string[]): string {
   return best && best.d <= Math.max(1, Math.floor(word.length / 3)) ? ` (did you mean "${best.c}"?)` : ''
 }
 
-function expectation(rule: Rule): string {
+export function expectation(rule: Rule): string {
   if (rule.expect) return rule.expect
   if (rule.kind === 'int') return `a whole number from ${rule.min} to ${rule.max}`
   if (rule.kind === 'enum') return `one of ${rule.values.join(', ')}`
