@@ -237,7 +237,12 @@ ${Object.entries(SERVER_FLAGS)
     files) (( \${#subs} )) && compadd -- "\${subs[@]}"; _files ;;
   esac
 }
-if (( $+functions[compdef] )); then compdef ${FUNC} ${PROGRAM}; fi
+# Autoloaded from $fpath: complete now; sourced: register for the command.
+if [[ \${zsh_eval_context[-1]} == loadautofunc ]]; then
+  ${FUNC} "$@"
+elif (( $+functions[compdef] )); then
+  compdef ${FUNC} ${PROGRAM}
+fi
 `
 }
 
