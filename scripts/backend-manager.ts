@@ -6,6 +6,7 @@ import path from 'node:path'
 import { packageRoot, resolveHome } from '../lib/core/home.ts'
 import { asFileProblem } from '../lib/core/safe-files.ts'
 import type { Context } from '../lib/cli/context.ts'
+import type { CommandDecl } from '../lib/cli/command.ts'
 import { chosenSubcommand, commandTable, parseCommand, wantsHelp } from '../lib/cli/command.ts'
 
 // Each command declares itself in a small module of its own; its run module loads only when it runs.
@@ -43,9 +44,19 @@ const commands = commandTable({
     decl: () => import('./commands/check-envoy.meta.ts'),
     load: () => import('./commands/check-envoy.ts'),
   },
+  schema: { decl: () => import('./commands/schema.meta.ts'), load: () => import('./commands/schema.ts') },
+  completion: {
+    decl: () => import('./commands/completion.meta.ts'),
+    load: async () => ({ run: (await import('./commands/completion.ts')).completionRun(declarations) }),
+  },
   simple: { decl: () => import('./commands/simple.meta.ts'), load: () => import('./commands/simple.ts') },
   supervise: { decl: () => import('./commands/supervise.meta.ts'), load: () => import('./commands/supervise.ts') },
 })
+
+// Every command's declaration, for the command list and the completion scripts.
+function declarations(): Promise<CommandDecl[]> {
+  return Promise.all(Object.values(commands).map((c) => c.decl()))
+}
 
 const GLOBAL_OPTIONS: [string, string][] = [
   [

@@ -1,109 +1,11 @@
 // The shape check: types, required keys and unknown keys, before any default is applied.
 // Every message reads `<what is wrong>, expected <what>`; the caller prefixes file and key path.
 import { parseSize } from './size.ts'
+import { serverSchema, topSchema, type Rule, type Schema } from './rules.ts'
 
 export interface Problem {
   path: string
   message: string
-}
-
-type Rule = { expect?: string; required?: boolean } & (
-  | { kind: 'string' }
-  | { kind: 'int'; min: number; max: number }
-  | { kind: 'number'; min: number; max: number }
-  | { kind: 'enum'; values: string[] }
-  | { kind: 'list' }
-  | { kind: 'bool' }
-  | { kind: 'map' }
-  | { kind: 'command' }
-  | { kind: 'object'; schema: Schema }
-  | { kind: 'list-or-object'; schema: Schema }
-  | { kind: 'servers' }
-  | { kind: 'paths' }
-  | { kind: 'commands' }
-  // A string, or a mapping checked against its schema (the health mapping).
-  | { kind: 'stringOrObject'; schema: Schema }
-  | { kind: 'size' }
-)
-
-type Schema = Record<string, Rule>
-
-const port: Rule = { kind: 'int', min: 1, max: 65535, expect: 'a port number from 1 to 65535' }
-const seconds = (min: number): Rule => ({
-  kind: 'number',
-  min,
-  max: 3600,
-  expect: `a number of seconds from ${min} to 3600`,
-})
-
-const proxySchema: Schema = {
-  type: { kind: 'enum', values: ['nginx', 'envoy', 'none'] },
-  host: { kind: 'string', expect: 'a host name or IP address' },
-  port,
-  routing_strategy: { kind: 'enum', values: ['path'] },
-  api_prefix: { kind: 'string', expect: 'a URL path like "/api/v1"' },
-  admin_port: port,
-  grpc_port: port,
-}
-
-const healthSchema: Schema = {
-  check: { kind: 'command', required: true, expect: 'an HTTP path like "/health", "tcp", "none" or a command' },
-  interval: seconds(0.1),
-  timeout: seconds(0.1),
-  retries: { kind: 'int', min: 1, max: 1000 },
-  start_period: seconds(0),
-}
-
-const watchSchema: Schema = {
-  paths: { kind: 'list', required: true, expect: 'a list of paths or globs, relative to the config file' },
-  ignore: { kind: 'list', expect: 'a list of names or globs to leave out' },
-  debounce: { kind: 'int', min: 0, max: 60_000, expect: 'milliseconds from 0 to 60000' },
-}
-
-export const serverSchema: Schema = {
-  name: { kind: 'string', required: true, expect: 'a server name (lowercase letters, digits, "-" and "_")' },
-  command: { kind: 'command', required: true, expect: 'a command string or a non-empty list of arguments' },
-  port,
-  host: { kind: 'string', expect: 'a host name or IP address' },
-  instances: { kind: 'int', min: 1, max: 256 },
-  modules: { kind: 'list', expect: 'a list of module names' },
-  health: {
-    kind: 'stringOrObject',
-    schema: healthSchema,
-    expect:
-      'an HTTP path like "/health", "tcp", "none" or a mapping with check, interval, timeout, retries, start_period',
-  },
-  env: { kind: 'map', expect: 'a mapping of NAME: value' },
-  env_file: { kind: 'paths', expect: 'a dotenv file path or a list of them' },
-  cwd: { kind: 'string', expect: 'a folder path' },
-  ready_timeout: seconds(0.1),
-  stop_timeout: seconds(0),
-  restart: { kind: 'enum', values: ['no', 'on-failure', 'always'] },
-  max_restarts: { kind: 'int', min: 0, max: 1000 },
-  depends_on: { kind: 'list', expect: 'a list of server names' },
-  protocol: { kind: 'enum', values: ['http', 'grpc'] },
-  behind_proxy: { kind: 'bool' },
-  kind: { kind: 'enum', values: ['server', 'task'] },
-  max_memory: { kind: 'size', expect: 'a size in bytes, or with a K, M or G suffix like "512M"' },
-  watch: {
-    kind: 'list-or-object',
-    schema: watchSchema,
-    expect: 'a list of paths or globs, or a mapping with paths, ignore and debounce',
-  },
-  then_restart: { kind: 'list', expect: 'a list of server names' },
-}
-
-const logsSchema: Schema = {
-  max_size: { kind: 'int', min: 0, max: Number.MAX_SAFE_INTEGER, expect: 'a size in bytes (0 turns rotation off)' },
-  keep: { kind: 'int', min: 1, max: 100 },
-}
-
-const topSchema: Schema = {
-  proxy: { kind: 'object', schema: proxySchema, expect: 'a mapping of proxy settings' },
-  servers: { kind: 'servers', required: true, expect: 'a non-empty list of servers' },
-  logs: { kind: 'object', schema: logsSchema, expect: 'a mapping of log settings' },
-  on_failure: { kind: 'enum', values: ['keep-running', 'stop-all'] },
-  after_stop: { kind: 'commands', expect: 'a list of shell commands' },
 }
 
 // A value as the user wrote it, shortened so one bad value cannot flood the report.
@@ -139,7 +41,7 @@ export function didYouMean(word: string, candidates: string[]): string {
   return best && best.d <= Math.max(1, Math.floor(word.length / 3)) ? ` (did you mean "${best.c}"?)` : ''
 }
 
-function expectation(rule: Rule): string {
+export function expectation(rule: Rule): string {
   if (rule.expect) return rule.expect
   if (rule.kind === 'int') return `a whole number from ${rule.min} to ${rule.max}`
   if (rule.kind === 'enum') return `one of ${rule.values.join(', ')}`
