@@ -42,7 +42,8 @@ const sameAsReadiness = (m: Managed, health: HealthSpec) =>
 const running = (m: Managed) =>
   m.record.state === 'running' && !m.retiring && m.exitReason === undefined && m.record.pid > 0
 
-// Stopped by SIGSTOP or Ctrl+Z (a debugger, a user): it cannot answer, and that is no sickness. Read only when due.
+// Stopped by SIGSTOP or Ctrl+Z (a debugger, a user): it cannot answer, and that is no sickness. Read only after a
+// failed check, so a healthy stack's checks cost no /proc read.
 const stoppedBySignal = (m: Managed) => readStat(m.record.pid)?.state === 'T'
 
 export function watchHealth(live: LiveStack, env: NodeJS.ProcessEnv, log: (line: string) => void): Watcher {
@@ -81,10 +82,7 @@ export function watchHealth(live: LiveStack, env: NodeJS.ProcessEnv, log: (line:
         }
         watched.set(m.spec.id, w)
       }
-      if (!w.busy && now + Math.min(BATCH_MS, health.intervalMs / 4) >= w.nextAt) {
-        if (stoppedBySignal(m)) w.nextAt = now + health.intervalMs
-        else void check(m, w, health)
-      }
+      if (!w.busy && now + Math.min(BATCH_MS, health.intervalMs / 4) >= w.nextAt) void check(m, w, health)
       if (!w.busy) next = Math.min(next, w.nextAt)
     }
     for (const id of watched.keys()) if (!seen.has(id) && !watched.get(id)!.busy) watched.delete(id)

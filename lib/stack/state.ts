@@ -109,3 +109,13 @@ export function describeExit(code: number | null, signal: NodeJS.Signals | null)
   if (signal) return `killed by ${signal}`
   return `exited with code ${code}`
 }
+
+// The port offset the stack here runs with; undefined when none runs or its state cannot be read (nothing to check).
+export function runningPortOffset(home: Home): number | undefined {
+  try {
+    const state = readState(home)
+    return state ? (state.plan.portOffset ?? 0) : undefined
+  } catch {
+    return undefined
+  }
+}

@@ -8,23 +8,12 @@ import { statusFromSupervisor } from '../../lib/stack/control-client.ts'
 import { formatStatus } from '../../lib/cli/status-format.ts'
 import { noStackHere } from '../../lib/stack/registry.ts'
 import { offsetMismatch } from '../../lib/config/port-offset.ts'
-import { readState } from '../../lib/stack/state.ts'
-import type { Home } from '../../lib/core/home.ts'
-
-// The offset the stack here runs with; undefined when none runs or its state cannot be read (nothing to check).
-function runningOffset(home: Home): number | undefined {
-  try {
-    const state = readState(home)
-    return state ? (state.plan.portOffset ?? 0) : undefined
-  } catch {
-    return undefined
-  }
-}
+import { runningPortOffset } from '../../lib/stack/state.ts'
 
 export async function run({ values }: Parsed<typeof meta>, ctx: Context): Promise<number> {
   // The supervisor answers what it watches; without one (gone, killed, not answering) the state file says the same.
   const status = (await statusFromSupervisor(ctx.home)) ?? (await collectStatus(ctx.home))
-  const otherOffset = offsetMismatch(values['port-offset'], runningOffset(ctx.home))
+  const otherOffset = offsetMismatch(values['port-offset'], runningPortOffset(ctx.home))
   if (otherOffset) ctx.stderr.write(`note: the stack in ${ctx.home.root} ${otherOffset}\n`)
   // Nothing here at all (not even a failed start to report): name the stacks that run elsewhere.
   if (!status.running && !status.lastFailure) {

@@ -10,22 +10,11 @@ import { commandIO } from '../../lib/cli/command-io.ts'
 import { plural } from '../../lib/core/words.ts'
 import { usageError } from '../../lib/core/errors.ts'
 import { offsetMismatch } from '../../lib/config/port-offset.ts'
-import { readState } from '../../lib/stack/state.ts'
-import type { Home } from '../../lib/core/home.ts'
-
-// The offset the stack here runs with; undefined when none runs or its state cannot be read (nothing to check).
-function runningOffset(home: Home): number | undefined {
-  try {
-    const state = readState(home)
-    return state ? (state.plan.portOffset ?? 0) : undefined
-  } catch {
-    return undefined
-  }
-}
+import { runningPortOffset } from '../../lib/stack/state.ts'
 
 export async function run({ values }: Parsed<typeof meta>, ctx: Context): Promise<number> {
   const io = commandIO(ctx)
-  const otherOffset = offsetMismatch(values['port-offset'], runningOffset(ctx.home))
+  const otherOffset = offsetMismatch(values['port-offset'], runningPortOffset(ctx.home))
   if (otherOffset)
     throw usageError(`the stack in ${ctx.home.root} ${otherOffset}; nothing was stopped (leave out --port-offset)`)
   if (!values.force) {
