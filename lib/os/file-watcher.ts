@@ -3,6 +3,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { pathMatcher, watchRoots, type PathMatcher } from './globs.ts'
+import { watchFolder, type FolderWatch } from './watch.ts'
 
 export interface FileWatchOptions {
   // The folder the entries are relative to (the config's).
@@ -42,7 +43,7 @@ export function watchFiles(opts: FileWatchOptions): FileWatcher {
 // One fs.watch per folder (inotify tells a folder's watch about every file in it): a few handles per tree rather than
 // one per file. A folder created (or moved in) later is watched as it appears, and the files in it are told.
 class FolderWatches {
-  private readonly watches = new Map<string, fs.FSWatcher>()
+  private readonly watches = new Map<string, FolderWatch>()
   private closed = false
 
   constructor(
@@ -70,15 +71,15 @@ class FolderWatches {
   // `fresh`: the folder just appeared, so its files are new; `shallow`: the parent of a root, not descended into.
   private watch(dir: string, fresh: boolean, shallow = false): void {
     if (this.closed || this.watches.has(dir) || this.matcher.ignored(dir)) return
-    let watcher: fs.FSWatcher
-    try {
-      watcher = fs.watch(dir, { persistent: false }, (_event, name) => name && this.event(dir, String(name)))
-    } catch (error) {
-      return this.onError?.(`cannot watch ${dir}: ${(error as Error).message}`)
-    }
     // Gone (the folder was removed): its parent's watch says so.
-    watcher.on('error', () => this.unwatch(dir))
-    this.watches.set(dir, watcher)
+    const watch = watchFolder(
+      dir,
+      () => true,
+      (name) => name !== undefined && this.event(dir, name),
+      () => this.unwatch(dir),
+    )
+    if (!watch) return this.onError?.(`cannot watch ${dir}: no notifications for it here (or out of inotify watches)`)
+    this.watches.set(dir, watch)
     if (shallow) return
     let entries: fs.Dirent[] = []
     try {

@@ -12,10 +12,12 @@ export interface FolderWatch {
 // Calls `changed` (with the file's name, or undefined when the system does not say which) whenever a file in `dir`
 // that `wanted` accepts is written, created, truncated, renamed or removed; undefined where the system cannot watch
 // (no support, or out of watches): the caller then has to poll.
+// `gone` is told once the watch has failed (the folder removed, as a rule).
 export function watchFolder(
   dir: string,
   wanted: (name: string) => boolean,
   changed: (name: string | undefined) => void,
+  gone?: () => void,
 ): FolderWatch | undefined {
   let ino: number
   let watcher: fs.FSWatcher
@@ -32,6 +34,7 @@ export function watchFolder(
   watcher.on('error', () => {
     failed = true
     watcher.close()
+    gone?.()
   })
   return {
     // A folder removed or replaced (same path, new inode) is no longer the one watched.
