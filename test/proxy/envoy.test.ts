@@ -359,7 +359,10 @@ test('gen-envoy-conf prints what start would write, or writes it with -o', async
   assert.equal(fs.readFileSync(out, 'utf8'), printed.stdout)
   const validated = await home.cli(['gen-envoy-conf', devConfig, '--validate'])
   if (envoy) assert.equal(validated.code, 0, validated.stderr)
-  else assert.deepEqual([validated.code, /envoy not found/.test(validated.stderr)], [1, true])
+  else {
+    assert.equal(validated.code, 0, validated.stderr)
+    assert.match(validated.stderr, /checked against Envoy's v3 API protos \(no envoy binary found.*\): .* is valid/)
+  }
 })
 
 test('start with proxy.type envoy and no envoy: a clear error, exit 1, nothing started', async (t) => {
