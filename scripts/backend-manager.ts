@@ -45,6 +45,7 @@ const commands = commandTable({
     load: () => import('./commands/check-envoy.ts'),
   },
   schema: { decl: () => import('./commands/schema.meta.ts'), load: () => import('./commands/schema.ts') },
+  init: { decl: () => import('./commands/init.meta.ts'), load: () => import('./commands/init.ts') },
   completion: {
     decl: () => import('./commands/completion.meta.ts'),
     load: async () => ({ run: (await import('./commands/completion.ts')).completionRun(declarations) }),
