@@ -70,7 +70,7 @@ function renderStatus() {
       [p.restarts, 'num'],
       [p.cpuPercent == null ? '' : p.cpuPercent + '%', 'num'],
       [mb(p.rssBytes), 'num'],
-      [rate == null ? '' : rate, 'num'],
+      [rate == null ? '' : rate, 'num rate'],
     ]
     for (const [text, cls] of cells) tr.append(el('td', text, cls))
     const actions = el('td')

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { Load } from '../load.ts'
 import { fixtureServer, freePorts, hasCommand, httpGet, startOk, useHome, waitFor } from '../helpers.ts'
 
 const chromium = ['chromium', 'chromium-browser', 'google-chrome']
@@ -17,6 +18,8 @@ const skip = chromium ? false : 'no chromium on PATH (scripts/system-deps.sh ins
 const home = useHome({ after }, 'bm-dashboard-')
 const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'bm-chromium-'))
 let url = ''
+let proxyUrl = ''
+let supervisor = 0
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 let browser: any
 
@@ -26,12 +29,13 @@ before(async () => {
   if (skip) return
   const base = await freePorts(4)
   const [api, solo, proxyPort] = [base, base + 2, base + 3]
+  proxyUrl = `http://127.0.0.1:${proxyPort}/`
   const servers = [
     fixtureServer('api', 'http-server.mjs', api, { instances: 2 }),
     fixtureServer('solo', 'http-server.mjs', solo, { modules: ['solo'] }),
   ]
   await startOk(home, home.writeConfig({ proxy: { type: 'nginx', host: '127.0.0.1', port: proxyPort }, servers }))
-  const supervisor = home.state()!.supervisor.pid
+  supervisor = home.state()!.supervisor.pid
   const before = rssKb(supervisor)
   const r = await home.cli(['dashboard'])
   assert.equal(r.code, 0, r.stdout + r.stderr)
@@ -97,6 +101,19 @@ test('the page shows every process; restart changes the pid; the new log line ap
     30_000,
     `the line "${logLine}... (pid ${fresh})" to appear in the page's log`,
   )
+  // Requests through nginx show up as a rate on the rows of the instances that answered them.
+  const load = new Load()
+  load.start(proxyUrl)
+  try {
+    await waitFor(
+      async () => (await page.$eval('tr[data-id="api-0"] td.rate', (td: HTMLElement) => td.textContent)) !== '',
+      30_000,
+      'a request rate for api-0 on the page',
+    )
+  } finally {
+    await load.stop()
+  }
+  console.log(`# supervisor RSS with the page open for a while: ${rssKb(supervisor)} kB`)
   const shots = fs.mkdtempSync(path.join(os.tmpdir(), 'bm-dashboard-shot-'))
   const file = path.join(shots, 'dashboard.png')
   await page.setViewport({ width: 1100, height: 760 })
