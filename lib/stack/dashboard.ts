@@ -101,6 +101,7 @@ export class Dashboard {
   private log?: LineFollower
   private access?: LineFollower
   private lastTick = Date.now()
+  private collecting = false
 
   constructor(
     private readonly home: Home,
@@ -202,6 +203,9 @@ export class Dashboard {
       'x-accel-buffering': 'no',
     })
     const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+    // The open pages get what the follower has not sent yet first; the new page's tail ends where it now stands
+    // (the unified log is written by this process, so nothing is appended in between).
+    this.readLog()
     send('log', tailFile(unifiedLogPath(this.home), LOG_AT_LOAD).lines)
     for (const e of this.live.events.recent().slice(-50)) send('event', eventData(e))
     this.clients.add(res)
@@ -219,12 +223,17 @@ export class Dashboard {
   }
 
   private async status(only?: http.ServerResponse): Promise<void> {
+    // Its health probes may take longer than a tick: a tick that comes meanwhile is skipped, never piled up.
+    if (!only && this.collecting) return
+    if (!only) this.collecting = true
     try {
       const status = await collectStatus(this.home)
       if (only) only.write(`event: status\ndata: ${JSON.stringify(status)}\n\n`)
       else this.broadcast('status', status)
     } catch {
       // A status that cannot be read this second is tried again on the next.
+    } finally {
+      if (!only) this.collecting = false
     }
   }
 
@@ -238,14 +247,16 @@ export class Dashboard {
     this.timer = setInterval(() => this.tick(), TICK_MS)
     this.timer.unref()
     // New log lines go out faster than the status: the log is what one watches while something happens.
-    const logTimer = setInterval(() => {
-      const lines = this.log?.read() ?? []
-      if (lines.length) this.broadcast('log', lines)
-    }, TICK_MS / 4)
+    const logTimer = setInterval(() => this.readLog(), TICK_MS / 4)
     logTimer.unref()
     const stopLog = () => clearInterval(logTimer)
     const unsubscribe = this.unsubscribe
     this.unsubscribe = () => (unsubscribe(), stopLog())
+  }
+
+  private readLog(): void {
+    const lines = this.log?.read() ?? []
+    if (lines.length) this.broadcast('log', lines)
   }
 
   private tick(): void {
