@@ -108,6 +108,14 @@ test(
       30_000,
       `the line "${logLine}... (pid ${fresh})" to appear in the page's log`,
     )
+    // The filter per server: only api's lines stay visible.
+    const visibleOwners = () =>
+      page.$$eval('#log div:not([hidden])', (ds: HTMLElement[]) => [...new Set(ds.map((d) => d.dataset.server))])
+    assert.ok((await visibleOwners()).includes('solo'))
+    await page.select('#filter', 'api')
+    assert.deepEqual(await visibleOwners(), ['api'])
+    await page.select('#filter', '')
+
     await page.click('tr[data-id="solo-0"] button[data-action="scale"]')
     await waitFor(() => home.state()!.processes.some((p) => p.id === 'solo-1'), 60_000, 'solo to be scaled to 2')
     await waitFor(async () => (await ids()).includes('solo-1'), 30_000, 'the page to show solo-1')
