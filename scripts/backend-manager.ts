@@ -24,6 +24,10 @@ const commands = commandTable({
   logs: { decl: () => import('./commands/logs.meta.ts'), load: () => import('./commands/logs.ts') },
   plan: { decl: () => import('./commands/plan.meta.ts'), load: () => import('./commands/plan.ts') },
   mcp: { decl: () => import('./commands/mcp.meta.ts'), load: () => import('./commands/mcp.ts') },
+  dashboard: {
+    decl: () => import('./commands/dashboard.meta.ts'),
+    load: () => import('./commands/dashboard.ts'),
+  },
   'gen-nginx-conf': {
     decl: () => import('./commands/gen-nginx-conf.meta.ts'),
     load: () => import('./commands/gen-nginx-conf.ts'),

@@ -1,6 +1,7 @@
 // What the control socket answers, as data: one route per command the running stack takes.
 import type { Home } from '../core/home.ts'
 import { applyConfig } from './apply.ts'
+import { Dashboard } from './dashboard.ts'
 import type { ControlRoute } from './control-server.ts'
 import type { SupervisorEvent } from './events.ts'
 import { targetNames, type LiveStack } from './live.ts'
@@ -13,7 +14,13 @@ import { pauseInstances, resumeInstances } from './pause.ts'
 const eventLine = (e: SupervisorEvent) => JSON.stringify(e) + '\n'
 
 export function controlRoutes(home: Home, live: LiveStack): ControlRoute[] {
-  return [
+  // Served from the first `dashboard` on; its buttons answer through these same routes.
+  let dashboard: Dashboard | undefined
+  const openDashboard = () => {
+    if (!dashboard) live.keepWatching((dashboard = new Dashboard(home, live, () => routes)))
+    return dashboard.open()
+  }
+  const routes: ControlRoute[] = [
     { method: 'GET', path: '/v1/status', answer: () => collectStatus(home) },
     { method: 'POST', path: '/v1/logs/clean', answer: () => ({ files: live.cleanLogs() }) },
     { method: 'POST', path: '/v1/restart', answer: restartRoute(live) },
@@ -36,5 +43,7 @@ export function controlRoutes(home: Home, live: LiveStack): ControlRoute[] {
         res.on('close', unsubscribe)
       },
     },
+    { method: 'POST', path: '/v1/dashboard', answer: openDashboard },
   ]
+  return routes
 }
