@@ -50,6 +50,7 @@ const commands = commandTable({
   },
   schema: { decl: () => import('./commands/schema.meta.ts'), load: () => import('./commands/schema.ts') },
   init: { decl: () => import('./commands/init.meta.ts'), load: () => import('./commands/init.ts') },
+  export: { decl: () => import('./commands/export.meta.ts'), load: () => import('./commands/export.ts') },
   completion: {
     decl: () => import('./commands/completion.meta.ts'),
     load: async () => ({ run: (await import('./commands/completion.ts')).completionRun(declarations) }),

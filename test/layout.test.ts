@@ -6,7 +6,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { repoRoot } from './helpers.ts'
 
-const LAYERS = ['core', 'os', 'config', 'probe', 'logs', 'proxy', 'stack', 'cli', 'agent']
+const LAYERS = ['core', 'os', 'config', 'probe', 'logs', 'proxy', 'export', 'stack', 'cli', 'agent']
 
 function sourceFiles(dir: string): string[] {
   return fs.readdirSync(path.join(repoRoot, dir), { withFileTypes: true }).flatMap((entry) => {
