@@ -20,12 +20,17 @@ export function onlyPlan(
   only: string[],
   state: StackState | undefined,
   configPath: string,
-): { plan: Plan; servers: string[] } {
+): { plan: Plan; servers: string[]; instances: string[] } {
+  // NAME-i: one running instance, restarted alone by the live supervisor; its server is what the plan needs.
+  const ids = new Set(state?.plan.processes.map((p) => p.id) ?? [])
+  const instances = only.filter((name) => ids.has(name) && !config.servers.some((s) => s.name === name))
+  const serverOf = (name: string) => (instances.includes(name) ? name.slice(0, name.lastIndexOf('-')) : name)
+  only = only.map(serverOf)
   selectServers(config.servers, only, config.file)
   const servers = [...new Set(only)]
   const known = new Set(config.servers.map((s) => s.name))
   const running = (state?.plan.processes.map((p) => p.server) ?? []).filter((name) => known.has(name))
-  return { plan: { ...resolvePlan(config, [...new Set([...running, ...servers])]), configPath }, servers }
+  return { plan: { ...resolvePlan(config, [...new Set([...running, ...servers])]), configPath }, servers, instances }
 }
 
 // The supervisor hands its watch back (SIGUSR2: it exits and leaves every process running); then only these

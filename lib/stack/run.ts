@@ -148,14 +148,16 @@ export async function restartStack(
 // serves; nginx is reloaded, never restarted. Undefined when it cannot (see canRestartLive): then stop and start.
 // `targets` are server names here, whose config must not have changed.
 // `progress` is told each thing the supervisor does meanwhile, as it happens.
+// `targets`: server names or NAME-i instances (of `servers`), as the supervisor's restart route takes them.
 export async function restartRolling(
   plan: Plan,
-  targets: string[] | undefined,
+  servers: string[] | undefined,
   io: RunIO,
   progress?: (line: string) => void,
+  targets = servers,
 ): Promise<RollingAnswer | undefined> {
   const { canRestartLive, restartLive } = await import('./restart-only.ts')
-  if (!canRestartLive(io.home, plan, targets)) return undefined
+  if (!canRestartLive(io.home, plan, servers)) return undefined
   return restartLive(io.home, targets, progress)
 }
 

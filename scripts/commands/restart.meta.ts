@@ -8,7 +8,8 @@ export default defineCommand({
   description: `On a running stack with the same config, its supervisor restarts every instance in place, one at a
 time, each out of nginx's rotation while another instance serves (nginx is reloaded, not restarted); with another
 config (or no supervisor), stops, waits until every port is released, and starts again. With --only, restarts
-exactly those servers (not what they depend on) and leaves everything else running.`,
+exactly those servers (not what they depend on), or one instance given as NAME-i, and leaves everything else
+running.`,
   args: [
     {
       name: 'CONFIG',
@@ -20,7 +21,7 @@ exactly those servers (not what they depend on) and leaves everything else runni
     only: {
       type: 'string',
       value: 'a,b',
-      description: 'restart exactly these servers (not what they depend on); the rest keeps running',
+      description: 'restart exactly these servers, or instances (NAME-i); the rest keeps running',
     },
     'port-offset': {
       type: 'string',

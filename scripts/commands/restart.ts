@@ -15,6 +15,7 @@ import { readState, type StackState } from '../../lib/stack/state.ts'
 import { noStackHere } from '../../lib/stack/registry.ts'
 import { processCount } from '../../lib/proxy/process.ts'
 import { plural } from '../../lib/core/words.ts'
+import { usageError } from '../../lib/core/errors.ts'
 
 // The config the running stack was started from (absolute since it was recorded).
 function runningConfig(state: StackState, cwd: string): string {
@@ -48,11 +49,17 @@ export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Con
   const io = commandIO(ctx)
   const say = (line: string) => ctx.stdout.write(`${line}\n`)
   if (only) {
-    const { plan, servers } = onlyPlan(config, only, state, configPath)
+    const { plan, servers, instances } = onlyPlan(config, only, state, configPath)
     // A stack started with --watch keeps watching when its supervisor is replaced.
     if (state?.plan.watch) plan.watch = true
-    const rolled = await restartRolling(plan, servers, io, say)
+    const targets = [...new Set(only)]
+    const rolled = await restartRolling(plan, servers, io, say, targets)
     if (rolled) printRestarted(rolled, ctx.stdout)
+    else if (instances.length)
+      throw usageError(
+        `--only ${instances.join(',')}: one instance is restarted by the running supervisor, and none answers here` +
+          `; restart its server instead (--only ${servers.join(',')})`,
+      )
     else await restartServers(plan, servers, io)
     ctx.stdout.write(`restarted ${only.join(', ')} in ${Date.now() - started} ms\n`)
     return 0

@@ -151,6 +151,19 @@ test('restart --only solo (1 instance): stopped and started at once, served thro
   assert.ok(!supervisorLines().some((l) => /solo-0 out of rotation/.test(l)))
 })
 
+test('restart --only api-1: just that instance, in place; the other keeps its pid', async (t) => {
+  if (skipReason) return t.skip(skipReason)
+  const before = home.state()!
+  const r = await home.cli(['restart', config, '--only', 'api-1'])
+  assert.equal(r.code, 0, r.stdout + r.stderr)
+  assert.match(r.stdout, /^restarted api-1 +pid \d+ -> \d+/m)
+  assert.doesNotMatch(r.stdout, /^restarted api-0 /m)
+  const after = home.state()!
+  assert.notEqual(pids(after)['api-1'], pids(before)['api-1'])
+  assert.equal(pids(after)['api-0'], pids(before)['api-0'])
+  assert.equal(after.supervisor.pid, before.supervisor.pid, 'restarted in place by the same supervisor')
+})
+
 test('an unknown name is refused (exit 2, or 400 on the socket) and nothing is restarted', async (t) => {
   if (skipReason) return t.skip(skipReason)
   const before = home.state()!
