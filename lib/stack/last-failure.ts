@@ -19,6 +19,8 @@ export interface StartFailure {
 export interface LastFailure extends StartFailure {
   at: number
   config: string
+  // Not a start: the running stack stopped itself, a process having failed for good under on_failure: stop-all.
+  stoppedAll?: true
 }
 
 export const lastFailurePath = (home: Home) => path.join(home.run, 'last-failure.json')
@@ -37,6 +39,14 @@ export function describeStartFailure(f: StartFailure): string {
   )
 }
 
+// The line `status` shows for it.
+export function describeLastFailure(f: LastFailure): string {
+  const at = new Date(f.at).toTimeString().slice(0, 8)
+  if (f.stoppedAll)
+    return `the stack stopped itself (at ${at}, config ${f.config}): ${f.id} failed for good (${f.reason}), and on_failure is stop-all`
+  return `the last start failed (at ${at}, config ${f.config}): ${describeStartFailure(f)}`
+}
+
 export function writeLastFailure(home: Home, failure: LastFailure): void {
   writeJsonAtomic(lastFailurePath(home), failure)
 }
@@ -48,6 +58,7 @@ export function readLastFailure(home: Home): LastFailure | undefined {
   const text = (v: unknown) => (typeof v === 'string' ? v : undefined)
   const lines = Array.isArray(raw.lines) ? raw.lines.filter((l): l is string => typeof l === 'string') : undefined
   const task = raw.task === true ? true : undefined
+  const stoppedAll = raw.stoppedAll === true ? true : undefined
   return {
     at: raw.at,
     config: raw.config,
@@ -56,6 +67,7 @@ export function readLastFailure(home: Home): LastFailure | undefined {
     logFile: text(raw.logFile),
     lines,
     task,
+    stoppedAll,
   }
 }
 

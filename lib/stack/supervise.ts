@@ -59,6 +59,8 @@ export function takeOver(home: Home, env: NodeJS.ProcessEnv, log: (line: string)
 export class Supervisor {
   // Set by the signal handlers, so the type is spelled out rather than narrowed to 'run'.
   private mode = 'run' as SupervisorMode
+  // What made it stop everything (on_failure: stop-all), for `status` once nothing runs.
+  private stoppedBy?: { id: string; reason: string }
   private wake = () => {}
   private readonly told = new Promise<void>((resolve) => (this.wake = resolve))
   private readonly stack: LiveStack
@@ -108,6 +110,7 @@ export class Supervisor {
     stack.events.subscribe((e) => {
       if (e.kind !== 'stop-all' || this.mode !== 'run') return
       this.mode = 'stop-all'
+      this.stoppedBy = { id: e.id, reason: e.reason }
       this.wake()
     })
     process.on('SIGINT', () => {})
@@ -171,6 +174,9 @@ export class Supervisor {
     const report = await this.stack.stopAll({ wholeRun: true, ports: stackEndpoints(this.stack.state) })
     if (report.survivors.length) return this.log(`not everything stopped:\n${report.survivors.join('\n')}`)
     removeRunFiles({ home: this.home, env: this.env, notice: this.log })
+    // `status` says why nothing runs any more.
+    const config = this.stack.plan.file
+    if (this.stoppedBy) this.recordFailure({ at: Date.now(), config, ...this.stoppedBy, stoppedAll: true })
     const hook = this.stack.plan.afterStop
     const after = hook && (await runAfterStop(this.home, hook, this.env))
     if (after?.failed) this.log(`after_stop: ${after.failed}`)

@@ -2,7 +2,7 @@
 import { useColour, type Context } from '../../lib/cli/context.ts'
 import type { Parsed } from '../../lib/cli/command.ts'
 import type meta from './status.meta.ts'
-import { describeStartFailure } from '../../lib/stack/last-failure.ts'
+import { describeLastFailure } from '../../lib/stack/last-failure.ts'
 import { collectStatus, statusExitCode } from '../../lib/stack/status.ts'
 import { statusFromSupervisor } from '../../lib/stack/control-client.ts'
 import { formatStatus } from '../../lib/cli/status-format.ts'
@@ -24,9 +24,6 @@ export async function run({ values }: Parsed<typeof meta>, ctx: Context): Promis
     values.json ? JSON.stringify(status, null, 2) + '\n' : formatStatus(status, useColour(ctx.stdout, ctx.env)),
   )
   const failed = status.lastFailure
-  if (failed && !values.json) {
-    const at = new Date(failed.at).toTimeString().slice(0, 8)
-    ctx.stdout.write(`the last start failed (at ${at}, config ${failed.config}): ${describeStartFailure(failed)}\n`)
-  }
+  if (failed && !values.json) ctx.stdout.write(`${describeLastFailure(failed)}\n`)
   return statusExitCode(status)
 }

@@ -56,8 +56,13 @@ test('stop-all: a server with restart no that exits non-zero stops every process
   const after = path.join(home.root, 'after-stop.txt')
   await waitFor(() => fs.existsSync(after) && fs.readFileSync(after, 'utf8'), 10_000, 'after_stop to run')
   assert.equal(fs.readFileSync(after, 'utf8'), 'run=none\n')
+  // status says why nothing runs: exit 1, as after a failed start, not 3 (never started).
   const status = await home.cli(['status'])
-  assert.equal(status.code, 3, status.stdout)
+  assert.equal(status.code, 1, status.stdout)
+  assert.match(
+    status.stdout,
+    /^the stack stopped itself \(at [\d:]+, config .*\): fragile-0 failed for good \(exited with code 7\), and on_failure is stop-all$/m,
+  )
 })
 
 test('stop-all: a --foreground run stops everything and exits non-zero, saying why', async (t) => {
