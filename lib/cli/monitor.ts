@@ -122,6 +122,8 @@ export async function runMonitor(ctx: Context, stdin: Keyboard, now = () => Date
       done = true
       clearTimeout(timer)
       process.off('SIGINT', onSignal).off('SIGTERM', onSignal).off('SIGWINCH', draw)
+      out.off('error', onOutputError)
+      process.off('exit', onExit)
       if (screen) {
         stdin.off('data', onKey)
         stdin.setRawMode?.(false)
@@ -132,6 +134,8 @@ export async function runMonitor(ctx: Context, stdin: Keyboard, now = () => Date
       resolve(code)
     }
     const onSignal = () => finish(0)
+    // The reader went away (`monitor | head`): nothing left to show to, so it ends as if asked to.
+    const onOutputError = () => finish(0)
     const tick = async () => {
       if (done) return
       try {
@@ -173,6 +177,10 @@ export async function runMonitor(ctx: Context, stdin: Keyboard, now = () => Date
       }
     }
     process.on('SIGINT', onSignal).on('SIGTERM', onSignal)
+    out.on('error', onOutputError)
+    // Last resort for an exit that skipped finish (an uncaught error elsewhere): the terminal is still restored.
+    const onExit = () => void (screen && !done && out.write(LEAVE))
+    process.once('exit', onExit)
     if (screen) {
       process.on('SIGWINCH', draw)
       out.write(ENTER)
