@@ -3,6 +3,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import { terminalShot } from '../terminal-shot.ts'
 import {
   cliEntry,
   fixtureServer,
@@ -68,6 +71,15 @@ test('monitor in tmux: rows, a pause, keys, upstream rates, q restores the termi
     30_000,
     'rates',
   )
+
+  // A screenshot of the view (docs/monitor.png in the README with UPDATE_SCREENSHOTS=1), when Chromium can draw it.
+  const shot = path.join(home.root, 'monitor.png')
+  const why = terminalShot(tmux('capture-pane', '-p', '-e'), 120, 30, shot)
+  if (why) t.diagnostic(`no screenshot: ${why}`)
+  else {
+    assert.equal(fs.readFileSync(shot).subarray(1, 4).toString(), 'PNG')
+    if (process.env.UPDATE_SCREENSHOTS === '1') fs.copyFileSync(shot, path.join(repoRoot, 'docs', 'monitor.png'))
+  }
 
   // A change made by another command shows on the next refresh.
   const paused = await home.cli(['pause', 'api-1'])
