@@ -1,4 +1,4 @@
-// `monitor` in a real terminal (tmux, a server of its own): every process shows, a pause made elsewhere shows,
+// `monitor` on a pipe (plain lines), then in a real terminal (tmux, a server of its own): every process shows, a pause made elsewhere shows,
 // keys select and resume, requests through nginx show per upstream, and q leaves the terminal as it was.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -29,6 +29,15 @@ test('monitor in tmux: rows, a pause, keys, upstream rates, q restores the termi
   })
   await startOk(home, config)
   await home.statusUntilHealthy()
+
+  // On a pipe: plain blocks, no escape codes; SIGTERM ends it with 0.
+  const piped = home.spawnCli(['status', '--watch'])
+  await waitFor(() => /^nginx \d+ running/m.test(piped.output().stdout), 60_000, 'a plain block on the pipe')
+  process.kill(piped.child.pid!, 'SIGTERM')
+  const ended = await piped.done
+  assert.equal(ended.code, 0, ended.stderr)
+  assert.match(ended.stdout, /^\d\d:\d\d:\d\d all healthy\nsupervisor \d+ running/m)
+  assert.doesNotMatch(ended.stdout, /\x1b/)
 
   const socket = `bm-monitor-${process.pid}-${Date.now()}`
   const tmux = (...args: string[]) =>
