@@ -155,6 +155,9 @@ export async function runMonitor(ctx: Context, stdin: Keyboard, now = () => Date
       } else if (action === 'log' || action === 'back') state.mode = action === 'log' ? 'log' : 'table'
       else if (!busy) {
         busy = true
+        // A rolling restart or a scale takes seconds: say it is under way until the supervisor answers.
+        state.message = `${action} ${selectedProcess(state)?.id ?? ''}: asking the supervisor...`
+        draw()
         try {
           state.message = await command(ctx, state, action)
         } catch (error) {

@@ -1,5 +1,6 @@
-// `monitor` on a pipe (plain lines), then in a real terminal (tmux, a server of its own): every process shows, a pause made elsewhere shows,
-// keys select and resume, requests through nginx show per upstream, and q leaves the terminal as it was.
+// `monitor` on a pipe (plain lines), then in a real terminal (tmux, a server of its own): every process shows,
+// a pause made elsewhere shows, keys select and resume, requests through nginx show per upstream, and q leaves the
+// terminal as it was.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
