@@ -19,6 +19,7 @@ const commands = commandTable({
   resume: { decl: () => import('./commands/resume.meta.ts'), load: () => import('./commands/resume.ts') },
   apply: { decl: () => import('./commands/apply.meta.ts'), load: () => import('./commands/apply.ts') },
   status: { decl: () => import('./commands/status.meta.ts'), load: () => import('./commands/status.ts') },
+  monitor: { decl: () => import('./commands/monitor.meta.ts'), load: () => import('./commands/monitor.ts') },
   ls: { decl: () => import('./commands/ls.meta.ts'), load: () => import('./commands/ls.ts') },
   health: { decl: () => import('./commands/health.meta.ts'), load: () => import('./commands/health.ts') },
   logs: { decl: () => import('./commands/logs.meta.ts'), load: () => import('./commands/logs.ts') },

@@ -8,6 +8,8 @@ command -v zsh >/dev/null 2>&1 || missing+=(zsh)
 command -v fish >/dev/null 2>&1 || missing+=(fish)
 # The dashboard is tested in a real headless browser.
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# The monitor is tested in a real terminal.
+command -v tmux >/dev/null 2>&1 || missing+=(tmux)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "note: ${missing[*]} not installed and cannot install without root/apt; tests that need them will say they skipped" >&2

@@ -10,6 +10,7 @@ When the last start failed in the background (--no-wait), says which process, wh
 lines. Exit 0 when all are healthy, 1 when degraded or the last start failed, 3 when nothing is running.`,
   flags: {
     json: { type: 'boolean', description: 'print it as JSON' },
+    watch: { type: 'boolean', description: 'the live view of "monitor", refreshed every second (q quits)' },
     'port-offset': {
       type: 'string',
       value: 'N',

@@ -11,6 +11,8 @@ import { offsetMismatch } from '../../lib/config/port-offset.ts'
 import { runningPortOffset } from '../../lib/stack/state.ts'
 
 export async function run({ values }: Parsed<typeof meta>, ctx: Context): Promise<number> {
+  // The live view loads only here, so a plain `status` stays as quick as it was.
+  if (values.watch) return (await import('../../lib/cli/monitor.ts')).runMonitor(ctx, process.stdin)
   // The supervisor answers what it watches; without one (gone, killed, not answering) the state file says the same.
   const status = (await statusFromSupervisor(ctx.home)) ?? (await collectStatus(ctx.home))
   const otherOffset = offsetMismatch(values['port-offset'], runningPortOffset(ctx.home))
