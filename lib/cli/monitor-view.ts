@@ -3,6 +3,7 @@ import type { SupervisorEvent } from '../stack/events.ts'
 import { describeEvent } from '../stack/events.ts'
 import type { ProcessStatus, StackStatus } from '../stack/status.ts'
 import { formatBytes, formatDuration } from './status-format.ts'
+import type { Sample } from '../proxy/nginx/access-log.ts'
 
 // Requests per second and latency percentiles of one upstream (a backend address), over the recent window.
 export interface UpstreamRate {
@@ -161,33 +162,6 @@ export function plainBlock(state: MonitorState, now: number): string {
     lines.push(`upstream ${u.id ?? u.upstream} ${u.rps.toFixed(1)} req/s p50 ${ms(u.p50Ms)} p99 ${ms(u.p99Ms)}`)
   for (const e of state.events.slice(-3)) lines.push(`event ${clock(e.time)} ${describeEvent(e)}`)
   return lines.join('\n') + '\n\n'
-}
-
-interface Sample {
-  at: number
-  upstream: string
-  ms: number
-}
-
-// One access-log line (nginx's backend_json format) as a sample; undefined for a line nginx answered itself.
-export function accessSample(line: string, at: number): Sample | undefined {
-  try {
-    const entry = JSON.parse(line) as { upstream?: unknown; upstream_time?: unknown; request_time?: unknown }
-    if (typeof entry.upstream !== 'string' || !entry.upstream || entry.upstream === '-') return undefined
-    // A retried request names every upstream it tried; the last one answered it.
-    const upstream = entry.upstream
-      .split(/[,:] (?=\S)/)
-      .pop()!
-      .trim()
-    const seconds = Number(
-      String(entry.upstream_time ?? entry.request_time)
-        .split(/[,:] /)
-        .pop(),
-    )
-    return { at, upstream, ms: Number.isFinite(seconds) ? seconds * 1000 : 0 }
-  } catch {
-    return undefined
-  }
 }
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]

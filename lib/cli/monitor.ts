@@ -3,13 +3,14 @@ import http from 'node:http'
 import type { Context } from './context.ts'
 import { useColour } from './context.ts'
 import { isKnownError } from '../core/errors.ts'
-import { fileSize, nginxAccessLogPath, processLogPath, readAt } from '../logs/paths.ts'
+import { fileSize, nginxAccessLogPath, processLogPath } from '../logs/paths.ts'
+import { FileFollower } from '../logs/follow.ts'
+import { accessSample, type Sample } from '../proxy/nginx/access-log.ts'
 import { tailLines } from '../logs/tail.ts'
 import type { SupervisorEvent } from '../stack/events.ts'
 import { collectStatus } from '../stack/status.ts'
 import { commandSupervisor, controlSocketPath, statusFromSupervisor } from '../stack/control-client.ts'
 import {
-  accessSample,
   keyAction,
   plainBlock,
   renderMonitor,
@@ -57,22 +58,20 @@ function recentEvents(ctx: Context, since: number): Promise<SupervisorEvent[]> {
   })
 }
 
-// Follows nginx's access log from where it ends now; each new line a sample stamped when it was read.
+// Follows nginx's access log from where it ends now (across truncation and rotation, as `logs -f` does); each new
+// line a sample stamped when it was read.
 function accessLogReader(file: string) {
-  let offset = fileSize(file)
-  let rest = ''
-  const samples: ReturnType<typeof accessSample>[] = []
+  const follower = new FileFollower(file, fileSize(file))
+  let samples: Sample[] = []
   return (now: number) => {
-    const size = fileSize(file)
-    if (size < offset) offset = 0
-    const text = rest + readAt(file, offset, size - offset).toString('utf8')
-    offset = size
-    const lines = text.split('\n')
-    rest = lines.pop() ?? ''
-    for (const line of lines) samples.push(accessSample(line, now))
-    const kept = samples.filter((s) => s && s.at > now - RATE_WINDOW_MS)
-    samples.splice(0, samples.length, ...kept)
-    return kept as NonNullable<ReturnType<typeof accessSample>>[]
+    const read = follower.read()
+    read.commit()
+    for (const line of read.lines) {
+      const sample = accessSample(line, now)
+      if (sample) samples.push(sample)
+    }
+    samples = samples.filter((s) => s.at > now - RATE_WINDOW_MS)
+    return samples
   }
 }
 

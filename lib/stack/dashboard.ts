@@ -7,8 +7,9 @@ import http from 'node:http'
 import path from 'node:path'
 import { BackendManagerError } from '../core/errors.ts'
 import { packageRoot, type Home } from '../core/home.ts'
-import { NL } from '../logs/line.ts'
-import { nginxAccessLogPath, unifiedLogPath } from '../logs/paths.ts'
+import { FileFollower } from '../logs/follow.ts'
+import { fileSize, nginxAccessLogPath, unifiedLogPath } from '../logs/paths.ts'
+import { accessSample } from '../proxy/nginx/access-log.ts'
 import { tailFile } from '../logs/tail.ts'
 import type { ControlRoute } from './control-server.ts'
 import { describeEvent, type SupervisorEvent } from './events.ts'
@@ -24,59 +25,24 @@ const ASSETS: Record<string, string> = {
 const ACTIONS = new Set(['restart', 'pause', 'resume', 'scale'])
 const TICK_MS = 1000
 const LOG_AT_LOAD = 200
-const MAX_READ = 1 << 20
 const MAX_BODY = 64 * 1024
 
-// New whole lines of a file since the last read; starts at its end and starts over when it shrinks (clean, rotation).
-export class LineFollower {
-  private offset: number
-  constructor(private readonly file: string) {
-    this.offset = tailFile(file, 0).end || size(file)
-  }
-
-  read(): string[] {
-    const now = size(this.file)
-    if (now < this.offset) this.offset = 0
-    if (now === this.offset) return []
-    const length = Math.min(now - this.offset, MAX_READ)
-    const bytes = Buffer.alloc(length)
-    let fd: number
-    try {
-      fd = fs.openSync(this.file, 'r')
-    } catch {
-      return []
-    }
-    try {
-      fs.readSync(fd, bytes, 0, length, this.offset)
-    } finally {
-      fs.closeSync(fd)
-    }
-    const end = bytes.lastIndexOf(NL) + 1
-    if (end === 0) return []
-    this.offset += end
-    return bytes
-      .subarray(0, end - 1)
-      .toString('utf8')
-      .split('\n')
-  }
+// New whole lines of a followed file since the last read (across truncation and rotation, as `logs -f` reads).
+function newLines(follower: FileFollower | undefined): string[] {
+  const read = follower?.read()
+  read?.commit()
+  return read?.lines ?? []
 }
 
-function size(file: string): number {
-  return fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0
-}
+// From the end of the file's last whole line now: a line being written as the page opens still comes out whole.
+const fromEnd = (file: string) => new FileFollower(file, tailFile(file, 0).end || fileSize(file))
 
 // Requests per second per upstream address, counted from nginx's JSON access log over the last tick.
 function countUpstreams(lines: string[], seconds: number): Record<string, number> {
   const counts: Record<string, number> = {}
   for (const line of lines) {
-    try {
-      const upstream = (JSON.parse(line) as { upstream?: string }).upstream
-      // A retried request names every upstream it tried ("a, b"); the last one answered it.
-      const last = upstream?.split(/[,:]\s+/).pop()
-      if (last && last !== '-') counts[last] = (counts[last] ?? 0) + 1
-    } catch {
-      // A line cut by a rotation is not a request to count.
-    }
+    const upstream = accessSample(line, 0)?.upstream
+    if (upstream) counts[upstream] = (counts[upstream] ?? 0) + 1
   }
   for (const k of Object.keys(counts)) counts[k] = Math.round((counts[k] / seconds) * 10) / 10
   return counts
@@ -98,8 +64,8 @@ export class Dashboard {
   private readonly clients = new Set<http.ServerResponse>()
   private timer?: NodeJS.Timeout
   private unsubscribe?: () => void
-  private log?: LineFollower
-  private access?: LineFollower
+  private log?: FileFollower
+  private access?: FileFollower
   private lastTick = Date.now()
   private collecting = false
 
@@ -240,8 +206,8 @@ export class Dashboard {
   // Only while a page is open: a supervisor nobody watches does no work for the dashboard.
   private startTicking(): void {
     if (this.timer) return
-    this.log = new LineFollower(unifiedLogPath(this.home))
-    this.access = new LineFollower(nginxAccessLogPath(this.home))
+    this.log = fromEnd(unifiedLogPath(this.home))
+    this.access = fromEnd(nginxAccessLogPath(this.home))
     this.lastTick = Date.now()
     this.unsubscribe = this.live.events.subscribe((e) => this.broadcast('event', eventData(e)))
     this.timer = setInterval(() => this.tick(), TICK_MS)
@@ -255,7 +221,7 @@ export class Dashboard {
   }
 
   private readLog(): void {
-    const lines = this.log?.read() ?? []
+    const lines = newLines(this.log)
     if (lines.length) this.broadcast('log', lines)
   }
 
@@ -263,7 +229,7 @@ export class Dashboard {
     const now = Date.now()
     const seconds = Math.max(0.001, (now - this.lastTick) / 1000)
     this.lastTick = now
-    this.broadcast('rates', countUpstreams(this.access?.read() ?? [], seconds))
+    this.broadcast('rates', countUpstreams(newLines(this.access), seconds))
     void this.status()
   }
 
@@ -272,5 +238,7 @@ export class Dashboard {
     this.timer = undefined
     this.unsubscribe?.()
     this.unsubscribe = undefined
+    this.log?.close()
+    this.access?.close()
   }
 }

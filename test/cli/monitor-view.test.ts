@@ -1,14 +1,8 @@
 // The monitor's view as pure functions: the screen for a width and height, plain blocks, keys, access-log rates.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import {
-  accessSample,
-  keyAction,
-  plainBlock,
-  renderMonitor,
-  upstreamRates,
-  type MonitorState,
-} from '../../lib/cli/monitor-view.ts'
+import { keyAction, plainBlock, renderMonitor, upstreamRates, type MonitorState } from '../../lib/cli/monitor-view.ts'
+import { accessSample } from '../../lib/proxy/nginx/access-log.ts'
 import type { ProcessStatus, StackStatus } from '../../lib/stack/status.ts'
 
 const proc = (id: string, extra: Partial<ProcessStatus> = {}): ProcessStatus => ({
