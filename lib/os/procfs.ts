@@ -112,6 +112,11 @@ export function treeOf(root: number, table: ProcStat[]): ProcStat[] {
   return out
 }
 
+// The resident memory of processes (a tree, as treeOf gives it), in bytes.
+export function rssBytes(processes: ProcStat[]): number {
+  return processes.reduce((sum, p) => sum + p.rssPages * PAGE_SIZE, 0)
+}
+
 export function bootTimeMs(): number {
   const line = fs
     .readFileSync('/proc/stat', 'utf8')

@@ -2,7 +2,7 @@
 // for OVER_SAMPLES samples in a row is restarted (drained first when another instance serves), the reason said.
 import { formatSize } from '../config/size.ts'
 import { processTable } from '../os/platform.ts'
-import { PAGE_SIZE, treeOf, type ProcStat } from '../os/procfs.ts'
+import { rssBytes, treeOf, type ProcStat } from '../os/procfs.ts'
 import type { LiveStack } from './live.ts'
 import { recycle } from './recycle.ts'
 import type { Managed } from './supervision.ts'
@@ -17,7 +17,7 @@ const UNLIMITED_LOOK_MS = 10_000
 export function treeRss(m: Managed, table: ProcStat[]): number | undefined {
   const tree = treeOf(m.record.pid, table)
   if (tree[0]?.startTime !== m.record.startTime) return undefined
-  return tree.reduce((sum, p) => sum + p.rssPages * PAGE_SIZE, 0)
+  return rssBytes(tree)
 }
 
 export function watchMemory(live: LiveStack, log: (line: string) => void, sampleMs = MEMORY_SAMPLE_MS): Watcher {

@@ -5,7 +5,7 @@ import { readLastFailure, type LastFailure } from './last-failure.ts'
 import { unifiedLogBehind } from '../logs/behind.ts'
 import { specOf, type ProcessSpec, type Readiness } from '../config/plan.ts'
 import { bootTimeMs, isSameProcess, processTable } from '../os/platform.ts'
-import { CLOCK_TICKS, PAGE_SIZE, treeOf, type ProcStat } from '../os/procfs.ts'
+import { CLOCK_TICKS, rssBytes, treeOf, type ProcStat } from '../os/procfs.ts'
 import { probe, type ProbeResult } from '../probe/readiness.ts'
 import { readState, supervisorAlive, type StackState } from './state.ts'
 import { type ProcessRecord, type ProcessState } from '../os/process-record.ts'
@@ -62,7 +62,7 @@ function usage(pid: number, table: ProcStat[], boot: number, now: number, wholeT
   const cpuMs = (tree.reduce((sum, p) => sum + p.cpuTicks, 0) * 1000) / CLOCK_TICKS
   return {
     cpuPercent: Math.round((cpuMs / uptimeMs) * 1000) / 10,
-    rssBytes: tree.reduce((sum, p) => sum + p.rssPages * PAGE_SIZE, 0),
+    rssBytes: rssBytes(tree),
     uptimeMs,
   }
 }
