@@ -2,6 +2,7 @@
 // (foreman's format: `name: command` per line) with each guess said, both as text, without touching the filesystem.
 import { BackendManagerError } from '../core/errors.ts'
 import { loadTemplate } from '../core/template.ts'
+import { NAME_PATTERN } from './validators.ts'
 
 export interface ProcfileEntry {
   name: string
@@ -20,7 +21,6 @@ export const PROCFILE_BASE_PORT = 5000
 const PORT_STEP = 100
 const ENTRY = /^([A-Za-z0-9_-]+):\s*(.*)$/
 const USES_PORT = /\$PORT\b|\$\{PORT\}/
-const NAME_RULE = /^[a-z0-9][a-z0-9_-]*$/
 
 export function starterConfig(): string {
   return loadTemplate('init-config.yaml')
@@ -39,7 +39,7 @@ export function parseProcfile(text: string, file: string): ProcfileEntry[] {
         `${file}:${i + 1}: ${JSON.stringify(raw)} is not a process line, expected "name: command"`,
       )
     const name = m[1].toLowerCase()
-    if (!NAME_RULE.test(name))
+    if (!NAME_PATTERN.test(name))
       throw new BackendManagerError(
         'CONFIG',
         `${file}:${i + 1}: "${m[1]}" cannot be a server name, expected letters, digits, "-" and "_", starting with a letter or digit`,

@@ -8,11 +8,10 @@ import { usageError } from '../../lib/core/errors.ts'
 import { homeAt } from '../../lib/core/home.ts'
 import { loadConfig } from '../../lib/config/load.ts'
 import { resolvePlan } from '../../lib/config/plan.ts'
+import { NAME_PATTERN } from '../../lib/config/validators.ts'
 import { prepareNginxDirs } from '../../lib/proxy/nginx/render.ts'
 import { findNginx } from '../../lib/proxy/nginx/install.ts'
 import { renderSystemdUnits } from '../../lib/export/systemd.ts'
-
-const UNIT_NAME = /^[a-z0-9][a-z0-9_-]*$/
 
 export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Context): Promise<number> {
   const [target, configArg] = positionals
@@ -26,7 +25,7 @@ export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Con
       .basename(config.dir)
       .toLowerCase()
       .replace(/[^a-z0-9_-]+/g, '-')
-  if (!UNIT_NAME.test(name))
+  if (!NAME_PATTERN.test(name))
     throw usageError(`--name ${JSON.stringify(name)} cannot start a unit name, expected lowercase letters, digits, "-"`)
   const dir = path.resolve(ctx.cwd, values.output)
   const nginx = findNginx(ctx.home, ctx.env)?.path ?? '/usr/sbin/nginx'
