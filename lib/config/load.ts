@@ -17,6 +17,7 @@ import {
   proxyDefaults,
   type Config,
   type FailurePolicy,
+  type Layout,
   type HealthConfig,
   type LogsConfig,
   type Protocol,
@@ -73,6 +74,7 @@ function serverDefaults(given: Record<string, unknown>, proxy: ProxyConfig, dir:
     kind,
     ...(raw.watch === undefined ? {} : { watch: watchDefaults(raw.watch, dir) }),
     ...(raw.then_restart === undefined ? {} : { then_restart: raw.then_restart as string[] }),
+    ...(raw.image === undefined ? {} : { image: raw.image as string }),
   }
 }
 
@@ -114,8 +116,9 @@ export function applyDefaults(raw: Record<string, unknown>, file: string): Confi
     serverDefaults(s, proxy, dir),
   )
   const on_failure = (raw.on_failure as FailurePolicy | undefined) ?? 'keep-running'
+  const layout = (raw.layout as Layout | undefined) ?? 'multi'
   const after_stop = (raw.after_stop as string[] | undefined) ?? []
-  return { file, dir, proxy, servers, logs, on_failure, after_stop }
+  return { file, dir, proxy, servers, logs, on_failure, layout, after_stop }
 }
 
 export function formatProblems(file: string, problems: Problem[]): string {

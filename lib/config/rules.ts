@@ -153,6 +153,11 @@ export const serverSchema: Schema = {
     expect: 'a list of server names',
     description: 'servers restarted after this watched task succeeded',
   },
+  image: {
+    kind: 'string',
+    expect: 'a container image reference like "registry.example.com/api:1.2"',
+    description: 'the container image that runs this server, for export compose and export kubernetes',
+  },
 }
 
 const logsSchema: Schema = {
@@ -185,6 +190,11 @@ export const topSchema: Schema = {
     kind: 'enum',
     values: ['keep-running', 'stop-all'],
     description: 'stop-all: a server that fails for good (no restart left) stops the whole stack',
+  },
+  layout: {
+    kind: 'enum',
+    values: ['multi', 'single'],
+    description: 'multi: each server its own processes behind the proxy; single: one process serving every module',
   },
   after_stop: {
     kind: 'commands',

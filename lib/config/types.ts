@@ -48,6 +48,8 @@ export interface ServerConfig {
   watch?: WatchConfig
   // A task with `watch:`: servers restarted (rolling) after each run on a change that succeeded.
   then_restart?: string[]
+  // The container image exports run it from; without one they leave a build placeholder.
+  image?: string
 }
 
 // The health mapping, in seconds; `check` is an HTTP path, 'tcp', 'none' or a command (a list runs without a shell).
@@ -80,6 +82,8 @@ export interface LogsConfig {
 
 // stop-all: a server that fails for good (no restart left) stops the whole stack.
 export type FailurePolicy = 'keep-running' | 'stop-all'
+// multi: a process per server instance behind the proxy; single: one process with every module, no proxy.
+export type Layout = 'multi' | 'single'
 
 export interface Config {
   file: string
@@ -92,6 +96,7 @@ export interface Config {
   // --port-offset: already added to every port above.
   portOffset?: number
   on_failure: FailurePolicy
+  layout: Layout
   // Shell commands run one after the other, in the config's folder, once a stop is complete.
   after_stop: string[]
 }

@@ -17,6 +17,9 @@ const URL_PATH_PATTERN = /^\/[A-Za-z0-9._~!*+,=:@%/-]*$/
 const HEALTH_PATTERN = /^\/[A-Za-z0-9._~!*+,=:@%/?&-]*$/
 const HOST_PATTERN = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[?[0-9A-Fa-f:.]+\]?)$/
 const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/
+// A container image reference (registry/path:tag@digest): what compose and Kubernetes accept, nothing a YAML reader reads twice.
+const IMAGE_PATTERN =
+  /^[a-z0-9][a-z0-9._/-]*(?::[0-9]+\/[a-z0-9._/-]+)?(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$/
 // Set by the manager for every process (PORT only when the server has a port), so a value in env would be ignored.
 export const MANAGER_ENV = ['HOST', 'SERVER_NAME', 'INSTANCE', 'ENABLED_MODULES', 'API_PREFIX']
 const RESERVED_NAMES = ['nginx', 'envoy', 'supervisor']
@@ -170,6 +173,11 @@ const injectionSafe: Validator = ({ servers, proxy }) => {
         message:
           `${quoted(s.health)} is not a safe health check` +
           `, expected an HTTP path like "/health" (no spaces, quotes, ";", "{" or "}"), "tcp" or "none"`,
+      })
+    if (s.image !== undefined && !IMAGE_PATTERN.test(s.image))
+      out.push({
+        path: at(i, 'image'),
+        message: `${quoted(s.image)} is not an image reference, expected e.g. "api", "ghcr.io/acme/api:1.2" or "api@sha256:..."`,
       })
   })
   return out

@@ -4,14 +4,14 @@ import { DEFAULT_CONFIG } from '../../lib/cli/context.ts'
 
 export default defineCommand({
   name: 'export',
-  summary: 'write the stack as systemd user units',
+  summary: 'write the stack for another engine to run (systemd)',
   description: `Writes the stack for another engine to run, into DIR (created if missing; files there with the same
 names are replaced). systemd: a template unit per server (NAME@PORT.service: one instance per port), one for the
 generated nginx, and STACK.target, which starts them all:
   backend-manager export systemd -o ~/.config/systemd/user/mystack
 then link or copy the units into ~/.config/systemd/user/ and run systemctl --user start STACK.target.`,
   args: [
-    { name: 'systemd', description: 'what to export to' },
+    { name: 'TARGET', description: 'what to export to: systemd' },
     { name: 'CONFIG', description: `the config file (default: ${DEFAULT_CONFIG})` },
   ],
   flags: {

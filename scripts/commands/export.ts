@@ -1,23 +1,23 @@
-// The `export` command: the stack's config written for another engine (systemd user units).
+// The `export` command: the stack's config written for another engine (lib/export/targets.ts lists them).
 import fs from 'node:fs'
 import path from 'node:path'
 import { DEFAULT_CONFIG, type Context } from '../../lib/cli/context.ts'
 import type { Parsed } from '../../lib/cli/command.ts'
 import type meta from './export.meta.ts'
 import { usageError } from '../../lib/core/errors.ts'
-import { homeAt } from '../../lib/core/home.ts'
 import { loadConfig } from '../../lib/config/load.ts'
 import { resolvePlan } from '../../lib/config/plan.ts'
 import { NAME_PATTERN } from '../../lib/config/validators.ts'
-import { prepareNginxDirs } from '../../lib/proxy/nginx/render.ts'
 import { findNginx } from '../../lib/proxy/nginx/install.ts'
-import { renderSystemdUnits } from '../../lib/export/systemd.ts'
+import { EXPORT_TARGETS } from '../../lib/export/targets.ts'
 
 export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Context): Promise<number> {
-  const [target, configArg] = positionals
-  if (target !== 'systemd')
-    throw usageError(`export ${JSON.stringify(target ?? '')}: unknown target, expected "systemd"`)
-  if (!values.output) throw usageError('export systemd needs -o DIR, the folder to write the units into')
+  const [targetName, configArg] = positionals
+  const target = Object.hasOwn(EXPORT_TARGETS, targetName ?? '') ? EXPORT_TARGETS[targetName!] : undefined
+  const known = Object.keys(EXPORT_TARGETS)
+  if (!target)
+    throw usageError(`export ${JSON.stringify(targetName ?? '')}: unknown target, expected one of ${known.join(', ')}`)
+  if (!values.output) throw usageError(`export ${targetName} needs -o DIR, the folder to write into`)
   const config = loadConfig(path.resolve(ctx.cwd, configArg ?? DEFAULT_CONFIG), { env: ctx.env })
   const name =
     values.name ??
@@ -26,18 +26,17 @@ export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Con
       .toLowerCase()
       .replace(/[^a-z0-9_-]+/g, '-')
   if (!NAME_PATTERN.test(name))
-    throw usageError(`--name ${JSON.stringify(name)} cannot start a unit name, expected lowercase letters, digits, "-"`)
+    throw usageError(`--name ${JSON.stringify(name)} is not a usable name, expected lowercase letters, digits, "-"`)
   const dir = path.resolve(ctx.cwd, values.output)
   const nginx = findNginx(ctx.home, ctx.env)?.path ?? '/usr/sbin/nginx'
-  const files = renderSystemdUnits(resolvePlan(config), { name, dir, nginx })
+  const opts = { name, dir, nginx }
+  const files = target.render(resolvePlan(config), opts)
   for (const [file, text] of Object.entries(files)) {
     fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true })
     fs.writeFileSync(path.join(dir, file), text)
   }
-  if (Object.keys(files).some((f) => f.endsWith('nginx.conf'))) prepareNginxDirs(homeAt(dir))
+  target.prepare?.(files, opts)
   ctx.stdout.write(`wrote ${Object.keys(files).length} files to ${dir}\n`)
-  ctx.stdout.write(
-    `start: systemctl --user link ${dir}/*.service ${dir}/${name}.target && systemctl --user start ${name}.target\n`,
-  )
+  ctx.stdout.write(`start: ${target.startHint(opts)}\n`)
   return 0
 }

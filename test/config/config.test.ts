@@ -37,7 +37,7 @@ function loadError(text: string): BackendManagerError {
 const F = 'dev-config.yaml'
 const SERVER_KEYS =
   'name, command, port, host, instances, modules, health, env, env_file, cwd, ready_timeout, stop_timeout' +
-  ', restart, max_restarts, depends_on, protocol, behind_proxy, kind, max_memory, watch, then_restart'
+  ', restart, max_restarts, depends_on, protocol, behind_proxy, kind, max_memory, watch, then_restart, image'
 const NAME_RULE = 'lowercase letters, digits, "-" and "_", starting with a letter or digit'
 const TOP = 'expected a mapping with "servers" (and optionally "proxy", "logs")'
 const HEALTH_RULE = 'expected an HTTP path like "/health" (no spaces, quotes, ";", "{" or "}"), "tcp" or "none"'
@@ -78,7 +78,7 @@ const bad: { name: string; yaml: string; error: string }[] = [
   {
     name: 'unknown top-level key',
     yaml: `proxi: {}\nservers:\n${core}`,
-    error: `${F}: proxi: unknown key (did you mean "proxy"?), expected one of proxy, servers, logs, on_failure, after_stop`,
+    error: `${F}: proxi: unknown key (did you mean "proxy"?), expected one of proxy, servers, logs, on_failure, layout, after_stop`,
   },
   {
     name: 'unknown proxy key',
@@ -461,6 +461,16 @@ const bad: { name: string; yaml: string; error: string }[] = [
     error: `${F}: servers[0].health: "/h\\"" is not a safe health check, ${HEALTH_RULE}`,
   },
   {
+    name: 'image with a space and ;',
+    yaml: 'servers:\n  - { name: a, command: x, port: 9000, image: "api; rm -rf /" }\n',
+    error: `${F}: servers[0].image: "api; rm -rf /" is not an image reference, expected e.g. "api", "ghcr.io/acme/api:1.2" or "api@sha256:..."`,
+  },
+  {
+    name: 'layout that is neither',
+    yaml: 'layout: one\nservers:\n  - { name: a, command: x, port: 9000 }\n',
+    error: `${F}: layout: "one" is not a valid choice, expected one of multi, single`,
+  },
+  {
     name: 'health that is not a path',
     yaml: 'servers:\n  - { name: a, command: x, port: 9000, health: http }\n',
     error: `${F}: servers[0].health: "http" is not a safe health check, ${HEALTH_RULE}`,
@@ -594,7 +604,7 @@ const bad: { name: string; yaml: string; error: string }[] = [
     name: 'several shape problems',
     yaml: 'server: []\nproxy: { type: ngnix }\n',
     error: [
-      `${F}: server: unknown key (did you mean "servers"?), expected one of proxy, servers, logs, on_failure, after_stop`,
+      `${F}: server: unknown key (did you mean "servers"?), expected one of proxy, servers, logs, on_failure, layout, after_stop`,
       `${F}: proxy.type: "ngnix" is not a valid choice (did you mean "nginx"?), expected one of nginx, envoy, none`,
       `${F}: servers: missing, expected a non-empty list of servers`,
     ].join('\n'),
