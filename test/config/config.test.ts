@@ -463,7 +463,9 @@ const bad: { name: string; yaml: string; error: string }[] = [
   {
     name: 'image with a space and ;',
     yaml: 'servers:\n  - { name: a, command: x, port: 9000, image: "api; rm -rf /" }\n',
-    error: `${F}: servers[0].image: "api; rm -rf /" is not an image reference, expected e.g. "api", "ghcr.io/acme/api:1.2" or "api@sha256:..."`,
+    error:
+      `${F}: servers[0].image: "api; rm -rf /" is not an image reference` +
+      `, expected e.g. "api", "ghcr.io/acme/api:1.2" or "api@sha256:..."`,
   },
   {
     name: 'layout that is neither',
