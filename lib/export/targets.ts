@@ -1,8 +1,10 @@
 // Every engine a stack can be exported to, as data: what it writes and how it is started there.
+import fs from 'node:fs'
 import type { Plan } from '../config/plan.ts'
 import { homeAt } from '../core/home.ts'
 import { prepareNginxDirs } from '../proxy/nginx/render.ts'
 import { renderSystemdUnits } from './systemd.ts'
+import { KUBERNETES_MODES, renderKubernetes, type KubernetesMode } from './kubernetes.ts'
 
 export interface ExportOptions {
   // A prefix for what the target names (units, services, objects): lowercase letters, digits, "-".
@@ -11,6 +13,8 @@ export interface ExportOptions {
   dir: string
   // The nginx binary found on this machine, for targets that run it directly.
   nginx: string
+  // --mode, for a target that has modes.
+  mode?: string
 }
 
 export interface ExportTarget {
@@ -21,6 +25,9 @@ export interface ExportTarget {
   prepare?(files: Record<string, string>, opts: ExportOptions): void
   // One line that says how to start what was written.
   startHint(opts: ExportOptions): string
+  // Other names the target answers to, and the --mode values it takes (none: --mode is refused).
+  aliases?: readonly string[]
+  modes?: readonly string[]
 }
 
 export const EXPORT_TARGETS: Record<string, ExportTarget> = {
@@ -33,5 +40,18 @@ export const EXPORT_TARGETS: Record<string, ExportTarget> = {
     },
     startHint: ({ dir, name }) =>
       `systemctl --user link ${dir}/*.service ${dir}/${name}.target && systemctl --user start ${name}.target`,
+  },
+  kubernetes: {
+    summary: 'Kubernetes objects: per server a Deployment and a Service, an Ingress, Jobs (--mode pod: one Deployment)',
+    aliases: ['k8s'],
+    modes: KUBERNETES_MODES,
+    // pod mode carries the config file as written into the pod.
+    render: (plan, { name, mode }) =>
+      renderKubernetes(plan, {
+        name,
+        mode: mode as KubernetesMode | undefined,
+        ...(mode === 'pod' ? { configText: fs.readFileSync(plan.file, 'utf8') } : {}),
+      }),
+    startHint: ({ dir, name }) => `kubectl apply -f ${dir}/${name}.yaml`,
   },
 }

@@ -13,10 +13,14 @@ import { EXPORT_TARGETS } from '../../lib/export/targets.ts'
 
 export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Context): Promise<number> {
   const [targetName, configArg] = positionals
-  const target = Object.hasOwn(EXPORT_TARGETS, targetName ?? '') ? EXPORT_TARGETS[targetName!] : undefined
+  const target = Object.entries(EXPORT_TARGETS).find(
+    ([n, t]) => n === targetName || t.aliases?.includes(targetName!),
+  )?.[1]
   const known = Object.keys(EXPORT_TARGETS)
   if (!target)
     throw usageError(`export ${JSON.stringify(targetName ?? '')}: unknown target, expected one of ${known.join(', ')}`)
+  if (values.mode !== undefined && !target.modes?.includes(values.mode))
+    throw usageError(`--mode ${values.mode}: --mode is for export kubernetes (services, pod), not ${targetName}`)
   if (!values.output) throw usageError(`export ${targetName} needs -o DIR, the folder to write into`)
   const config = loadConfig(path.resolve(ctx.cwd, configArg ?? DEFAULT_CONFIG), { env: ctx.env })
   const name =
@@ -29,7 +33,7 @@ export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Con
     throw usageError(`--name ${JSON.stringify(name)} is not a usable name, expected lowercase letters, digits, "-"`)
   const dir = path.resolve(ctx.cwd, values.output)
   const nginx = findNginx(ctx.home, ctx.env)?.path ?? '/usr/sbin/nginx'
-  const opts = { name, dir, nginx }
+  const opts = { name, dir, nginx, ...(values.mode === undefined ? {} : { mode: values.mode }) }
   const files = target.render(resolvePlan(config), opts)
   for (const [file, text] of Object.entries(files)) {
     fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true })
