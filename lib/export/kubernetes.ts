@@ -189,7 +189,8 @@ const partOf = (opts: KubernetesOptions) => ({ 'app.kubernetes.io/part-of': opts
 function podItems(plan: Plan, opts: KubernetesOptions): Item[] {
   const name = objectName(opts.name, `--name ${opts.name}`)
   const labels = { 'app.kubernetes.io/name': name, ...partOf(opts) }
-  const file = path.basename(plan.file)
+  // A ConfigMap key is letters, digits and "-._".
+  const file = /^[-._a-zA-Z0-9]+$/.test(path.basename(plan.file)) ? path.basename(plan.file) : 'dev-config.yaml'
   const listen = proxyListeners(plan.proxy, plan.upstreams)
   const ports = [
     ...(listen.http === undefined ? [] : [{ name: 'http', containerPort: listen.http, protocol: 'TCP' }]),
@@ -286,6 +287,7 @@ export function renderKubernetes(plan: Plan, opts: KubernetesOptions): Record<st
       ? podItems(plan, opts)
       : [...(plan.servers ?? []).flatMap((s) => serverItems(s, plan, opts)), ...ingress(plan, opts)]
   const file = `${opts.name}.yaml`
-  const head = `# backend-manager export kubernetes --mode ${mode}, from ${path.basename(plan.file)}: kubectl apply -f ${file}\n`
-  return { [file]: head + emit(items) }
+  const head = `backend-manager export kubernetes --mode ${mode}, from ${path.basename(plan.file)}: kubectl apply -f ${file}`
+  if (items.length) items[0] = { ...items[0], above: [head, ...(items[0].above ?? [])] }
+  return { [file]: emit(items) }
 }
