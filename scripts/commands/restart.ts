@@ -43,7 +43,9 @@ export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Con
   // The running stack's own config is read as its start read it: same ${VAR} values, same port offset.
   const running = state?.plan.configPath === configPath ? state.plan : undefined
   const given = portOffsetOf(values['port-offset'], ctx.env)
-  const config = loadConfig(file, { cacheFile: ctx.home.configCache, ...asStarted(running, given, ctx.env) })
+  const asBefore = asStarted(running, given, ctx.env)
+  const layout = values.layout ?? asBefore.layout
+  const config = loadConfig(file, { cacheFile: ctx.home.configCache, ...asBefore, layout })
   const only = csv(values.only)
   const started = Date.now()
   const io = commandIO(ctx)
