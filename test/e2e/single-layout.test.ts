@@ -75,6 +75,14 @@ test('start --layout single: one process answers every module and "/" on the fro
   assert.deepEqual(nginxOf(home.root), [])
   ok(await home.statusUntilHealthy(), 'status')
 
+  // restart (from any shell, without the flag) keeps the layout the stack was started with.
+  assert.equal((home.state()!.plan as { layout?: string }).layout, 'single')
+  ok(await home.cli(['restart']), 'restart')
+  const after = JSON.parse((await httpGet(`http://127.0.0.1:${front}/api/v1/broker/x`)).body) as Report
+  assert.notEqual(after.pid, [...pids][0])
+  assert.equal(after.env.ENABLED_MODULES, 'broker,datafeed,quotes')
+  assert.deepEqual(nginxOf(home.root), [])
+
   ok(await home.cli(['stop']), 'stop')
   await waitFor(() => home.processes().length === 0, 15_000, 'no process left')
   assert.equal(await listening(front), false)
