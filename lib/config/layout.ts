@@ -18,6 +18,13 @@ export function layoutOf(config: Config, flag: Layout | undefined): { layout: La
   return flag ? { layout: flag, from: `--layout ${flag}` } : { layout: config.layout, from: `layout: ${config.layout}` }
 }
 
+// Server names as the single layout runs them (--only): a folded server is the root that serves its modules.
+export function servingNames(config: Config, names: string[] | undefined): string[] | undefined {
+  const { folded } = config
+  if (!folded || !names) return names
+  return unique(names.map((n) => (folded.servers.includes(n) ? folded.into : n)))
+}
+
 // Every watch of the servers folded into the root, so a change to any of them restarts the one process serving them.
 function mergedWatch(servers: ServerConfig[]): WatchConfig | undefined {
   const watches = servers.flatMap((s) => (s.watch ? [s.watch] : []))

@@ -35,7 +35,8 @@ servers:
   - { name: core, command: "core --port {port}", port: 8004, instances: 2, health: /health, env: { LEVEL: debug },
       depends_on: [migrate] }
   - { name: datafeed, command: "feed {port}", port: 8003, modules: [datafeed], depends_on: [migrate] }
-  - { name: worker, command: work, instances: 2, depends_on: [broker], env: { BROKER: "http://{host:broker}:{port:broker}" } }
+  - { name: worker, command: work, instances: 2, depends_on: [broker],
+      env: { BROKER: "http://{host:broker}:{port:broker}" } }
   - { name: rpc, command: "rpc {port}", port: 50061, protocol: grpc, modules: [quotes] }
 `
 
@@ -173,4 +174,16 @@ test('restart and apply read the running stack with its layout unless another is
   // A stack that runs without one runs the multi layout, whatever its config's key says now.
   assert.equal(asStarted({}, undefined, {}).layout, 'multi')
   assert.equal(asStarted(undefined, undefined, {}).layout, undefined)
+})
+
+test("single layout: a task's then_restart and the folded servers' watch: reach the root", () => {
+  const yaml = `servers:
+  - { name: gen, kind: task, command: x, watch: [spec], then_restart: [api, web] }
+  - { name: web, command: x, port: 9001, watch: { paths: [web], debounce: 100 } }
+  - { name: api, command: x, port: 9002, modules: [api], watch: { paths: [api, spec], ignore: ["*.tmp"] } }
+`
+  const p = plan(yaml, { layout: 'single' })
+  assert.deepEqual(spec(p, 'gen-0')!.thenRestart, ['web'])
+  const { paths, ignore, debounce } = spec(p, 'web-0')!.watch!
+  assert.deepEqual({ paths, ignore, debounce }, { paths: ['web', 'api', 'spec'], ignore: ['*.tmp'], debounce: 300 })
 })
