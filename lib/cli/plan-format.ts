@@ -27,6 +27,9 @@ function scaledJson(plan: Plan): Record<string, { config: number; running: numbe
 export function planJson(plan: Plan) {
   return {
     config: plan.file,
+    layout: plan.layout ?? 'multi',
+    // The single layout: the process serving every module, and the servers it serves them for.
+    ...(plan.folded ? { folded: { into: `${plan.folded.into}-0`, servers: plan.folded.servers } } : {}),
     ...(plan.scaled ? { scaled: scaledJson(plan) } : {}),
     ...(plan.onFailure ? { on_failure: plan.onFailure } : {}),
     ...(plan.afterStop ? { after_stop: plan.afterStop.commands } : {}),
@@ -85,11 +88,19 @@ export function formatPlan(plan: Plan): string {
         `${n} runs ${plural(c.running, 'instance')}, scaled from ${c.config} in the config (${back(n, c.config)})\n`,
     )
     .join('')
-  const head = `Config: ${plan.file}\n\nProcesses (start order):\n${processes}${scaled}`
+  const head = `Config: ${plan.file}\n${layoutLine(plan)}\nProcesses (start order):\n${processes}${scaled}`
   const hooks =
     (plan.onFailure ? 'On failure: stop-all (a server that fails for good stops the whole stack)\n' : '') +
     (plan.afterStop ? `After stop: ${plan.afterStop.commands.join(' ; ')} (in ${plan.afterStop.cwd})\n` : '')
   return `${head}\nProxy: ${proxy}\n${hooks}${json.proxy ? `\nRoutes:\n${routes}` : ''}${watched(plan)}`
+}
+
+// The single layout: which servers the one process serves, and where (the multi layout, the default, goes unsaid).
+function layoutLine(plan: Plan): string {
+  if (plan.layout !== 'single') return ''
+  const root = plan.folded && plan.processes.find((p) => p.server === plan.folded!.into)
+  const what = root ? `${plan.folded!.servers.join(', ')} folded into ${root.id} on ${root.host}:${root.port}; ` : ''
+  return `Layout: single (${what}no proxy)\n`
 }
 
 // What `start --watch` acts on: one line per server with `watch:`.

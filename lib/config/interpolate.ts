@@ -154,9 +154,11 @@ const LINK = /\{(port|host):([^{}\s]*)\}/g
 
 // {port:NAME} (NAME's first port) and {host:NAME} (where NAME is reached) in every command and env value, after
 // any port offset. The values are numbers and checked host names, safe in a shell command as they are.
-export function linkServers(servers: ServerConfig[]): Problem[] {
+export function linkServers(servers: ServerConfig[], aliases: Record<string, string> = {}): Problem[] {
   const problems: Problem[] = []
   const byName = new Map(servers.map((s) => [s.name, s]))
+  // A server folded into another (the single layout) is reached at the one that serves it.
+  for (const [name, into] of Object.entries(aliases)) byName.set(name, byName.get(into)!)
   const replace = (text: string, at: string) =>
     text.replace(LINK, (whole, kind: string, name: string) => {
       const target = byName.get(name)

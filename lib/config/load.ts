@@ -9,6 +9,7 @@ import { checkSemantics } from './validators.ts'
 import { mergeEnvFiles } from './env-file.ts'
 import { configVariables, interpolateConfig, linkServers } from './interpolate.ts'
 import { shiftPorts, type PortOffset } from './port-offset.ts'
+import { layoutOf, singleLayout } from './layout.ts'
 import { readJsonFile, writeJsonAtomic } from '../core/json-files.ts'
 import { parseSize } from './size.ts'
 import {
@@ -163,7 +164,7 @@ function fromFile(raw: Record<string, unknown>, file: string, opts: LoadOptions)
   const interpolated = interpolateConfig(raw, vars)
   const problems = [...vars.problems, ...interpolated.problems]
   if (problems.length > 0) throw new BackendManagerError('CONFIG', formatProblems(file, problems))
-  const config = configFromObject(interpolated.raw, file, opts.portOffset)
+  const config = configFromObject(interpolated.raw, file, opts.portOffset, opts.layout)
   if (Object.keys(interpolated.used).length > 0) config.variables = interpolated.used
   return config
 }
@@ -184,8 +185,14 @@ function parseRaw(text: string, file: string): Record<string, unknown> {
   return raw as Record<string, unknown>
 }
 
-// The shape check, defaults and validators, for YAML already parsed or a config built in code (simple mode).
-export function configFromObject(raw: Record<string, unknown>, file: string, portOffset?: PortOffset): Config {
+// The shape check, defaults and validators, for YAML already parsed or a config built in code (simple mode); then
+// the layout (the flag's, else the config's): the single layout checks the config as written, then folds it.
+export function configFromObject(
+  raw: Record<string, unknown>,
+  file: string,
+  portOffset?: PortOffset,
+  layoutFlag?: Layout,
+): Config {
   const shapeProblems = checkShape(raw)
   if (shapeProblems.length > 0) {
     const all = [...shapeProblems, ...semanticsDespite(raw, shapeProblems, file)]
@@ -194,9 +201,16 @@ export function configFromObject(raw: Record<string, unknown>, file: string, por
   const config = applyDefaults(raw, file)
   const fileProblems = mergeEnvFiles(config.servers)
   if (portOffset) shiftPorts(config, portOffset)
+  const { layout, from } = layoutOf(config, layoutFlag)
+  // Folded before {port:NAME} is filled in, so a folded server's port there becomes the root's.
+  const unlinked = layout === 'single' ? structuredClone(config) : undefined
   const problems = [...fileProblems, ...linkServers(config.servers), ...checkSemantics(config)]
   if (problems.length > 0) throw new BackendManagerError('CONFIG', formatProblems(file, problems))
-  return config
+  if (!unlinked) return { ...config, layout }
+  const single = singleLayout(unlinked, from)
+  const aliases = Object.fromEntries((single.folded?.servers ?? []).map((name) => [name, single.folded!.into]))
+  linkServers(single.servers, aliases)
+  return single
 }
 
 // Every problem at once: the semantic checks run on the well-shaped rest, and leave out what involves a
@@ -223,6 +237,8 @@ export interface LoadOptions {
   // What ${VAR} reads first (the command's environment); the .env beside the config comes after it.
   env?: NodeJS.ProcessEnv
   portOffset?: PortOffset
+  // --layout: wins over the config's `layout:`.
+  layout?: Layout
 }
 
 function cachedRaw(cacheFile: string, key: string): Record<string, unknown> | undefined {

@@ -3,6 +3,7 @@ import type { Config, LogsConfig, Protocol, ProxyConfig, RestartPolicy, ServerCo
 import { BackendManagerError } from '../core/errors.ts'
 import { bareHost, connectHost } from '../os/hosts.ts'
 import { didYouMean } from './schema.ts'
+import { servingNames } from './layout.ts'
 
 // grpc: the standard grpc.health.v1 Check, or TCP when the server has no health service.
 export type Readiness = { kind: 'http'; path: string } | { kind: 'tcp' } | { kind: 'grpc' } | { kind: 'none' }
@@ -85,6 +86,10 @@ export interface Plan {
   afterStop?: { commands: string[]; cwd: string }
   // Started with --watch: the servers' `watch:` is acted on, also by a supervisor that takes the stack over.
   watch?: true
+  // The single layout (absent: multi), kept so restart, apply and a supervisor that takes over run it too; the
+  // servers whose modules the root server `into` serves.
+  layout?: 'single'
+  folded?: { into: string; servers: string[] }
 }
 
 // The spec of the process with this id (server-instance); undefined for the proxy, which the plan does not list.
@@ -255,7 +260,8 @@ export function resolveRoutes(servers: ServerConfig[], proxy: ProxyConfig): { up
 }
 
 export function resolvePlan(config: Config, only?: string[]): Plan {
-  const servers = startOrder(selectServers(config.servers, only, config.file))
+  // In the single layout a folded server is served by the root: --only it means the root.
+  const servers = startOrder(selectServers(config.servers, servingNames(config, only), config.file))
   const routing = resolveRoutes(servers, config.proxy)
   // A proxy with nothing behind it (say --only worker) would only answer 404s: none is started.
   const proxy: ProxyConfig = routing.upstreams.length === 0 ? { ...config.proxy, type: 'none' } : config.proxy
@@ -270,5 +276,6 @@ export function resolvePlan(config: Config, only?: string[]): Plan {
     ...(config.portOffset ? { portOffset: config.portOffset } : {}),
     ...(config.on_failure === 'stop-all' ? { onFailure: 'stop-all' as const } : {}),
     ...(config.after_stop.length ? { afterStop: { commands: config.after_stop, cwd: config.dir } } : {}),
+    ...(config.layout === 'single' ? { layout: 'single' as const, ...optional('folded', config.folded) } : {}),
   }
 }

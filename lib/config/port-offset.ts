@@ -2,7 +2,7 @@
 // (another checkout, another home) runs beside the first.
 import { usageError } from '../core/errors.ts'
 import { proxyListeners } from './plan.ts'
-import type { Config } from './types.ts'
+import type { Config, Layout } from './types.ts'
 
 export const PORT_OFFSET_ENV = 'BACKEND_MANAGER_PORT_OFFSET'
 export const PORT_OFFSET_FLAG = '--port-offset'
@@ -60,12 +60,12 @@ export function shiftPorts(config: Config, offset: PortOffset): void {
 }
 
 // How restart and apply read a running stack's config again: with the ${VAR} values its start read from its
-// environment (over `env`; one unset then stays unset), and its port offset unless another is given.
+// environment (over `env`; one unset then stays unset), its port offset unless another is given, and its layout.
 export function asStarted(
-  running: { variables?: Record<string, string | null>; portOffset?: number } | undefined,
+  running: { variables?: Record<string, string | null>; portOffset?: number; layout?: Layout } | undefined,
   given: PortOffset | undefined,
   env: NodeJS.ProcessEnv,
-): { env: NodeJS.ProcessEnv; portOffset?: PortOffset } {
+): { env: NodeJS.ProcessEnv; portOffset?: PortOffset; layout?: Layout } {
   const offset = running?.portOffset
     ? { value: running.portOffset, from: "the running stack's port offset" }
     : undefined
@@ -73,7 +73,8 @@ export function asStarted(
   for (const [name, value] of Object.entries(running?.variables ?? {}))
     if (value === null) delete read[name]
     else read[name] = value
-  return { env: read, portOffset: given ?? offset }
+  // A plan without a layout ran the multi one, whatever the config's `layout:` says now.
+  return { env: read, portOffset: given ?? offset, layout: running ? (running.layout ?? 'multi') : undefined }
 }
 
 // status and stop act on the home's stack whatever its offset: --port-offset there names the copy meant, and a

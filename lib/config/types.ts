@@ -97,6 +97,8 @@ export interface Config {
   portOffset?: number
   on_failure: FailurePolicy
   layout: Layout
+  // The single layout: the servers whose modules the root server `into` serves (they are not in `servers`).
+  folded?: { into: string; servers: string[] }
   // Shell commands run one after the other, in the config's folder, once a stop is complete.
   after_stop: string[]
 }

@@ -39,7 +39,7 @@ function refuseIfRunning(home: Home, state: StackState | undefined, plan: Plan):
   const same = runsPlan(state, plan)
   const sameFile = state.plan.configPath !== undefined && state.plan.configPath === plan.configPath
   const changed =
-    sameFile && !same ? ', run differently: the file changed since, or another --only or --port-offset' : ''
+    sameFile && !same ? ', run differently: the file changed since, or another --only, --port-offset or --layout' : ''
   const follow = same ? ' ("logs -f" follows its output)' : ''
   const what = `a stack is already running from ${home.root} (supervisor pid ${state.supervisor.pid}, config ${state.plan.file}${changed})`
   throw new BackendManagerError('START_FAILED', `${what}; use "restart" or "stop" first${follow}`)

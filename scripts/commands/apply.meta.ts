@@ -9,7 +9,7 @@ export default defineCommand({
 anything), takes the new routes with one graceful nginx reload, stops what was removed once it is out of rotation,
 and restarts changed instances one at a time. What did not change keeps running, untouched. A bad config is
 refused before anything changes (exit 2); a change of where the proxy listens (its type, host or ports) needs
-"restart".`,
+"restart". The stack keeps the layout it runs ("restart --layout" changes it).`,
   args: [
     {
       name: 'CONFIG',

@@ -20,6 +20,8 @@ export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Con
   const config = loadConfig(positionals[0] ?? DEFAULT_CONFIG, {
     env: ctx.env,
     portOffset: portOffsetOf(undefined, ctx.env),
+    // The proxy's config is the multi layout's: the single layout runs no proxy.
+    layout: 'multi',
   })
   if (config.proxy.type !== 'nginx')
     ctx.stderr.write(

@@ -11,6 +11,12 @@ command, the environment it gets on top of yours) in start order, and every prox
   flags: {
     only: { type: 'string', value: 'a,b', description: 'only these servers (and what they depend on)' },
     json: { type: 'boolean', description: 'print it as JSON' },
+    layout: {
+      type: 'string',
+      choices: ['multi', 'single'],
+      description: `show the plan for this layout (multi, or single: one process serving every module on the proxy's
+        port, no proxy; default: the config's layout:, else multi)`,
+    },
     'port-offset': {
       type: 'string',
       value: 'N',

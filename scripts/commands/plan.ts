@@ -22,7 +22,7 @@ function runningState(home: Home): StackState | undefined {
 export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Context): Promise<number> {
   const portOffset = portOffsetOf(values['port-offset'], ctx.env)
   const file = positionals[0] ?? DEFAULT_CONFIG
-  const config = resolvePlan(loadConfig(file, { env: ctx.env, portOffset }), csv(values.only))
+  const config = resolvePlan(loadConfig(file, { env: ctx.env, portOffset, layout: values.layout }), csv(values.only))
   // A stack running this config scaled: a start would run the scaled count (said below the processes).
   const plan = keepScale(config, runningState(ctx.home))
   ctx.stdout.write(values.json ? JSON.stringify(planJson(plan), null, 2) + '\n' : formatPlan(plan))

@@ -23,6 +23,12 @@ running.`,
       value: 'a,b',
       description: 'restart exactly these servers, or instances (NAME-i); the rest keeps running',
     },
+    layout: {
+      type: 'string',
+      choices: ['multi', 'single'],
+      description: `restart in this layout (multi, or single: one process serving every module on the proxy's port, no
+        proxy; default: the running stack's, else the config's layout:)`,
+    },
     'port-offset': {
       type: 'string',
       value: 'N',

@@ -6,6 +6,7 @@ import type { Parsed } from '../../lib/cli/command.ts'
 import type meta from './restart.meta.ts'
 import { loadConfig } from '../../lib/config/load.ts'
 import { asStarted, portOffsetOf } from '../../lib/config/port-offset.ts'
+import { servingNames } from '../../lib/config/layout.ts'
 import { restartRolling, restartServers, restartStack } from '../../lib/stack/run.ts'
 import { onlyPlan, type RollingAnswer } from '../../lib/stack/restart-only.ts'
 import { resolvePlan } from '../../lib/config/plan.ts'
@@ -43,8 +44,10 @@ export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Con
   // The running stack's own config is read as its start read it: same ${VAR} values, same port offset.
   const running = state?.plan.configPath === configPath ? state.plan : undefined
   const given = portOffsetOf(values['port-offset'], ctx.env)
-  const config = loadConfig(file, { cacheFile: ctx.home.configCache, ...asStarted(running, given, ctx.env) })
-  const only = csv(values.only)
+  const asBefore = asStarted(running, given, ctx.env)
+  const layout = values.layout ?? asBefore.layout
+  const config = loadConfig(file, { cacheFile: ctx.home.configCache, ...asBefore, layout })
+  const only = servingNames(config, csv(values.only))
   const started = Date.now()
   const io = commandIO(ctx)
   const say = (line: string) => ctx.stdout.write(`${line}\n`)

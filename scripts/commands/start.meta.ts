@@ -13,6 +13,12 @@ A stack already running this config is left as it is (exit 0); another config is
   args: [{ name: 'CONFIG', description: `the config file (default: ${DEFAULT_CONFIG})` }],
   flags: {
     only: { type: 'string', value: 'a,b', description: 'start only these servers (and what they depend on)' },
+    layout: {
+      type: 'string',
+      choices: ['multi', 'single'],
+      description: `multi: each server its own processes behind the proxy; single: one process of the server without
+        modules serving every module on the proxy's port, no proxy (default: the config's layout:, else multi)`,
+    },
     'port-offset': {
       type: 'string',
       value: 'N',

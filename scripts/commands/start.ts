@@ -23,10 +23,17 @@ function watchable(plan: Plan): true {
   )
 }
 
+// Where requests go: the proxy, or in the single layout the one process serving every module.
+function front(plan: Plan): string {
+  if (plan.proxy.type !== 'none') return `; ${describeProxy(plan)}`
+  const root = plan.folded && plan.processes.find((p) => p.server === plan.folded!.into)
+  return root ? `; every module on http://${root.host}:${root.port} (${root.id}, single layout)` : ''
+}
+
 export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Context): Promise<number> {
   const file = positionals[0] ?? DEFAULT_CONFIG
   const portOffset = portOffsetOf(values['port-offset'], ctx.env)
-  const config = loadConfig(file, { cacheFile: ctx.home.configCache, env: ctx.env, portOffset })
+  const config = loadConfig(file, { cacheFile: ctx.home.configCache, env: ctx.env, portOffset, layout: values.layout })
   const plan = { ...resolvePlan(config, csv(values.only)), configPath: path.resolve(ctx.cwd, file) }
   if (values.watch) plan.watch = watchable(plan)
   const started = Date.now()
@@ -49,7 +56,7 @@ export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Con
     values['no-wait']
       ? `starting in the background (supervisor pid ${supervisorPid}); see "backend-manager status"\n`
       : `${allReady(processCount(plan))} in ${Date.now() - started} ms` +
-          `${plan.proxy.type === 'none' ? '' : `; ${describeProxy(plan)}`} (supervisor pid ${supervisorPid})\n`,
+          `${front(plan)} (supervisor pid ${supervisorPid})\n`,
   )
   // The supervisor writes the unified log; what kept it from doing so during the bring-up is said here.
   const behind = values['no-wait'] ? undefined : unifiedLogBehind(ctx.home)

@@ -77,7 +77,7 @@ test('plan --json gives processes, proxy and routes as data', async () => {
   const r = await cli('plan', DEV, '--json')
   assert.equal(r.code, 0, r.stderr)
   const plan = JSON.parse(r.stdout)
-  assert.deepEqual(Object.keys(plan), ['config', 'proxy', 'processes', 'routes'])
+  assert.deepEqual(Object.keys(plan), ['config', 'layout', 'proxy', 'processes', 'routes'])
   assert.equal(plan.config, DEV)
   assert.deepEqual(plan.proxy, { type: 'nginx', listen: '127.0.0.1:8000' })
   assert.deepEqual(
