@@ -18,7 +18,7 @@ export interface ComposeOptions {
 // Each env_file's values by its absolute path: what compose reads itself, so they are not copied into environment.
 export type EnvFileValues = Record<string, Record<string, string>>
 
-export const NGINX_IMAGE = 'nginx:stable'
+const NGINX_IMAGE = 'nginx:stable'
 const NGINX_CONF = '/etc/nginx/backend-manager.conf'
 // The generated nginx's pid, logs and temp folders inside its container.
 const NGINX_HOME = homeAt('/var/lib/backend-manager')
@@ -198,6 +198,8 @@ function refuseClash(services: string[], file: string): void {
 
 export function renderCompose(plan: Plan, opts: ComposeOptions, files: EnvFileValues = {}): Record<string, string> {
   const units = unitsOf(plan)
+  const proxied = plan.proxy.type !== 'none' && plan.upstreams.length > 0
+  refuseClash([...units.map((u) => u.service), ...(proxied ? ['nginx'] : [])], plan.file)
   const notes: Note[] = []
   const services: Record<string, Service> = {}
   const checks = new Map(units.map((u) => [u.service, healthcheck(u, notes)]))
@@ -215,11 +217,9 @@ export function renderCompose(plan: Plan, opts: ComposeOptions, files: EnvFileVa
     services[unit.service] = body
   }
   const out: Record<string, string> = {}
-  const proxied = plan.proxy.type !== 'none' && plan.upstreams.length > 0
   if (proxied) {
     const behind = units.filter((u) => plan.upstreams.some((up) => up.name === u.server.name))
     const host = new Map(behind.map((u) => [`${u.server.name}-${u.spec.instance}`, u.service]))
-    refuseClash([...Object.keys(services), 'nginx'], plan.file)
     services.nginx = nginxService(plan, behind, checked)
     // Listening on every address of its own container; the servers are reached by their service names.
     const inside = { ...plan, proxy: { ...plan.proxy, host: '0.0.0.0' } }
@@ -228,7 +228,7 @@ export function renderCompose(plan: Plan, opts: ComposeOptions, files: EnvFileVa
       mimeTypes: '/etc/nginx/mime.types',
       instanceHost: (name, i) => host.get(`${name}-${i}`)!,
     })
-  } else refuseClash(Object.keys(services), plan.file)
+  }
   out['compose.yaml'] = emit(services, notes, path.basename(plan.file), proxied)
   return out
 }

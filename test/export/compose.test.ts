@@ -9,7 +9,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { YAML } from 'zx'
 import { packageRoot } from '../../lib/core/home.ts'
-import { loadConfig } from '../../lib/config/load.ts'
+import { loadConfig, parseConfig } from '../../lib/config/load.ts'
 import { resolvePlan } from '../../lib/config/plan.ts'
 import { readEnvFiles, renderCompose } from '../../lib/export/compose.ts'
 import { runCli, useHome } from '../helpers.ts'
@@ -141,4 +141,22 @@ test('export compose -o DIR writes the project; an unknown target or no -o is a 
   const noDir = await runCli(home.root, ['export', 'compose', config])
   assert.equal(noDir.code, 2)
   assert.match(noDir.stderr, /export compose needs -o DIR/)
+})
+
+test('a worker that reads its INSTANCE gets a service per instance; a service name taken twice is refused', () => {
+  const plan = (servers: string) =>
+    resolvePlan(
+      parseConfig(`proxy: { port: 8000 }\nservers:\n${servers}`, path.join(os.tmpdir(), 'shop.yaml'), { env: {} }),
+    )
+  const web = '  - { name: web, command: node web.js, port: 8001 }\n'
+  const sharded = renderCompose(plan(`${web}  - { name: worker, command: "w --shard {instance}", instances: 2 }\n`), {
+    dir: path.join(os.tmpdir(), 'deploy'),
+  })
+  const services = Object.keys(YAML.parse(sharded['compose.yaml']).services)
+  assert.deepEqual(services, ['web', 'worker-0', 'worker-1', 'nginx'])
+  const clash = `${web}  - { name: api, command: a, port: 8010, instances: 2, modules: [a] }\n  - { name: api-1, command: b, port: 8020, modules: [b] }\n`
+  assert.throws(
+    () => renderCompose(plan(clash), { dir: path.join(os.tmpdir(), 'deploy') }),
+    /two services would be named "api-1".*rename a server in .*shop\.yaml/,
+  )
 })
