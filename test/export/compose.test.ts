@@ -154,7 +154,9 @@ test('a worker that reads its INSTANCE gets a service per instance; a service na
   })
   const services = Object.keys(YAML.parse(sharded['compose.yaml']).services)
   assert.deepEqual(services, ['web', 'worker-0', 'worker-1', 'nginx'])
-  const clash = `${web}  - { name: api, command: a, port: 8010, instances: 2, modules: [a] }\n  - { name: api-1, command: b, port: 8020, modules: [b] }\n`
+  const clash =
+    `${web}  - { name: api, command: a, port: 8010, instances: 2, modules: [a] }\n` +
+    '  - { name: api-1, command: b, port: 8020, modules: [b] }\n'
   assert.throws(
     () => renderCompose(plan(clash), { dir: path.join(os.tmpdir(), 'deploy') }),
     /two services would be named "api-1".*rename a server in .*shop\.yaml/,
