@@ -10,6 +10,8 @@ command -v fish >/dev/null 2>&1 || missing+=(fish)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # The monitor is tested in a real terminal.
 command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+# export compose is checked by docker-compose itself (`docker-compose config` needs no daemon).
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "note: ${missing[*]} not installed and cannot install without root/apt; tests that need them will say they skipped" >&2

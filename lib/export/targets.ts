@@ -5,6 +5,7 @@ import { homeAt } from '../core/home.ts'
 import { prepareNginxDirs } from '../proxy/nginx/render.ts'
 import { renderSystemdUnits } from './systemd.ts'
 import { KUBERNETES_MODES, renderKubernetes, type KubernetesMode } from './kubernetes.ts'
+import { readEnvFiles, renderCompose } from './compose.ts'
 
 export interface ExportOptions {
   // A prefix for what the target names (units, services, objects): lowercase letters, digits, "-".
@@ -53,5 +54,10 @@ export const EXPORT_TARGETS: Record<string, ExportTarget> = {
         ...(mode === 'pod' ? { configText: fs.readFileSync(plan.file, 'utf8') } : {}),
       }),
     startHint: ({ dir, name }) => `kubectl apply -f ${dir}/${name}.yaml`,
+  },
+  compose: {
+    summary: 'a docker compose project: a service per server instance and the generated nginx in front',
+    render: (plan, opts) => renderCompose(plan, opts, readEnvFiles(plan)),
+    startHint: ({ dir, name }) => `docker compose -p ${name} -f ${dir}/compose.yaml up`,
   },
 }

@@ -4,7 +4,7 @@ import { DEFAULT_CONFIG } from '../../lib/cli/context.ts'
 
 export default defineCommand({
   name: 'export',
-  summary: 'write the stack for another engine to run (systemd, kubernetes)',
+  summary: 'write the stack for another engine to run (systemd, kubernetes, compose)',
   description: `Writes the stack for another engine to run, into DIR (created if missing; files there with the same
 names are replaced). systemd: a template unit per server (NAME@PORT.service: one instance per port), one for the
 generated nginx, and STACK.target, which starts them all:
@@ -13,14 +13,20 @@ then link or copy the units into ~/.config/systemd/user/ and run systemctl --use
 kubernetes (or k8s): DIR/STACK.yaml, every object in one file; --mode services (default): per server a Deployment
 and a Service, a Job per task, an Ingress with the proxy's routes; --mode pod: one Deployment whose pods each run
 backend-manager with the whole stack, its config in a ConfigMap:
-  backend-manager export kubernetes -o k8s && kubectl apply -f k8s/STACK.yaml`,
+  backend-manager export kubernetes -o k8s && kubectl apply -f k8s/STACK.yaml
+compose: DIR/compose.yaml with a service per server instance and the generated nginx (DIR/nginx/nginx.conf) in
+front; docker compose -p STACK -f DIR/compose.yaml up starts it.`,
   args: [
-    { name: 'TARGET', description: 'what to export to: systemd, kubernetes (or k8s)' },
+    { name: 'TARGET', description: 'what to export to: systemd, kubernetes (or k8s), compose' },
     { name: 'CONFIG', description: `the config file (default: ${DEFAULT_CONFIG})` },
   ],
   flags: {
     output: { type: 'string', short: 'o', value: 'DIR', description: 'the folder to write into (required)' },
-    name: { type: 'string', value: 'NAME', description: "the units' prefix (default: the config folder's name)" },
+    name: {
+      type: 'string',
+      value: 'NAME',
+      description: "the units' prefix, compose's project name (default: the config folder's name)",
+    },
     mode: {
       type: 'string',
       value: 'MODE',

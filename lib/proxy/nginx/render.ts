@@ -16,6 +16,8 @@ export interface RenderOptions {
   user?: string | null
   // Instance ids ("api-0") marked down in their upstream: no new request goes to them (a rolling restart's drain).
   drained?: string[]
+  // Where an upstream's instance is reached instead of its host (a container's service name, for export compose).
+  instanceHost?: (upstream: string, instance: number) => string
 }
 
 // Enough for a proxy that serves no files itself; also written as mime.types when nginx came without one.
@@ -96,10 +98,11 @@ export function nginxArgs(home: Home, opts: { version?: string; conf?: string } 
   return args
 }
 
-function upstreamBlock(u: Upstream, drained: Set<string>): string[] {
-  const servers = u.ports.map(
-    (port, i) => `server ${hostPort(u.host, port)} max_fails=0${drained.has(instanceId(u.name, i)) ? ' down' : ''};`,
-  )
+function upstreamBlock(u: Upstream, drained: Set<string>, host: RenderOptions['instanceHost']): string[] {
+  const servers = u.ports.map((port, i) => {
+    const down = drained.has(instanceId(u.name, i)) ? ' down' : ''
+    return `server ${hostPort(host?.(u.name, i) ?? u.host, port)} max_fails=0${down};`
+  })
   const name = safeToken('server name', u.name)
   // A shared zone: round-robin and failure counts are one state for every worker, not one per worker.
   const body = [`zone ${name} 64k;`, ...servers, 'keepalive 32;', 'keepalive_timeout 4s;']
@@ -151,7 +154,7 @@ function notFoundLocation(apiPrefix: string): string[] {
 }
 
 // gRPC upstreams are plain upstreams too: grpc_pass speaks HTTP/2 to them and keeps connections alive.
-function renderUpstreams(plan: Plan, drained: string[]): string {
+function renderUpstreams(plan: Plan, drained: string[], host?: RenderOptions['instanceHost']): string {
   const ids = new Set(plan.upstreams.flatMap((u) => u.ports.map((_, i) => instanceId(u.name, i))))
   const unknown = drained.find((id) => !ids.has(id))
   if (unknown !== undefined)
@@ -167,7 +170,7 @@ function renderUpstreams(plan: Plan, drained: string[]): string {
       '# back (max_fails=1 fail_timeout=2s kept a restarted server out for 2 s). "down" marks a drained instance.',
       "# Idle connections close before Node's 5 s default.",
     )
-  for (const u of plan.upstreams) lines.push(...upstreamBlock(u, new Set(drained)), '')
+  for (const u of plan.upstreams) lines.push(...upstreamBlock(u, new Set(drained), host), '')
   return lines.join('\n').trimEnd()
 }
 
@@ -240,7 +243,7 @@ export function renderNginxConf(plan: Plan, home: Home, opts: RenderOptions = {}
     fastcgi_temp: safePath('temp folder', paths.temp.fastcgi),
     uwsgi_temp: safePath('temp folder', paths.temp.uwsgi),
     scgi_temp: safePath('temp folder', paths.temp.scgi),
-    upstreams: renderUpstreams(plan, opts.drained ?? []),
+    upstreams: renderUpstreams(plan, opts.drained ?? [], opts.instanceHost),
     servers: renderServers(plan),
   })
 }
