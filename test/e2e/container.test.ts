@@ -39,8 +39,8 @@ interface Contained {
 }
 
 // `start --foreground CONFIG` as PID 1 of a new pid namespace; returns once every process is ready.
-async function startContained(t: TestContext, home: TestHome, config: string): Promise<Contained> {
-  const child = spawn('unshare', ['--fork', '--pid', '--mount-proc', command, 'start', '--foreground', config], {
+async function startContained(t: TestContext, home: TestHome, config: string, entry = [command]): Promise<Contained> {
+  const child = spawn('unshare', ['--fork', '--pid', '--mount-proc', ...entry, 'start', '--foreground', config], {
     cwd: repoRoot,
     env: { ...process.env, NO_COLOR: '1', XDG_STATE_HOME: testStateHome, BACKEND_MANAGER_HOME: home.root },
     detached: true,
@@ -143,4 +143,19 @@ test('as PID 1: a stack that stops itself (on_failure: stop-all) exits 1', { ski
   assert.equal(result.code, 1, stack.output())
   assert.match(result.stderr, /fragile-0 failed for good \(exited with code 3\)/)
   assert.equal(await listening(port), false)
+})
+
+test('node itself as PID 1 says that it does not reap orphans, and stops on SIGTERM', { skip: refused }, async (t) => {
+  const home = new TestHome()
+  const config = home.writeConfig({
+    servers: [{ name: 'worker', command: 'sleep 60', health: 'none', stop_timeout: 0.5 }],
+  })
+  const stack = await startContained(t, home, config, [
+    process.execPath,
+    path.join(repoRoot, 'bin', 'backend-manager.js'),
+  ])
+  process.kill(stack.init, 'SIGTERM')
+  const result = await stack.done
+  assert.equal(result.code, 0, stack.output())
+  assert.match(result.stderr, /^note: node is PID 1 here, and it never reaps orphaned processes/m)
 })
