@@ -159,3 +159,21 @@ test('node itself as PID 1 says that it does not reap orphans, and stops on SIGT
   assert.equal(result.code, 0, stack.output())
   assert.match(result.stderr, /^note: node is PID 1 here, and it never reaps orphaned processes/m)
 })
+
+test('as PID 1: the CLI reads the same stdin (mcp answers on stdio)', { skip: refused }, async (t) => {
+  const home = new TestHome()
+  t.after(() => home.cleanup())
+  const child = spawn('unshare', ['--fork', '--pid', '--mount-proc', command, 'mcp'], {
+    env: { ...process.env, XDG_STATE_HOME: testStateHome, BACKEND_MANAGER_HOME: home.root },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
+  const exited = new Promise<number | null>((resolve) => child.once('close', resolve))
+  let stdout = ''
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+  const params = { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'test', version: '1' } }
+  child.stdin.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params }) + '\n')
+  await waitFor(() => stdout.includes('\n') || child.exitCode !== null, 30_000, 'the answer to initialize')
+  child.stdin.end()
+  assert.equal(JSON.parse(stdout.split('\n')[0]).result.serverInfo.name, 'backend-manager')
+  assert.equal(await exited, 0)
+})
