@@ -34,11 +34,11 @@ export function followUnified(home: Home, write: (lines: string[]) => void): Ter
   }
 }
 
-// Listening before the bring-up's own handlers go: with no listener at all, a Ctrl+C would kill this process
-// outright and leave the stack running unwatched.
+// Listening before the bring-up's own handlers go, and until this process ends: with no listener, a Ctrl+C would kill
+// it outright and leave the stack running unwatched. A repeated signal changes nothing: the stop runs once.
 export function stopRequested(): Promise<void> {
   return new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve)
-    process.once('SIGTERM', resolve)
+    process.on('SIGINT', () => resolve())
+    process.on('SIGTERM', () => resolve())
   })
 }

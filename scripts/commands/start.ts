@@ -30,6 +30,10 @@ function front(plan: Plan): string {
   return root ? `; every module on http://${root.host}:${root.port} (${root.id}, single layout)` : ''
 }
 
+const NODE_AS_INIT =
+  'note: node is PID 1 here, and it never reaps orphaned processes (they stay zombies): make the backend-manager' +
+  ' command (bin/backend-manager) the entrypoint, which stays as init, or run the container with --init\n'
+
 export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Context): Promise<number> {
   const file = positionals[0] ?? DEFAULT_CONFIG
   const portOffset = portOffsetOf(values['port-offset'], ctx.env)
@@ -39,6 +43,8 @@ export async function run({ values, positionals }: Parsed<typeof meta>, ctx: Con
   const started = Date.now()
   const io = commandIO(ctx)
   if (values.foreground) {
+    // node at PID 1 (a container started without the backend-manager command) never reaps adopted orphans.
+    if (process.pid === 1) ctx.stderr.write(NODE_AS_INIT)
     const stopped = await startForeground(plan, io, {
       lines: (lines) => ctx.stdout.write(lines.join('\n') + '\n'),
       ready: () => ctx.stdout.write(`${allReady(processCount(plan))}; Ctrl+C stops everything\n`),

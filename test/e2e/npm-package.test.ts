@@ -93,6 +93,7 @@ test(
     assert.ok(files.includes('dist/scripts/backend-manager.js'), 'the compiled CLI is in the package')
     assert.ok(
       files.includes('dist/scripts/commands/start.js') &&
+        files.includes('bin/backend-manager') &&
         files.includes('bin/backend-manager.js') &&
         files.includes('templates/nginx.conf'),
     )
