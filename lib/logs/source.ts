@@ -15,6 +15,7 @@ const MIN_BATCH = 4 << 10
 export const MAX_LINE = 1 << 20
 // How long stderr lines wait for the process to finish a stdout line it is in the middle of.
 const COPY_DEFER_MS = 1000
+const NEWLINE = Buffer.from('\n')
 
 export interface FollowOptions {
   // The process's raw stderr file: its lines are appended to the log file and marked in the unified log.
@@ -190,8 +191,14 @@ export class LogSource {
     const size = fileSize(out.file)
     if (size < out.offset) this.restart('out')
     let end = Math.min(size, out.offset + limit)
-    // Never split a copied block: stop before it, or read through it when it starts right here.
-    for (const [start, stop] of this.copies) if (start < end && stop > end) end = start > out.offset ? start : stop
+    // A copied block is split only between its lines (a block can be bigger than the room a full disk leaves):
+    // stop before it, or after its last whole line that fits, or at the end of a line longer than the limit.
+    const cut = this.copies.find(([start, stop]) => start < end && stop > end)
+    if (cut && cut[0] > out.offset) end = cut[0]
+    else if (cut) {
+      const last = readAt(out.file, out.offset, end - out.offset).lastIndexOf(NL)
+      end = last >= 0 ? out.offset + last + 1 : Math.min(locate(out.file, end, NEWLINE) ?? cut[1], cut[1])
+    }
     const data = readAt(out.file, out.offset, end - out.offset)
     end = out.offset + data.length
     const result = { chunks: [] as Buffer[], count: 0, more: false }
@@ -201,8 +208,10 @@ export class LogSource {
       result.count += f.count
     }
     let pos = out.offset
-    for (const [start, stop] of this.copies) {
-      if (start < pos || stop > end) continue
+    for (const [from, to] of this.copies) {
+      // The part of the block read now (the rest of a block split by the last read starts at its offset).
+      const [start, stop] = [Math.max(from, pos), Math.min(to, end)]
+      if (start >= stop) continue
       this.takeOut(data.subarray(pos - out.offset, start - out.offset), add)
       add(this.prefix.err, data.subarray(start - out.offset, stop - out.offset))
       pos = stop
@@ -213,7 +222,7 @@ export class LogSource {
       out.carry = Buffer.alloc(0)
     }
     out.offset = end
-    this.copies = this.copies.filter((c) => c[1] > end)
+    this.copies = this.copies.filter((c) => c[1] > end).map(([start, stop]) => [Math.max(start, end), stop])
     result.more = end < fileSize(out.file)
     return result
   }

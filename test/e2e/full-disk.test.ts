@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import { fixture, freePorts, TestHome, waitFor, type ServerYaml } from '../helpers.ts'
+import { fixture, freePorts, procStat, TestHome, waitFor, type ServerYaml } from '../helpers.ts'
 
 const PAYLOAD = 'c'.repeat(80)
 const UNIFIED_LINE = /^([a-z0-9_-]+) {0,19}(>>|!>) (.*)$/
@@ -91,6 +91,73 @@ function unifiedLines(home: TestHome): { out: string[]; err: string[]; total: nu
   return result
 }
 
+// What tells apart why a wait timed out (a writer that stalled with room left, a disk nobody can fill, a server
+// that finished early): sampled while the test runs, printed only when a wait fails.
+class DiskTrace {
+  private readonly samples: { at: number; text: string; times: number }[] = []
+  private readonly timer: NodeJS.Timeout
+  private readonly began = Date.now()
+
+  constructor(private readonly home: TestHome) {
+    this.timer = setInterval(() => this.sample(), 500)
+  }
+
+  // Free space, every file's size, whether the server and the supervisor run, and where the writer has read to
+  // (with the size of the batch it last recorded, `pending`, and the stderr blocks not yet read back).
+  sample(): void {
+    const sizes: string[] = []
+    const walk = (dir: string) => {
+      for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        const file = path.join(dir, e.name)
+        if (e.isDirectory()) walk(file)
+        else sizes.push(`${path.relative(this.home.root, file)}=${fs.statSync(file, { throwIfNoEntry: false })?.size}`)
+      }
+    }
+    try {
+      walk(this.home.root)
+    } catch (error) {
+      sizes.push(`(${(error as Error).message})`)
+    }
+    const state = this.home.state()
+    const alive = (pid: number | undefined) => (pid ? `${pid}:${procStat(pid)?.state ?? 'gone'}` : '?')
+    let writer = '-'
+    try {
+      const saved = JSON.parse(fs.readFileSync(path.join(this.home.root, 'run', 'log-offsets.json'), 'utf8'))
+      const sources = Object.values(saved.sources ?? {}).map((v) => {
+        const { out, err, copies } = v as { out: { offset: number }; err?: { offset: number }; copies?: number[][] }
+        return `out@${out.offset} err@${err?.offset} copies=${JSON.stringify(copies ?? [])}`
+      })
+      const pending = saved.pending ? ` pending=${saved.pending.after - saved.pending.before}B` : ''
+      writer = `${sources.join(' ')}${pending}`
+    } catch (error) {
+      writer = `(${(error as Error).message})`
+    }
+    const text =
+      `free=${freeBytes(this.home.root)} chat=${alive(state?.processes.find((p) => p.id === 'chat-0')?.pid)}` +
+      ` supervisor=${alive(state?.supervisor.pid)} ${sizes.join(' ')}\n    offsets: ${writer}`
+    const last = this.samples.at(-1)
+    if (last?.text === text) last.times++
+    else this.samples.push({ at: Date.now() - this.began, text, times: 1 })
+  }
+
+  // The wait, with everything sampled printed when it fails.
+  async around<T>(wait: Promise<T>): Promise<T> {
+    try {
+      return await wait
+    } catch (error) {
+      this.sample()
+      const samples = this.samples.map((s) => `+${s.at}ms (${s.times}x) ${s.text}`).join('\n')
+      const supervisor = this.home.readLog('supervisor.log').split('\n').slice(-40).join('\n')
+      console.error(`--- ${this.home.root}, sampled every 500 ms:\n${samples}\n--- supervisor.log:\n${supervisor}`)
+      throw error
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.timer)
+  }
+}
+
 async function fillAndCatchUp(t: TestContext, size: string, logs?: { max_size: number; keep: number }): Promise<void> {
   const home = tmpfsHome(t, size)
   if (!home) return
@@ -104,17 +171,23 @@ async function fillAndCatchUp(t: TestContext, size: string, logs?: { max_size: n
   fill(home, 1536 << 10)
   const start = await home.cli(['start', config])
   assert.equal(start.code, 0, `start failed:\n${start.stdout}\n${start.stderr}`)
-  await waitFor(() => /all processes ready/.test(home.readLog('supervisor.log')), 30_000, 'the supervisor to take over')
+  const trace = new DiskTrace(home)
+  t.after(() => trace.stop())
+  await trace.around(
+    waitFor(() => /all processes ready/.test(home.readLog('supervisor.log')), 30_000, 'the supervisor to take over'),
+  )
   fs.writeFileSync(go, '')
 
-  await waitFor(() => freeBytes(home.root) < 16 << 10, 30_000, 'the disk to fill up')
-  const behind = await waitFor(
-    async () => {
-      const r = await home.cli(['status'])
-      return r.code === 1 && /unified log behind: no space left on device \(\d+ bytes unread\)/.test(r.stdout) && r
-    },
-    30_000,
-    'status to say the unified log is behind',
+  await trace.around(waitFor(() => freeBytes(home.root) < 16 << 10, 30_000, 'the disk to fill up'))
+  const behind = await trace.around(
+    waitFor(
+      async () => {
+        const r = await home.cli(['status'])
+        return r.code === 1 && /unified log behind: no space left on device \(\d+ bytes unread\)/.test(r.stdout) && r
+      },
+      30_000,
+      'status to say the unified log is behind',
+    ),
   )
   assert.doesNotMatch(behind.stdout, /all healthy/)
   // Without the supervisor's note (a disk too full to write it), the free space and the offsets still tell.
@@ -125,10 +198,12 @@ async function fillAndCatchUp(t: TestContext, size: string, logs?: { max_size: n
   assert.ok(unifiedLines(home).total < lines, 'the unified log is behind while the disk is full')
 
   fs.rmSync(filler(home))
-  await waitFor(
-    () => unifiedLines(home).total >= lines,
-    60_000,
-    `all ${lines} lines in the unified log once there is room`,
+  await trace.around(
+    waitFor(
+      () => unifiedLines(home).total >= lines,
+      60_000,
+      `all ${lines} lines in the unified log once there is room`,
+    ),
   )
   const unified = unifiedLines(home)
   const all = Array.from({ length: lines }, (_, n) => n)
